@@ -1,0 +1,18 @@
+# Resonant anomaly detection: CATHODE / LaCATHODE enhanced bump hunts, reproducibly.
+# Run from the repository root:  snakemake --cores all   (see README.md)
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/toy.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        paths.all_targets(config),

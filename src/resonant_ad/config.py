@@ -1,0 +1,73 @@
+"""Config handling before validation: undo the all-strings parsing of nested ``--config`` values.
+
+``snakemake --config 'toy={classifier: {epochs: 3}}'`` parses the nested value with YAML's
+BaseLoader, so ``3`` arrives as the string ``'3'``. :func:`coerce_strings` walks the config
+along the JSON schema and re-reads such strings with YAML wherever the schema expects a
+number, boolean, null, array or object, so the schema then checks real values.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+_NON_STRING = {"integer", "number", "boolean", "null", "array", "object"}
+
+
+def load_schema(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML/JSON schema file."""
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target[part]
+        return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def _wants_non_string(schema: dict[str, Any]) -> bool:
+    types = schema.get("type")
+    types = {types} if isinstance(types, str) else set(types or ())
+    if types & _NON_STRING and "string" not in types:
+        return True
+    return any(not isinstance(v, str) for v in schema.get("enum", ()))
+
+
+def coerce_strings(value: Any, schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
+    """Return ``value`` with strings re-read as YAML where ``schema`` expects a non-string."""
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
+    if isinstance(value, str) and _wants_non_string(schema):
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        value = value if isinstance(parsed, str) else parsed
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        return {k: coerce_strings(v, props[k], root) if k in props else v for k, v in value.items()}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [coerce_strings(v, schema["items"], root) for v in value]
+    return value
+
+
+def config_slice(config: Mapping[str, Any], section: str, *keys: str) -> dict[str, Any]:
+    """The listed keys of one config section: what a rule passes its script through ``params:``.
+
+    Passing only the slice a rule uses means ``--rerun-triggers params`` reruns exactly the
+    rules a config change touches.
+    """
+    return {key: config[section][key] for key in keys}
+
+
+def resource(config: Mapping[str, Any], rule: str, key: str) -> Any:
+    """One compute request (threads, mem_mb, runtime) of ``rule`` from ``config['resources']``."""
+    return config["resources"][rule][key]

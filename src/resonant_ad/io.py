@@ -1,0 +1,77 @@
+"""File I/O with atomic writes: a final path only ever holds a complete file.
+
+Each writer writes to a temporary name in the destination folder and renames it into
+place, so an interrupted job never leaves a truncated file under its final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it onto ``path`` only if the block succeeds."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write a table as parquet, atomically."""
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
+
+
+def read_parquet(path: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a parquet table, naming the file and the missing columns on failure."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    df = pd.read_parquet(path)
+    if columns is not None:
+        missing = [c for c in columns if c not in df.columns]
+        if missing:
+            raise KeyError(f"{path}: missing column(s) {missing}; has {list(df.columns)}")
+        df = df[columns]
+    return df
+
+
+def read_csv(path: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a CSV table, naming the file and the missing columns on failure."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    df = pd.read_csv(path)
+    if columns is not None:
+        missing = [c for c in columns if c not in df.columns]
+        if missing:
+            raise KeyError(f"{path}: missing column(s) {missing}; has {list(df.columns)}")
+    return df
+
+
+def write_json(obj: Any, path: str | os.PathLike[str]) -> None:
+    """Write JSON (sorted keys, indented), atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write a CSV table without the index, atomically."""
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)

@@ -1,0 +1,72 @@
+"""Every output path pattern of the workflow, in one place (they are a documented interface)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# -- toy study (LaCATHODE Sec. III) -------------------------------------------------------
+TOY_DIR = "results/toy"
+TOY_DATA = TOY_DIR + "/c{c}/data.parquet"
+TOY_RUN_DIR = TOY_DIR + "/c{c}/{space}/run{run}"
+TOY_SCORES = TOY_RUN_DIR + "/scores.parquet"
+TOY_MODEL = TOY_RUN_DIR + "/model.pt"
+TOY_HISTORY = TOY_RUN_DIR + "/history.csv"
+TOY_SCULPTING = TOY_DIR + "/sculpting.csv"
+TOY_SCULPTING_SUMMARY = TOY_DIR + "/sculpting_summary.csv"
+TOY_FIGURE = TOY_DIR + "/figures/{name}.{ext}"
+
+#: toy figure names (``fig3`` … are the paper's figure numbers)
+TOY_FIGURES = ("fig3_m_distribution", "fig4_sculpting_x", "fig5_latent_z", "chi2_summary")
+FIGURE_FORMATS = ("png", "pdf")
+
+
+def format_c(c: float | str) -> str:
+    """The canonical text of a correlation value in paths and seeds (0.1 → '0.1')."""
+    return f"{float(c):g}"
+
+
+def toy_runs(toy: Mapping[str, Any]) -> list[tuple[str, str, int]]:
+    """Every (c, space, run) the toy config asks for, in a fixed order."""
+    return [
+        (format_c(c), space, run)
+        for c in toy["correlations"]
+        for space in toy["spaces"]
+        for run in range(int(toy["runs"]))
+    ]
+
+
+def toy_figure(name: str, ext: str | None = None) -> list[str] | str:
+    """The path of one toy figure in format ``ext``, or the list of its PNG and PDF paths."""
+    if ext is not None:
+        return TOY_FIGURE.format(name=name, ext=ext)
+    return [TOY_FIGURE.format(name=name, ext=e) for e in FIGURE_FORMATS]
+
+
+def toy_scores(
+    runs: list[tuple[str, str, int]], c: str | None = None, space: str | None = None
+) -> list[str]:
+    """Score files of ``runs``, optionally only those of one c and/or space, in run order."""
+    return [
+        TOY_SCORES.format(c=rc, space=rs, run=rr)
+        for rc, rs, rr in runs
+        if (c is None or rc == c) and (space is None or rs == space)
+    ]
+
+
+def toy_panels(runs: list[tuple[str, str, int]], cs: list[str], space: str) -> list[dict[str, Any]]:
+    """One row per c of a toy sculpting figure: its dataset and its runs' score files."""
+    return [
+        {"c": c, "space": space, "data": TOY_DATA.format(c=c), "scores": toy_scores(runs, c, space)}
+        for c in cs
+    ]
+
+
+def all_targets(config: Mapping[str, Any]) -> list[str]:
+    """Final outputs of every study listed in ``config['studies']`` (what `rule all` builds)."""
+    targets: list[str] = []
+    if "toy" in config["studies"]:
+        targets += [TOY_SCULPTING, TOY_SCULPTING_SUMMARY]
+        for name in TOY_FIGURES:
+            targets += toy_figure(name)
+    return targets

@@ -1,0 +1,61 @@
+"""One figure style for the whole project, and saving figures as PNG and PDF atomically."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from .io import atomic_path
+
+STYLE = {
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "font.size": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "lines.linewidth": 1.5,
+    "figure.constrained_layout.use": True,
+}
+
+#: colours by role, shared by every figure
+COLORS = {
+    "x": "#d62728",
+    "z": "#1f77b4",
+    "cathode": "#d62728",
+    "lacathode": "#1f77b4",
+    "idealized": "#2ca02c",
+    "supervised": "#7f7f7f",
+    "cwola": "#9467bd",
+    "reference": "#bbbbbb",
+    "sr": "#ffdd99",
+}
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, object]:
+    """``plt.subplots`` under the project style."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(nrows, ncols, **kwargs)
+    return fig, axes
+
+
+def save_figure(fig: Figure, *paths: str | os.PathLike[str]) -> None:
+    """Save ``fig`` to each path (format from the suffix), atomically, then close it."""
+    with plt.rc_context(STYLE):
+        for path in paths:
+            fmt = os.path.splitext(os.fspath(path))[1].lstrip(".")
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=fmt)
+    plt.close(fig)
+
+
+def shade_region(ax, window, label: str | None = "signal region") -> None:
+    """Shade the SR window on an axis whose x is the resonant variable."""
+    ax.axvspan(window[0], window[1], color=COLORS["sr"], alpha=0.6, lw=0, label=label, zorder=0)

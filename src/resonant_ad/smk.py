@@ -1,0 +1,115 @@
+"""Glue for the workflow's scripts: logging to the rule's log file, threads, and provenance.
+
+Scripts call :func:`script_run` so that every rule logs the same way, and the Snakefile
+calls :func:`source_hash` so that editing a package module reruns the rules that use it.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import hashlib
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .device import set_threads
+
+PACKAGE = __name__.split(".")[0]
+_PKG_DIR = Path(__file__).resolve().parent
+
+
+@contextlib.contextmanager
+def logged(log_path: str | None, threads: int = 1) -> Iterator[logging.Logger]:
+    """Send logging and stderr to ``log_path`` (if given) and limit torch to ``threads``."""
+    logger = logging.getLogger(PACKAGE)
+    handlers: list[logging.Handler] = []
+    stream = open(log_path, "w") if log_path else sys.stderr
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handlers.append(handler)
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
+    set_threads(threads)
+    start = time.perf_counter()
+    try:
+        with contextlib.redirect_stderr(stream):
+            yield logger
+            logger.info("done in %.1f s", time.perf_counter() - start)
+    except BaseException:
+        logger.exception("failed after %.1f s", time.perf_counter() - start)
+        raise
+    finally:
+        handler.flush()
+        if stream is not sys.stderr:
+            stream.close()
+
+
+def script_run(snakemake: Any, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run ``func(*args, **kwargs)`` inside :func:`logged` for a Snakemake script job."""
+    log_path = snakemake.log[0] if len(snakemake.log) else None
+    with logged(log_path, snakemake.threads):
+        return func(*args, **kwargs)
+
+
+def _module_file(name: str) -> Path | None:
+    """The source file of package module ``name``, found by path (nothing is imported)."""
+    rel = Path(*name.split(".")[1:])
+    for candidate in (_PKG_DIR / rel.with_suffix(".py"), _PKG_DIR / rel / "__init__.py"):
+        if rel.parts and candidate.is_file():
+            return candidate
+    return _PKG_DIR / "__init__.py" if not rel.parts else None
+
+
+def _package_imports(name: str, path: Path) -> set[str]:
+    """Modules of this package imported by the module ``name`` (absolute or relative)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    is_pkg = path.name == "__init__.py"
+    parts = name.split(".")
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = parts if is_pkg else parts[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if mod.split(".")[0] != PACKAGE:
+                continue
+            found.add(mod)
+            found.update(f"{mod}.{a.name}" for a in node.names)  # `from pkg import module`
+    return found
+
+
+def source_modules(*modules: str) -> dict[str, Path]:
+    """``modules`` and every package module they import, transitively: name → source file."""
+    seen: dict[str, Path] = {}
+    todo = [m if m.startswith(PACKAGE) else f"{PACKAGE}.{m}" for m in modules]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = _module_file(name)
+        if path is None:
+            continue
+        seen[name] = path
+        todo.extend(_package_imports(name, path) - seen.keys())
+    return seen
+
+
+def source_hash(*modules: str) -> str:
+    """12-hex digest of the source of ``modules`` and every package module they import.
+
+    Passed as a rule parameter, it makes Snakemake rerun a rule when code it depends on
+    changes (Snakemake itself sees only the script, not the package it imports).
+    """
+    seen = source_modules(*modules)
+    digest = hashlib.sha256()
+    for name in sorted(seen):
+        digest.update(name.encode() + b"\0" + seen[name].read_bytes() + b"\0")
+    return digest.hexdigest()[:12]

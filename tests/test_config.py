@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from resonant_ad.config import coerce_strings, load_schema
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return load_schema(SCHEMA_PATH)
+
+
+def test_cli_strings_become_typed_values(schema):
+    cli = {
+        "toy": {
+            "classifier": {
+                "epochs": "3",
+                "class_weight": "null",
+                "device": "cpu",
+                "hidden_layers": ["32", "32"],
+            },
+            "correlations": ["0.2"],
+            "selection_efficiency": "0.05",
+            "spaces": ["x"],
+        }
+    }
+    out = coerce_strings(cli, schema)
+    clf = out["toy"]["classifier"]
+    assert clf["epochs"] == 3 and clf["class_weight"] is None and clf["device"] == "cpu"
+    assert clf["hidden_layers"] == [32, 32]
+    assert out["toy"]["correlations"] == [0.2] and out["toy"]["selection_efficiency"] == 0.05
+    assert out["toy"]["spaces"] == ["x"]
+
+
+def test_unparseable_strings_are_left_for_the_schema_to_reject(schema):
+    out = coerce_strings({"toy": {"runs": "three"}}, schema)
+    assert out["toy"]["runs"] == "three"
+    with pytest.raises(Exception, match="runs"):
+        validate(out, str(SCHEMA_PATH))
+
+
+def test_shipped_configs_validate_and_get_defaults(schema):
+    repo = SCHEMA_PATH.parents[2]
+    for path in sorted((repo / "config").glob("*.yaml")):
+        cfg = yaml.safe_load(path.read_text())
+        validate(cfg, str(SCHEMA_PATH))
+        assert cfg["toy"]["classifier"]["epochs"] == 50, path  # default or explicit: the paper's
+        assert cfg["resources"]["toy_train_classifier"]["threads"] >= 1, path

@@ -1,0 +1,78 @@
+"""The toy DAG through Snakemake on a tiny config: outputs, physics, partial reruns, schema."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import copy_workflow, run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+TINY = ["--configfile", "test_configs/toy_tiny.yaml"]
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    """Run the toy study once on the tiny config in a scratch copy of the workflow."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("wf"))
+    run_snakemake(workdir, "--cores", "2", *TINY)
+    return workdir
+
+
+def test_outputs_exist_and_are_sane(toy_run):
+    table = pd.read_csv(toy_run / "results/toy/sculpting.csv")
+    assert list(table.columns[:4]) == ["c", "space", "run", "chi2_ndof"]
+    assert len(table) == 2 * 2 * 2  # c × space × runs of the tiny config
+    assert table["chi2_ndof"].notna().all() and (table["chi2_ndof"] > 0).all()
+    # the cut keeps the requested fraction of SR test events
+    assert table["sr_efficiency"].between(0.045, 0.055).all()
+    for name in ("fig3_m_distribution", "fig4_sculpting_x", "fig5_latent_z", "chi2_summary"):
+        for ext in ("png", "pdf"):
+            path = toy_run / f"results/toy/figures/{name}.{ext}"
+            assert path.stat().st_size > 5_000, path
+    for rule in ("generate_c0.1", "train_c0.1_x_run0", "evaluate", "fig4"):
+        assert (toy_run / f"benchmarks/toy/{rule}.tsv").exists()
+        assert (toy_run / f"logs/toy/{rule}.log").exists()
+
+
+def test_large_correlation_sculpts_in_x_only(toy_run):
+    """The paper's claim on the tiny run: c = 0.1 in x sculpts m; z space and c = 0.001 do not."""
+    summary = pd.read_csv(toy_run / "results/toy/sculpting_summary.csv").set_index(["c", "space"])
+    sculpted = summary.loc[(0.1, "x"), "median"]
+    for key in [(0.1, "z"), (0.001, "x"), (0.001, "z")]:
+        assert summary.loc[key, "median"] < 2.5, key
+        assert sculpted > 4 * summary.loc[key, "median"], key
+
+
+def test_classifier_change_reruns_only_classifier_and_downstream(toy_run):
+    proc = run_snakemake(
+        toy_run, "-n", "--cores", "2", *TINY, "--config", "toy={classifier: {epochs: 3}}"
+    )
+    jobs = proc.stdout
+    assert "toy_train_classifier" in jobs and "toy_evaluate" in jobs and "toy_fig4" in jobs
+    assert "toy_generate" not in jobs
+    assert "toy_fig3" not in jobs  # Fig. 3 depends on the data only
+
+
+def test_nothing_to_do_after_a_complete_run(toy_run):
+    proc = run_snakemake(toy_run, "-n", "--cores", "2", *TINY)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "culprit"),
+    [
+        ("toy={classifier: {epoch: 3}}", "epoch"),
+        ("toy={classifier: {epochs: ten}}", "epochs"),
+        ("toy={selection_efficiency: 1.5}", "selection_efficiency"),
+        ("studies=[nonsense]", "studies"),
+    ],
+)
+def test_schema_rejects_bad_config_naming_the_key(tmp_path, override, culprit):
+    workdir = copy_workflow(tmp_path / "wf")
+    proc = run_snakemake(workdir, "-n", "--cores", "1", "--config", override, check=False)
+    assert proc.returncode != 0
+    message = proc.stdout + proc.stderr
+    assert "Error validating config" in message
+    assert culprit in message
+    assert not (workdir / "results").exists()

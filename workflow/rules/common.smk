@@ -1,0 +1,21 @@
+# Shared set-up: config validation (defaults filled in from the schema) and the wildcard
+# constraints. Helpers live in the package (resonant_ad.paths / .config / .smk).
+from snakemake.utils import validate
+
+from resonant_ad import paths
+from resonant_ad.config import coerce_strings, config_slice, load_schema, resource
+from resonant_ad.smk import source_hash
+
+# Nested `--config` values arrive as strings: re-read them where the schema wants numbers,
+# then validate (which also fills in the schema's defaults).
+CONFIG_SCHEMA = "../schemas/config.schema.yaml"
+config.update(coerce_strings(dict(config), load_schema(workflow.source_path(CONFIG_SCHEMA))))
+validate(config, CONFIG_SCHEMA)
+
+ENV = "../../envs/resonant-ad.yaml"
+
+
+wildcard_constraints:
+    c=r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?",
+    space="x|z",
+    run=r"[0-9]+",

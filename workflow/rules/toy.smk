@@ -1,0 +1,190 @@
+# The analytic toy of LaCATHODE Sec. III: generate → classifier per (c, space, run) →
+# sculpting table → Figs. 3–5.
+TOY_RUNS = paths.toy_runs(config["toy"])
+TOY_C = [paths.format_c(c) for c in config["toy"]["correlations"]]
+C_MAX = paths.format_c(max(config["toy"]["correlations"]))
+TOY_FIG_PARAMS = config_slice(config, "toy", "m_range", "signal_region", "selection_efficiency")
+TOY_REPORT = "Toy model (LaCATHODE Sec. III)"
+
+
+rule toy_generate:
+    output:
+        paths.TOY_DATA,
+    log:
+        "logs/toy/generate_c{c}.log",
+    benchmark:
+        "benchmarks/toy/generate_c{c}.tsv"
+    conda:
+        ENV
+    threads: resource(config, "toy_generate", "threads")
+    resources:
+        mem_mb=resource(config, "toy_generate", "mem_mb"),
+        runtime=resource(config, "toy_generate", "runtime"),
+    params:
+        toy=config_slice(config, "toy", "n_events", "m_range", "split", "seed"),
+        code=source_hash("toy"),
+    script:
+        "../scripts/toy_generate.py"
+
+
+rule toy_train_classifier:
+    input:
+        data=paths.TOY_DATA,
+    output:
+        scores=paths.TOY_SCORES,
+        model=paths.TOY_MODEL,
+        history=paths.TOY_HISTORY,
+    log:
+        "logs/toy/train_c{c}_{space}_run{run}.log",
+    benchmark:
+        "benchmarks/toy/train_c{c}_{space}_run{run}.tsv"
+    conda:
+        ENV
+    threads: resource(config, "toy_train_classifier", "threads")
+    resources:
+        mem_mb=resource(config, "toy_train_classifier", "mem_mb"),
+        runtime=resource(config, "toy_train_classifier", "runtime"),
+    params:
+        toy=config_slice(config, "toy", "seed", "signal_region", "classifier"),
+        code=source_hash("toy_analysis"),
+    script:
+        "../scripts/toy_train_classifier.py"
+
+
+rule toy_evaluate:
+    input:
+        scores=paths.toy_scores(TOY_RUNS),
+    output:
+        table=paths.TOY_SCULPTING,
+        summary=paths.TOY_SCULPTING_SUMMARY,
+    log:
+        "logs/toy/evaluate.log",
+    benchmark:
+        "benchmarks/toy/evaluate.tsv"
+    conda:
+        ENV
+    threads: resource(config, "toy_evaluate", "threads")
+    resources:
+        mem_mb=resource(config, "toy_evaluate", "mem_mb"),
+        runtime=resource(config, "toy_evaluate", "runtime"),
+    params:
+        runs=TOY_RUNS,
+        toy=config_slice(
+            config, "toy", "seed", "selection_efficiency", "sculpting_bins", "random_subsets"
+        ),
+        code=source_hash("toy_analysis"),
+    script:
+        "../scripts/toy_evaluate.py"
+
+
+rule toy_fig3:
+    input:
+        data=paths.TOY_DATA.format(c=TOY_C[0]),
+    output:
+        png=report(
+            paths.toy_figure("fig3_m_distribution", "png"),
+            caption="../report/toy_fig3.rst",
+            category=TOY_REPORT,
+        ),
+        pdf=paths.toy_figure("fig3_m_distribution", "pdf"),
+    log:
+        "logs/toy/fig3.log",
+    benchmark:
+        "benchmarks/toy/fig3.tsv"
+    conda:
+        ENV
+    threads: resource(config, "toy_figures", "threads")
+    resources:
+        mem_mb=resource(config, "toy_figures", "mem_mb"),
+        runtime=resource(config, "toy_figures", "runtime"),
+    params:
+        toy=TOY_FIG_PARAMS,
+        code=source_hash("toy_figures"),
+    script:
+        "../scripts/toy_fig3.py"
+
+
+rule toy_fig4:
+    input:
+        data=expand(paths.TOY_DATA, c=TOY_C),
+        scores=paths.toy_scores(TOY_RUNS, space="x"),
+        table=paths.TOY_SCULPTING,
+    output:
+        png=report(
+            paths.toy_figure("fig4_sculpting_x", "png"),
+            caption="../report/toy_fig4.rst",
+            category=TOY_REPORT,
+        ),
+        pdf=paths.toy_figure("fig4_sculpting_x", "pdf"),
+    log:
+        "logs/toy/fig4.log",
+    benchmark:
+        "benchmarks/toy/fig4.tsv"
+    conda:
+        ENV
+    threads: resource(config, "toy_figures", "threads")
+    resources:
+        mem_mb=resource(config, "toy_figures", "mem_mb"),
+        runtime=resource(config, "toy_figures", "runtime"),
+    params:
+        panels=paths.toy_panels(TOY_RUNS, TOY_C, "x"),
+        toy=TOY_FIG_PARAMS,
+        code=source_hash("toy_figures"),
+    script:
+        "../scripts/toy_sculpting_figure.py"
+
+
+rule toy_fig5:
+    input:
+        data=paths.TOY_DATA.format(c=C_MAX),
+        scores=paths.toy_scores(TOY_RUNS, C_MAX, "z"),
+        table=paths.TOY_SCULPTING,
+    output:
+        png=report(
+            paths.toy_figure("fig5_latent_z", "png"),
+            caption="../report/toy_fig5.rst",
+            category=TOY_REPORT,
+        ),
+        pdf=paths.toy_figure("fig5_latent_z", "pdf"),
+    log:
+        "logs/toy/fig5.log",
+    benchmark:
+        "benchmarks/toy/fig5.tsv"
+    conda:
+        ENV
+    threads: resource(config, "toy_figures", "threads")
+    resources:
+        mem_mb=resource(config, "toy_figures", "mem_mb"),
+        runtime=resource(config, "toy_figures", "runtime"),
+    params:
+        panels=paths.toy_panels(TOY_RUNS, [C_MAX], "z"),
+        toy=TOY_FIG_PARAMS,
+        code=source_hash("toy_figures"),
+    script:
+        "../scripts/toy_sculpting_figure.py"
+
+
+rule toy_chi2_summary:
+    input:
+        summary=paths.TOY_SCULPTING_SUMMARY,
+    output:
+        png=report(
+            paths.toy_figure("chi2_summary", "png"),
+            caption="../report/toy_chi2.rst",
+            category=TOY_REPORT,
+        ),
+        pdf=paths.toy_figure("chi2_summary", "pdf"),
+    log:
+        "logs/toy/chi2_summary.log",
+    benchmark:
+        "benchmarks/toy/chi2_summary.tsv"
+    conda:
+        ENV
+    threads: resource(config, "toy_figures", "threads")
+    resources:
+        mem_mb=resource(config, "toy_figures", "mem_mb"),
+        runtime=resource(config, "toy_figures", "runtime"),
+    params:
+        code=source_hash("toy_figures"),
+    script:
+        "../scripts/toy_chi2_summary.py"

@@ -1,0 +1,8 @@
+"""Toy Fig. 3: the m distribution with the SR."""
+
+from resonant_ad.smk import script_run
+from resonant_ad.toy_figures import plot_m_distribution
+
+script_run(
+    snakemake, plot_m_distribution, snakemake.input.data, snakemake.output, snakemake.params.toy
+)
