@@ -21,11 +21,12 @@ def snakemake_cmd() -> list[str]:
 
 
 def copy_workflow(dest: Path) -> Path:
-    """Copy the Snakefile, rules, scripts, schemas and configs into ``dest`` (no results)."""
+    """Copy the Snakefile, workflow/, config/ and envs/ into ``dest`` (no results)."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
     shutil.copytree(REPO / "workflow", dest / "workflow")
     shutil.copytree(REPO / "config", dest / "config")
+    shutil.copytree(REPO / "envs", dest / "envs")
     shutil.copytree(CONFIGS, dest / "test_configs")
     return dest
 
@@ -39,3 +40,14 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.C
     if check and proc.returncode != 0:
         pytest.fail(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+TINY = ["--configfile", "test_configs/toy_tiny.yaml"]
+
+
+@pytest.fixture(scope="session")
+def toy_run(tmp_path_factory):
+    """Run the toy study once (per test session) on the tiny config in a scratch copy."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("wf"))
+    run_snakemake(workdir, "--cores", "2", *TINY)
+    return workdir

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import copy_workflow, run_snakemake
+from conftest import TINY, copy_workflow, run_snakemake
 
 pytestmark = pytest.mark.workflow
-
-TINY = ["--configfile", "test_configs/toy_tiny.yaml"]
-
-
-@pytest.fixture(scope="module")
-def toy_run(tmp_path_factory):
-    """Run the toy study once on the tiny config in a scratch copy of the workflow."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("wf"))
-    run_snakemake(workdir, "--cores", "2", *TINY)
-    return workdir
 
 
 def test_outputs_exist_and_are_sane(toy_run):

@@ -120,6 +120,7 @@ def sculpting_table(
                 "run": int(run),
                 "chi2_ndof": chi2 / ndof,
                 "ndof": ndof,
+                "efficiency": eff,
                 "n_selected": int(selected.sum()),
                 "selected_fraction": float(selected.mean()),
                 "sr_efficiency": float(selected[scores["in_sr"].to_numpy()].mean()),
