@@ -53,7 +53,13 @@ def coerce_strings(value: Any, schema: dict[str, Any], root: dict[str, Any] | No
         value = value if isinstance(parsed, str) else parsed
     if isinstance(value, dict):
         props = schema.get("properties", {})
-        return {k: coerce_strings(v, props[k], root) if k in props else v for k, v in value.items()}
+        extra = schema.get("additionalProperties")
+        return {
+            k: coerce_strings(v, props[k], root)
+            if k in props
+            else (coerce_strings(v, extra, root) if isinstance(extra, dict) else v)
+            for k, v in value.items()
+        }
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [coerce_strings(v, schema["items"], root) for v in value]
     return value

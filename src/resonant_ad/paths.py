@@ -21,6 +21,78 @@ TOY_FIGURES = ("fig3_m_distribution", "fig4_sculpting_x", "fig5_latent_z", "chi2
 FIGURE_FORMATS = ("png", "pdf")
 
 
+# -- dijet studies (LHCO R&D and its offline surrogate) -----------------------------------
+DIJET_STUDIES = ("lhco", "lhco_surrogate")
+DOWNLOAD = "resources/{study}/{filename}"
+SURROGATE_FEATURES = "results/{study}/raw/features.h5"
+SURROGATE_EXTRA = "results/{study}/raw/extra_sr.h5"
+PREPARED_EVENTS = "results/{study}/prepared/events.parquet"
+PREPARED_EXTRA = "results/{study}/prepared/extra_sr.parquet"
+INJECT_DIR = "results/{study}/inject/nsig{nsig}"
+INJECTED_DATA = INJECT_DIR + "/data.parquet"
+UNUSED_SIGNAL = INJECT_DIR + "/signal_unused.parquet"
+INJECTION_SUMMARY = INJECT_DIR + "/injection.json"
+#: parts of a split: data by region and split, the extra SR background (idealized AD), and
+#: the SR signal events that were not injected (for the SIC test set)
+SPLIT_PARTS = (
+    "sr_train",
+    "sr_val",
+    "sr_test",
+    "sb_train",
+    "sb_val",
+    "sb_test",
+    "extra_train",
+    "extra_val",
+    "extra_test",
+    "signal_test",
+)
+SPLIT_PART = "results/{study}/{feature_set}/nsig{nsig}/split/{part}.parquet"
+DATA_OVERVIEW = "results/{study}/figures/data_overview.{ext}"
+FEATURE_CORRELATIONS = "results/{study}/feature_correlations.csv"
+
+
+def raw_inputs(config: Mapping[str, Any], study: str) -> dict[str, str]:
+    """The raw features and extra-SR files of a dijet study: downloaded or generated."""
+    data = config[study]["data"]
+    if data["source"] == "surrogate":
+        return {
+            "features": SURROGATE_FEATURES.format(study=study),
+            "extra": SURROGATE_EXTRA.format(study=study),
+        }
+    files = data["files"]
+    return {
+        key: DOWNLOAD.format(study=study, filename=files[key]["filename"])
+        for key in ("features", "extra")
+    }
+
+
+def download_spec(config: Mapping[str, Any], study: str, filename: str) -> dict[str, Any]:
+    """The configured URLs and md5 of the download ``filename`` of ``study``."""
+    for spec in config[study]["data"]["files"].values():
+        if spec["filename"] == filename:
+            return spec
+    raise KeyError(f"{study}: no file named {filename!r} under data.files")
+
+
+def split_outputs(study: str, feature_set: str, nsig: int | str) -> dict[str, str]:
+    """Every part file of one split (see :data:`SPLIT_PARTS`)."""
+    return {
+        part: SPLIT_PART.format(study=study, feature_set=feature_set, nsig=nsig, part=part)
+        for part in SPLIT_PARTS
+    }
+
+
+def dijet_targets(config: Mapping[str, Any], study: str) -> list[str]:
+    """What a dijet study builds so far: the data overview and every split."""
+    cfg = config[study]
+    targets = [DATA_OVERVIEW.format(study=study, ext=ext) for ext in FIGURE_FORMATS]
+    targets.append(FEATURE_CORRELATIONS.format(study=study))
+    for feature_set in cfg["feature_sets"]:
+        for nsig in cfg["injections"]:
+            targets += split_outputs(study, feature_set, nsig).values()
+    return targets
+
+
 def format_c(c: float | str) -> str:
     """The canonical text of a correlation value in paths and seeds (0.1 → '0.1')."""
     return f"{float(c):g}"
@@ -69,4 +141,7 @@ def all_targets(config: Mapping[str, Any]) -> list[str]:
         targets += [TOY_SCULPTING, TOY_SCULPTING_SUMMARY]
         for name in TOY_FIGURES:
             targets += toy_figure(name)
+    for study in DIJET_STUDIES:
+        if study in config["studies"]:
+            targets += dijet_targets(config, study)
     return targets

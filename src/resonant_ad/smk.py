@@ -19,6 +19,9 @@ from typing import Any
 from .device import set_threads
 
 PACKAGE = __name__.split(".")[0]
+#: modules left out of code hashes: path patterns do not change results (a moved output is
+#: seen by Snakemake itself), and every rule would otherwise rerun when a study is added
+UNHASHED = {f"{PACKAGE}.paths"}
 _PKG_DIR = Path(__file__).resolve().parent
 
 
@@ -92,7 +95,7 @@ def source_modules(*modules: str) -> dict[str, Path]:
     todo = [m if m.startswith(PACKAGE) else f"{PACKAGE}.{m}" for m in modules]
     while todo:
         name = todo.pop()
-        if name in seen:
+        if name in seen or name in UNHASHED:
             continue
         path = _module_file(name)
         if path is None:

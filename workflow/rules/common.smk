@@ -11,6 +11,9 @@ from resonant_ad.smk import source_hash
 CONFIG_SCHEMA = "../schemas/config.schema.yaml"
 config.update(coerce_strings(dict(config), load_schema(workflow.source_path(CONFIG_SCHEMA))))
 validate(config, CONFIG_SCHEMA)
+for _study in config["studies"]:
+    if _study not in config:
+        raise ValueError(f"config: study {_study!r} is listed in `studies` but has no section")
 
 ENV = "../../envs/resonant-ad.yaml"
 
@@ -19,3 +22,7 @@ wildcard_constraints:
     c=r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?",
     space="x|z",
     run=r"[0-9]+",
+    study="|".join(paths.DIJET_STUDIES),
+    feature_set=r"[A-Za-z][A-Za-z0-9]*",
+    nsig=r"[0-9]+",
+    filename=r"[^/]+",

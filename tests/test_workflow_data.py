@@ -1,0 +1,110 @@
+"""The dijet data chain through Snakemake: surrogate offline, and download from 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import threading
+from functools import partial
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import copy_workflow, run_snakemake
+
+from resonant_ad.lhco_surrogate import generate_surrogate, write_hdf
+from resonant_ad.paths import SPLIT_PARTS
+
+pytestmark = pytest.mark.workflow
+
+
+def test_surrogate_chain_builds_every_split(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    run_snakemake(workdir, "--cores", "2", "--configfile", "test_configs/dijet_tiny.yaml")
+    base = workdir / "results/lhco_surrogate"
+    summary = json.loads((base / "inject/nsig200/injection.json").read_text())
+    assert summary["n_signal_injected"] == 200 and summary["signal_in_sr"] > 100
+    for feature_set in ("original", "shifted", "deltaR"):
+        for nsig in (200, 0):
+            split = base / feature_set / f"nsig{nsig}" / "split"
+            assert sorted(p.stem for p in split.glob("*.parquet")) == sorted(SPLIT_PARTS)
+            sr_train = pd.read_parquet(split / "sr_train.parquet")
+            assert sr_train["mjj"].between(3.3, 3.7, inclusive="neither").all()
+            assert sr_train["label"].sum() == (0 if nsig == 0 else sr_train["label"].sum())
+    delta_r = pd.read_parquet(base / "deltaR/nsig200/split/sb_test.parquet")
+    assert "delta_r" in delta_r.columns
+    corr = pd.read_csv(base / "feature_correlations.csv")
+    assert set(corr["feature_set"]) == {"original", "shifted", "deltaR"}
+    shifted = corr.set_index(["feature_set", "feature"])["corr_with_mjj"]
+    assert shifted[("shifted", "mj1")] > shifted[("original", "mj1")] + 0.3
+    assert (base / "figures/data_overview.png").stat().st_size > 20_000
+
+
+@pytest.fixture(scope="module")
+def served_files(tmp_path_factory):
+    """Small files in the real layout, served over HTTP on 127.0.0.1."""
+    root = tmp_path_factory.mktemp("www")
+    features, extra = generate_surrogate(20_000, 2_000, seed=5, n_extra_sr=3_000)
+    write_hdf(features, root / "features.h5")
+    write_hdf(extra.drop(columns="label"), root / "extra.h5")  # the real extra file may lack it
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    md5 = {n: hashlib.md5((root / n).read_bytes()).hexdigest() for n in ("features.h5", "extra.h5")}
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", md5
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _download_config(workdir, url, features_md5):
+    cfg = {
+        "studies": ["lhco"],
+        "lhco": {
+            "data": {
+                "source": "download",
+                "files": {
+                    "features": {
+                        "filename": "f.h5",
+                        "urls": [f"{url}/features.h5"],
+                        "md5": features_md5,
+                    },
+                    "extra": {"filename": "e.h5", "urls": [f"{url}/extra.h5"], "md5": None},
+                },
+            },
+            "injections": [200],
+            "extra_split": {"train": 1000, "val": 500},
+        },
+    }
+    (workdir / "dl.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def test_download_rule_fetches_verifies_and_prepares(tmp_path, served_files):
+    url, md5 = served_files
+    workdir = copy_workflow(tmp_path / "wf")
+    _download_config(workdir, url, md5["features.h5"])
+    dry = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", "dl.yaml")
+    assert dry.stdout.count("rule download:") == 2
+    target = "results/lhco/prepared/events.parquet"  # before --configfile, which takes a list
+    proc = run_snakemake(workdir, target, "--cores", "2", "--configfile", "dl.yaml")
+    resources = workdir / "resources/lhco"
+    assert (resources / "f.h5.md5").read_text().split()[0] == md5["features.h5"]
+    assert (resources / "e.h5.md5").read_text().split()[0] == md5["extra.h5"]  # recorded
+    assert "no md5 configured" in (workdir / "logs/lhco/download_e.h5.log").read_text()
+    events = pd.read_parquet(workdir / "results/lhco/prepared/events.parquet")
+    assert len(events) == 22_000, proc.stdout
+
+
+def test_wrong_checksum_fails_and_leaves_no_file(tmp_path, served_files):
+    url, _ = served_files
+    workdir = copy_workflow(tmp_path / "wf")
+    _download_config(workdir, url, "0" * 32)
+    proc = run_snakemake(
+        workdir, "resources/lhco/f.h5", "--cores", "1", "--configfile", "dl.yaml", check=False
+    )
+    assert proc.returncode != 0
+    log = (workdir / "logs/lhco/download_f.h5.log").read_text()
+    assert "md5 mismatch" in log and "0" * 32 in log
+    folder = workdir / "resources/lhco"
+    assert not folder.exists() or list(folder.iterdir()) == []  # no partial or temporary file

@@ -1,0 +1,146 @@
+# Dijet data (LHCO R&D or its surrogate): download or generate → prepare → inject → split.
+
+
+rule download:
+    output:
+        paths.DOWNLOAD,
+    log:
+        "logs/{study}/download_{filename}.log",
+    benchmark:
+        "benchmarks/{study}/download_{filename}.tsv"
+    conda:
+        ENV
+    threads: resource(config, "download", "threads")
+    resources:
+        mem_mb=resource(config, "download", "mem_mb"),
+        runtime=resource(config, "download", "runtime"),
+    params:
+        spec=lambda w: paths.download_spec(config, w.study, w.filename),
+        code=source_hash("download"),
+    script:
+        "../scripts/download.py"
+
+
+rule generate_surrogate:
+    output:
+        features=paths.SURROGATE_FEATURES,
+        extra=paths.SURROGATE_EXTRA,
+    log:
+        "logs/{study}/generate_surrogate.log",
+    benchmark:
+        "benchmarks/{study}/generate_surrogate.tsv"
+    conda:
+        ENV
+    threads: resource(config, "generate_surrogate", "threads")
+    resources:
+        mem_mb=resource(config, "generate_surrogate", "mem_mb"),
+        runtime=resource(config, "generate_surrogate", "runtime"),
+    params:
+        surrogate=lambda w: config[w.study]["data"]["surrogate"],
+        signal_region=lambda w: config[w.study]["signal_region"],
+        code=source_hash("lhco_surrogate"),
+    script:
+        "../scripts/generate_surrogate.py"
+
+
+rule prepare:
+    input:
+        unpack(lambda w: paths.raw_inputs(config, w.study)),
+    output:
+        events=paths.PREPARED_EVENTS,
+        extra=paths.PREPARED_EXTRA,
+    log:
+        "logs/{study}/prepare.log",
+    benchmark:
+        "benchmarks/{study}/prepare.tsv"
+    conda:
+        ENV
+    threads: resource(config, "prepare", "threads")
+    resources:
+        mem_mb=resource(config, "prepare", "mem_mb"),
+        runtime=resource(config, "prepare", "runtime"),
+    params:
+        verify=lambda w: config[w.study]["data"]["source"] == "download",
+        code=source_hash("lhco_data"),
+    script:
+        "../scripts/prepare.py"
+
+
+rule inject:
+    input:
+        events=paths.PREPARED_EVENTS,
+    output:
+        data=paths.INJECTED_DATA,
+        unused=paths.UNUSED_SIGNAL,
+        summary=paths.INJECTION_SUMMARY,
+    log:
+        "logs/{study}/inject_nsig{nsig}.log",
+    benchmark:
+        "benchmarks/{study}/inject_nsig{nsig}.tsv"
+    conda:
+        ENV
+    threads: resource(config, "inject", "threads")
+    resources:
+        mem_mb=resource(config, "inject", "mem_mb"),
+        runtime=resource(config, "inject", "runtime"),
+    params:
+        study=lambda w: config_slice(config, w.study, "seed", "signal_region"),
+        code=source_hash("lhco_data"),
+    script:
+        "../scripts/inject.py"
+
+
+rule split:
+    input:
+        data=paths.INJECTED_DATA,
+        unused=paths.UNUSED_SIGNAL,
+        extra=paths.PREPARED_EXTRA,
+    output:
+        **paths.split_outputs("{study}", "{feature_set}", "{nsig}"),
+    log:
+        "logs/{study}/split_{feature_set}_nsig{nsig}.log",
+    benchmark:
+        "benchmarks/{study}/split_{feature_set}_nsig{nsig}.tsv"
+    conda:
+        ENV
+    threads: resource(config, "split", "threads")
+    resources:
+        mem_mb=resource(config, "split", "mem_mb"),
+        runtime=resource(config, "split", "runtime"),
+    params:
+        spec=lambda w: config[w.study]["feature_sets"][w.feature_set],
+        study=lambda w: config_slice(
+            config, w.study, "seed", "signal_region", "split", "extra_split"
+        ),
+        code=source_hash("lhco_data"),
+    script:
+        "../scripts/split.py"
+
+
+rule data_overview:
+    input:
+        events=paths.PREPARED_EVENTS,
+    output:
+        png=report(
+            paths.DATA_OVERVIEW.replace("{ext}", "png"),
+            caption="../report/data_overview.rst",
+            category="Dijet data",
+        ),
+        pdf=paths.DATA_OVERVIEW.replace("{ext}", "pdf"),
+        correlations=paths.FEATURE_CORRELATIONS,
+    log:
+        "logs/{study}/data_overview.log",
+    benchmark:
+        "benchmarks/{study}/data_overview.tsv"
+    conda:
+        ENV
+    threads: resource(config, "data_overview", "threads")
+    resources:
+        mem_mb=resource(config, "data_overview", "mem_mb"),
+        runtime=resource(config, "data_overview", "runtime"),
+    params:
+        feature_sets=lambda w: config[w.study]["feature_sets"],
+        signal_region=lambda w: config[w.study]["signal_region"],
+        code=source_hash("lhco_figures"),
+    script:
+        "../scripts/data_overview.py"

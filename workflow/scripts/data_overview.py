@@ -1,0 +1,14 @@
+"""Data overview figure and feature–mJJ correlation table of a dijet study."""
+
+from resonant_ad.lhco_figures import plot_data_overview
+from resonant_ad.smk import script_run
+
+script_run(
+    snakemake,
+    plot_data_overview,
+    snakemake.input.events,
+    [snakemake.output.png, snakemake.output.pdf],
+    snakemake.output.correlations,
+    snakemake.params.feature_sets,
+    snakemake.params.signal_region,
+)

@@ -1,0 +1,15 @@
+"""Inject n_sig signal events into the background (the `nsig` wildcard)."""
+
+from resonant_ad.lhco_data import write_injection
+from resonant_ad.smk import script_run
+
+script_run(
+    snakemake,
+    write_injection,
+    snakemake.input.events,
+    snakemake.output.data,
+    snakemake.output.unused,
+    snakemake.output.summary,
+    int(snakemake.wildcards.nsig),
+    snakemake.params.study,
+)

@@ -1,0 +1,14 @@
+"""Raw LHCO HDF5 files → prepared parquet tables (mJJ, jet features, label; TeV)."""
+
+from resonant_ad.lhco_data import prepare
+from resonant_ad.smk import script_run
+
+script_run(
+    snakemake,
+    prepare,
+    snakemake.input.features,
+    snakemake.input.extra,
+    snakemake.output.events,
+    snakemake.output.extra,
+    verify_checksums=snakemake.params.verify,
+)

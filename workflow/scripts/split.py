@@ -1,0 +1,17 @@
+"""SR/SB and train/val/test split of one injection in one feature set."""
+
+from resonant_ad.lhco_data import write_split
+from resonant_ad.paths import SPLIT_PARTS
+from resonant_ad.smk import script_run
+
+script_run(
+    snakemake,
+    write_split,
+    snakemake.input.data,
+    snakemake.input.unused,
+    snakemake.input.extra,
+    {part: getattr(snakemake.output, part) for part in SPLIT_PARTS},
+    snakemake.params.spec,
+    snakemake.params.study,
+    int(snakemake.wildcards.nsig),
+)
