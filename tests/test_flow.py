@@ -1,0 +1,175 @@
+"""Preprocessing, the lean MAF (against nflows), the conditional flow estimator, the mass KDE."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from resonant_ad.flow import ConditionalFlow, MassKDE
+from resonant_ad.maf import MAF, build_nflows_maf, copy_to_nflows
+from resonant_ad.preprocessing import LogitScaler
+
+
+def test_logit_scaler_round_trip_and_jacobian():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.exponential(size=5000), rng.uniform(2, 3, 5000)])
+    sc = LogitScaler(margin=0.02).fit(X)
+    Y = sc.transform(X)
+    np.testing.assert_allclose(Y.mean(0), 0, atol=1e-9)
+    np.testing.assert_allclose(Y.std(0), 1, atol=1e-9)
+    np.testing.assert_allclose(sc.inverse_transform(Y), X, rtol=1e-9, atol=1e-9)
+    # values slightly beyond the fitted range stay finite and invert exactly
+    beyond = np.array([[X[:, 0].max() * 1.01, 3.005]])
+    assert sc.out_of_range(beyond).all()
+    np.testing.assert_allclose(sc.inverse_transform(sc.transform(beyond)), beyond, rtol=1e-9)
+    # log|det J| against finite differences (the transform is elementwise)
+    x0, h = X[:3], 1e-6
+    numeric = sum(
+        np.log(
+            np.abs(
+                (sc.transform(x0 + h * np.eye(2)[j]) - sc.transform(x0 - h * np.eye(2)[j]))[:, j]
+                / (2 * h)
+            )
+        )
+        for j in range(2)
+    )
+    np.testing.assert_allclose(sc.log_abs_det_jacobian(x0), numeric, rtol=1e-5)
+    restored = LogitScaler.from_state(sc.state())
+    np.testing.assert_array_equal(restored.transform(X[:10]), Y[:10])
+
+
+def test_maf_matches_nflows_exactly():
+    torch.manual_seed(1)
+    maf, ref = MAF(4), build_nflows_maf(4)
+    assert sum(p.numel() for p in maf.parameters()) == sum(p.numel() for p in ref.parameters())
+    assert sum(p.numel() for p in maf.parameters()) == 276_720  # the reference's ~275k
+    with torch.no_grad():  # non-trivial batch-norm state
+        maf.running_mean.normal_(0, 0.3)
+        maf.running_var.uniform_(0.7, 1.5)
+        maf.bn_w.normal_(0, 0.2)
+    copy_to_nflows(maf, ref)
+    x, c = torch.randn(500, 4), torch.randn(500, 1)
+    for mode in ("eval", "train"):
+        getattr(maf, mode)()
+        getattr(ref, mode)()
+        torch.testing.assert_close(
+            maf.log_prob(x, c), ref.log_prob(x, context=c), atol=1e-4, rtol=1e-5
+        )
+    maf.eval()
+    ref.eval()
+    torch.testing.assert_close(
+        maf.transform(x, c)[0], ref.transform_to_noise(x, context=c), atol=1e-5, rtol=1e-5
+    )
+
+
+def test_maf_inverse_is_exact_and_untrained_eval_is_finite():
+    torch.manual_seed(2)
+    maf = MAF(3, blocks=5, hidden=32).double().eval()
+    x, c = torch.randn(200, 3, dtype=torch.float64), torch.randn(200, 1, dtype=torch.float64)
+    z, logdet = maf.transform(x, c)
+    assert torch.isfinite(z).all() and torch.isfinite(logdet).all()
+    torch.testing.assert_close(maf.inverse(z, c), x, atol=1e-9, rtol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def gaussian_flow():
+    """A small flow trained on x ~ N(0.8·m, 1)² with m ~ U[-2, 2] (Sec. III with a learned flow)."""
+    rng = np.random.default_rng(3)
+
+    def draw(n):
+        m = rng.uniform(-2, 2, n)
+        return 0.8 * m[:, None] + rng.normal(size=(n, 2)), m
+
+    X, m = draw(20_000)
+    Xv, mv = draw(5_000)
+    flow = ConditionalFlow(
+        blocks=4,
+        hidden=32,
+        learning_rate=3e-3,
+        batch_size=256,
+        epochs=8,
+        patience=8,
+        seed=0,
+        progress=False,
+    ).fit(X, m, Xv, mv)
+    return flow, draw
+
+
+def test_learned_flow_maps_to_uncorrelated_standard_normal(gaussian_flow):
+    flow, draw = gaussian_flow
+    X, m = draw(20_000)
+    z = flow.transform(X, m)
+    assert abs(np.corrcoef(X[:, 0], m)[0, 1]) > 0.6  # 0.8·σ_m / sqrt(1 + 0.64·σ_m²) ≈ 0.68
+    for j in range(2):
+        assert abs(z[:, j].mean()) < 0.1
+        assert abs(z[:, j].std() - 1) < 0.1
+        assert abs(np.corrcoef(z[:, j], m)[0, 1]) < 0.05
+    err = np.abs(flow.inverse_transform(z, m) - X)
+    assert np.quantile(err, 0.999) < 1e-3  # float32; events beyond the margin are clipped
+    hist = flow.history_
+    assert hist["selected"].sum() == 1
+    assert hist.loc[hist["selected"], "val_nll"].item() == hist["val_nll"].min()
+    assert hist["train_nll"].iloc[-1] < hist["train_nll"].iloc[0]
+
+
+def test_sampling_follows_the_condition(gaussian_flow):
+    flow, _ = gaussian_flow
+    for mass in (-1.5, 1.5):
+        x, n_out = flow.sample(np.full(20_000, mass), seed=1)
+        assert x.shape == (20_000, 2)
+        np.testing.assert_allclose(x.mean(0), 0.8 * mass, atol=0.1)
+        assert n_out < 200  # only the tails leave the training range
+    a, _ = flow.sample(np.zeros(100), seed=5)
+    b, _ = flow.sample(np.zeros(100), seed=5)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(gaussian_flow, tmp_path):
+    flow, draw = gaussian_flow
+    X, m = draw(1000)
+    flow.save(tmp_path / "flow.pt")
+    loaded = ConditionalFlow.load(tmp_path / "flow.pt")
+    np.testing.assert_array_equal(loaded.transform(X, m), flow.transform(X, m))
+    np.testing.assert_array_equal(loaded.log_prob(X, m), flow.log_prob(X, m))
+    np.testing.assert_array_equal(loaded.sample(m, seed=2)[0], flow.sample(m, seed=2)[0])
+
+
+def test_flow_rejects_bad_input():
+    X = np.ones((10, 2))
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError, match="training features contain NaN"):
+        ConditionalFlow(progress=False).fit(X, np.ones(10), np.ones((5, 2)), np.ones(5))
+    with pytest.raises(ValueError, match="architecture"):
+        ConditionalFlow(architecture="glow")
+
+
+def test_rqs_architecture_trains_and_inverts():
+    rng = np.random.default_rng(4)
+    m = rng.uniform(0, 1, 2000)
+    X = m[:, None] + rng.normal(size=(2000, 2))
+    flow = ConditionalFlow(
+        architecture="rqs",
+        blocks=2,
+        hidden=16,
+        bins=8,
+        epochs=2,
+        patience=2,
+        learning_rate=1e-3,
+        progress=False,
+    ).fit(X, m, X[:500], m[:500])
+    z = flow.transform(X[:200], m[:200])
+    np.testing.assert_allclose(flow.inverse_transform(z, m[:200]), X[:200], atol=1e-3)
+
+
+def test_mass_kde_samples_inside_the_window_like_the_data():
+    rng = np.random.default_rng(5)
+    m = 3.3 + 0.4 * rng.beta(1.2, 1.8, 20_000)  # a falling spectrum inside the SR
+    kde = MassKDE((3.3, 3.7), bandwidth=0.01).fit(m)
+    s = kde.sample(50_000, np.random.default_rng(6))
+    assert ((s > 3.3) & (s < 3.7)).all()
+    np.testing.assert_allclose(
+        np.quantile(s, [0.1, 0.5, 0.9]), np.quantile(m, [0.1, 0.5, 0.9]), atol=0.005
+    )
+    with pytest.raises(ValueError, match="inside"):
+        MassKDE((3.3, 3.7)).fit(np.array([3.0, 3.5]))
