@@ -173,3 +173,20 @@ def test_mass_kde_samples_inside_the_window_like_the_data():
     )
     with pytest.raises(ValueError, match="inside"):
         MassKDE((3.3, 3.7)).fit(np.array([3.0, 3.5]))
+
+
+def test_latent_checks_exclude_and_count_events_beyond_the_training_range():
+    from resonant_ad.flow_checks import latent_table
+
+    rng = np.random.default_rng(7)
+    mjj = rng.uniform(3, 4, 10_000)
+    x = rng.normal(size=(10_000, 2)) + mjj[:, None]
+    z = rng.normal(size=(10_000, 2))
+    z[:3] = 1e6  # extrapolated far outside: must not dominate the statistics
+    inside = np.ones(10_000, dtype=bool)
+    inside[:3] = False
+    rows = latent_table(x, z, mjj, ["a", "b"], "SB", inside)
+    for row in rows:
+        assert row["n"] == 9_997 and row["n_outside_range"] == 3 and row["n_abs_z_gt_10"] == 3
+        assert abs(row["z_mean"]) < 0.05 and abs(row["z_std"] - 1) < 0.05
+        assert row["corr_x_mjj"] > 0.2 and abs(row["corr_z_mjj"]) < 0.05

@@ -40,6 +40,23 @@ def test_surrogate_chain_builds_every_split(tmp_path):
     assert shifted[("shifted", "mj1")] > shifted[("original", "mj1")] + 0.3
     assert (base / "figures/data_overview.png").stat().st_size > 20_000
 
+    # the flow stage: model, latents for every part, CATHODE samples, diagnostics
+    run = base / "shifted/nsig200/run0"
+    sampling = json.loads((run / "flow/sampling.json").read_text())
+    assert sampling["n_samples"] == 2000 and sampling["n_val"] == 500
+    samples = pd.read_parquet(run / "flow/samples.parquet")
+    assert samples["mjj"].between(3.3, 3.7, inclusive="neither").all()
+    assert list(samples.columns) == ["mj1", "delta_mj", "tau21_j1", "tau21_j2", "mjj", "split"]
+    for part in SPLIT_PARTS:
+        latent = pd.read_parquet(run / f"latent/{part}.parquet")
+        data = pd.read_parquet(base / f"shifted/nsig200/split/{part}.parquet")
+        assert list(latent.columns) == ["z0", "z1", "z2", "z3", "mjj", "label"]
+        assert len(latent) == len(data) and latent["label"].equals(data["label"])
+    diag = json.loads((run / "flow/diagnostics.json").read_text())
+    assert 0.4 < diag["real_vs_synthetic_auc"] <= 1.0
+    checks = pd.read_csv(run / "flow/latent_checks.csv")
+    assert set(checks["region"]) == {"SB", "SR"} and len(checks) == 8
+
 
 @pytest.fixture(scope="module")
 def served_files(tmp_path_factory):

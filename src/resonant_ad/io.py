@@ -38,31 +38,28 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
         df.to_parquet(tmp, index=False)
 
 
-def read_parquet(path: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a parquet table, naming the file and the missing columns on failure."""
+def _read_table(path: str | os.PathLike[str], reader, columns: list[str] | None) -> pd.DataFrame:
+    """Read with ``reader``; name the file when it is missing or lacks requested columns."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
-    df = pd.read_parquet(path)
-    if columns is not None:
-        missing = [c for c in columns if c not in df.columns]
-        if missing:
-            raise KeyError(f"{path}: missing column(s) {missing}; has {list(df.columns)}")
-        df = df[columns]
-    return df
+    df = reader(path)
+    if columns is None:
+        return df
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise KeyError(f"{path}: missing column(s) {missing}; has {list(df.columns)}")
+    return df[columns]
+
+
+def read_parquet(path: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a parquet table (optionally only ``columns``), with errors naming the file."""
+    return _read_table(path, pd.read_parquet, columns)
 
 
 def read_csv(path: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a CSV table, naming the file and the missing columns on failure."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    df = pd.read_csv(path)
-    if columns is not None:
-        missing = [c for c in columns if c not in df.columns]
-        if missing:
-            raise KeyError(f"{path}: missing column(s) {missing}; has {list(df.columns)}")
-    return df
+    """Read a CSV table (optionally only ``columns``), with errors naming the file."""
+    return _read_table(path, pd.read_csv, columns)
 
 
 def write_json(obj: Any, path: str | os.PathLike[str]) -> None:

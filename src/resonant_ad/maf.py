@@ -80,12 +80,26 @@ class MAF(nn.Module):
             self.b2.unbind(0),
         )
 
-    def _context(self, c: torch.Tensor) -> list[torch.Tensor]:
-        """relu(context layer) + MADE input bias for every block, from one matrix product."""
-        n = c.shape[0]
-        wc = self.wc.permute(2, 0, 1).reshape(c.shape[1], -1)  # (K, B·H)
-        ctx = F.relu(torch.addmm(self.bc.reshape(-1), c, wc)).view(n, self.n_blocks, self.hidden)
-        return (ctx + self.b0).transpose(0, 1).contiguous().unbind(0)
+    #: above this many events, contexts are computed block by block (memory: blocks × n × hidden)
+    BATCHED_CONTEXT_MAX = 4096
+
+    def _context_block(self, c: torch.Tensor, b: int) -> torch.Tensor:
+        """relu(context layer) + MADE input bias of block ``b``."""
+        return F.relu(torch.addmm(self.bc[b], c, self.wc[b].t())) + self.b0[b]
+
+    def _context(self, c: torch.Tensor):
+        """Per-block relu(context layer) + MADE input bias, indexable by block.
+
+        For training batches all blocks come from one batched product, in (block, event,
+        hidden) layout so each slice is contiguous; for large inputs each block's context
+        is computed when asked for, to keep memory at n × hidden.
+        """
+        if c.shape[0] > self.BATCHED_CONTEXT_MAX:
+            return _LazyContext(self, c)
+        ctx = torch.baddbmm(
+            self.bc.unsqueeze(1), c.expand(self.n_blocks, *c.shape), self.wc.transpose(1, 2)
+        )
+        return (F.relu(ctx) + self.b0.unsqueeze(1)).unbind(0)
 
     def _made(self, x, pre, w0, w1, b1, w2, b2) -> tuple[torch.Tensor, torch.Tensor]:
         h = F.relu(torch.addmm(pre, x, w0.t()))
@@ -165,7 +179,7 @@ class MAF(nn.Module):
         for b in range(self.n_blocks):
             parts = []
             for s in range(0, len(h), chunk):
-                pre = self._context(c[s : s + chunk])[b]
+                pre = self._context_block(c[s : s + chunk], b)
                 scale, shift = self._made(
                     h[s : s + chunk], pre, w0s[b], w1s[b], b1s[b], w2s[b], b2s[b]
                 )
@@ -175,6 +189,16 @@ class MAF(nn.Module):
             self.running_var[b] = z.var(0)
             a = bn_w[b] * torch.rsqrt(self.running_var[b] + self.bn_eps)
             h = ((z - self.running_mean[b]) * a + self.bn_b[b]).flip(1)
+
+
+class _LazyContext:
+    """Block contexts of a large input, computed one block at a time when indexed."""
+
+    def __init__(self, maf: MAF, c: torch.Tensor) -> None:
+        self.maf, self.c = maf, c
+
+    def __getitem__(self, b: int) -> torch.Tensor:
+        return self.maf._context_block(self.c, b)
 
 
 def build_nflows_maf(features: int, context: int = 1, blocks: int = 15, hidden: int = 128):

@@ -47,6 +47,16 @@ SPLIT_PARTS = (
     "signal_test",
 )
 SPLIT_PART = "results/{study}/{feature_set}/nsig{nsig}/split/{part}.parquet"
+RUN_DIR = "results/{study}/{feature_set}/nsig{nsig}/run{run}"
+FLOW_MODEL = RUN_DIR + "/flow/model.pt"
+FLOW_HISTORY = RUN_DIR + "/flow/history.csv"
+FLOW_LOSS = RUN_DIR + "/flow/loss.{ext}"
+SAMPLES = RUN_DIR + "/flow/samples.parquet"
+SAMPLING_SUMMARY = RUN_DIR + "/flow/sampling.json"
+LATENT_PART = RUN_DIR + "/latent/{part}.parquet"
+FLOW_CHECKS = RUN_DIR + "/flow/latent_checks.csv"
+FLOW_DIAGNOSTICS = RUN_DIR + "/flow/diagnostics.json"
+FLOW_SR_FEATURES = RUN_DIR + "/flow/sr_features.{ext}"
 DATA_OVERVIEW = "results/{study}/figures/data_overview.{ext}"
 FEATURE_CORRELATIONS = "results/{study}/feature_correlations.csv"
 
@@ -82,14 +92,30 @@ def split_outputs(study: str, feature_set: str, nsig: int | str) -> dict[str, st
     }
 
 
+def latent_outputs(study: str, feature_set: str, nsig: int | str, run: int | str) -> dict[str, str]:
+    """Every latent-space part of one flow run (same parts as the split)."""
+    return {
+        part: LATENT_PART.format(
+            study=study, feature_set=feature_set, nsig=nsig, run=run, part=part
+        )
+        for part in SPLIT_PARTS
+    }
+
+
 def dijet_targets(config: Mapping[str, Any], study: str) -> list[str]:
-    """What a dijet study builds so far: the data overview and every split."""
+    """What a dijet study builds so far: data overview, splits, flows, latents, diagnostics."""
     cfg = config[study]
     targets = [DATA_OVERVIEW.format(study=study, ext=ext) for ext in FIGURE_FORMATS]
     targets.append(FEATURE_CORRELATIONS.format(study=study))
     for feature_set in cfg["feature_sets"]:
         for nsig in cfg["injections"]:
             targets += split_outputs(study, feature_set, nsig).values()
+            for run in range(int(cfg["flow"]["runs"])):
+                ids = {"study": study, "feature_set": feature_set, "nsig": nsig, "run": run}
+                targets += latent_outputs(**ids).values()
+                targets += [FLOW_DIAGNOSTICS.format(**ids), SAMPLING_SUMMARY.format(**ids)]
+                targets += [FLOW_SR_FEATURES.format(**ids, ext=e) for e in FIGURE_FORMATS]
+                targets += [FLOW_LOSS.format(**ids, ext=e) for e in FIGURE_FORMATS]
     return targets
 
 

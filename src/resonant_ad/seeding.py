@@ -31,3 +31,8 @@ def derive_seed(base_seed: int, *names: object) -> int:
 def rng(base_seed: int, *names: object) -> np.random.Generator:
     """A numpy Generator for the stream ``names`` under ``base_seed``."""
     return np.random.default_rng(derive_seed(base_seed, *names))
+
+
+def run_seed(study_seed: int, stage: str, feature_set: str, nsig: int | str, run: int | str) -> int:
+    """The seed of one stage (flow, classifier, …) of one run of a dijet study."""
+    return derive_seed(study_seed, stage, feature_set, int(nsig), int(run))

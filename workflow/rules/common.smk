@@ -4,6 +4,7 @@ from snakemake.utils import validate
 
 from resonant_ad import paths
 from resonant_ad.config import coerce_strings, config_slice, load_schema, resource
+from resonant_ad.seeding import run_seed
 from resonant_ad.smk import source_hash
 
 # Nested `--config` values arrive as strings: re-read them where the schema wants numbers,
@@ -26,3 +27,4 @@ wildcard_constraints:
     feature_set=r"[A-Za-z][A-Za-z0-9]*",
     nsig=r"[0-9]+",
     filename=r"[^/]+",
+    part="|".join(paths.SPLIT_PARTS),

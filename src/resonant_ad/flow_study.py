@@ -1,0 +1,126 @@
+"""The flow stage of a dijet study: train on SB data, sample in the SR, map events to latent space.
+
+Files in, files out, one function per workflow rule. Feature columns are every column of a
+split part except ``mjj`` and ``label``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .flow import ConditionalFlow, MassKDE
+from .io import read_parquet, write_csv, write_json, write_parquet
+from .plotting import new_figure, save_figure
+from .seeding import derive_seed, rng
+
+log = logging.getLogger(__name__)
+
+NON_FEATURES = ("mjj", "label")
+
+
+def feature_columns(df: pd.DataFrame) -> list[str]:
+    """The feature columns of a split part (everything but mJJ and the label)."""
+    return [c for c in df.columns if c not in NON_FEATURES]
+
+
+def train_flow(
+    sb_train: str,
+    sb_val: str,
+    model_out: str,
+    history_out: str,
+    figure_outputs: Sequence[str],
+    flow_params: Mapping[str, Any],
+    seed: int,
+) -> None:
+    """Fit p(x | mJJ) on SB training data, select epochs on SB validation data; save all."""
+    train, val = read_parquet(sb_train), read_parquet(sb_val)
+    cols = feature_columns(train)
+    params = {
+        k: v
+        for k, v in flow_params.items()
+        if k not in ("n_samples", "sample_val_fraction", "kde_bandwidth", "runs")
+    }
+    log.info(
+        "flow on %d SB train / %d SB val events, features %s, seed %d",
+        len(train),
+        len(val),
+        cols,
+        seed,
+    )
+    flow = ConditionalFlow(**params, seed=seed).fit(
+        train[cols].to_numpy(), train["mjj"].to_numpy(), val[cols].to_numpy(), val["mjj"].to_numpy()
+    )
+    flow.save(model_out)
+    write_csv(flow.history_, history_out)
+    fig, ax = new_figure(figsize=(5, 3.5))
+    h = flow.history_
+    ax.plot(h["epoch"], h["train_nll"], label="SB train")
+    ax.plot(h["epoch"], h["val_nll"], label="SB validation")
+    best = h[h["selected"]]
+    ax.scatter(best["epoch"], best["val_nll"], color="k", zorder=3, label="selected epoch")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean negative log-likelihood")
+    ax.legend()
+    save_figure(fig, *figure_outputs)
+
+
+def sample_sr(
+    model: str,
+    sr_train: str,
+    samples_out: str,
+    summary_out: str,
+    flow_params: Mapping[str, Any],
+    signal_region: Sequence[float],
+    seed: int,
+) -> None:
+    """CATHODE: masses from the SR mass KDE, features from the flow; a train/val column.
+
+    ``n_samples`` events are drawn; ``sample_val_fraction`` of them are marked ``val``.
+    Samples beyond the flow's training range are counted in the summary, not dropped.
+    """
+    flow = ConditionalFlow.load(model)
+    sr = read_parquet(sr_train)
+    cols = feature_columns(sr)
+    n = int(flow_params["n_samples"])
+    g = rng(seed, "sample")
+    kde = MassKDE(tuple(signal_region), float(flow_params["kde_bandwidth"])).fit(
+        sr["mjj"].to_numpy()
+    )
+    m = kde.sample(n, g)
+    x, n_out = flow.sample(m, seed=derive_seed(seed, "sample-latent"))
+    n_val = round(float(flow_params["sample_val_fraction"]) * n)
+    split = np.array(["train"] * (n - n_val) + ["val"] * n_val)
+    out = pd.DataFrame(x, columns=cols)
+    out["mjj"] = m
+    out["split"] = split[g.permutation(n)]
+    bad = ~np.isfinite(x).all(axis=1)
+    if bad.any():
+        raise FloatingPointError(f"{int(bad.sum())} flow samples are NaN/inf")
+    write_parquet(out, samples_out)
+    summary = {
+        "n_samples": n,
+        "n_val": n_val,
+        "n_outside_training_range": n_out,
+        "fraction_outside_training_range": n_out / n,
+    }
+    write_json(summary, summary_out)
+    log.info("sampling: %s", summary)
+
+
+def to_latent(model: str, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> None:
+    """LaCATHODE: z = f(preprocess(x); mJJ) for every event of every split part."""
+    flow = ConditionalFlow.load(model)
+    for part, path in inputs.items():
+        df = read_parquet(path)
+        cols = feature_columns(df)
+        z = flow.transform(df[cols].to_numpy(), df["mjj"].to_numpy())
+        out = pd.DataFrame(z, columns=[f"z{i}" for i in range(z.shape[1])])
+        out["mjj"] = df["mjj"].to_numpy()
+        out["label"] = df["label"].to_numpy()
+        write_parquet(out, outputs[part])
+        log.info("%s: %d events mapped", part, len(out))

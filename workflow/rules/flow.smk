@@ -1,0 +1,116 @@
+# The conditional flow p(x | mJJ) on SB data; CATHODE sampling in the SR; LaCATHODE latents.
+SPLIT_WILDCARDS = ("{study}", "{feature_set}", "{nsig}")
+
+
+rule train_flow:
+    input:
+        sb_train=paths.SPLIT_PART.replace("{part}", "sb_train"),
+        sb_val=paths.SPLIT_PART.replace("{part}", "sb_val"),
+    output:
+        model=paths.FLOW_MODEL,
+        history=paths.FLOW_HISTORY,
+        png=report(
+            paths.FLOW_LOSS.replace("{ext}", "png"),
+            caption="../report/flow_loss.rst",
+            category="Flow",
+        ),
+        pdf=paths.FLOW_LOSS.replace("{ext}", "pdf"),
+    log:
+        "logs/{study}/{feature_set}/nsig{nsig}/run{run}/train_flow.log",
+    benchmark:
+        "benchmarks/{study}/{feature_set}/nsig{nsig}/run{run}/train_flow.tsv"
+    conda:
+        ENV
+    threads: resource(config, "train_flow", "threads")
+    resources:
+        mem_mb=resource(config, "train_flow", "mem_mb"),
+        runtime=resource(config, "train_flow", "runtime"),
+        gpu=resource(config, "train_flow", "gpu"),
+    params:
+        flow=lambda w: config[w.study]["flow"],
+        seed=lambda w: run_seed(config[w.study]["seed"], "flow", w.feature_set, w.nsig, w.run),
+        code=source_hash("flow_study"),
+    script:
+        "../scripts/train_flow.py"
+
+
+rule sample_flow:
+    input:
+        model=paths.FLOW_MODEL,
+        sr_train=paths.SPLIT_PART.replace("{part}", "sr_train"),
+    output:
+        samples=paths.SAMPLES,
+        summary=paths.SAMPLING_SUMMARY,
+    log:
+        "logs/{study}/{feature_set}/nsig{nsig}/run{run}/sample_flow.log",
+    benchmark:
+        "benchmarks/{study}/{feature_set}/nsig{nsig}/run{run}/sample_flow.tsv"
+    conda:
+        ENV
+    threads: resource(config, "sample_flow", "threads")
+    resources:
+        mem_mb=resource(config, "sample_flow", "mem_mb"),
+        runtime=resource(config, "sample_flow", "runtime"),
+    params:
+        flow=lambda w: config[w.study]["flow"],
+        signal_region=lambda w: config[w.study]["signal_region"],
+        seed=lambda w: run_seed(config[w.study]["seed"], "sample", w.feature_set, w.nsig, w.run),
+        code=source_hash("flow_study"),
+    script:
+        "../scripts/sample_flow.py"
+
+
+rule to_latent:
+    input:
+        **paths.split_outputs(*SPLIT_WILDCARDS),
+        model=paths.FLOW_MODEL,
+    output:
+        **paths.latent_outputs(*SPLIT_WILDCARDS, "{run}"),
+    log:
+        "logs/{study}/{feature_set}/nsig{nsig}/run{run}/to_latent.log",
+    benchmark:
+        "benchmarks/{study}/{feature_set}/nsig{nsig}/run{run}/to_latent.tsv"
+    conda:
+        ENV
+    threads: resource(config, "to_latent", "threads")
+    resources:
+        mem_mb=resource(config, "to_latent", "mem_mb"),
+        runtime=resource(config, "to_latent", "runtime"),
+    params:
+        code=source_hash("flow_study"),
+    script:
+        "../scripts/to_latent.py"
+
+
+rule flow_diagnostics:
+    input:
+        model=paths.FLOW_MODEL,
+        samples=paths.SAMPLES,
+        latent_sb=paths.LATENT_PART.replace("{part}", "sb_test"),
+        latent_sr=paths.LATENT_PART.replace("{part}", "sr_test"),
+        data_sb=paths.SPLIT_PART.replace("{part}", "sb_test"),
+        data_sr=paths.SPLIT_PART.replace("{part}", "sr_test"),
+    output:
+        table=paths.FLOW_CHECKS,
+        summary=paths.FLOW_DIAGNOSTICS,
+        png=report(
+            paths.FLOW_SR_FEATURES.replace("{ext}", "png"),
+            caption="../report/flow_sr_features.rst",
+            category="Flow",
+        ),
+        pdf=paths.FLOW_SR_FEATURES.replace("{ext}", "pdf"),
+    log:
+        "logs/{study}/{feature_set}/nsig{nsig}/run{run}/flow_diagnostics.log",
+    benchmark:
+        "benchmarks/{study}/{feature_set}/nsig{nsig}/run{run}/flow_diagnostics.tsv"
+    conda:
+        ENV
+    threads: resource(config, "flow_diagnostics", "threads")
+    resources:
+        mem_mb=resource(config, "flow_diagnostics", "mem_mb"),
+        runtime=resource(config, "flow_diagnostics", "runtime"),
+    params:
+        seed=lambda w: run_seed(config[w.study]["seed"], "auc", w.feature_set, w.nsig, w.run),
+        code=source_hash("flow_checks"),
+    script:
+        "../scripts/flow_diagnostics.py"
