@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 from .flow import ConditionalFlow
 from .flow_study import feature_columns
 from .io import read_parquet, write_csv, write_json
+from .lhco_figures import feature_label
 from .plotting import COLORS, new_figure, save_figure
 from .seeding import rng
 
@@ -88,10 +90,12 @@ def flow_diagnostics(
     summary_out: str,
     figure_outputs: Sequence[str],
     seed: int,
+    feature_set: Mapping[str, Any] | None = None,
 ) -> None:
     """Latent-space checks (SB and SR test background) and real-vs-synthetic SR background.
 
-    ``latent`` and ``data`` map ``sb_test`` and ``sr_test`` to the latent and physical parts.
+    ``latent`` and ``data`` map ``sb_test`` and ``sr_test`` to the latent and physical parts;
+    ``feature_set`` (its spec from the config) only labels the figure's axes.
     """
     flow = ConditionalFlow.load(model)
     rows = []
@@ -151,7 +155,7 @@ def flow_diagnostics(
             color=COLORS["cathode"],
             label="flow samples",
         )
-        ax.set_xlabel(col)
+        ax.set_xlabel(feature_label(col, feature_set))
         ax.set_ylabel("normalized")
     axes[0][0].legend(fontsize=8)
     axes[0][0].set_title(f"real vs synthetic AUC = {auc:.3f}", fontsize=9)

@@ -21,6 +21,15 @@ LABELS = {
 }
 
 
+def feature_label(col: str, spec: Mapping[str, Any] | None = None) -> str:
+    """Axis label of a feature, with its unit; "+ c·mJJ" where the feature set shifts it."""
+    label = LABELS.get(col, col)
+    shift = (spec or {}).get("shift") or {}
+    if col in shift.get("columns", []):
+        label = f"{label.split(' [')[0]} + {shift['c']:g}·$m_{{JJ}}$ [TeV]"
+    return label
+
+
 def plot_data_overview(
     events_path: str | os.PathLike[str],
     figure_outputs: Sequence[str],
@@ -92,10 +101,7 @@ def plot_data_overview(
             if set_name
             else _corr_any(table, col)
         )
-        xlabel = LABELS.get(col, col)
-        if set_name:
-            xlabel = f"{xlabel.split(' [')[0]} + {spec['shift']['c']:g}·$m_{{JJ}}$ [TeV]"
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(feature_label(col, spec if set_name else None))
         ax.set_ylabel("normalized")
         ax.set_title(f"corr(bkg, $m_{{JJ}}$) = {r:+.3f}", fontsize=9)
     axes[1].legend(fontsize=7)

@@ -111,6 +111,7 @@ rule flow_diagnostics:
         runtime=resource(config, "flow_diagnostics", "runtime"),
     params:
         seed=lambda w: run_seed(config[w.study]["seed"], "auc", w.feature_set, w.nsig, w.run),
+        feature_set=lambda w: config[w.study]["feature_sets"][w.feature_set],
         code=source_hash("flow_checks"),
     script:
         "../scripts/flow_diagnostics.py"

@@ -14,4 +14,5 @@ script_run(
     snakemake.output.summary,
     [snakemake.output.png, snakemake.output.pdf],
     snakemake.params.seed,
+    snakemake.params.feature_set,
 )
