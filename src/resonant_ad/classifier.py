@@ -51,6 +51,14 @@ def balanced_weights(y: np.ndarray) -> np.ndarray:
     return np.where(y == 1, n / (2 * n1), n / (2 * n0))
 
 
+def check_xy(X: np.ndarray, y: np.ndarray, name: str) -> None:
+    """A classifier's inputs must be a finite (n, d) array with one label per row."""
+    if X.ndim != 2 or len(X) != len(y):
+        raise ValueError(f"{name}: X must be (n, d) with n = len(y), got {X.shape}, {y.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{name}: X contains NaN or inf")
+
+
 def build_mlp(n_features: int, hidden_layers: Sequence[int]) -> nn.Sequential:
     """A ReLU MLP with one logit output (the sigmoid is applied in the loss / prediction)."""
     layers: list[nn.Module] = []
@@ -123,13 +131,6 @@ class NeuralClassifierEnsemble:
     def _scale(self, X: np.ndarray) -> np.ndarray:
         return (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
 
-    @staticmethod
-    def _check(X: np.ndarray, y: np.ndarray, name: str) -> None:
-        if X.ndim != 2 or len(X) != len(y):
-            raise ValueError(f"{name}: X must be (n, d) with n = len(y), got {X.shape}, {y.shape}")
-        if not np.all(np.isfinite(X)):
-            raise ValueError(f"{name}: X contains NaN or inf")
-
     # -- training ----------------------------------------------------------------------
     def fit(
         self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray
@@ -137,8 +138,8 @@ class NeuralClassifierEnsemble:
         """Train for ``epochs`` epochs, keep every epoch's state, ensemble the best ones."""
         X, y = np.asarray(X), np.asarray(y)
         X_val, y_val = np.asarray(X_val), np.asarray(y_val)
-        self._check(X, y, "training set")
-        self._check(X_val, y_val, "validation set")
+        check_xy(X, y, "training set")
+        check_xy(X_val, y_val, "validation set")
         dev = select_device(self.device)
         self.mean_ = X.mean(axis=0)
         self.scale_ = X.std(axis=0)
@@ -308,7 +309,7 @@ class HGBEnsemble:
         from .seeding import derive_seed
 
         X, y = np.asarray(X), np.asarray(y)
-        NeuralClassifierEnsemble._check(X, y, "training set")
+        check_xy(X, y, "training set")
         balanced_weights(y)  # both classes present, or a clear error
         self.members_ = []
         for i in range(self.n_members):

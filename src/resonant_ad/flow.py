@@ -14,9 +14,10 @@ autoregressive flow of the di-τ paper (6 layers, hidden 512, 24 bins, tail boun
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -85,7 +86,21 @@ class NflowsRQS(nn.Module):
         """No batch norm in this architecture."""
 
 
+ARCHITECTURES = ("maf", "rqs")
 ARCH_KEYS = ("blocks", "hidden", "bins", "tail_bound")
+
+
+def estimator_params(section: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of a config ``flow`` section that are :class:`ConditionalFlow` hyperparameters.
+
+    The section also holds stage settings (runs, sampling); the seed comes from the run.
+    """
+    accepted = set(inspect.signature(ConditionalFlow.__init__).parameters) - {
+        "self",
+        "seed",
+        "progress",
+    }
+    return {k: v for k, v in section.items() if k in accepted}
 
 
 def model_kwargs(params: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +168,10 @@ class ConditionalFlow:
         self.progress = progress
         if self.params["n_best_epochs"] < 1:
             raise ValueError("n_best_epochs must be >= 1")
-        build_model(architecture, 1, blocks=1, hidden=2)  # validates the architecture name
+        if architecture not in ARCHITECTURES:
+            raise ValueError(
+                f"flow architecture must be one of {ARCHITECTURES}, got {architecture!r}"
+            )
 
     # -- conditioning and batching -------------------------------------------------------
     def _cond(self, m: np.ndarray) -> np.ndarray:

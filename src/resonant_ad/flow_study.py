@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .flow import ConditionalFlow, MassKDE
+from .flow import ConditionalFlow, MassKDE, estimator_params
 from .io import read_parquet, write_csv, write_json, write_parquet
 from .plotting import new_figure, save_figure
 from .seeding import derive_seed, rng
@@ -40,11 +40,7 @@ def train_flow(
     """Fit p(x | mJJ) on SB training data, select epochs on SB validation data; save all."""
     train, val = read_parquet(sb_train), read_parquet(sb_val)
     cols = feature_columns(train)
-    params = {
-        k: v
-        for k, v in flow_params.items()
-        if k not in ("n_samples", "sample_val_fraction", "kde_bandwidth", "runs")
-    }
+    params = estimator_params(flow_params)
     log.info(
         "flow on %d SB train / %d SB val events, features %s, seed %d",
         len(train),

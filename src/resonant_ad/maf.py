@@ -158,12 +158,6 @@ class MAF(nn.Module):
         return z
 
     @torch.no_grad()
-    def sample(self, c: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One sample per context row."""
-        z = torch.randn(c.shape[0], self.features, generator=generator, device=c.device)
-        return self.inverse(z, c)
-
-    @torch.no_grad()
     def set_batchnorm_statistics(
         self, x: torch.Tensor, c: torch.Tensor, chunk: int = 65536
     ) -> None:
