@@ -12,6 +12,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/toy.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/flow.smk"
+include: "workflow/rules/classifier.smk"
 
 
 rule all:

@@ -20,14 +20,20 @@ def snakemake_cmd() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "snakemake"]
 
 
-def copy_workflow(dest: Path) -> Path:
-    """Copy the Snakefile, workflow/, config/ and envs/ into ``dest`` (no results)."""
+def copy_workflow(dest: Path, config: str | None = None) -> Path:
+    """Copy the Snakefile, workflow/, config/ and envs/ into ``dest`` (no results).
+
+    ``config`` (a file of tests/configs) replaces the copy's ``config/config.yaml``, so
+    that only what it lists runs (``--configfile`` could only add to the default).
+    """
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
     shutil.copytree(REPO / "workflow", dest / "workflow")
     shutil.copytree(REPO / "config", dest / "config")
     shutil.copytree(REPO / "envs", dest / "envs")
     shutil.copytree(CONFIGS, dest / "test_configs")
+    if config is not None:
+        shutil.copy2(CONFIGS / config, dest / "config" / "config.yaml")
     return dest
 
 
@@ -50,4 +56,12 @@ def toy_run(tmp_path_factory):
     """Run the toy study once (per test session) on the tiny config in a scratch copy."""
     workdir = copy_workflow(tmp_path_factory.mktemp("wf"))
     run_snakemake(workdir, "--cores", "2", *TINY)
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def dijet_run(tmp_path_factory):
+    """Run the whole dijet chain once (per test session) on the tiny surrogate config."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("dijet"), config="dijet_tiny.yaml")
+    run_snakemake(workdir, "--cores", "2")
     return workdir

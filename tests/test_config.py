@@ -50,3 +50,8 @@ def test_shipped_configs_validate_and_get_defaults(schema):
         validate(cfg, str(SCHEMA_PATH))
         assert cfg["toy"]["classifier"]["epochs"] == 50, path  # default or explicit: the paper's
         assert cfg["resources"]["toy_train_classifier"]["threads"] >= 1, path
+        if "lhco" in cfg:  # the real-data study runs the paper's classifier and metric
+            nn = cfg["lhco"]["classifier"]["nn"]
+            assert (nn["epochs"], nn["n_best_epochs"], nn["class_weight"]) == (100, 10, "balanced")
+            assert cfg["lhco"]["evaluation"]["sculpting_bins"] == 300
+            assert cfg["lhco"]["runs"] == 10

@@ -182,8 +182,15 @@ def test_split_is_complete_disjoint_and_in_fractions(prepared):
     np.testing.assert_array_equal(keys, data[["mjj", "mj1"]].sort_values(["mjj", "mj1"]).to_numpy())
     assert len(parts["extra_train"]) == 2000 and len(parts["extra_val"]) == 1000
     assert len(parts["extra_test"]) == len(extra) - 3000
-    assert (parts["signal_test"]["label"] == 1).all()
-    assert parts["signal_test"]["mjj"].between(*SR, inclusive="neither").all()
+    signal = [parts[f"signal_{s}"] for s in ("train", "val", "test")]
+    sr_unused = unused[unused["mjj"].between(*SR, inclusive="neither")]
+    assert sum(len(p) for p in signal) == len(sr_unused)  # every unused SR signal event, once
+    for split, part in zip(("train", "val", "test"), signal, strict=True):
+        assert (part["label"] == 1).all()
+        assert part["mjj"].between(*SR, inclusive="neither").all()
+        assert len(part) == pytest.approx(SPLIT_PARAMS["split"][split] * len(sr_unused), abs=1)
+    sig_keys = np.sort(pd.concat(signal)["mjj"].to_numpy())
+    np.testing.assert_array_equal(sig_keys, np.sort(sr_unused["mjj"].to_numpy()))
 
 
 def test_split_same_for_every_feature_set_and_shift_applied(prepared):

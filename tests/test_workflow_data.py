@@ -8,46 +8,46 @@ import json
 import threading
 from functools import partial
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from conftest import copy_workflow, run_snakemake
 
 from resonant_ad.lhco_surrogate import generate_surrogate, write_hdf
-from resonant_ad.paths import SPLIT_PARTS
+from resonant_ad.methods import METHODS
+from resonant_ad.paths import LATENT_PARTS, SPLIT_PARTS
 
 pytestmark = pytest.mark.workflow
 
 
-def test_surrogate_chain_builds_every_split(tmp_path):
-    workdir = copy_workflow(tmp_path / "wf")
-    run_snakemake(workdir, "--cores", "2", "--configfile", "test_configs/dijet_tiny.yaml")
-    base = workdir / "results/lhco_surrogate"
+def test_surrogate_chain_builds_every_split(dijet_run):
+    base = dijet_run / "results/lhco_surrogate"
     summary = json.loads((base / "inject/nsig200/injection.json").read_text())
     assert summary["n_signal_injected"] == 200 and summary["signal_in_sr"] > 100
-    for feature_set in ("original", "shifted", "deltaR"):
+    for feature_set in ("original", "shifted"):
         for nsig in (200, 0):
             split = base / feature_set / f"nsig{nsig}" / "split"
             assert sorted(p.stem for p in split.glob("*.parquet")) == sorted(SPLIT_PARTS)
             sr_train = pd.read_parquet(split / "sr_train.parquet")
             assert sr_train["mjj"].between(3.3, 3.7, inclusive="neither").all()
             assert sr_train["label"].sum() == (0 if nsig == 0 else sr_train["label"].sum())
-    delta_r = pd.read_parquet(base / "deltaR/nsig200/split/sb_test.parquet")
-    assert "delta_r" in delta_r.columns
+    assert not (base / "deltaR").exists()  # only the configured feature sets run
     corr = pd.read_csv(base / "feature_correlations.csv")
-    assert set(corr["feature_set"]) == {"original", "shifted", "deltaR"}
+    assert set(corr["feature_set"]) == {"original", "shifted"}
     shifted = corr.set_index(["feature_set", "feature"])["corr_with_mjj"]
     assert shifted[("shifted", "mj1")] > shifted[("original", "mj1")] + 0.3
     assert (base / "figures/data_overview.png").stat().st_size > 20_000
 
-    # the flow stage: model, latents for every part, CATHODE samples, diagnostics
+    # the flow stage: model, latents of the parts LaCATHODE uses, CATHODE samples, diagnostics
     run = base / "shifted/nsig200/run0"
     sampling = json.loads((run / "flow/sampling.json").read_text())
     assert sampling["n_samples"] == 2000 and sampling["n_val"] == 500
     samples = pd.read_parquet(run / "flow/samples.parquet")
     assert samples["mjj"].between(3.3, 3.7, inclusive="neither").all()
     assert list(samples.columns) == ["mj1", "delta_mj", "tau21_j1", "tau21_j2", "mjj", "split"]
-    for part in SPLIT_PARTS:
+    assert sorted(p.stem for p in (run / "latent").glob("*.parquet")) == sorted(LATENT_PARTS)
+    for part in LATENT_PARTS:
         latent = pd.read_parquet(run / f"latent/{part}.parquet")
         data = pd.read_parquet(base / f"shifted/nsig200/split/{part}.parquet")
         assert list(latent.columns) == ["z0", "z1", "z2", "z3", "mjj", "label"]
@@ -56,6 +56,50 @@ def test_surrogate_chain_builds_every_split(tmp_path):
     assert 0.4 < diag["real_vs_synthetic_auc"] <= 1.0
     checks = pd.read_csv(run / "flow/latent_checks.csv")
     assert set(checks["region"]) == {"SB", "SR"} and len(checks) == 8
+
+
+def test_every_method_is_trained_scored_and_evaluated(dijet_run):
+    base = dijet_run / "results/lhco_surrogate"
+    for feature_set in ("original", "shifted"):
+        metrics = pd.read_csv(base / feature_set / "metrics.csv")
+        assert list(metrics.columns) == [
+            "method",
+            "injection",
+            "run",
+            "auc",
+            "max_sic",
+            "sic_at_1e-2",
+            "sic_at_1e-3",
+            "chi2_ndof_at_1pct",
+        ]
+        assert sorted(set(metrics["method"])) == sorted(METHODS)
+        assert len(metrics) == len(METHODS) * 2  # x 2 injections x 1 run
+        assert metrics["auc"].between(0, 1).all() and metrics["chi2_ndof_at_1pct"].gt(0).all()
+        summary = pd.read_csv(base / feature_set / "metrics_summary.csv")
+        assert len(summary) == len(METHODS) * 2 and (summary["runs"] == 1).all()
+        for name in ("sic", "sculpting_chi2", "mjj_selection"):
+            for ext in ("png", "pdf"):
+                assert (base / feature_set / f"figures/{name}.{ext}").stat().st_size > 10_000
+    # every score table holds the right test events: LaCATHODE scores the same events as CATHODE
+    run = base / "shifted/nsig200/run0"
+    cat = pd.read_parquet(run / "cathode/scores_sic.parquet")
+    lac = pd.read_parquet(run / "lacathode/scores_sic.parquet")
+    np.testing.assert_array_equal(cat["mjj"], lac["mjj"])
+    np.testing.assert_array_equal(cat["label"], lac["label"])
+    signal_test = pd.read_parquet(base / "shifted/nsig200/split/signal_test.parquet")
+    assert cat["label"].sum() == len(signal_test)
+    training = json.loads((run / "supervised/training.json").read_text())
+    n_signal_train = len(pd.read_parquet(base / "shifted/nsig200/split/signal_train.parquet"))
+    assert training["n_train"][1] == n_signal_train
+    assert (dijet_run / "benchmarks/lhco_surrogate/shifted/nsig200/run0/cathode").is_dir()
+
+
+def test_report_holds_every_figure(dijet_run):
+    run_snakemake(dijet_run, "--report", "results/report.html")
+    html = (dijet_run / "results/report.html").read_text(errors="replace")
+    assert len(html) > 200_000
+    for name in ("sic.png", "sculpting_chi2.png", "mjj_selection.png", "data_overview.png"):
+        assert name in html
 
 
 @pytest.fixture(scope="module")

@@ -215,7 +215,10 @@ def split_study(
     parts["extra_val"] = extra_feats.iloc[order[n_train : n_train + n_val]].reset_index(drop=True)
     parts["extra_test"] = extra_feats.iloc[order[n_train + n_val :]].reset_index(drop=True)
     sig = build_features(unused_signal, spec)
-    parts["signal_test"] = sig[in_window(sig["mjj"].to_numpy(), window)].reset_index(drop=True)
+    sig = sig[in_window(sig["mjj"].to_numpy(), window)].reset_index(drop=True)
+    sig_labels = split_labels(len(sig), params["split"], rng(params["seed"], "split-signal"))
+    for split in ("train", "val", "test"):
+        parts[f"signal_{split}"] = sig[sig_labels == split].reset_index(drop=True)
     return parts
 
 

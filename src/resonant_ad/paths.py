@@ -33,7 +33,7 @@ INJECTED_DATA = INJECT_DIR + "/data.parquet"
 UNUSED_SIGNAL = INJECT_DIR + "/signal_unused.parquet"
 INJECTION_SUMMARY = INJECT_DIR + "/injection.json"
 #: parts of a split: data by region and split, the extra SR background (idealized AD), and
-#: the SR signal events that were not injected (for the SIC test set)
+#: the SR signal events that were not injected (supervised training and the SIC test set)
 SPLIT_PARTS = (
     "sr_train",
     "sr_val",
@@ -44,8 +44,12 @@ SPLIT_PARTS = (
     "extra_train",
     "extra_val",
     "extra_test",
+    "signal_train",
+    "signal_val",
     "signal_test",
 )
+#: parts mapped to the flow's latent space: what LaCATHODE trains and is tested on
+LATENT_PARTS = ("sr_train", "sr_val", "sr_test", "sb_test", "extra_test", "signal_test")
 SPLIT_PART = "results/{study}/{feature_set}/nsig{nsig}/split/{part}.parquet"
 RUN_DIR = "results/{study}/{feature_set}/nsig{nsig}/run{run}"
 FLOW_MODEL = RUN_DIR + "/flow/model.pt"
@@ -57,6 +61,21 @@ LATENT_PART = RUN_DIR + "/latent/{part}.parquet"
 FLOW_CHECKS = RUN_DIR + "/flow/latent_checks.csv"
 FLOW_DIAGNOSTICS = RUN_DIR + "/flow/diagnostics.json"
 FLOW_SR_FEATURES = RUN_DIR + "/flow/sr_features.{ext}"
+CLASSIFIER_DIR = RUN_DIR + "/{method}"
+SCORES = CLASSIFIER_DIR + "/scores_{testset}.parquet"
+CLASSIFIER_HISTORY = CLASSIFIER_DIR + "/history.csv"
+CLASSIFIER_SUMMARY = CLASSIFIER_DIR + "/training.json"
+#: score tables of a classifier: the SIC test set and the sculpting test set
+TEST_SETS = ("sic", "sculpting")
+FEATURE_SET_DIR = "results/{study}/{feature_set}"
+METRICS = FEATURE_SET_DIR + "/metrics.csv"
+METRICS_SUMMARY = FEATURE_SET_DIR + "/metrics_summary.csv"
+SIC_CURVES = FEATURE_SET_DIR + "/sic_curves.csv"
+SCULPTING_CURVES = FEATURE_SET_DIR + "/sculpting_curves.csv"
+MJJ_SELECTION = FEATURE_SET_DIR + "/mjj_selection.csv"
+FEATURE_SET_FIGURE = FEATURE_SET_DIR + "/figures/{name}.{ext}"
+#: figures per feature set (top left, top right and bottom panels of the paper's Figs. 6-8)
+FEATURE_SET_FIGURES = ("sic", "sculpting_chi2", "mjj_selection")
 DATA_OVERVIEW = "results/{study}/figures/data_overview.{ext}"
 FEATURE_CORRELATIONS = "results/{study}/feature_correlations.csv"
 
@@ -92,30 +111,110 @@ def split_outputs(study: str, feature_set: str, nsig: int | str) -> dict[str, st
     }
 
 
+def latent_inputs(study: str, feature_set: str, nsig: int | str) -> dict[str, str]:
+    """The split parts that :func:`latent_outputs` maps to latent space."""
+    return {
+        part: path
+        for part, path in split_outputs(study, feature_set, nsig).items()
+        if part in LATENT_PARTS
+    }
+
+
 def latent_outputs(study: str, feature_set: str, nsig: int | str, run: int | str) -> dict[str, str]:
-    """Every latent-space part of one flow run (same parts as the split)."""
+    """Every latent-space part of one flow run (:data:`LATENT_PARTS`)."""
     return {
         part: LATENT_PART.format(
             study=study, feature_set=feature_set, nsig=nsig, run=run, part=part
         )
-        for part in SPLIT_PARTS
+        for part in LATENT_PARTS
+    }
+
+
+def classifier_outputs(
+    study: str, feature_set: str, nsig: int | str, run: int | str, method: str
+) -> dict[str, str]:
+    """The score tables, history and summary of one classifier training."""
+    ids = {"study": study, "feature_set": feature_set, "nsig": nsig, "run": run, "method": method}
+    out = {t: SCORES.format(**ids, testset=t) for t in TEST_SETS}
+    out["history"] = CLASSIFIER_HISTORY.format(**ids)
+    out["summary"] = CLASSIFIER_SUMMARY.format(**ids)
+    return out
+
+
+def classifier_inputs(
+    study: str, feature_set: str, nsig: int | str, run: int | str, method: str
+) -> dict[str, str]:
+    """Source name → file of one method's training and test inputs (see resonant_ad.methods)."""
+    from .methods import method as lookup
+
+    m = lookup(method)
+    ids = {"study": study, "feature_set": feature_set, "nsig": nsig}
+    pattern = LATENT_PART if m.space == "z" else SPLIT_PART
+    out = {part: pattern.format(**ids, run=run, part=part) for part in m.split_parts()}
+    if m.space == "z":
+        bad = [p for p in m.split_parts() if p not in LATENT_PARTS]
+        if bad:
+            raise ValueError(f"method {method!r} needs latent parts {bad}, not in {LATENT_PARTS}")
+    if "samples" in m.sources():
+        out["samples"] = SAMPLES.format(**ids, run=run)
+    return out
+
+
+def score_files(
+    config: Mapping[str, Any], study: str, feature_set: str, testset: str
+) -> list[dict[str, Any]]:
+    """Every classifier score table of one feature set, with its method, injection and run."""
+    cfg = config[study]
+    return [
+        {
+            "method": method,
+            "injection": int(nsig),
+            "run": run,
+            "path": SCORES.format(
+                study=study,
+                feature_set=feature_set,
+                nsig=nsig,
+                run=run,
+                method=method,
+                testset=testset,
+            ),
+        }
+        for method in cfg["methods"]
+        for nsig in cfg["injections"]
+        for run in range(int(cfg["runs"]))
+    ]
+
+
+def feature_set_figures(study: str, feature_set: str) -> dict[str, str]:
+    """name_ext → path of every evaluation figure of one feature set."""
+    return {
+        f"{name}_{ext}": FEATURE_SET_FIGURE.format(
+            study=study, feature_set=feature_set, name=name, ext=ext
+        )
+        for name in FEATURE_SET_FIGURES
+        for ext in FIGURE_FORMATS
     }
 
 
 def dijet_targets(config: Mapping[str, Any], study: str) -> list[str]:
-    """What a dijet study builds so far: data overview, splits, flows, latents, diagnostics."""
+    """What a dijet study builds: data overview, flow diagnostics, metrics and figures."""
     cfg = config[study]
     targets = [DATA_OVERVIEW.format(study=study, ext=ext) for ext in FIGURE_FORMATS]
     targets.append(FEATURE_CORRELATIONS.format(study=study))
     for feature_set in cfg["feature_sets"]:
         for nsig in cfg["injections"]:
             targets += split_outputs(study, feature_set, nsig).values()
-            for run in range(int(cfg["flow"]["runs"])):
+            for run in range(int(cfg["runs"])):
                 ids = {"study": study, "feature_set": feature_set, "nsig": nsig, "run": run}
                 targets += latent_outputs(**ids).values()
                 targets += [FLOW_DIAGNOSTICS.format(**ids), SAMPLING_SUMMARY.format(**ids)]
                 targets += [FLOW_SR_FEATURES.format(**ids, ext=e) for e in FIGURE_FORMATS]
                 targets += [FLOW_LOSS.format(**ids, ext=e) for e in FIGURE_FORMATS]
+                for method in cfg["methods"]:
+                    targets += classifier_outputs(**ids, method=method).values()
+        ids = {"study": study, "feature_set": feature_set}
+        targets += [METRICS.format(**ids), METRICS_SUMMARY.format(**ids)]
+        targets += feature_set_figures(study, feature_set).values()
     return targets
 
 

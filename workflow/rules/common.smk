@@ -3,6 +3,7 @@
 from snakemake.utils import validate
 
 from resonant_ad import paths
+from resonant_ad.methods import METHODS
 from resonant_ad.config import coerce_strings, config_slice, load_schema, resource
 from resonant_ad.seeding import run_seed
 from resonant_ad.smk import source_hash
@@ -28,3 +29,5 @@ wildcard_constraints:
     nsig=r"[0-9]+",
     filename=r"[^/]+",
     part="|".join(paths.SPLIT_PARTS),
+    method="|".join(METHODS),
+    testset="|".join(paths.TEST_SETS),

@@ -62,7 +62,7 @@ rule sample_flow:
 
 rule to_latent:
     input:
-        **paths.split_outputs(*SPLIT_WILDCARDS),
+        **paths.latent_inputs(*SPLIT_WILDCARDS),
         model=paths.FLOW_MODEL,
     output:
         **paths.latent_outputs(*SPLIT_WILDCARDS, "{run}"),

@@ -1,0 +1,14 @@
+"""The SIC, sculpting and mJJ-after-the-cut figures of one feature set."""
+
+from resonant_ad.evaluation_figures import evaluation_figures
+from resonant_ad.smk import script_run
+
+script_run(
+    snakemake,
+    evaluation_figures,
+    dict(snakemake.input.items()),
+    dict(snakemake.output.items()),
+    snakemake.wildcards.feature_set,
+    snakemake.params.signal_region,
+    snakemake.params.efficiency,
+)
