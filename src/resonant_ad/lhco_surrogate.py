@@ -9,8 +9,9 @@ one-prong-like (τ21 ≈ 0.7) and fall slowly with m/pT, so the jet features cor
 through pT, weakly, as the LaCATHODE paper reports for the real LHCO features.
 
 Signal: Z'(3.5 TeV) → X(500 GeV) Y(100 GeV), a two-body decay in the Z' frame boosted by the
-Z' rapidity and a small ISR recoil; jets get a 7% pT and 8% mass resolution and two-prong
-substructure (τ21 ≈ 0.3).
+Z' rapidity and a small ISR recoil; jets get a 7% pT and 8% mass resolution, 20% of them a
+low-mass tail (decay products lost from the jet), and broad two-prong substructure
+(τ21 ≈ 0.45), so that signal and QCD overlap in every feature as in the real sample.
 
 mJJ, η and φ are then computed from these four-vectors by the same code as for real data, so
 every derived feature (and the ΔR–mJJ correlation) follows from the kinematics. Columns and
@@ -39,6 +40,9 @@ COLUMNS = [f"{c}j{j}" for j in (1, 2) for c in JET_COLUMNS] + ["label"]
 HDF_KEY = "df"
 
 TRIGGER_PT = 1200.0  # GeV, leading large-R jet
+QCD_LOG_MASS_WIDTH = 0.75  # σ of log(jet mass) in QCD: its tail reaches the X mass
+SIGNAL_TAU21 = 0.45  # mean τ21 of two-prong signal jets
+SIGNAL_MASS_LOSS = 0.3  # fraction of signal jets with part of their decay products lost
 MAX_ETA = 2.5
 
 
@@ -51,8 +55,8 @@ def _substructure(g: np.random.Generator, m: np.ndarray, pt: np.ndarray, prongs:
         mean21 = np.clip(0.70 - 0.6 * (rel - 0.08), 0.35, 0.85)
         tau21 = g.beta(12 * mean21, 12 * (1 - mean21))
         tau32 = g.beta(15 * 0.78, 15 * 0.22, n)
-    else:
-        tau21 = g.beta(10 * 0.30, 10 * 0.70, n)
+    else:  # broad: signal jets whose second prong is soft or out of the cone look QCD-like
+        tau21 = g.beta(6 * SIGNAL_TAU21, 6 * (1 - SIGNAL_TAU21), n)
         tau32 = g.beta(12 * 0.70, 12 * 0.30, n)
     tau2 = tau21 * tau1
     return np.stack([tau1, tau2, tau32 * tau2], axis=1)
@@ -87,7 +91,8 @@ def qcd_kinematics(
     phi = np.column_stack([phi1, phi1 + np.pi + g.normal(0.0, 0.1, n)])
     # jet mass: log-normal around 90 GeV, growing only as pT^0.3, so that the jet features
     # keep the weak (percent-level) mJJ correlation the LaCATHODE paper reports for real LHCO
-    m = np.maximum(90.0 * (pt / 1300.0) ** 0.3 * np.exp(g.normal(0.0, 0.6, (n, 2))), 5.0)
+    width = QCD_LOG_MASS_WIDTH
+    m = np.maximum(90.0 * (pt / 1300.0) ** 0.3 * np.exp(g.normal(0.0, width, (n, 2))), 5.0)
     return pt, eta, phi, m
 
 
@@ -129,8 +134,12 @@ def signal_kinematics(
         pt[:, j] = pt_true * (1.0 + 0.07 * g.standard_normal(n))
         eta[:, j] = np.arcsinh(p_lab[:, 3] / pt_true)
         phi[:, j] = np.arctan2(p_lab[:, 2], p_lab[:, 1])
-    m = np.maximum(masses * (1.0 + 0.08 * g.standard_normal((n, 2))), 5.0)
-    return pt, eta, phi, m
+    m = masses * (1.0 + 0.08 * g.standard_normal((n, 2)))
+    # a fraction of jets lose decay products (out of the cone, hard FSR): a low-mass tail,
+    # so that signal and QCD overlap as in the real sample instead of being separable
+    lost = g.random((n, 2)) < SIGNAL_MASS_LOSS
+    m = np.where(lost, m * g.uniform(0.25, 0.85, (n, 2)), m)
+    return pt, eta, phi, np.maximum(m, 5.0)
 
 
 def kinematic_mjj(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, m: np.ndarray) -> np.ndarray:
