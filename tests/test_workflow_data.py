@@ -14,6 +14,7 @@ import pytest
 import yaml
 from conftest import copy_workflow, run_snakemake
 
+from resonant_ad.evaluation import METRIC_COLUMNS
 from resonant_ad.lhco_surrogate import generate_surrogate, write_hdf
 from resonant_ad.methods import METHODS
 from resonant_ad.paths import LATENT_PARTS, SPLIT_PARTS
@@ -62,16 +63,7 @@ def test_every_method_is_trained_scored_and_evaluated(dijet_run):
     base = dijet_run / "results/lhco_surrogate"
     for feature_set in ("original", "shifted"):
         metrics = pd.read_csv(base / feature_set / "metrics.csv")
-        assert list(metrics.columns) == [
-            "method",
-            "injection",
-            "run",
-            "auc",
-            "max_sic",
-            "sic_at_1e-2",
-            "sic_at_1e-3",
-            "chi2_ndof_at_1pct",
-        ]
+        assert list(metrics.columns) == list(METRIC_COLUMNS)
         assert sorted(set(metrics["method"])) == sorted(METHODS)
         assert len(metrics) == len(METHODS) * 2  # x 2 injections x 1 run
         assert metrics["auc"].between(0, 1).all() and metrics["chi2_ndof_at_1pct"].gt(0).all()

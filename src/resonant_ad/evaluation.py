@@ -37,6 +37,17 @@ log = logging.getLogger(__name__)
 SIC_GRID = np.logspace(-5, 0, 201)
 #: quantiles of the bands over runs (the paper's central 68%)
 BAND = (0.16, 0.84)
+#: the columns of metrics.csv, in order (an interface: see the README's "Outputs")
+METRIC_COLUMNS = (
+    "method",
+    "injection",
+    "run",
+    "auc",
+    "max_sic",
+    "sic_at_1e-2",
+    "sic_at_1e-3",
+    "chi2_ndof_at_1pct",
+)
 
 
 def sic_curve(labels: np.ndarray, scores: np.ndarray, min_background: int) -> pd.DataFrame:
@@ -187,8 +198,7 @@ def evaluate(
         if run == 0:
             hist_rows += _mjj_histograms(rec["method"], inj, mjj, sr, scores, cut)
 
-    columns = ["method", "injection", "run", "auc", "max_sic"]
-    columns += ["sic_at_1e-2", "sic_at_1e-3", "chi2_ndof_at_1pct"]
+    columns = list(METRIC_COLUMNS)
     metrics = pd.DataFrame(list(rows.values())).reindex(columns=columns)
     metrics = metrics.sort_values(["method", "injection", "run"], ignore_index=True)
     value_cols = columns[3:]
