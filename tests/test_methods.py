@@ -47,6 +47,17 @@ def frames() -> dict[str, pd.DataFrame]:
     return out
 
 
+@pytest.fixture
+def stage_files(tmp_path, frames) -> tuple[dict[str, str], dict[str, str]]:
+    """Every source written to parquet, and the four output paths of the classifier stage."""
+    inputs = {}
+    for name, df in frames.items():
+        inputs[name] = str(tmp_path / f"{name}.parquet")
+        df.to_parquet(inputs[name])
+    outputs = {k: str(tmp_path / f"out_{k}") for k in ("sic", "sculpting", "history", "summary")}
+    return inputs, outputs
+
+
 EXPECTED_SIZES = {  # (train class 1, train class 0, val class 1, val class 0)
     "cathode": (300, 600, 100, 200),
     "lacathode": (300, 750, 100, 250),
@@ -126,12 +137,8 @@ def test_inputs_are_in_the_method_space():
         paths.classifier_inputs(*ids, "nope")
 
 
-def test_train_and_score_writes_scores_and_separates_a_clear_signal(tmp_path, frames):
-    inputs = {}
-    for name, df in frames.items():
-        inputs[name] = str(tmp_path / f"{name}.parquet")
-        df.to_parquet(inputs[name])
-    outputs = {k: str(tmp_path / f"out_{k}") for k in ("sic", "sculpting", "history", "summary")}
+def test_train_and_score_writes_scores_and_separates_a_clear_signal(stage_files, frames):
+    inputs, outputs = stage_files
     cfg = {
         "type": "nn",
         "nn": {"hidden_layers": [16], "epochs": 5, "n_best_epochs": 2, "batch_size": 64},
@@ -148,12 +155,8 @@ def test_train_and_score_writes_scores_and_separates_a_clear_signal(tmp_path, fr
     assert input_columns(frames["samples"]) == FEATURES
 
 
-def test_hgb_classifier_is_a_config_choice(tmp_path, frames):
-    inputs = {}
-    for name, df in frames.items():
-        inputs[name] = str(tmp_path / f"{name}.parquet")
-        df.to_parquet(inputs[name])
-    outputs = {k: str(tmp_path / f"out_{k}") for k in ("sic", "sculpting", "history", "summary")}
+def test_hgb_classifier_is_a_config_choice(stage_files):
+    inputs, outputs = stage_files
     cfg = {"type": "hgb", "hgb": {"n_members": 3, "max_iter": 30}}
     sampling = {"n_samples": 100, "sample_val_fraction": 0.25}
     train_and_score("supervised", inputs, outputs, cfg, sampling, 7)

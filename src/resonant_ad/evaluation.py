@@ -113,10 +113,9 @@ def value_at(grid: np.ndarray, values: np.ndarray, x: float) -> float:
     return float(values[idx[0]]) if idx.size else float("nan")
 
 
-def _sic_metrics(labels: np.ndarray, scores: np.ndarray, min_background: int) -> dict[str, float]:
-    curve = sic_curve(labels, scores, min_background)
-    grid = np.array([1e-3, 1e-2])
-    at = sic_on_grid(curve, grid)
+def _sic_metrics(labels: np.ndarray, scores: np.ndarray, curve: pd.DataFrame) -> dict[str, float]:
+    """AUC, max SIC and SIC at εB = 1e-2 and 1e-3 of one run (``curve`` from :func:`sic_curve`)."""
+    at = sic_on_grid(curve, np.array([1e-3, 1e-2]))
     return {
         "auc": float(roc_auc_score(labels, scores)),
         "max_sic": float(curve["sic"].max()) if len(curve) else float("nan"),
@@ -151,10 +150,9 @@ def evaluate(
         key = (rec["method"], int(rec["injection"]), int(rec["run"]))
         labels, scores = df["label"].to_numpy(), df["score"].to_numpy()
         rows[key] = {"method": key[0], "injection": key[1], "run": key[2]}
-        rows[key].update(_sic_metrics(labels, scores, min_bkg))
-        sic_grid.setdefault(key[:2], []).append(
-            sic_on_grid(sic_curve(labels, scores, min_bkg), SIC_GRID)
-        )
+        curve = sic_curve(labels, scores, min_bkg)
+        rows[key].update(_sic_metrics(labels, scores, curve))
+        sic_grid.setdefault(key[:2], []).append(sic_on_grid(curve, SIC_GRID))
 
     sculpt_rows, edges_by_inj, random_rows, hist_rows = [], {}, [], []
     n_bins = int(params["sculpting_bins"])

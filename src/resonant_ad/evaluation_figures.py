@@ -37,6 +37,13 @@ def _style(method: str) -> dict[str, Any]:
     }
 
 
+def _median_band(ax, d: pd.DataFrame, x: str, method: str, **kwargs: Any) -> None:
+    """One method's median line and its 16-84% band over runs (columns median, q16, q84)."""
+    style = _style(method)
+    ax.plot(d[x], d["median"], **style, **kwargs)
+    ax.fill_between(d[x], d["q16"], d["q84"], color=style["color"], alpha=0.2, lw=0)
+
+
 def signal_injection(table: pd.DataFrame) -> int:
     """The largest injection in ``table``: the one the SIC figure shows."""
     return int(table["injection"].max())
@@ -52,10 +59,7 @@ def plot_sic(sic: pd.DataFrame, title: str, outputs: Sequence[str | os.PathLike[
     inj = signal_injection(sic)
     fig, ax = new_figure(figsize=(5.2, 4))
     for meth in _methods(sic["method"].unique()):
-        d = sic[(sic["method"] == meth) & (sic["injection"] == inj)]
-        style = _style(meth)
-        ax.plot(d["eps_b"], d["median"], **style)
-        ax.fill_between(d["eps_b"], d["q16"], d["q84"], color=style["color"], alpha=0.2, lw=0)
+        _median_band(ax, sic[(sic["method"] == meth) & (sic["injection"] == inj)], "eps_b", meth)
     grid = np.logspace(-5, 0, 100)
     ax.plot(grid, np.sqrt(grid), ":", color="k", label="random cut")
     ax.set_xscale("log")
@@ -86,10 +90,7 @@ def plot_sculpting(
         label="random subsets (68%)",
     )
     for meth in _methods([m for m in d_inj["method"].unique() if m != "random"]):
-        d = d_inj[d_inj["method"] == meth]
-        style = _style(meth)
-        ax.plot(d["efficiency"], d["median"], marker=".", **style)
-        ax.fill_between(d["efficiency"], d["q16"], d["q84"], color=style["color"], alpha=0.2, lw=0)
+        _median_band(ax, d_inj[d_inj["method"] == meth], "efficiency", meth, marker=".")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.invert_xaxis()

@@ -91,8 +91,8 @@ def qcd_kinematics(
     phi = np.column_stack([phi1, phi1 + np.pi + g.normal(0.0, 0.1, n)])
     # jet mass: log-normal around 90 GeV, growing only as pT^0.3, so that the jet features
     # keep the weak (percent-level) mJJ correlation the LaCATHODE paper reports for real LHCO
-    width = QCD_LOG_MASS_WIDTH
-    m = np.maximum(90.0 * (pt / 1300.0) ** 0.3 * np.exp(g.normal(0.0, width, (n, 2))), 5.0)
+    log_mass = g.normal(0.0, QCD_LOG_MASS_WIDTH, (n, 2))
+    m = np.maximum(90.0 * (pt / 1300.0) ** 0.3 * np.exp(log_mass), 5.0)
     return pt, eta, phi, m
 
 
