@@ -20,11 +20,12 @@ from .seeding import derive_seed, rng
 
 log = logging.getLogger(__name__)
 
-NON_FEATURES = ("mjj", "label")
+#: columns of a split part that are not flow features (the dijet and the di-τ mass, the label)
+NON_FEATURES = ("mjj", "mvis", "label")
 
 
 def feature_columns(df: pd.DataFrame) -> list[str]:
-    """The feature columns of a split part (everything but mJJ and the label)."""
+    """The feature columns of a split part (everything but the masses and the label)."""
     return [c for c in df.columns if c not in NON_FEATURES]
 
 
@@ -36,8 +37,12 @@ def train_flow(
     figure_outputs: Sequence[str],
     flow_params: Mapping[str, Any],
     seed: int,
+    mass: str = "mjj",
 ) -> None:
-    """Fit p(x | mJJ) on SB training data, select epochs on SB validation data; save all."""
+    """Fit p(x | m) on SB training data, select epochs on SB validation data; save all.
+
+    ``mass`` names the conditioning column (``mjj`` for dijets, ``mvis`` for di-τ).
+    """
     train, val = read_parquet(sb_train), read_parquet(sb_val)
     cols = feature_columns(train)
     params = estimator_params(flow_params)
@@ -49,7 +54,7 @@ def train_flow(
         seed,
     )
     flow = ConditionalFlow(**params, seed=seed).fit(
-        train[cols].to_numpy(), train["mjj"].to_numpy(), val[cols].to_numpy(), val["mjj"].to_numpy()
+        train[cols].to_numpy(), train[mass].to_numpy(), val[cols].to_numpy(), val[mass].to_numpy()
     )
     flow.save(model_out)
     write_csv(flow.history_, history_out)

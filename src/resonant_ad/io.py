@@ -68,6 +68,14 @@ def write_json(obj: Any, path: str | os.PathLike[str]) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a JSON file, naming it when it is missing."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    return json.loads(path.read_text())
+
+
 def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Write a CSV table without the index, atomically."""
     with atomic_path(path) as tmp:

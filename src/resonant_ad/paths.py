@@ -80,6 +80,36 @@ DATA_OVERVIEW = "results/{study}/figures/data_overview.{ext}"
 FEATURE_CORRELATIONS = "results/{study}/feature_correlations.csv"
 
 
+# -- di-τ + X study (the event-level paper) ------------------------------------------------
+DITAU_STUDIES = ("ditau",)
+#: studies whose raw files may be downloaded into resources/{study}/
+DOWNLOAD_STUDIES = (*DIJET_STUDIES, *DITAU_STUDIES)
+DITAU_DIR = "results/ditau"
+DITAU_OBJECTS = DITAU_DIR + "/raw/objects.parquet"
+DITAU_EVENTS = DITAU_DIR + "/selected/events.parquet"
+DITAU_CUTFLOW = DITAU_DIR + "/selected/cutflow.csv"
+DITAU_SPLIT_PART = DITAU_DIR + "/split/{part}.parquet"
+DITAU_SIGNAL = DITAU_DIR + "/split/signal_{signal}.parquet"
+DITAU_SPLIT_SUMMARY = DITAU_DIR + "/split/split.json"
+DITAU_FLOW_MODEL = DITAU_DIR + "/flow/model.pt"
+DITAU_FLOW_HISTORY = DITAU_DIR + "/flow/history.csv"
+DITAU_FLOW_LOSS = DITAU_DIR + "/flow/loss.{ext}"
+DITAU_REPEAT_DIR = DITAU_DIR + "/repeat{repeat}"
+DITAU_SAMPLES = DITAU_REPEAT_DIR + "/samples.parquet"
+DITAU_SAMPLING = DITAU_REPEAT_DIR + "/sampling.json"
+DITAU_BACKGROUND_CHECK = DITAU_REPEAT_DIR + "/background_check.json"
+DITAU_RUN_DIR = DITAU_DIR + "/{signal}/sigma{sigma}/repeat{repeat}"
+DITAU_SCORES = DITAU_RUN_DIR + "/scores.parquet"
+DITAU_TRAINING = DITAU_RUN_DIR + "/training.json"
+DITAU_METRICS = DITAU_DIR + "/metrics.csv"
+DITAU_METRICS_SUMMARY = DITAU_DIR + "/metrics_summary.csv"
+DITAU_SIC_CURVES = DITAU_DIR + "/sic_curves.csv"
+DITAU_CHECKS = DITAU_DIR + "/background_check.csv"
+DITAU_FIGURE = DITAU_DIR + "/figures/{name}.{ext}"
+#: the di-τ figures (names carry the paper's figure numbers)
+DITAU_FIGURES = ("fig1_mvis", "fig3_synthetic", "fig4_sic", "fig5_significance")
+
+
 def raw_inputs(config: Mapping[str, Any], study: str) -> dict[str, str]:
     """The raw features and extra-SR files of a dijet study: downloaded or generated."""
     data = config[study]["data"]
@@ -97,7 +127,7 @@ def raw_inputs(config: Mapping[str, Any], study: str) -> dict[str, str]:
 
 def download_spec(config: Mapping[str, Any], study: str, filename: str) -> dict[str, Any]:
     """The configured URLs and md5 of the download ``filename`` of ``study``."""
-    for spec in config[study]["data"]["files"].values():
+    for spec in config[study]["data"].get("files", {}).values():
         if spec["filename"] == filename:
             return spec
     raise KeyError(f"{study}: no file named {filename!r} under data.files")
@@ -218,6 +248,71 @@ def dijet_targets(config: Mapping[str, Any], study: str) -> list[str]:
     return targets
 
 
+def ditau_split_parts() -> dict[str, str]:
+    """The background parts of the di-τ split (see resonant_ad.ditau_study)."""
+    from .ditau_study import BACKGROUND_PARTS
+
+    return {part: DITAU_SPLIT_PART.format(part=part) for part in BACKGROUND_PARTS}
+
+
+def ditau_signals(ditau: Mapping[str, Any]) -> dict[str, str]:
+    """Signal name → its split table."""
+    return {name: DITAU_SIGNAL.format(signal=name) for name in ditau["signals"]}
+
+
+def ditau_raw_inputs(ditau: Mapping[str, Any]) -> list[str]:
+    """The object table (offline generator) or the Delphes ROOT files of the di-τ study."""
+    data = ditau["data"]
+    if data["source"] == "surrogate":
+        return [DITAU_OBJECTS]
+    return [
+        DOWNLOAD.format(study="ditau", filename=spec["filename"]) for spec in data["files"].values()
+    ]
+
+
+def ditau_runs(ditau: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every (signal, injection σ, repeat) of the scan with its score and summary files."""
+    from .ditau_study import format_sigma
+
+    out = []
+    for signal in ditau["signals"]:
+        for sigma in ditau["injections"]:
+            for repeat in range(int(ditau["repeats"])):
+                ids = {"signal": signal, "sigma": format_sigma(sigma), "repeat": repeat}
+                out.append(
+                    {
+                        "signal": signal,
+                        "injection": float(sigma),
+                        "repeat": repeat,
+                        "scores": DITAU_SCORES.format(**ids),
+                        "summary": DITAU_TRAINING.format(**ids),
+                    }
+                )
+    return out
+
+
+def ditau_checks(ditau: Mapping[str, Any]) -> list[str]:
+    """The real-vs-synthetic check of every repeat."""
+    return [DITAU_BACKGROUND_CHECK.format(repeat=r) for r in range(int(ditau["repeats"]))]
+
+
+def ditau_figures() -> dict[str, str]:
+    """name_ext → path of every di-τ figure."""
+    return {
+        f"{name}_{ext}": DITAU_FIGURE.format(name=name, ext=ext)
+        for name in DITAU_FIGURES
+        for ext in FIGURE_FORMATS
+    }
+
+
+def ditau_targets(ditau: Mapping[str, Any]) -> list[str]:
+    """What the di-τ study builds: cut flow, flow loss, metric tables and figures."""
+    targets = [DITAU_CUTFLOW, DITAU_METRICS, DITAU_METRICS_SUMMARY, DITAU_SIC_CURVES, DITAU_CHECKS]
+    targets += [DITAU_FLOW_LOSS.format(ext=e) for e in FIGURE_FORMATS]
+    targets += ditau_figures().values()
+    return targets
+
+
 def format_c(c: float | str) -> str:
     """The canonical text of a correlation value in paths and seeds (0.1 → '0.1')."""
     return f"{float(c):g}"
@@ -269,4 +364,6 @@ def all_targets(config: Mapping[str, Any]) -> list[str]:
     for study in DIJET_STUDIES:
         if study in config["studies"]:
             targets += dijet_targets(config, study)
+    if "ditau" in config["studies"]:
+        targets += ditau_targets(config["ditau"])
     return targets

@@ -5,7 +5,7 @@ from snakemake.utils import validate
 from resonant_ad import paths
 from resonant_ad.methods import METHODS
 from resonant_ad.config import coerce_strings, config_slice, load_schema, resource
-from resonant_ad.seeding import run_seed
+from resonant_ad.seeding import derive_seed, run_seed
 from resonant_ad.smk import source_hash
 
 # Nested `--config` values arrive as strings: re-read them where the schema wants numbers,
@@ -31,3 +31,6 @@ wildcard_constraints:
     part="|".join(paths.SPLIT_PARTS),
     method="|".join(METHODS),
     testset="|".join(paths.TEST_SETS),
+    signal=r"[A-Za-z][A-Za-z0-9_]*",
+    sigma=r"[0-9]+(\.[0-9]+)?",
+    repeat=r"[0-9]+",

@@ -8,6 +8,8 @@ rule download:
         "logs/{study}/download_{filename}.log",
     benchmark:
         "benchmarks/{study}/download_{filename}.tsv"
+    wildcard_constraints:
+        study="|".join(paths.DOWNLOAD_STUDIES),
     conda:
         ENV
     threads: resource(config, "download", "threads")

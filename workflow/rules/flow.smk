@@ -29,6 +29,7 @@ rule train_flow:
     params:
         flow=lambda w: config[w.study]["flow"],
         seed=lambda w: run_seed(config[w.study]["seed"], "flow", w.feature_set, w.nsig, w.run),
+        mass="mjj",
         code=source_hash("flow_study"),
     script:
         "../scripts/train_flow.py"

@@ -13,4 +13,5 @@ script_run(
     [snakemake.output.png, snakemake.output.pdf],
     snakemake.params.flow,
     snakemake.params.seed,
+    mass=snakemake.params.mass,
 )

@@ -1,0 +1,378 @@
+"""The di-τ + X CATHODE study (the event-level paper, Secs. IV-V): files in, files out.
+
+One function per workflow rule:
+
+- :func:`write_split` — background-only SB (flow train/val) and SR background split
+  42.5/42.5/15 % (train/val/test); per signal, an SR test set as large as the background
+  test set and a pool for injection;
+- :func:`write_samples` — per repeat, synthetic SR background from the SB flow and the SR
+  mass KDE, ``oversampling`` × the SR data of each split (and as many as the test set);
+- :func:`write_background_check` — real vs synthetic SR background AUC (paper: 0.55);
+- :func:`train_and_score` — per (signal, injection σ, repeat): inject σ·√B signal events
+  into the SR train/val data, train the classifier (SR data vs synthetic background,
+  balanced class weights), score the test set;
+- :func:`evaluate` — SIC curves and the significance after the 1 % background-efficiency
+  cut, σ_after = σ × SIC(εB = 1 %), as the paper's Fig. 5.
+
+The injection strength σ = S/√B counts S injected SR signal events against B, all SR
+background events of the sample (train, val and test), before any selection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from .classifier import HGBEnsemble, NeuralClassifierEnsemble
+from .classifier_study import make_classifier
+from .evaluation import SIC_GRID, sic_curve, sic_on_grid
+from .flow import ConditionalFlow, MassKDE
+from .io import read_json, read_parquet, write_csv, write_json, write_parquet
+from .regions import in_window
+from .seeding import derive_seed, rng
+
+log = logging.getLogger(__name__)
+
+MASS = "mvis"
+#: columns of a di-τ table that are not features
+NON_FEATURES = (MASS, "label", "process", "role", "split")
+#: background parts of the split
+BACKGROUND_PARTS = ("sb_train", "sb_val", "sr_train", "sr_val", "sr_test")
+#: metrics.csv columns (an interface, see the README)
+METRIC_COLUMNS = (
+    "signal",
+    "injection",
+    "repeat",
+    "n_injected",
+    "auc",
+    "max_sic",
+    "sic_at_eff",
+    "significance_after_cut",
+)
+
+
+def feature_columns(df: pd.DataFrame) -> list[str]:
+    """The feature columns of a di-τ table (everything but m_vis, label and bookkeeping)."""
+    return [c for c in df.columns if c not in NON_FEATURES]
+
+
+def format_sigma(sigma: float | str) -> str:
+    """The canonical text of an injection strength in paths and seeds (0.5 → '0.5')."""
+    return f"{float(sigma):g}"
+
+
+def split_events(
+    events: pd.DataFrame, params: Mapping[str, Any]
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], dict[str, Any]]:
+    """(background parts, signal tables with a ``role`` test/pool, summary) of the sample.
+
+    ``params``: seed, signal_region, signals (processes), split: {sb_val, sr_test}.
+    """
+    window = params["signal_region"]
+    sr = in_window(events[MASS].to_numpy(), window)
+    bkg = events["label"].to_numpy() == 0
+    cols = [MASS, *feature_columns(events), "label"]
+    sb_bkg = events.loc[bkg & ~sr, cols].reset_index(drop=True)
+    sr_bkg = events.loc[bkg & sr, cols].reset_index(drop=True)
+    if len(sr_bkg) == 0:
+        raise ValueError(f"signal_region {list(window)} holds no background events")
+    g = rng(params["seed"], "ditau-split")
+    order = g.permutation(len(sb_bkg))
+    n_sb_val = round(float(params["split"]["sb_val"]) * len(sb_bkg))
+    parts = {
+        "sb_train": sb_bkg.iloc[order[n_sb_val:]],
+        "sb_val": sb_bkg.iloc[order[:n_sb_val]],
+    }
+    order = g.permutation(len(sr_bkg))
+    n_test = round(float(params["split"]["sr_test"]) * len(sr_bkg))
+    n_train = (len(sr_bkg) - n_test + 1) // 2
+    parts["sr_test"] = sr_bkg.iloc[order[:n_test]]
+    parts["sr_train"] = sr_bkg.iloc[order[n_test : n_test + n_train]]
+    parts["sr_val"] = sr_bkg.iloc[order[n_test + n_train :]]
+    parts = {k: v.reset_index(drop=True) for k, v in parts.items()}
+    signals = {}
+    for name in params["signals"]:
+        sig = events.loc[(events["process"] == name).to_numpy() & sr, cols].reset_index(drop=True)
+        if len(sig) < n_test:
+            raise ValueError(
+                f"signal {name!r}: {len(sig)} selected SR events, fewer than the "
+                f"{n_test} the test set needs (as many as its background)"
+            )
+        role = np.full(len(sig), "pool", dtype=object)
+        order = rng(params["seed"], "ditau-split-signal", name).permutation(len(sig))
+        role[order[:n_test]] = "test"
+        signals[name] = sig.assign(role=pd.array(role, dtype="string"))
+    summary = {
+        "n_sr_background": len(sr_bkg),
+        "n_sb_background": len(sb_bkg),
+        "parts": {k: len(v) for k, v in parts.items()},
+        "signal_pool": {k: int((v["role"] == "pool").sum()) for k, v in signals.items()},
+        "signal_test": {k: int((v["role"] == "test").sum()) for k, v in signals.items()},
+        "signal_region": list(window),
+    }
+    return parts, signals, summary
+
+
+def write_split(
+    events_path: str,
+    outputs: Mapping[str, str],
+    signal_outputs: Mapping[str, str],
+    summary_out: str,
+    params: Mapping[str, Any],
+) -> None:
+    """Split the selected events (see :func:`split_events`) and write every part."""
+    parts, signals, summary = split_events(read_parquet(events_path), params)
+    for name in BACKGROUND_PARTS:
+        write_parquet(parts[name], outputs[name])
+    for name, table in signals.items():
+        write_parquet(table, signal_outputs[name])
+    write_json(summary, summary_out)
+    log.info("split: %s", summary)
+
+
+def write_samples(
+    model: str,
+    parts: Mapping[str, str],
+    samples_out: str,
+    summary_out: str,
+    params: Mapping[str, Any],
+    seed: int,
+) -> None:
+    """Synthetic SR background of one repeat: m from the SR mass KDE, x from the SB flow.
+
+    ``params``: signal_region, kde_bandwidth, oversampling. The KDE is fitted to the SR
+    train+val masses; ``oversampling`` × the SR train (val) events are drawn for training
+    (validation), and as many as the SR test set for the real-vs-synthetic check.
+    """
+    flow = ConditionalFlow.load(model)
+    frames = {k: read_parquet(parts[k]) for k in ("sr_train", "sr_val", "sr_test")}
+    cols = feature_columns(frames["sr_train"])
+    g = rng(seed, "ditau-sample")
+    masses = np.r_[frames["sr_train"][MASS].to_numpy(), frames["sr_val"][MASS].to_numpy()]
+    kde = MassKDE(tuple(params["signal_region"]), float(params["kde_bandwidth"])).fit(masses)
+    k = float(params["oversampling"])
+    sizes = {
+        "train": round(k * len(frames["sr_train"])),
+        "val": round(k * len(frames["sr_val"])),
+        "test": len(frames["sr_test"]),
+    }
+    n = sum(sizes.values())
+    m = kde.sample(n, g)
+    x, n_out = flow.sample(m, seed=derive_seed(seed, "ditau-sample-latent"))
+    if not np.isfinite(x).all():
+        raise FloatingPointError(f"{int((~np.isfinite(x).all(axis=1)).sum())} samples are NaN/inf")
+    out = pd.DataFrame(x, columns=cols)
+    out[MASS] = m
+    out["split"] = pd.array(np.repeat(list(sizes), list(sizes.values())), dtype="string")
+    write_parquet(out, samples_out)
+    write_json({"sizes": sizes, "n_outside_training_range": n_out}, summary_out)
+    log.info("samples %s, %d outside the flow's training range", sizes, n_out)
+
+
+def background_check(
+    parts: Mapping[str, pd.DataFrame],
+    samples: pd.DataFrame,
+    classifier_cfg: Mapping[str, Any],
+    seed: int,
+) -> dict[str, Any]:
+    """AUC of the classifier separating real from synthetic SR background (0.5 = perfect).
+
+    Trained on SR train+val background vs the synthetic train+val events, tested on the SR
+    test background vs as many held-out synthetic events.
+    """
+    cols = feature_columns(parts["sr_train"])
+    real = pd.concat([parts["sr_train"], parts["sr_val"]], ignore_index=True)
+    fake = samples[samples["split"] != "test"]
+    X = np.vstack([real[cols].to_numpy(np.float64), fake[cols].to_numpy(np.float64)])
+    y = np.r_[np.ones(len(real)), np.zeros(len(fake))]
+    clf = make_classifier(classifier_cfg, seed).fit(X, y, X, y)
+    test_fake = samples[samples["split"] == "test"]
+    Xt = np.vstack([parts["sr_test"][cols].to_numpy(np.float64), test_fake[cols].to_numpy()])
+    yt = np.r_[np.ones(len(parts["sr_test"])), np.zeros(len(test_fake))]
+    auc = float(roc_auc_score(yt, clf.predict_proba(Xt)[:, 1]))
+    return {"auc_real_vs_synthetic": auc, "n_train": [len(fake), len(real)], "n_test": len(yt)}
+
+
+def write_background_check(
+    parts: Mapping[str, str],
+    samples: str,
+    out: str,
+    classifier_cfg: Mapping[str, Any],
+    seed: int,
+) -> None:
+    """Run :func:`background_check` for one repeat and write its JSON."""
+    frames = {k: read_parquet(parts[k]) for k in ("sr_train", "sr_val", "sr_test")}
+    result = background_check(frames, read_parquet(samples), classifier_cfg, seed)
+    write_json(result, out)
+    log.info("real vs synthetic SR background: %s", result)
+
+
+def n_injected(sigma: float, n_sr_background: int) -> int:
+    """Signal events for an injection of ``sigma`` = S/√B with B SR background events."""
+    return round(float(sigma) * np.sqrt(n_sr_background))
+
+
+def inject_signal(
+    signal: pd.DataFrame, n: int, seed: int, name: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, val) halves of ``n`` signal events drawn from the pool, without replacement."""
+    pool = signal[signal["role"] == "pool"].drop(columns="role")
+    if n > len(pool):
+        raise ValueError(f"signal {name!r}: cannot inject {n} events, the pool holds {len(pool)}")
+    chosen = pool.iloc[rng(seed, "ditau-inject").choice(len(pool), size=n, replace=False)]
+    n_train = (n + 1) // 2
+    train, val = chosen.iloc[:n_train], chosen.iloc[n_train:]
+    return train.reset_index(drop=True), val.reset_index(drop=True)
+
+
+def train_and_score(
+    parts: Mapping[str, str],
+    signal_path: str,
+    samples_path: str,
+    split_summary: str,
+    scores_out: str,
+    summary_out: str,
+    signal: str,
+    sigma: float,
+    classifier_cfg: Mapping[str, Any],
+    seed: int,
+) -> None:
+    """One (signal, σ, repeat): inject, train SR data vs synthetic background, score the test.
+
+    The SR data of training (validation) is the SR background train (val) part plus half the
+    injected signal; the synthetic class is the samples of the same split; the test set is the
+    SR background test part and the signal's test events. Labels of the training come from the
+    source (data = 1, synthetic = 0), never from the truth.
+    """
+    frames = {k: read_parquet(parts[k]) for k in ("sr_train", "sr_val", "sr_test")}
+    samples = read_parquet(samples_path)
+    sig = read_parquet(signal_path)
+    n_sr = int(read_json(split_summary)["n_sr_background"])
+    n = n_injected(sigma, n_sr)
+    inj_train, inj_val = inject_signal(sig, n, seed, signal)
+    cols = feature_columns(frames["sr_train"])
+
+    def classes(split: str, injected: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        data = pd.concat([frames[f"sr_{split}"], injected], ignore_index=True)[cols]
+        fake = samples.loc[samples["split"] == split, cols]
+        X = np.vstack([data.to_numpy(np.float64), fake.to_numpy(np.float64)])
+        return X, np.r_[np.ones(len(data)), np.zeros(len(fake))]
+
+    X, y = classes("train", inj_train)
+    X_val, y_val = classes("val", inj_val)
+    clf = make_classifier(classifier_cfg, seed).fit(X, y, X_val, y_val)
+    test = pd.concat(
+        [frames["sr_test"], sig[sig["role"] == "test"].drop(columns="role")], ignore_index=True
+    )
+    scores = clf.predict_proba(test[cols].to_numpy(np.float64))[:, 1]
+    if not np.isfinite(scores).all():
+        raise FloatingPointError(f"{signal} σ={sigma}: non-finite scores")
+    out = pd.DataFrame(
+        {"score": scores, MASS: test[MASS].to_numpy(), "label": test["label"].to_numpy()}
+    )
+    write_parquet(out, scores_out)
+    summary = {
+        "signal": signal,
+        "injection": float(sigma),
+        "n_injected": n,
+        "n_sr_background": n_sr,
+        "n_train": [int((y == 0).sum()), int((y == 1).sum())],
+        "n_val": [int((y_val == 0).sum()), int((y_val == 1).sum())],
+        "n_test": [int((out["label"] == 0).sum()), int((out["label"] == 1).sum())],
+        "classifier": classifier_cfg["type"],
+        "auc": float(roc_auc_score(out["label"], out["score"])),
+        "seed": seed,
+    }
+    if isinstance(clf, HGBEnsemble):
+        summary["member_iterations"] = [int(mm.n_iter_) for mm in clf.members_]
+    elif isinstance(clf, NeuralClassifierEnsemble):
+        summary["best_epochs"] = [int(e) + 1 for e in clf.best_epochs_]
+    write_json(summary, summary_out)
+    log.info("%s σ=%s: %d injected, test AUC %.4f", signal, sigma, n, summary["auc"])
+
+
+def run_metrics(
+    scores: pd.DataFrame, sigma: float, efficiency: float, min_background: int
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """(AUC, max SIC, SIC at εB = ``efficiency``, σ × that SIC; the SIC curve) of one run."""
+    labels, s = scores["label"].to_numpy(), scores["score"].to_numpy()
+    curve = sic_curve(labels, s, min_background)
+    at = sic_on_grid(curve, np.array([float(efficiency)]))[0]
+    return (
+        {
+            "auc": float(roc_auc_score(labels, s)),
+            "max_sic": float(curve["sic"].max()) if len(curve) else float("nan"),
+            "sic_at_eff": float(at),
+            "significance_after_cut": float(sigma) * float(at),
+        },
+        curve,
+    )
+
+
+def evaluate(
+    records: Sequence[Mapping[str, Any]],
+    checks: Sequence[str],
+    params: Mapping[str, Any],
+) -> dict[str, pd.DataFrame]:
+    """Metric tables of the scan from its score files.
+
+    ``records``: ``{signal, injection, repeat, scores, summary}`` per training; ``checks``:
+    the background-check JSONs of the repeats; ``params``: selection_efficiency,
+    sic_min_background. Returns ``metrics`` (one row per training), ``summary`` (mean and
+    standard deviation over repeats, as the paper's bands), ``sic`` (curves on
+    :data:`SIC_GRID`, one column per training) and ``checks`` (real vs synthetic AUC).
+    """
+    eff = float(params["selection_efficiency"])
+    rows, curves = [], []
+    for rec in records:
+        info = read_json(rec["summary"])
+        metrics, curve = run_metrics(
+            read_parquet(rec["scores"]), rec["injection"], eff, int(params["sic_min_background"])
+        )
+        ids = {k: rec[k] for k in ("signal", "injection", "repeat")}
+        rows.append({**ids, "n_injected": info["n_injected"], **metrics})
+        curves.append(pd.DataFrame({**ids, "eps_b": SIC_GRID, "sic": sic_on_grid(curve, SIC_GRID)}))
+    metrics = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+    summary = (
+        metrics.groupby(["signal", "injection"], sort=True)
+        .agg(
+            n_injected=("n_injected", "median"),
+            repeats=("repeat", "size"),
+            auc_mean=("auc", "mean"),
+            auc_std=("auc", "std"),
+            sic_at_eff_mean=("sic_at_eff", "mean"),
+            sic_at_eff_std=("sic_at_eff", "std"),
+            significance_mean=("significance_after_cut", "mean"),
+            significance_std=("significance_after_cut", "std"),
+            max_sic_mean=("max_sic", "mean"),
+        )
+        .reset_index()
+    )
+    check = pd.DataFrame([{"repeat": i, **read_json(path)} for i, path in enumerate(checks)]).drop(
+        columns=["n_train"], errors="ignore"
+    )
+    return {
+        "metrics": metrics,
+        "summary": summary,
+        "sic": pd.concat(curves, ignore_index=True),
+        "checks": check,
+    }
+
+
+def write_evaluation(
+    records: Sequence[Mapping[str, Any]],
+    checks: Sequence[str],
+    outputs: Mapping[str, str],
+    params: Mapping[str, Any],
+) -> None:
+    """Write the tables of :func:`evaluate` to ``outputs`` (metrics, summary, sic, checks)."""
+    tables = evaluate(records, checks, params)
+    for name, table in tables.items():
+        write_csv(table, outputs[name])
+    log.info("summary:\n%s", tables["summary"].to_string(index=False))
+    log.info("real vs synthetic AUC:\n%s", tables["checks"].to_string(index=False))

@@ -1,0 +1,315 @@
+"""The di-τ study: simplex coordinates, selection, features, Delphes files, split, injection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import copy_workflow, run_snakemake
+
+from resonant_ad import ditau
+from resonant_ad import ditau_study as ds
+from resonant_ad.ditau import OBJECT_TYPES, PADDING
+
+SELECTION = {"tau_eta_max": 2.4, "leading_tau_pt_min": 40.0, "mvis_min": 100.0}
+FEATURES = {"n_rho": 10, "padding_noise": 0.01, "ht_floor": 1.0}
+
+
+def random_event(g: np.random.Generator, n_real: int) -> np.ndarray:
+    """One event of ``n_real`` massless objects padded to 15 with the paper's padding."""
+    pt = g.uniform(20, 300, n_real)
+    p4 = ditau.massless_p4(pt, g.normal(0, 1.5, n_real), g.uniform(-np.pi, np.pi, n_real))
+    pad = np.tile(PADDING, (15 - n_real, 1))
+    return np.vstack([p4, pad])
+
+
+def boost_z(p4: np.ndarray, rapidity: float) -> np.ndarray:
+    """A boost of every object along the beam axis."""
+    out = p4.copy()
+    ch, sh = np.cosh(rapidity), np.sinh(rapidity)
+    out[..., 0] = ch * p4[..., 0] + sh * p4[..., 3]
+    out[..., 3] = sh * p4[..., 0] + ch * p4[..., 3]
+    return out
+
+
+def rotate_z(p4: np.ndarray, angle: float) -> np.ndarray:
+    """A rotation of every object about the beam axis."""
+    out = p4.copy()
+    c, s = np.cos(angle), np.sin(angle)
+    out[..., 1] = c * p4[..., 1] - s * p4[..., 2]
+    out[..., 2] = s * p4[..., 1] + c * p4[..., 2]
+    return out
+
+
+@pytest.fixture
+def events() -> np.ndarray:
+    g = np.random.default_rng(0)
+    return np.stack([random_event(g, n) for n in (2, 4, 9, 15)])
+
+
+def test_simplex_coordinates_lie_on_the_simplex(events):
+    rho = ditau.simplex_coordinates(events)
+    assert rho.shape == (4, 15)
+    assert np.all(rho >= 0)
+    np.testing.assert_allclose(rho.sum(axis=1), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("rapidity", [-1.3, 0.4, 2.0])
+def test_simplex_coordinates_are_invariant_under_longitudinal_boosts(events, rapidity):
+    np.testing.assert_allclose(
+        ditau.simplex_coordinates(boost_z(events, rapidity)),
+        ditau.simplex_coordinates(events),
+        rtol=1e-9,
+    )
+
+
+@pytest.mark.parametrize("angle", [0.3, 2.0, -2.9])
+def test_simplex_coordinates_are_invariant_under_rotations_about_the_beam(events, angle):
+    np.testing.assert_allclose(
+        ditau.simplex_coordinates(rotate_z(events, angle)),
+        ditau.simplex_coordinates(events),
+        rtol=1e-9,
+    )
+
+
+def test_padded_objects_of_an_event_share_one_value(events):
+    rho = ditau.simplex_coordinates(events)
+    for row, n_real in zip(rho, (2, 4, 9, 15), strict=True):
+        pads = row[n_real:]
+        if pads.size:
+            assert np.ptp(pads) == 0.0
+            assert pads[0] > 0
+
+
+def test_simplex_coordinates_match_the_spinor_construction_in_the_rest_frame():
+    """Σ λ λ† = E_cm·1 in the centre-of-mass frame, and ρ_i = |λ_i¹|²/E_cm."""
+    g = np.random.default_rng(3)
+    p4 = random_event(g, 6)[:6]
+    p4[:, 0] = np.linalg.norm(p4[:, 1:], axis=1)
+    total = p4.sum(axis=0)
+    rest = ditau.boost(p4, -total[1:] / total[0])  # to P⃗ = 0
+    e, px, py, pz = rest.T
+    lam = np.stack([np.sqrt(e + pz), (px + 1j * py) / np.sqrt(e + pz)], axis=1)
+    e_cm = e.sum()
+    outer = np.einsum("ia,ib->ab", lam, lam.conj())
+    np.testing.assert_allclose(outer, e_cm * np.eye(2), atol=1e-8 * e_cm)
+    np.testing.assert_allclose(
+        ditau.simplex_coordinates(rest[None])[0], np.abs(lam[:, 0]) ** 2 / e_cm, rtol=1e-10
+    )
+
+
+def _table(types: np.ndarray, p4: np.ndarray, met: float = 30.0) -> pd.DataFrame:
+    n = len(types)
+    return ditau.objects_frame("test", 0, types, p4, np.full(n, met), np.zeros(n))
+
+
+def _event(objects: list[tuple[str, float, float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    types = np.zeros(15, dtype=np.int8)
+    p4 = np.zeros((15, 4))
+    for i, (kind, pt, eta, phi) in enumerate(objects):
+        types[i] = OBJECT_TYPES[kind]
+        p4[i] = ditau.massless_p4(np.array(pt), np.array(eta), np.array(phi))
+    return types, p4
+
+
+def test_selection_takes_the_two_leading_central_tau_jets():
+    cases = [
+        # two central τ back to back: m_vis = 2·pT = 160 GeV, passes
+        ([("tau", 80, 0.0, 0.0), ("tau", 80, 0.0, np.pi)], True, (0, 1)),
+        # the leading τ is forward (|η| > 2.4): the next two central ones are used
+        ([("tau", 200, 2.6, 0.0), ("tau", 90, 0.1, 0.0), ("tau", 70, 0.2, np.pi)], True, (1, 2)),
+        # leading τ below 40 GeV
+        ([("tau", 39, 0.0, 0.0), ("tau", 39, 1.9, np.pi)], False, None),
+        # m_vis below 100 GeV (collinear τs)
+        ([("tau", 80, 0.0, 0.0), ("tau", 60, 0.1, 0.2)], False, None),
+        # a single τ, whatever else
+        ([("tau", 80, 0.0, 0.0), ("jet", 200, 0.0, np.pi)], False, None),
+    ]
+    types, p4 = zip(*(_event(objs) for objs, _, _ in cases), strict=True)
+    passed, i1, i2 = ditau.select_events(np.stack(types), np.stack(p4), SELECTION)
+    for k, (_, ok, idx) in enumerate(cases):
+        assert passed[k] == ok, k
+        if idx is not None:
+            assert (i1[k], i2[k]) == idx
+
+
+def test_features_of_hand_built_events():
+    t1, p1 = _event([("tau", 80, 0.0, 0.0), ("tau", 80, 0.0, np.pi), ("jet", 50, 1.0, 1.0)])
+    t2, p2 = _event([("tau", 80, 0.5, 0.0), ("tau", 80, -0.5, np.pi)])
+    table = _table(np.stack([t1, t2]), np.stack([p1, p2]))
+    events, cutflow = ditau.prepare_events(table, SELECTION, {**FEATURES, "padding_noise": 0.0}, 1)
+    assert list(events.columns) == [
+        "mvis",
+        *[f"rho{k}" for k in range(10)],
+        "met",
+        "ht",
+        "delta_r_tautau",
+        "label",
+        "process",
+    ]
+    np.testing.assert_allclose(events["mvis"], [160.0, 2 * 80 * np.cosh(0.5)], rtol=1e-6)
+    assert events["ht"][0] == pytest.approx(50.0, rel=1e-5)
+    assert 0.0 <= events["ht"][1] < FEATURES["ht_floor"]  # no non-τ jets: HT from the floor
+    np.testing.assert_allclose(events["delta_r_tautau"], [np.pi, np.hypot(1.0, np.pi)], rtol=1e-6)
+    # without noise the padded ρ (objects 3…) of the first event are exactly equal
+    rho = events[[f"rho{k}" for k in range(10)]].to_numpy()
+    assert np.ptp(rho[0, 3:]) == 0.0 and np.ptp(rho[1, 2:]) == 0.0
+    assert int(cutflow["selected"].sum()) == 2
+
+
+def test_padding_noise_blurs_only_the_padded_coordinates():
+    t, p = _event([("tau", 80, 0.0, 0.0), ("tau", 80, 0.0, np.pi), ("jet", 50, 1.0, 1.0)])
+    table = _table(np.stack([t] * 200), np.stack([p] * 200))
+    quiet, _ = ditau.prepare_events(table, SELECTION, {**FEATURES, "padding_noise": 0.0}, 1)
+    noisy, _ = ditau.prepare_events(table, SELECTION, FEATURES, 1)
+    real = [f"rho{k}" for k in range(3)]
+    pads = [f"rho{k}" for k in range(3, 10)]
+    np.testing.assert_array_equal(noisy[real].to_numpy(), quiet[real].to_numpy())
+    rel = noisy[pads].to_numpy() / quiet[pads].to_numpy() - 1.0
+    assert 0.008 < rel.std() < 0.012  # ~1 % Gaussian noise
+
+
+def test_generator_is_seeded_and_its_signals_peak_in_the_signal_region():
+    counts = {"drell_yan": 3000, "ttbar": 2000, "ttphi": 1000, "tprime": 1000, "xyh": 1000}
+    a = ditau.generate_objects(counts, seed=5)
+    pd.testing.assert_frame_equal(a, ditau.generate_objects(counts, seed=5))
+    assert not a.equals(ditau.generate_objects(counts, seed=6))
+    events, _ = ditau.prepare_events(a, SELECTION, FEATURES, 1)
+    sr = events["mvis"].between(175, 300)
+    assert set(events.loc[events["label"] == 1, "process"]) == {"ttphi", "tprime", "xyh"}
+    for proc in ditau.SIGNALS:
+        assert sr[events["process"] == proc].mean() > 0.8
+    for proc in ditau.BACKGROUNDS:
+        m = events.loc[events["process"] == proc, "mvis"]
+        assert (m > 100).all() and (m < 175).mean() > 0.5  # falling above the cut
+    by = events.groupby("process")[["met", "ht"]].median()
+    assert by.loc["xyh", "met"] > 2 * by.loc["drell_yan", "met"]  # invisible H
+    assert by.loc["tprime", "ht"] > 2 * by.loc["ttbar", "ht"]  # heavy extra jets
+
+
+def write_delphes(path, drop: str | None = None) -> None:
+    """A two-event ROOT file in Delphes' branch layout (Jet.PT, …, MissingET.MET)."""
+    ak = pytest.importorskip("awkward")
+    uproot = pytest.importorskip("uproot")
+    collections = {
+        "Jet": {
+            "PT": [[90.0, 70.0, 40.0], [60.0]],
+            "Eta": [[0.1, -0.4, 1.5], [0.3]],
+            "Phi": [[0.0, 3.0, 1.0], [2.0]],
+            "Mass": [[1.5, 1.2, 8.0], [5.0]],
+            "TauTag": [[0, 1, 0], [1]],
+            "BTag": [[0, 0, 1], [0]],
+        },
+        "Electron": {"PT": [[30.0], []], "Eta": [[0.2], []], "Phi": [[1.0], []]},
+        "Muon": {"PT": [[], [25.0]], "Eta": [[], [-1.0]], "Phi": [[], [0.5]]},
+        "Photon": {"PT": [[], []], "Eta": [[], []], "Phi": [[], []]},
+        "MissingET": {"MET": [[55.0], [12.0]], "Phi": [[0.3], [-1.0]]},
+    }
+    data = {
+        name: ak.zip(
+            {k: ak.Array(v) for k, v in fields.items() if f"{name}.{k}" != drop}, depth_limit=2
+        )
+        for name, fields in collections.items()
+    }
+    with uproot.recreate(path) as fh:
+        fh.mktree(
+            "Delphes",
+            {k: v.type.content for k, v in data.items()},
+            field_name=lambda outer, inner: f"{outer}.{inner}",
+            counter_name=lambda counted: f"{counted}_size",
+        )
+        fh["Delphes"].extend(data)
+
+
+def test_read_delphes_orders_taus_jets_leptons_photons(tmp_path):
+    path = tmp_path / "sample.root"
+    write_delphes(path)
+    table = ditau.read_delphes(path, "ttphi", 1)
+    types, p4 = ditau.object_arrays(table)
+    np.testing.assert_array_equal(types[0, :4], [1, 2, 3, 4])  # τ, jet, b-jet, electron
+    np.testing.assert_array_equal(types[1, :2], [1, 5])  # τ, muon
+    assert (types[:, 4:] == 0).all()
+    np.testing.assert_allclose(np.hypot(p4[0, 0, 1], p4[0, 0, 2]), 70.0, rtol=1e-6)
+    np.testing.assert_allclose(table["met"], [55.0, 12.0])
+    assert set(table["process"]) == {"ttphi"} and (table["label"] == 1).all()
+
+
+def test_read_delphes_names_a_missing_branch(tmp_path):
+    path = tmp_path / "broken.root"
+    write_delphes(path, drop="Jet.TauTag")
+    with pytest.raises(KeyError, match=r"Jet\.TauTag"):
+        ditau.read_delphes(path, "ttbar", 0)
+
+
+@pytest.fixture(scope="module")
+def split():
+    counts = {"drell_yan": 20000, "ttbar": 12000, "ttphi": 4000, "tprime": 4000, "xyh": 4000}
+    events, _ = ditau.prepare_events(ditau.generate_objects(counts, 2), SELECTION, FEATURES, 1)
+    params = {
+        "seed": 3,
+        "signal_region": [175.0, 300.0],
+        "signals": list(ditau.SIGNALS),
+        "split": {"sb_val": 0.3, "sr_test": 0.15},
+    }
+    return events, *ds.split_events(events, params)
+
+
+def test_split_fractions_and_background_only_sideband(split):
+    events, parts, signals, summary = split
+    n_sr = summary["n_sr_background"]
+    assert len(parts["sr_test"]) == round(0.15 * n_sr)
+    assert abs(len(parts["sr_train"]) - len(parts["sr_val"])) <= 1
+    assert sum(len(parts[p]) for p in ("sr_train", "sr_val", "sr_test")) == n_sr
+    for name in ds.BACKGROUND_PARTS:
+        assert (parts[name]["label"] == 0).all()
+    assert (parts["sb_train"]["mvis"].between(175, 300, inclusive="neither")).sum() == 0
+    for table in signals.values():
+        assert (table["role"] == "test").sum() == len(parts["sr_test"])
+        assert (table["label"] == 1).all()
+    assert ds.feature_columns(parts["sr_train"]) == [
+        c for c in events.columns if c not in ("mvis", "label", "process")
+    ]
+
+
+def test_injection_size_and_source(split):
+    _, _, signals, summary = split
+    n = ds.n_injected(2.0, summary["n_sr_background"])
+    assert n == round(2.0 * np.sqrt(summary["n_sr_background"]))
+    train, val = ds.inject_signal(signals["xyh"], n, seed=1, name="xyh")
+    assert len(train) + len(val) == n
+    pool = signals["xyh"][signals["xyh"]["role"] == "pool"].drop(columns="role")
+    injected = pd.concat([train, val])
+    assert injected.merge(pool, how="inner").shape[0] == n  # drawn from the pool only
+    again, _ = ds.inject_signal(signals["xyh"], n, seed=1, name="xyh")
+    pd.testing.assert_frame_equal(train, again)
+    with pytest.raises(ValueError, match=r"xyh.*pool holds"):
+        ds.inject_signal(signals["xyh"], len(pool) + 1, seed=1, name="xyh")
+
+
+def test_significance_after_the_cut_is_injection_times_sic():
+    g = np.random.default_rng(0)
+    scores = pd.DataFrame(
+        {
+            "score": np.r_[g.normal(0, 1, 20000), g.normal(3, 1, 2000)],
+            "label": np.r_[np.zeros(20000), np.ones(2000)].astype(int),
+        }
+    )
+    metrics, _ = ds.run_metrics(scores, 1.5, 0.01, 20)
+    # threshold at the 99 % quantile of N(0, 1): εS = P(N(3, 1) > 2.326) ≈ 0.75
+    assert metrics["sic_at_eff"] == pytest.approx(0.75 / 0.1, rel=0.05)
+    assert metrics["significance_after_cut"] == pytest.approx(1.5 * metrics["sic_at_eff"])
+
+
+def test_paper_config_lists_the_full_scan(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    proc = run_snakemake(
+        workdir, "-n", "--quiet", "rules", "--configfile", "config/ditau.yaml", check=True
+    )
+    counts = {
+        line.split()[0]: int(line.split()[1])
+        for line in proc.stdout.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
+    assert counts["ditau_train_classifier"] == 3 * 6 * 5
+    assert counts["ditau_sample"] == 5 and counts["ditau_train_flow"] == 1
+    assert "train_flow" not in counts  # only the di-τ study

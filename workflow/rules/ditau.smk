@@ -1,0 +1,276 @@
+# The di-tau + X study (event-level paper): generate or read Delphes → select and build
+# features → split → SB flow → per-repeat synthetic SR background → per (signal, σ, repeat)
+# classifier → SIC and significance after the cut → Figs. 1, 3, 4, 5.
+rule ditau_generate:
+    output:
+        paths.DITAU_OBJECTS,
+    log:
+        "logs/ditau/generate.log",
+    benchmark:
+        "benchmarks/ditau/generate.tsv"
+    conda:
+        ENV
+    threads: resource(config, "ditau_generate", "threads")
+    resources:
+        mem_mb=resource(config, "ditau_generate", "mem_mb"),
+        runtime=resource(config, "ditau_generate", "runtime"),
+    params:
+        surrogate=lambda w: config["ditau"]["data"]["surrogate"],
+        code=source_hash("ditau"),
+    script:
+        "../scripts/ditau_generate.py"
+
+
+rule ditau_prepare:
+    input:
+        lambda w: paths.ditau_raw_inputs(config["ditau"]),
+    output:
+        events=paths.DITAU_EVENTS,
+        cutflow=paths.DITAU_CUTFLOW,
+    log:
+        "logs/ditau/prepare.log",
+    benchmark:
+        "benchmarks/ditau/prepare.tsv"
+    conda:
+        ENV
+    threads: resource(config, "ditau_prepare", "threads")
+    resources:
+        mem_mb=resource(config, "ditau_prepare", "mem_mb"),
+        runtime=resource(config, "ditau_prepare", "runtime"),
+    params:
+        selection=lambda w: config["ditau"]["selection"],
+        features=lambda w: config["ditau"]["features"],
+        seed=lambda w: config["ditau"]["seed"],
+        sources=lambda w: {
+            spec["filename"]: {"process": spec["process"], "label": spec["label"]}
+            for spec in config["ditau"]["data"].get("files", {}).values()
+        },
+        code=source_hash("ditau"),
+    script:
+        "../scripts/ditau_prepare.py"
+
+
+rule ditau_split:
+    input:
+        events=paths.DITAU_EVENTS,
+    output:
+        **paths.ditau_split_parts(),
+        **{
+            f"signal_{k}": v
+            for k, v in paths.ditau_signals(config.get("ditau", {"signals": []})).items()
+        },
+        summary=paths.DITAU_SPLIT_SUMMARY,
+    log:
+        "logs/ditau/split.log",
+    benchmark:
+        "benchmarks/ditau/split.tsv"
+    conda:
+        ENV
+    threads: resource(config, "ditau_split", "threads")
+    resources:
+        mem_mb=resource(config, "ditau_split", "mem_mb"),
+        runtime=resource(config, "ditau_split", "runtime"),
+    params:
+        split=lambda w: {
+            "seed": config["ditau"]["seed"],
+            "signal_region": config["ditau"]["signal_region"],
+            "signals": config["ditau"]["signals"],
+            "split": config["ditau"]["split"],
+        },
+        code=source_hash("ditau_study"),
+    script:
+        "../scripts/ditau_split.py"
+
+
+rule ditau_train_flow:
+    input:
+        sb_train=paths.DITAU_SPLIT_PART.replace("{part}", "sb_train"),
+        sb_val=paths.DITAU_SPLIT_PART.replace("{part}", "sb_val"),
+    output:
+        model=paths.DITAU_FLOW_MODEL,
+        history=paths.DITAU_FLOW_HISTORY,
+        png=report(
+            paths.DITAU_FLOW_LOSS.replace("{ext}", "png"),
+            caption="../report/ditau_flow_loss.rst",
+            category="Di-tau",
+        ),
+        pdf=paths.DITAU_FLOW_LOSS.replace("{ext}", "pdf"),
+    log:
+        "logs/ditau/train_flow.log",
+    benchmark:
+        "benchmarks/ditau/train_flow.tsv"
+    conda:
+        ENV
+    threads: resource(config, "ditau_train_flow", "threads")
+    resources:
+        mem_mb=resource(config, "ditau_train_flow", "mem_mb"),
+        runtime=resource(config, "ditau_train_flow", "runtime"),
+        gpu=resource(config, "ditau_train_flow", "gpu"),
+    params:
+        flow=lambda w: config["ditau"]["flow"],
+        seed=lambda w: derive_seed(config["ditau"]["seed"], "flow"),
+        mass="mvis",
+        code=source_hash("flow_study"),
+    script:
+        "../scripts/train_flow.py"
+
+
+rule ditau_sample:
+    input:
+        **paths.ditau_split_parts(),
+        model=paths.DITAU_FLOW_MODEL,
+    output:
+        samples=paths.DITAU_SAMPLES,
+        summary=paths.DITAU_SAMPLING,
+    log:
+        "logs/ditau/repeat{repeat}/sample.log",
+    benchmark:
+        "benchmarks/ditau/repeat{repeat}/sample.tsv"
+    conda:
+        ENV
+    threads: resource(config, "ditau_sample", "threads")
+    resources:
+        mem_mb=resource(config, "ditau_sample", "mem_mb"),
+        runtime=resource(config, "ditau_sample", "runtime"),
+    params:
+        sampling=lambda w: {
+            "signal_region": config["ditau"]["signal_region"],
+            "kde_bandwidth": config["ditau"]["flow"]["kde_bandwidth"],
+            "oversampling": config["ditau"]["oversampling"],
+        },
+        seed=lambda w: derive_seed(config["ditau"]["seed"], "sample", int(w.repeat)),
+        code=source_hash("ditau_study"),
+    script:
+        "../scripts/ditau_sample.py"
+
+
+rule ditau_background_check:
+    input:
+        **paths.ditau_split_parts(),
+        samples=paths.DITAU_SAMPLES,
+    output:
+        paths.DITAU_BACKGROUND_CHECK,
+    log:
+        "logs/ditau/repeat{repeat}/background_check.log",
+    benchmark:
+        "benchmarks/ditau/repeat{repeat}/background_check.tsv"
+    conda:
+        ENV
+    threads: resource(config, "ditau_background_check", "threads")
+    resources:
+        mem_mb=resource(config, "ditau_background_check", "mem_mb"),
+        runtime=resource(config, "ditau_background_check", "runtime"),
+    params:
+        classifier=lambda w: config["ditau"]["classifier"],
+        seed=lambda w: derive_seed(config["ditau"]["seed"], "background-check", int(w.repeat)),
+        code=source_hash("ditau_study"),
+    script:
+        "../scripts/ditau_background_check.py"
+
+
+rule ditau_train_classifier:
+    input:
+        **paths.ditau_split_parts(),
+        signal=paths.DITAU_SIGNAL,
+        samples=paths.DITAU_SAMPLES,
+        split=paths.DITAU_SPLIT_SUMMARY,
+    output:
+        scores=paths.DITAU_SCORES,
+        summary=paths.DITAU_TRAINING,
+    log:
+        "logs/ditau/{signal}/sigma{sigma}/repeat{repeat}/train_classifier.log",
+    benchmark:
+        "benchmarks/ditau/{signal}/sigma{sigma}/repeat{repeat}/train_classifier.tsv"
+    conda:
+        ENV
+    threads: resource(config, "ditau_train_classifier", "threads")
+    resources:
+        mem_mb=resource(config, "ditau_train_classifier", "mem_mb"),
+        runtime=resource(config, "ditau_train_classifier", "runtime"),
+        gpu=resource(config, "ditau_train_classifier", "gpu"),
+    params:
+        classifier=lambda w: config["ditau"]["classifier"],
+        seed=lambda w: derive_seed(
+            config["ditau"]["seed"], "classifier", w.signal, w.sigma, int(w.repeat)
+        ),
+        code=source_hash("ditau_study"),
+    script:
+        "../scripts/ditau_train_classifier.py"
+
+
+rule ditau_evaluate:
+    input:
+        scores=lambda w: [r["scores"] for r in paths.ditau_runs(config["ditau"])],
+        summaries=lambda w: [r["summary"] for r in paths.ditau_runs(config["ditau"])],
+        checks=lambda w: paths.ditau_checks(config["ditau"]),
+    output:
+        metrics=paths.DITAU_METRICS,
+        summary=paths.DITAU_METRICS_SUMMARY,
+        sic=paths.DITAU_SIC_CURVES,
+        checks=paths.DITAU_CHECKS,
+    log:
+        "logs/ditau/evaluate.log",
+    benchmark:
+        "benchmarks/ditau/evaluate.tsv"
+    conda:
+        ENV
+    threads: resource(config, "ditau_evaluate", "threads")
+    resources:
+        mem_mb=resource(config, "ditau_evaluate", "mem_mb"),
+        runtime=resource(config, "ditau_evaluate", "runtime"),
+    params:
+        runs=lambda w: paths.ditau_runs(config["ditau"]),
+        evaluation=lambda w: config["ditau"]["evaluation"],
+        code=source_hash("ditau_study"),
+    script:
+        "../scripts/ditau_evaluate.py"
+
+
+rule ditau_figures:
+    input:
+        events=paths.DITAU_EVENTS,
+        sr_test=paths.DITAU_SPLIT_PART.replace("{part}", "sr_test"),
+        samples=paths.DITAU_SAMPLES.replace("{repeat}", "0"),
+        sic=paths.DITAU_SIC_CURVES,
+        summary=paths.DITAU_METRICS_SUMMARY,
+    output:
+        fig1_mvis_png=report(
+            paths.DITAU_FIGURE.format(name="fig1_mvis", ext="png"),
+            caption="../report/ditau_fig1_mvis.rst",
+            category="Di-tau",
+        ),
+        fig1_mvis_pdf=paths.DITAU_FIGURE.format(name="fig1_mvis", ext="pdf"),
+        fig3_synthetic_png=report(
+            paths.DITAU_FIGURE.format(name="fig3_synthetic", ext="png"),
+            caption="../report/ditau_fig3_synthetic.rst",
+            category="Di-tau",
+        ),
+        fig3_synthetic_pdf=paths.DITAU_FIGURE.format(name="fig3_synthetic", ext="pdf"),
+        fig4_sic_png=report(
+            paths.DITAU_FIGURE.format(name="fig4_sic", ext="png"),
+            caption="../report/ditau_fig4_sic.rst",
+            category="Di-tau",
+        ),
+        fig4_sic_pdf=paths.DITAU_FIGURE.format(name="fig4_sic", ext="pdf"),
+        fig5_significance_png=report(
+            paths.DITAU_FIGURE.format(name="fig5_significance", ext="png"),
+            caption="../report/ditau_fig5_significance.rst",
+            category="Di-tau",
+        ),
+        fig5_significance_pdf=paths.DITAU_FIGURE.format(name="fig5_significance", ext="pdf"),
+    log:
+        "logs/ditau/figures.log",
+    benchmark:
+        "benchmarks/ditau/figures.tsv"
+    conda:
+        ENV
+    threads: resource(config, "ditau_figures", "threads")
+    resources:
+        mem_mb=resource(config, "ditau_figures", "mem_mb"),
+        runtime=resource(config, "ditau_figures", "runtime"),
+    params:
+        signal_region=lambda w: config["ditau"]["signal_region"],
+        efficiency=lambda w: config["ditau"]["evaluation"]["selection_efficiency"],
+        code=source_hash("ditau_figures"),
+    script:
+        "../scripts/ditau_figures.py"

@@ -1,0 +1,15 @@
+"""Real vs synthetic SR background AUC of one repeat (the paper's background-model check)."""
+
+from resonant_ad.ditau_study import write_background_check
+from resonant_ad.smk import script_run
+
+parts = {k: snakemake.input[k] for k in ("sr_train", "sr_val", "sr_test")}
+script_run(
+    snakemake,
+    write_background_check,
+    parts,
+    snakemake.input.samples,
+    snakemake.output[0],
+    snakemake.params.classifier,
+    snakemake.params.seed,
+)

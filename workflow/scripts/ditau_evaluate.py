@@ -1,0 +1,13 @@
+"""SIC curves, significance after the cut and the real-vs-synthetic AUCs of the di-tau scan."""
+
+from resonant_ad.ditau_study import write_evaluation
+from resonant_ad.smk import script_run
+
+script_run(
+    snakemake,
+    write_evaluation,
+    snakemake.params.runs,
+    list(snakemake.input.checks),
+    dict(snakemake.output.items()),
+    snakemake.params.evaluation,
+)

@@ -1,0 +1,13 @@
+"""The di-tau figures: m_vis per process, synthetic vs real, SIC (Fig. 4), significance (Fig. 5)."""
+
+from resonant_ad.ditau_figures import ditau_figures
+from resonant_ad.smk import script_run
+
+script_run(
+    snakemake,
+    ditau_figures,
+    dict(snakemake.input.items()),
+    dict(snakemake.output.items()),
+    snakemake.params.signal_region,
+    snakemake.params.efficiency,
+)

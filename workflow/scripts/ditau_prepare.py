@@ -1,0 +1,16 @@
+"""Select di-tau events (Sec. IV) and compute their features (simplex coordinates, MET, HT, dR)."""
+
+from resonant_ad.ditau import write_prepared
+from resonant_ad.smk import script_run
+
+script_run(
+    snakemake,
+    write_prepared,
+    list(snakemake.input),
+    snakemake.output.events,
+    snakemake.output.cutflow,
+    snakemake.params.selection,
+    snakemake.params.features,
+    snakemake.params.seed,
+    sources=snakemake.params.sources,
+)

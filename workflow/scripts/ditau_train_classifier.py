@@ -1,0 +1,20 @@
+"""Inject one signal at one strength, train SR data vs synthetic background, score the test set."""
+
+from resonant_ad.ditau_study import train_and_score
+from resonant_ad.smk import script_run
+
+parts = {k: snakemake.input[k] for k in ("sr_train", "sr_val", "sr_test")}
+script_run(
+    snakemake,
+    train_and_score,
+    parts,
+    snakemake.input.signal,
+    snakemake.input.samples,
+    snakemake.input.split,
+    snakemake.output.scores,
+    snakemake.output.summary,
+    snakemake.wildcards.signal,
+    float(snakemake.wildcards.sigma),
+    snakemake.params.classifier,
+    snakemake.params.seed,
+)
