@@ -11,10 +11,11 @@ from resonant_ad.maf import MAF, build_nflows_maf, copy_to_nflows
 from resonant_ad.preprocessing import LogitScaler
 
 
-def test_logit_scaler_round_trip_and_jacobian():
+@pytest.mark.parametrize("log_features", [(), (0,)])
+def test_logit_scaler_round_trip_and_jacobian(log_features):
     rng = np.random.default_rng(0)
     X = np.column_stack([rng.exponential(size=5000), rng.uniform(2, 3, 5000)])
-    sc = LogitScaler(margin=0.02).fit(X)
+    sc = LogitScaler(margin=0.02, log_features=log_features).fit(X)
     Y = sc.transform(X)
     np.testing.assert_allclose(Y.mean(0), 0, atol=1e-9)
     np.testing.assert_allclose(Y.std(0), 1, atol=1e-9)
@@ -37,6 +38,19 @@ def test_logit_scaler_round_trip_and_jacobian():
     np.testing.assert_allclose(sc.log_abs_det_jacobian(x0), numeric, rtol=1e-5)
     restored = LogitScaler.from_state(sc.state())
     np.testing.assert_array_equal(restored.transform(X[:10]), Y[:10])
+
+
+def test_log_features_spread_small_values_and_must_be_positive():
+    rng = np.random.default_rng(1)
+    # a feature spanning four orders of magnitude: a cluster near 1e-4 and one near 0.5
+    x = np.r_[1e-4 * (1 + 0.01 * rng.standard_normal(2000)), rng.uniform(0.3, 0.7, 2000)]
+    X = x[:, None]
+    plain = LogitScaler().fit(X).transform(X)[:2000, 0]
+    logged = LogitScaler(log_features=(0,)).fit(X).transform(X)[:2000, 0]
+    # the 1% spread of the small cluster is resolved only after the log
+    assert logged.std() > 100 * plain.std()
+    with pytest.raises(ValueError, match="log feature 0"):
+        LogitScaler(log_features=(0,)).fit(np.c_[[1.0, 0.0, 2.0]])
 
 
 def test_maf_matches_nflows_exactly():
