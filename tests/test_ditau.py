@@ -10,6 +10,8 @@ from conftest import copy_workflow, run_snakemake
 from resonant_ad import ditau
 from resonant_ad import ditau_study as ds
 from resonant_ad.ditau import OBJECT_TYPES, PADDING
+from resonant_ad.flow_study import feature_columns
+from resonant_ad.paths import DITAU_BACKGROUND_PARTS
 
 SELECTION = {"tau_eta_max": 2.4, "leading_tau_pt_min": 40.0, "mvis_min": 100.0}
 FEATURES = {"n_rho": 10, "padding_noise": 0.01, "ht_floor": 1.0}
@@ -260,13 +262,13 @@ def test_split_fractions_and_background_only_sideband(split):
     assert len(parts["sr_test"]) == round(0.15 * n_sr)
     assert abs(len(parts["sr_train"]) - len(parts["sr_val"])) <= 1
     assert sum(len(parts[p]) for p in ("sr_train", "sr_val", "sr_test")) == n_sr
-    for name in ds.BACKGROUND_PARTS:
+    for name in DITAU_BACKGROUND_PARTS:
         assert (parts[name]["label"] == 0).all()
     assert (parts["sb_train"]["mvis"].between(175, 300, inclusive="neither")).sum() == 0
     for table in signals.values():
         assert (table["role"] == "test").sum() == len(parts["sr_test"])
         assert (table["label"] == 1).all()
-    assert ds.feature_columns(parts["sr_train"]) == [
+    assert feature_columns(parts["sr_train"]) == [
         c for c in events.columns if c not in ("mvis", "label", "process")
     ]
 

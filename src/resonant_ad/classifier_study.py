@@ -21,19 +21,17 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from .classifier import HGBEnsemble, NeuralClassifierEnsemble
+from .flow_study import feature_columns
 from .io import read_parquet, write_csv, write_json, write_parquet
 from .methods import Method, method
 from .seeding import derive_seed, rng
 
 log = logging.getLogger(__name__)
 
-#: columns of a split, latent or samples table that are not classifier inputs
-NON_FEATURES = ("mjj", "label", "split")
-
 
 def input_columns(df: pd.DataFrame) -> list[str]:
-    """The classifier inputs of a table: every column except mJJ, the label and the split."""
-    return [c for c in df.columns if c not in NON_FEATURES]
+    """The classifier inputs of a table: its feature columns (flow_study.feature_columns)."""
+    return feature_columns(df)
 
 
 def make_classifier(cfg: Mapping[str, Any], seed: int) -> NeuralClassifierEnsemble | HGBEnsemble:

@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .ditau_study import MASS, feature_columns
+from .ditau_study import MASS
+from .flow_study import feature_columns
 from .io import read_csv, read_parquet
-from .plotting import new_figure, save_figure, shade_region
+from .plotting import COLORS, density_step, new_figure, save_figure, shade_region
 
 #: signal and background colours
 PROCESS_COLORS = {
@@ -51,14 +52,8 @@ def plot_mvis(
     hi = float(np.quantile(events[MASS], 0.995))
     edges = np.linspace(float(events[MASS].min()), hi, 61)
     for i, (proc, d) in enumerate(events.groupby("process", sort=True)):
-        ax.hist(
-            d[MASS],
-            bins=edges,
-            density=True,
-            histtype="step",
-            color=_color(str(proc), i),
-            label=LABELS.get(str(proc), str(proc)),
-            lw=1.5,
+        density_step(
+            ax, d[MASS], edges, color=_color(str(proc), i), label=LABELS.get(str(proc), str(proc))
         )
     ax.set_xlabel(r"$m_{vis}(\tau\tau)$ [GeV]")
     ax.set_ylabel("normalized density [1/GeV]")
@@ -78,15 +73,8 @@ def plot_synthetic(
     for ax, col in zip(axes, cols, strict=False):
         lo, hi = np.quantile(np.r_[real[col], synthetic[col]], [0.001, 0.995])
         edges = np.linspace(lo, hi, 41)
-        ax.hist(real[col], bins=edges, density=True, histtype="step", color="k", label="SR data")
-        ax.hist(
-            synthetic[col],
-            bins=edges,
-            density=True,
-            histtype="step",
-            color="#d62728",
-            label="synthetic",
-        )
+        density_step(ax, real[col], edges, color="k", label="SR data")
+        density_step(ax, synthetic[col], edges, color=COLORS["cathode"], label="synthetic")
         ax.set_xlabel(col)
         ax.set_yscale("log")
     for ax in axes[len(cols) :]:

@@ -31,18 +31,16 @@ from sklearn.metrics import roc_auc_score
 from .classifier import HGBEnsemble, NeuralClassifierEnsemble
 from .classifier_study import make_classifier
 from .evaluation import SIC_GRID, sic_curve, sic_on_grid
-from .flow import ConditionalFlow, MassKDE
+from .flow import ConditionalFlow
+from .flow_study import draw_synthetic, feature_columns
 from .io import read_json, read_parquet, write_csv, write_json, write_parquet
+from .paths import DITAU_BACKGROUND_PARTS
 from .regions import in_window
 from .seeding import derive_seed, rng
 
 log = logging.getLogger(__name__)
 
 MASS = "mvis"
-#: columns of a di-τ table that are not features
-NON_FEATURES = (MASS, "label", "process", "role", "split")
-#: background parts of the split
-BACKGROUND_PARTS = ("sb_train", "sb_val", "sr_train", "sr_val", "sr_test")
 #: metrics.csv columns (an interface, see the README)
 METRIC_COLUMNS = (
     "signal",
@@ -54,16 +52,6 @@ METRIC_COLUMNS = (
     "sic_at_eff",
     "significance_after_cut",
 )
-
-
-def feature_columns(df: pd.DataFrame) -> list[str]:
-    """The feature columns of a di-τ table (everything but m_vis, label and bookkeeping)."""
-    return [c for c in df.columns if c not in NON_FEATURES]
-
-
-def format_sigma(sigma: float | str) -> str:
-    """The canonical text of an injection strength in paths and seeds (0.5 → '0.5')."""
-    return f"{float(sigma):g}"
 
 
 def split_events(
@@ -127,7 +115,7 @@ def write_split(
 ) -> None:
     """Split the selected events (see :func:`split_events`) and write every part."""
     parts, signals, summary = split_events(read_parquet(events_path), params)
-    for name in BACKGROUND_PARTS:
+    for name in DITAU_BACKGROUND_PARTS:
         write_parquet(parts[name], outputs[name])
     for name, table in signals.items():
         write_parquet(table, signal_outputs[name])
@@ -154,18 +142,21 @@ def write_samples(
     cols = feature_columns(frames["sr_train"])
     g = rng(seed, "ditau-sample")
     masses = np.r_[frames["sr_train"][MASS].to_numpy(), frames["sr_val"][MASS].to_numpy()]
-    kde = MassKDE(tuple(params["signal_region"]), float(params["kde_bandwidth"])).fit(masses)
     k = float(params["oversampling"])
     sizes = {
         "train": round(k * len(frames["sr_train"])),
         "val": round(k * len(frames["sr_val"])),
         "test": len(frames["sr_test"]),
     }
-    n = sum(sizes.values())
-    m = kde.sample(n, g)
-    x, n_out = flow.sample(m, seed=derive_seed(seed, "ditau-sample-latent"))
-    if not np.isfinite(x).all():
-        raise FloatingPointError(f"{int((~np.isfinite(x).all(axis=1)).sum())} samples are NaN/inf")
+    m, x, n_out = draw_synthetic(
+        flow,
+        masses,
+        sum(sizes.values()),
+        params["signal_region"],
+        params["kde_bandwidth"],
+        g,
+        derive_seed(seed, "ditau-sample-latent"),
+    )
     out = pd.DataFrame(x, columns=cols)
     out[MASS] = m
     out["split"] = pd.array(np.repeat(list(sizes), list(sizes.values())), dtype="string")
@@ -182,20 +173,22 @@ def background_check(
 ) -> dict[str, Any]:
     """AUC of the classifier separating real from synthetic SR background (0.5 = perfect).
 
-    Trained on SR train+val background vs the synthetic train+val events, tested on the SR
-    test background vs as many held-out synthetic events.
+    Trained like the anomaly classifier: SR train background vs the synthetic train events,
+    validated on SR val vs synthetic val; tested on the SR test background vs as many
+    held-out synthetic events.
     """
     cols = feature_columns(parts["sr_train"])
-    real = pd.concat([parts["sr_train"], parts["sr_val"]], ignore_index=True)
-    fake = samples[samples["split"] != "test"]
-    X = np.vstack([real[cols].to_numpy(np.float64), fake[cols].to_numpy(np.float64)])
-    y = np.r_[np.ones(len(real)), np.zeros(len(fake))]
-    clf = make_classifier(classifier_cfg, seed).fit(X, y, X, y)
-    test_fake = samples[samples["split"] == "test"]
-    Xt = np.vstack([parts["sr_test"][cols].to_numpy(np.float64), test_fake[cols].to_numpy()])
-    yt = np.r_[np.ones(len(parts["sr_test"])), np.zeros(len(test_fake))]
+
+    def classes(split: str) -> tuple[np.ndarray, np.ndarray]:
+        real = parts[f"sr_{split}"][cols].to_numpy(np.float64)
+        fake = samples.loc[samples["split"] == split, cols].to_numpy(np.float64)
+        return np.vstack([real, fake]), np.r_[np.ones(len(real)), np.zeros(len(fake))]
+
+    (X, y), (X_val, y_val), (Xt, yt) = (classes(s) for s in ("train", "val", "test"))
+    clf = make_classifier(classifier_cfg, seed).fit(X, y, X_val, y_val)
     auc = float(roc_auc_score(yt, clf.predict_proba(Xt)[:, 1]))
-    return {"auc_real_vs_synthetic": auc, "n_train": [len(fake), len(real)], "n_test": len(yt)}
+    n_train = [int((y == 0).sum()), int((y == 1).sum())]
+    return {"auc_real_vs_synthetic": auc, "n_train": n_train, "n_test": len(yt)}
 
 
 def write_background_check(

@@ -17,7 +17,7 @@ from .flow import ConditionalFlow
 from .flow_study import feature_columns
 from .io import read_parquet, write_csv, write_json
 from .lhco_figures import feature_label
-from .plotting import COLORS, new_figure, save_figure
+from .plotting import COLORS, density_step, new_figure, save_figure
 from .seeding import rng
 
 log = logging.getLogger(__name__)
@@ -139,22 +139,8 @@ def flow_diagnostics(
     fig, axes = new_figure(1, len(cols), figsize=(3.6 * len(cols), 3.2), squeeze=False)
     for ax, col in zip(axes[0], cols, strict=True):
         edges = np.linspace(*np.quantile(real[col], [0.001, 0.995]), 50)
-        ax.hist(
-            real[col],
-            bins=edges,
-            density=True,
-            histtype="step",
-            color="k",
-            label="SR background (test)",
-        )
-        ax.hist(
-            synth[col],
-            bins=edges,
-            density=True,
-            histtype="step",
-            color=COLORS["cathode"],
-            label="flow samples",
-        )
+        density_step(ax, real[col], edges, color="k", label="SR background (test)")
+        density_step(ax, synth[col], edges, color=COLORS["cathode"], label="flow samples")
         ax.set_xlabel(feature_label(col, feature_set))
         ax.set_ylabel("normalized")
     axes[0][0].legend(fontsize=8)

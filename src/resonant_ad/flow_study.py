@@ -20,12 +20,13 @@ from .seeding import derive_seed, rng
 
 log = logging.getLogger(__name__)
 
-#: columns of a split part that are not flow features (the dijet and the di-τ mass, the label)
-NON_FEATURES = ("mjj", "mvis", "label")
+#: columns of the workflow's tables that are not features: the dijet and the di-τ mass, the
+#: truth label, and bookkeeping (sample split, di-τ process and signal role)
+NON_FEATURES = ("mjj", "mvis", "label", "split", "process", "role")
 
 
 def feature_columns(df: pd.DataFrame) -> list[str]:
-    """The feature columns of a split part (everything but the masses and the label)."""
+    """The feature columns of a table (split part, latent part, samples): all the others."""
     return [c for c in df.columns if c not in NON_FEATURES]
 
 
@@ -74,6 +75,29 @@ def train_flow(
     save_figure(fig, *figure_outputs)
 
 
+def draw_synthetic(
+    flow: ConditionalFlow,
+    sr_masses: np.ndarray,
+    n: int,
+    signal_region: Sequence[float],
+    bandwidth: float,
+    g: np.random.Generator,
+    latent_seed: int,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """CATHODE's synthetic SR background: ``(m, x, n beyond the flow's training range)``.
+
+    m is drawn (with ``g``) from the mass KDE fitted to ``sr_masses``, x from the flow at m
+    (latent draws seeded by ``latent_seed``); non-finite samples are an error.
+    """
+    kde = MassKDE(tuple(signal_region), float(bandwidth)).fit(np.asarray(sr_masses))
+    m = kde.sample(int(n), g)
+    x, n_out = flow.sample(m, seed=latent_seed)
+    bad = ~np.isfinite(x).all(axis=1)
+    if bad.any():
+        raise FloatingPointError(f"{int(bad.sum())} flow samples are NaN/inf")
+    return m, x, n_out
+
+
 def sample_sr(
     model: str,
     sr_train: str,
@@ -93,19 +117,20 @@ def sample_sr(
     cols = feature_columns(sr)
     n = int(flow_params["n_samples"])
     g = rng(seed, "sample")
-    kde = MassKDE(tuple(signal_region), float(flow_params["kde_bandwidth"])).fit(
-        sr["mjj"].to_numpy()
+    m, x, n_out = draw_synthetic(
+        flow,
+        sr["mjj"].to_numpy(),
+        n,
+        signal_region,
+        flow_params["kde_bandwidth"],
+        g,
+        derive_seed(seed, "sample-latent"),
     )
-    m = kde.sample(n, g)
-    x, n_out = flow.sample(m, seed=derive_seed(seed, "sample-latent"))
     n_val = round(float(flow_params["sample_val_fraction"]) * n)
     split = np.array(["train"] * (n - n_val) + ["val"] * n_val)
     out = pd.DataFrame(x, columns=cols)
     out["mjj"] = m
     out["split"] = split[g.permutation(n)]
-    bad = ~np.isfinite(x).all(axis=1)
-    if bad.any():
-        raise FloatingPointError(f"{int(bad.sum())} flow samples are NaN/inf")
     write_parquet(out, samples_out)
     summary = {
         "n_samples": n,

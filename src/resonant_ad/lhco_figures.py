@@ -10,7 +10,7 @@ import numpy as np
 
 from .io import read_parquet, write_csv
 from .lhco_data import build_features, feature_correlations
-from .plotting import COLORS, new_figure, save_figure, shade_region
+from .plotting import COLORS, density_step, new_figure, save_figure, shade_region
 
 LABELS = {
     "mj1": "$m_{J_1}$ [TeV]",
@@ -79,23 +79,8 @@ def plot_data_overview(
         values = build_features(events, spec)[col].to_numpy()
         edges = np.linspace(*np.quantile(values, [0.001, 0.995]), 60)
         for label, mask, color in regions:
-            ax.hist(
-                values[mask & ~is_sig],
-                bins=edges,
-                density=True,
-                histtype="step",
-                color=color,
-                label=label,
-            )
-        ax.hist(
-            values[is_sig],
-            bins=edges,
-            density=True,
-            histtype="step",
-            ls="--",
-            color=COLORS["cathode"],
-            label="signal",
-        )
+            density_step(ax, values[mask & ~is_sig], edges, color=color, label=label)
+        density_step(ax, values[is_sig], edges, ls="--", color=COLORS["cathode"], label="signal")
         r = (
             table[(set_name or next(iter(feature_sets)), col)]
             if set_name

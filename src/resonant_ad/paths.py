@@ -88,6 +88,8 @@ DITAU_DIR = "results/ditau"
 DITAU_OBJECTS = DITAU_DIR + "/raw/objects.parquet"
 DITAU_EVENTS = DITAU_DIR + "/selected/events.parquet"
 DITAU_CUTFLOW = DITAU_DIR + "/selected/cutflow.csv"
+#: background parts of the di-τ split (SB flow train/val; SR train/val/test)
+DITAU_BACKGROUND_PARTS = ("sb_train", "sb_val", "sr_train", "sr_val", "sr_test")
 DITAU_SPLIT_PART = DITAU_DIR + "/split/{part}.parquet"
 DITAU_SIGNAL = DITAU_DIR + "/split/signal_{signal}.parquet"
 DITAU_SPLIT_SUMMARY = DITAU_DIR + "/split/split.json"
@@ -250,9 +252,7 @@ def dijet_targets(config: Mapping[str, Any], study: str) -> list[str]:
 
 def ditau_split_parts() -> dict[str, str]:
     """The background parts of the di-τ split (see resonant_ad.ditau_study)."""
-    from .ditau_study import BACKGROUND_PARTS
-
-    return {part: DITAU_SPLIT_PART.format(part=part) for part in BACKGROUND_PARTS}
+    return {part: DITAU_SPLIT_PART.format(part=part) for part in DITAU_BACKGROUND_PARTS}
 
 
 def ditau_signals(ditau: Mapping[str, Any]) -> dict[str, str]:
@@ -272,13 +272,11 @@ def ditau_raw_inputs(ditau: Mapping[str, Any]) -> list[str]:
 
 def ditau_runs(ditau: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every (signal, injection σ, repeat) of the scan with its score and summary files."""
-    from .ditau_study import format_sigma
-
     out = []
     for signal in ditau["signals"]:
         for sigma in ditau["injections"]:
             for repeat in range(int(ditau["repeats"])):
-                ids = {"signal": signal, "sigma": format_sigma(sigma), "repeat": repeat}
+                ids = {"signal": signal, "sigma": format_c(sigma), "repeat": repeat}
                 out.append(
                     {
                         "signal": signal,
@@ -314,7 +312,8 @@ def ditau_targets(ditau: Mapping[str, Any]) -> list[str]:
 
 
 def format_c(c: float | str) -> str:
-    """The canonical text of a correlation value in paths and seeds (0.1 → '0.1')."""
+    """The canonical text of a number in paths and seeds (a toy correlation c or a di-τ
+    injection strength σ: 0.1 → '0.1', 2.0 → '2')."""
     return f"{float(c):g}"
 
 

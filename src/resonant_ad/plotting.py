@@ -56,6 +56,11 @@ def save_figure(fig: Figure, *paths: str | os.PathLike[str]) -> None:
     plt.close(fig)
 
 
+def density_step(ax, values, edges, **style) -> None:
+    """A unit-area step histogram of ``values`` (the comparison plots' common primitive)."""
+    ax.hist(values, bins=edges, density=True, histtype="step", **style)
+
+
 def shade_region(ax, window, label: str | None = "signal region") -> None:
     """Shade the SR window on an axis whose x is the resonant variable."""
     ax.axvspan(window[0], window[1], color=COLORS["sr"], alpha=0.6, lw=0, label=label, zorder=0)
