@@ -13,6 +13,7 @@ include: "workflow/rules/toy.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/flow.smk"
 include: "workflow/rules/classifier.smk"
+include: "workflow/rules/bumphunt.smk"
 include: "workflow/rules/ditau.smk"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -21,13 +22,14 @@ def snakemake_cmd() -> list[str]:
 
 
 def copy_workflow(dest: Path, config: str | None = None) -> Path:
-    """Copy the Snakefile, workflow/, config/ and envs/ into ``dest`` (no results).
+    """Copy the Snakefile, the profiles link, workflow/, config/ and envs/ into ``dest``.
 
     ``config`` (a file of tests/configs) replaces the copy's ``config/config.yaml``, so
     that only what it lists runs (``--configfile`` could only add to the default).
     """
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
+    shutil.copy2(REPO / "profiles", dest / "profiles", follow_symlinks=False)
     shutil.copytree(REPO / "workflow", dest / "workflow")
     shutil.copytree(REPO / "config", dest / "config")
     shutil.copytree(REPO / "envs", dest / "envs")
@@ -46,6 +48,24 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.C
     if check and proc.returncode != 0:
         pytest.fail(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def content_digest(path: Path) -> str:
+    """Content digest: tables byte for byte, models by their tensors (the archive differs)."""
+    if path.suffix == ".pt":
+        import torch
+
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+        states = payload["states"] if "states" in payload else [payload]
+        h = hashlib.sha256()
+        for state in states:
+            for key in sorted(state):
+                value = state[key]
+                h.update(key.encode())
+                if isinstance(value, torch.Tensor):
+                    h.update(value.cpu().numpy().tobytes())
+        return h.hexdigest()
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 TINY = ["--configfile", "test_configs/toy_tiny.yaml"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from resonant_ad.flow import ConditionalFlow, MassKDE
+from resonant_ad.flow_study import decorrelate
 from resonant_ad.maf import MAF, build_nflows_maf, copy_to_nflows
 from resonant_ad.preprocessing import LogitScaler
 
@@ -137,6 +139,41 @@ def test_sampling_follows_the_condition(gaussian_flow):
     a, _ = flow.sample(np.zeros(100), seed=5)
     b, _ = flow.sample(np.zeros(100), seed=5)
     np.testing.assert_array_equal(a, b)
+
+
+def test_decorrelation_moves_every_event_to_the_reference_mass(gaussian_flow, tmp_path):
+    """x' = f⁻¹(f(x; m); m0) (LaCATHODE footnote 2): x' ~ p(x | m0) whatever m, so x' and m
+    are uncorrelated and the m0 samples describe x'; each event keeps its own mJJ."""
+    flow, draw = gaussian_flow
+    X, m = draw(20_000)
+    model = tmp_path / "flow.pt"
+    flow.save(model)
+    part = pd.DataFrame(X, columns=["a", "b"]).assign(mjj=m, label=0)
+    part.to_parquet(tmp_path / "sb.parquet")
+    outputs = {"sb_test": str(tmp_path / "xp.parquet")}
+    samples_out = str(tmp_path / "samples.parquet")
+    params = {"n_samples": 20_000, "sample_val_fraction": 0.25}
+    decorrelate(
+        str(model),
+        {"sb_test": str(tmp_path / "sb.parquet")},
+        outputs,
+        samples_out,
+        params,
+        [0.8, 1.2],
+        seed=4,
+    )
+    xp = pd.read_parquet(outputs["sb_test"])
+    assert list(xp.columns) == ["a", "b", "mjj", "label"]
+    np.testing.assert_array_equal(xp["mjj"], m)
+    for col in ("a", "b"):
+        assert abs(np.corrcoef(part[col], m)[0, 1]) > 0.6
+        assert abs(np.corrcoef(xp[col], m)[0, 1]) < 0.05
+        assert abs(xp[col].mean() - 0.8 * 1.0) < 0.1  # the mean of p(x | m0 = 1)
+        assert abs(xp[col].std() - 1) < 0.1
+    samples = pd.read_parquet(samples_out)
+    assert (samples["mjj"] == 1.0).all() and (samples["split"] == "val").sum() == 5000
+    for col in ("a", "b"):
+        assert abs(samples[col].mean() - xp[col].mean()) < 0.05
 
 
 def test_checkpoint_round_trip_gives_identical_outputs(gaussian_flow, tmp_path):

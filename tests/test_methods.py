@@ -54,7 +54,8 @@ def stage_files(tmp_path, frames) -> tuple[dict[str, str], dict[str, str]]:
     for name, df in frames.items():
         inputs[name] = str(tmp_path / f"{name}.parquet")
         df.to_parquet(inputs[name])
-    outputs = {k: str(tmp_path / f"out_{k}") for k in ("sic", "sculpting", "history", "summary")}
+    names = ("sic", "sculpting", "data", "history", "summary")
+    outputs = {k: str(tmp_path / f"out_{k}") for k in names}
     return inputs, outputs
 
 
@@ -64,6 +65,7 @@ EXPECTED_SIZES = {  # (train class 1, train class 0, val class 1, val class 0)
     "idealized": (300, 400, 100, 130),
     "supervised": (60, 400, 20, 130),
     "cwola": (300, 700, 100, 230),
+    "decorrelated": (300, 600, 100, 200),  # its samples are the flow's draws at m0
 }
 
 
@@ -112,7 +114,7 @@ def test_lacathode_reference_is_seeded_standard_normal(frames):
 
 
 def test_scoring_sets_drop_injected_signal_and_keep_regions(frames):
-    sic, sculpt = scoring_sets(frames)
+    sic, sculpt, data = scoring_sets(frames)
     assert (sic["part"] == "sr_test").sum() == 140  # the injected test signal is not used
     assert (sic["label"] == 1).sum() == 40 and set(sic[sic["label"] == 1]["part"]) == {
         "signal_test"
@@ -120,18 +122,24 @@ def test_scoring_sets_drop_injected_signal_and_keep_regions(frames):
     assert (sic["label"] == 0).sum() == 140 + 500
     assert sculpt["sr"].sum() == 140 and (~sculpt["sr"]).sum() == 345
     assert (sculpt["label"] == 0).all()
+    # the bump hunt's data: every SR and SB test event, injected signal included
+    assert data["sr"].sum() == 150 and (~data["sr"]).sum() == 350
+    assert (data["label"] == 1).sum() == 15
 
 
 def test_inputs_are_in_the_method_space():
-    ids = ("lhco_surrogate", "shifted", 1000, 2)
+    ids = ("lhco_surrogate", "shifted", "3.3-3.7", 1000, 2)
     lac = paths.classifier_inputs(*ids, "lacathode")
     assert all("/run2/latent/" in p for p in lac.values())
     assert set(lac) == {"sr_train", "sr_val", *TEST_PARTS}
     cat = paths.classifier_inputs(*ids, "cathode")
     assert cat["samples"].endswith("run2/flow/samples.parquet")
     assert all("/split/" in p for k, p in cat.items() if k != "samples")
-    for name in METHODS:  # every z-space method finds its parts mapped
-        if METHODS[name].space == "z":
+    dec = paths.classifier_inputs(*ids, "decorrelated")
+    assert dec["samples"].endswith("run2/decorrelated/samples_m0.parquet")
+    assert all("/run2/decorrelated/" in p for p in dec.values())
+    for name in METHODS:  # every mapped-space method finds its parts mapped
+        if METHODS[name].space in ("z", "xp"):
             assert set(METHODS[name].split_parts()) <= set(paths.LATENT_PARTS)
     with pytest.raises(KeyError, match="unknown method 'nope'"):
         paths.classifier_inputs(*ids, "nope")

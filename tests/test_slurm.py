@@ -8,14 +8,11 @@ through ``--profile workflow/profiles/slurm`` and once locally; SLURM must have 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
-import torch
-from conftest import REPO, TINY, copy_workflow, run_snakemake
+from conftest import REPO, TINY, content_digest, copy_workflow, run_snakemake
 
 pytestmark = pytest.mark.slurm
 
@@ -35,22 +32,6 @@ def cluster(tmp_path_factory):
         yield state
     finally:
         subprocess.run([str(CLUSTER), "down", str(state)], capture_output=True, text=True)
-
-
-def _digest(path: Path) -> str:
-    """Content digest: tables byte for byte, models by their tensors (the archive differs)."""
-    if path.suffix == ".pt":
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-        states = payload["states"] if "states" in payload else [payload]
-        h = hashlib.sha256()
-        for state in states:
-            for key in sorted(state):
-                value = state[key]
-                h.update(key.encode())
-                if isinstance(value, torch.Tensor):
-                    h.update(value.cpu().numpy().tobytes())
-        return h.hexdigest()
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_profile_runs_every_job_through_slurm_with_local_results(cluster, tmp_path):
@@ -94,5 +75,5 @@ def test_profile_runs_every_job_through_slurm_with_local_results(cluster, tmp_pa
         p.relative_to(on_slurm) for p in (on_slurm / "results").rglob("*") if p.is_file()
     )
     compared = [f for f in files if f.suffix != ".pdf"]  # PDFs embed their creation time
-    different = [f for f in compared if _digest(local / f) != _digest(on_slurm / f)]
+    different = [f for f in compared if content_digest(local / f) != content_digest(on_slurm / f)]
     assert not different, f"SLURM and local outputs differ: {different}"

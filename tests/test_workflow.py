@@ -66,3 +66,23 @@ def test_schema_rejects_bad_config_naming_the_key(tmp_path, override, culprit):
     assert "Error validating config" in message
     assert culprit in message
     assert not (workdir / "results").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "culprit"),
+    [
+        ("lhco_surrogate={scan: {windows: [[1.0, 1.4]]}}", "lhco_surrogate.scan.windows[0]"),
+        ("lhco_surrogate={signal_region: [3.7, 3.3]}", "lhco_surrogate.signal_region"),
+        (
+            "lhco_surrogate={scan: {windows: [[3.0, 3.4]], feature_set: nope}}",
+            "lhco_surrogate.scan.feature_set",
+        ),
+    ],
+)
+def test_cross_key_config_errors_name_the_key(tmp_path, override, culprit):
+    """What the schema cannot say (windows inside the fit range, known names) is checked next."""
+    workdir = copy_workflow(tmp_path / "wf")
+    proc = run_snakemake(workdir, "-n", "--cores", "1", "--config", override, check=False)
+    assert proc.returncode != 0
+    assert culprit in proc.stdout + proc.stderr
+    assert not (workdir / "results").exists()

@@ -20,6 +20,7 @@ from resonant_ad.methods import METHODS
 from resonant_ad.paths import LATENT_PARTS, SPLIT_PARTS
 
 pytestmark = pytest.mark.workflow
+SR = "sr3.3-3.7"  # the nominal window's folder
 
 
 def test_surrogate_chain_builds_every_split(dijet_run):
@@ -28,7 +29,7 @@ def test_surrogate_chain_builds_every_split(dijet_run):
     assert summary["n_signal_injected"] == 200 and summary["signal_in_sr"] > 100
     for feature_set in ("original", "shifted"):
         for nsig in (200, 0):
-            split = base / feature_set / f"nsig{nsig}" / "split"
+            split = base / feature_set / SR / f"nsig{nsig}" / "split"
             assert sorted(p.stem for p in split.glob("*.parquet")) == sorted(SPLIT_PARTS)
             sr_train = pd.read_parquet(split / "sr_train.parquet")
             assert sr_train["mjj"].between(3.3, 3.7, inclusive="neither").all()
@@ -41,7 +42,7 @@ def test_surrogate_chain_builds_every_split(dijet_run):
     assert (base / "figures/data_overview.png").stat().st_size > 20_000
 
     # the flow stage: model, latents of the parts LaCATHODE uses, CATHODE samples, diagnostics
-    run = base / "shifted/nsig200/run0"
+    run = base / f"shifted/{SR}/nsig200/run0"
     sampling = json.loads((run / "flow/sampling.json").read_text())
     assert sampling["n_samples"] == 2000 and sampling["n_val"] == 500
     samples = pd.read_parquet(run / "flow/samples.parquet")
@@ -50,7 +51,7 @@ def test_surrogate_chain_builds_every_split(dijet_run):
     assert sorted(p.stem for p in (run / "latent").glob("*.parquet")) == sorted(LATENT_PARTS)
     for part in LATENT_PARTS:
         latent = pd.read_parquet(run / f"latent/{part}.parquet")
-        data = pd.read_parquet(base / f"shifted/nsig200/split/{part}.parquet")
+        data = pd.read_parquet(base / f"shifted/{SR}/nsig200/split/{part}.parquet")
         assert list(latent.columns) == ["z0", "z1", "z2", "z3", "mjj", "label"]
         assert len(latent) == len(data) and latent["label"].equals(data["label"])
     diag = json.loads((run / "flow/diagnostics.json").read_text())
@@ -62,35 +63,78 @@ def test_surrogate_chain_builds_every_split(dijet_run):
 def test_every_method_is_trained_scored_and_evaluated(dijet_run):
     base = dijet_run / "results/lhco_surrogate"
     for feature_set in ("original", "shifted"):
-        metrics = pd.read_csv(base / feature_set / "metrics.csv")
+        metrics = pd.read_csv(base / feature_set / SR / "metrics.csv")
         assert list(metrics.columns) == list(METRIC_COLUMNS)
         assert sorted(set(metrics["method"])) == sorted(METHODS)
         assert len(metrics) == len(METHODS) * 2  # x 2 injections x 1 run
         assert metrics["auc"].between(0, 1).all() and metrics["chi2_ndof_at_1pct"].gt(0).all()
-        summary = pd.read_csv(base / feature_set / "metrics_summary.csv")
+        summary = pd.read_csv(base / feature_set / SR / "metrics_summary.csv")
         assert len(summary) == len(METHODS) * 2 and (summary["runs"] == 1).all()
         for name in ("sic", "sculpting_chi2", "mjj_selection"):
             for ext in ("png", "pdf"):
-                assert (base / feature_set / f"figures/{name}.{ext}").stat().st_size > 10_000
+                assert (base / feature_set / SR / f"figures/{name}.{ext}").stat().st_size > 10_000
     # every score table holds the right test events: LaCATHODE scores the same events as CATHODE
-    run = base / "shifted/nsig200/run0"
+    run = base / f"shifted/{SR}/nsig200/run0"
     cat = pd.read_parquet(run / "cathode/scores_sic.parquet")
     lac = pd.read_parquet(run / "lacathode/scores_sic.parquet")
     np.testing.assert_array_equal(cat["mjj"], lac["mjj"])
     np.testing.assert_array_equal(cat["label"], lac["label"])
-    signal_test = pd.read_parquet(base / "shifted/nsig200/split/signal_test.parquet")
+    signal_test = pd.read_parquet(base / f"shifted/{SR}/nsig200/split/signal_test.parquet")
     assert cat["label"].sum() == len(signal_test)
     training = json.loads((run / "supervised/training.json").read_text())
-    n_signal_train = len(pd.read_parquet(base / "shifted/nsig200/split/signal_train.parquet"))
+    n_signal_train = len(pd.read_parquet(base / f"shifted/{SR}/nsig200/split/signal_train.parquet"))
     assert training["n_train"][1] == n_signal_train
-    assert (dijet_run / "benchmarks/lhco_surrogate/shifted/nsig200/run0/cathode").is_dir()
+    assert (dijet_run / f"benchmarks/lhco_surrogate/shifted/{SR}/nsig200/run0/cathode").is_dir()
+
+
+def test_bump_hunt_scan_and_decorrelated_space(dijet_run):
+    """Per-run bump hunts, their summary and figures; the SR scan runs the whole chain."""
+    base = dijet_run / "results/lhco_surrogate"
+    table = pd.read_csv(base / f"shifted/{SR}/bumphunt.csv")
+    assert len(table) == len(METHODS) * 2 * 2  # x 2 injections x 2 efficiencies x 1 run
+    assert set(table["efficiency"]) == {0.2, 0.05}
+    n_sr_test = {
+        n: len(pd.read_parquet(base / f"shifted/{SR}/nsig{n}/split/sr_test.parquet"))
+        for n in (200, 0)
+    }
+    for _, row in table.iterrows():
+        assert abs(row["n_sr"] - row["efficiency"] * n_sr_test[row["injection"]]) <= 1
+        assert row["sr_predicted"] > 0 and row["sr_predicted_err"] > 0
+        assert np.isfinite(row["z_local"]) and 0 <= row["sb_p_value"] <= 1
+    assert (table.loc[table["injection"] == 0, "n_sr_signal"] == 0).all()
+    assert table["fit_converged"].mean() > 0.9
+    for name in ("bumphunt_significance", "bumphunt_fits_nsig200", "bumphunt_fits_nsig0"):
+        assert (base / f"shifted/{SR}/figures/{name}.png").stat().st_size > 20_000
+
+    # the decorrelated space: every event moved to m0 = the SR centre, samples at m0
+    run = base / f"shifted/{SR}/nsig200/run0"
+    samples = pd.read_parquet(run / "decorrelated/samples_m0.parquet")
+    assert np.allclose(samples["mjj"], 3.5) and len(samples) == 2000
+    moved = pd.read_parquet(run / "decorrelated/sb_test.parquet")
+    original = pd.read_parquet(base / f"shifted/{SR}/nsig200/split/sb_test.parquet")
+    np.testing.assert_array_equal(moved["mjj"], original["mjj"])
+    assert not np.allclose(moved["mj1"], original["mj1"])
+
+    # the scan: a second window with its own split (no extra background there), flow and fits
+    other = base / "shifted/sr3-3.4/nsig200"
+    sr_train = pd.read_parquet(other / "split/sr_train.parquet")
+    assert sr_train["mjj"].between(3.0, 3.4, inclusive="neither").all()
+    assert len(pd.read_parquet(other / "split/extra_train.parquet")) == 0
+    assert (other / "run0/flow/model.pt").exists()
+    scan = pd.read_csv(base / "scan/shifted/nsig200/scan.csv")
+    windows = set(zip(scan["window_low"], scan["window_high"], strict=True))
+    assert windows == {(3.0, 3.4), (3.3, 3.7)}
+    assert set(scan["method"]) == {"cathode", "lacathode", "decorrelated"}
+    assert len(scan) == 2 * 3 * 2  # windows x methods x efficiencies
+    assert (base / "scan/shifted/nsig200/scan.png").stat().st_size > 20_000
 
 
 def test_report_holds_every_figure(dijet_run):
     run_snakemake(dijet_run, "--report", "results/report.html")
     html = (dijet_run / "results/report.html").read_text(errors="replace")
     assert len(html) > 200_000
-    for name in ("sic.png", "sculpting_chi2.png", "mjj_selection.png", "data_overview.png"):
+    names = ("sic.png", "sculpting_chi2.png", "mjj_selection.png", "data_overview.png")
+    for name in (*names, "bumphunt_significance.png", "bumphunt_fits_nsig200.png", "scan.png"):
         assert name in html
 
 

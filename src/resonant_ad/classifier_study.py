@@ -7,7 +7,9 @@ supervised training), trains the configured classifier and scores two test sets:
 
 - SIC test: background in the SR (the data's SR test part without its injected signal, plus
   the extra SR background's test part) and the SR signal events that were not injected;
-- sculpting test: the background of the data's SR and SB test parts, with its region.
+- sculpting test: the background of the data's SR and SB test parts, with its region;
+- data test: every event of the data's SR and SB test parts (injected signal included), the
+  sample the bump hunt (resonant_ad.bumphunt) cuts on and fits.
 """
 
 from __future__ import annotations
@@ -90,8 +92,10 @@ def training_sets(
     return arrays[0], arrays[1], arrays[2], arrays[3], cols
 
 
-def scoring_sets(frames: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The SIC and sculpting test tables (features, mJJ, label, origin) of one space."""
+def scoring_sets(
+    frames: Mapping[str, pd.DataFrame],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The SIC, sculpting and data test tables (features, mJJ, label, origin) of one space."""
     sr, sb = frames["sr_test"], frames["sb_test"]
     sic = pd.concat(
         [
@@ -105,7 +109,8 @@ def scoring_sets(frames: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.D
         [sr[sr["label"] == 0].assign(sr=True), sb[sb["label"] == 0].assign(sr=False)],
         ignore_index=True,
     )
-    return sic, sculpt
+    data = pd.concat([sr.assign(sr=True), sb.assign(sr=False)], ignore_index=True)
+    return sic, sculpt, data
 
 
 def train_and_score(
@@ -144,7 +149,7 @@ def train_and_score(
     )
     clf = make_classifier(classifier_cfg, seed).fit(X, y, X_val, y_val)
 
-    sic, sculpt = scoring_sets(frames)
+    sic, sculpt, data = scoring_sets(frames)
     sic_out = pd.DataFrame(
         {
             "score": clf.predict_proba(sic[cols].to_numpy(np.float64))[:, 1],
@@ -153,18 +158,25 @@ def train_and_score(
             "part": sic["part"].to_numpy(),
         }
     )
-    sculpt_out = pd.DataFrame(
+    data_out = pd.DataFrame(
         {
-            "score": clf.predict_proba(sculpt[cols].to_numpy(np.float64))[:, 1],
-            "mjj": sculpt["mjj"].to_numpy(),
-            "sr": sculpt["sr"].to_numpy(),
+            "score": clf.predict_proba(data[cols].to_numpy(np.float64))[:, 1],
+            "mjj": data["mjj"].to_numpy(),
+            "sr": data["sr"].to_numpy(),
+            "label": data["label"].to_numpy().astype(np.int8),
         }
     )
-    for name, df in (("sic", sic_out), ("sculpting", sculpt_out)):
+    # the sculpting set is the data set's background, in the same order (scored once)
+    sculpt_out = data_out.loc[data_out["label"] == 0, ["score", "mjj", "sr"]]
+    sculpt_out = sculpt_out.reset_index(drop=True)
+    if len(sculpt_out) != len(sculpt):
+        raise RuntimeError("the sculpting set is not the background of the data set")
+    tables = {"sic": sic_out, "sculpting": sculpt_out, "data": data_out}
+    for name, df in tables.items():
         if not np.all(np.isfinite(df["score"])):
             raise FloatingPointError(f"{method_name}: non-finite scores on the {name} test set")
-    write_parquet(sic_out, outputs["sic"])
-    write_parquet(sculpt_out, outputs["sculpting"])
+    for name, df in tables.items():
+        write_parquet(df, outputs[name])
 
     if isinstance(clf, NeuralClassifierEnsemble):
         history = clf.history_
@@ -173,7 +185,9 @@ def train_and_score(
             {"member": range(len(clf.members_)), "n_iter": [mm.n_iter_ for mm in clf.members_]}
         )
     write_csv(history, outputs["history"])
-    auc = float(roc_auc_score(sic_out["label"], sic_out["score"]))
+    # one class only (an SR window the signal does not reach): no AUC
+    has_both = sic_out["label"].nunique() == 2
+    auc = float(roc_auc_score(sic_out["label"], sic_out["score"])) if has_both else float("nan")
     summary = {
         "method": method_name,
         "space": m.space,

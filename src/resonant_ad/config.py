@@ -77,3 +77,25 @@ def config_slice(config: Mapping[str, Any], section: str, *keys: str) -> dict[st
 def resource(config: Mapping[str, Any], rule: str, key: str) -> Any:
     """One compute request (threads, mem_mb, runtime) of ``rule`` from ``config['resources']``."""
     return config["resources"][rule][key]
+
+
+def check_dijet_study(config: Mapping[str, Any], study: str) -> None:
+    """Cross-key checks of a dijet study the schema cannot express; errors name the key."""
+    cfg = config[study]
+    windows = [("signal_region", cfg["signal_region"])]
+    windows += [(f"scan.windows[{i}]", w) for i, w in enumerate(cfg["scan"]["windows"])]
+    lo_fit, hi_fit = cfg["bumphunt"]["fit_range"]
+    for key, (low, high) in windows:
+        if not low < high:
+            raise ValueError(f"config: {study}.{key} = {[low, high]} needs low < high")
+        if not (lo_fit <= low and high <= hi_fit):
+            raise ValueError(
+                f"config: {study}.{key} = {[low, high]} lies outside "
+                f"{study}.bumphunt.fit_range = {[lo_fit, hi_fit]}"
+            )
+    scan = cfg["scan"]
+    if scan["windows"] and scan["feature_set"] not in cfg["feature_sets"]:
+        raise ValueError(
+            f"config: {study}.scan.feature_set = {scan['feature_set']!r} is not one of "
+            f"{study}.feature_sets {sorted(cfg['feature_sets'])}"
+        )

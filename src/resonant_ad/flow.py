@@ -298,6 +298,8 @@ class ConditionalFlow:
         c = torch.as_tensor(self._cond(m), dtype=torch.float32, device=dev)
         self.model_.eval()
         out = [self.model_.inverse(z[s], c[s]).cpu().numpy() for s in self._chunks(len(z))]
+        if not out:
+            return np.empty((0, self.n_features_))
         return self.scaler_.inverse_transform(np.concatenate(out))
 
     @torch.no_grad()

@@ -191,7 +191,9 @@ def split_study(
 
     ``params``: seed, signal_region, split (train/val/test fractions of the data),
     extra_split (event counts of the extra SR background for train and val; the rest is
-    test). The data split is the same for every feature set of an injection.
+    test), extra_region (the nominal SR, where the extra background was simulated: a
+    different window, e.g. of a scan, gets empty extra parts). The data split is the same
+    for every feature set and window of an injection.
     """
     window = params["signal_region"]
     labels = split_labels(len(data), params["split"], rng(params["seed"], "split", n_signal))
@@ -205,12 +207,17 @@ def split_study(
         for split in ("train", "val", "test")
     }
     n_train, n_val = (int(params["extra_split"][k]) for k in ("train", "val"))
-    if n_train + n_val > len(extra):
+    extra_feats = build_features(extra, spec)
+    extra_region = params.get("extra_region", window)
+    if [float(v) for v in extra_region] != [float(v) for v in window]:
+        # the extra background is simulated in the nominal SR only: none for a scan window
+        log.info("window %s is not the extra sample's %s: no extra parts", window, extra_region)
+        extra_feats, n_train, n_val = extra_feats.iloc[:0], 0, 0
+    elif n_train + n_val > len(extra):
         raise ValueError(
             f"extra_split asks for {n_train} + {n_val} events; the extra SR sample has {len(extra)}"
         )
-    extra_feats = build_features(extra, spec)
-    order = rng(params["seed"], "split-extra").permutation(len(extra))
+    order = rng(params["seed"], "split-extra").permutation(len(extra_feats))
     parts["extra_train"] = extra_feats.iloc[order[:n_train]].reset_index(drop=True)
     parts["extra_val"] = extra_feats.iloc[order[n_train : n_train + n_val]].reset_index(drop=True)
     parts["extra_test"] = extra_feats.iloc[order[n_train + n_val :]].reset_index(drop=True)

@@ -7,7 +7,9 @@ named sources, and the space its classifier sees. Sources are the parts of a spl
 - ``samples``: CATHODE's flow samples in the SR (their ``split`` column says train / val);
 - ``normal``: draws from the flow's N(0, 1) base density, LaCATHODE's background model.
 
-In the ``z`` space every split part is read from the flow's latent mapping of that part.
+In the ``z`` space every split part is read from the flow's latent mapping of that part; in
+the ``xp`` space from its decorrelated version x' = f⁻¹(f(x; m); m0), where ``samples`` are the
+flow's draws at m0 (resonant_ad.flow_study.decorrelate).
 Adding a method is one entry in :data:`METHODS`; the workflow, evaluation and figures pick
 it up from here.
 """
@@ -78,6 +80,15 @@ METHODS: dict[str, Method] = {
         negative=("extra_train", "extra_val"),
         weakly_supervised=False,
         description="signal vs background with truth labels (upper bound)",
+    ),
+    "decorrelated": Method(
+        label="CATHODE (x′ at m0)",
+        space="xp",
+        positive=("sr_train", "sr_val"),
+        negative=("samples", "samples"),
+        weakly_supervised=True,
+        description="LaCATHODE footnote 2: SR data moved to m0 by f⁻¹(f(x; m); m0) vs flow "
+        "samples at m0",
     ),
     "cwola": Method(
         label="CWoLA hunting",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 # -- toy study (LaCATHODE Sec. III) -------------------------------------------------------
@@ -50,14 +50,20 @@ SPLIT_PARTS = (
 )
 #: parts mapped to the flow's latent space: what LaCATHODE trains and is tested on
 LATENT_PARTS = ("sr_train", "sr_val", "sr_test", "sb_test", "extra_test", "signal_test")
-SPLIT_PART = "results/{study}/{feature_set}/nsig{nsig}/split/{part}.parquet"
-RUN_DIR = "results/{study}/{feature_set}/nsig{nsig}/run{run}"
+#: one analysis: a feature set with a signal-region window (``3.3-3.7``, TeV); the study's
+#: ``signal_region`` is the nominal window, ``scan.windows`` add more (:func:`format_window`)
+FEATURE_SET_DIR = "results/{study}/{feature_set}/sr{window}"
+SPLIT_PART = FEATURE_SET_DIR + "/nsig{nsig}/split/{part}.parquet"
+RUN_DIR = FEATURE_SET_DIR + "/nsig{nsig}/run{run}"
 FLOW_MODEL = RUN_DIR + "/flow/model.pt"
 FLOW_HISTORY = RUN_DIR + "/flow/history.csv"
 FLOW_LOSS = RUN_DIR + "/flow/loss.{ext}"
 SAMPLES = RUN_DIR + "/flow/samples.parquet"
 SAMPLING_SUMMARY = RUN_DIR + "/flow/sampling.json"
 LATENT_PART = RUN_DIR + "/latent/{part}.parquet"
+#: the same parts in the decorrelated space x' = f⁻¹(f(x; m); m0), and flow samples at m0
+DECORRELATED_PART = RUN_DIR + "/decorrelated/{part}.parquet"
+DECORRELATED_SAMPLES = RUN_DIR + "/decorrelated/samples_m0.parquet"
 FLOW_CHECKS = RUN_DIR + "/flow/latent_checks.csv"
 FLOW_DIAGNOSTICS = RUN_DIR + "/flow/diagnostics.json"
 FLOW_SR_FEATURES = RUN_DIR + "/flow/sr_features.{ext}"
@@ -65,17 +71,26 @@ CLASSIFIER_DIR = RUN_DIR + "/{method}"
 SCORES = CLASSIFIER_DIR + "/scores_{testset}.parquet"
 CLASSIFIER_HISTORY = CLASSIFIER_DIR + "/history.csv"
 CLASSIFIER_SUMMARY = CLASSIFIER_DIR + "/training.json"
-#: score tables of a classifier: the SIC test set and the sculpting test set
-TEST_SETS = ("sic", "sculpting")
-FEATURE_SET_DIR = "results/{study}/{feature_set}"
+#: score tables of a classifier: the SIC, sculpting and data (bump hunt) test sets
+TEST_SETS = ("sic", "sculpting", "data")
+BUMPHUNT_RESULTS = CLASSIFIER_DIR + "/bumphunt.csv"
+BUMPHUNT_BINS = CLASSIFIER_DIR + "/bumphunt_bins.csv"
 METRICS = FEATURE_SET_DIR + "/metrics.csv"
 METRICS_SUMMARY = FEATURE_SET_DIR + "/metrics_summary.csv"
 SIC_CURVES = FEATURE_SET_DIR + "/sic_curves.csv"
 SCULPTING_CURVES = FEATURE_SET_DIR + "/sculpting_curves.csv"
 MJJ_SELECTION = FEATURE_SET_DIR + "/mjj_selection.csv"
+BUMPHUNT_SUMMARY = FEATURE_SET_DIR + "/bumphunt.csv"
 FEATURE_SET_FIGURE = FEATURE_SET_DIR + "/figures/{name}.{ext}"
 #: figures per feature set (top left, top right and bottom panels of the paper's Figs. 6-8)
 FEATURE_SET_FIGURES = ("sic", "sculpting_chi2", "mjj_selection")
+#: bump-hunt figures per analysis: significance and SB fit quality vs ε, and the fits of run 0
+BUMPHUNT_FIGURES = ("bumphunt_significance", "bumphunt_fits")
+BUMPHUNT_FITS = FEATURE_SET_DIR + "/figures/bumphunt_fits_nsig{nsig}.{ext}"
+#: the SR window scan of a dijet study (one feature set and injection, several windows)
+SCAN_DIR = "results/{study}/scan/{feature_set}/nsig{nsig}"
+SCAN_SUMMARY = SCAN_DIR + "/scan.csv"
+SCAN_FIGURE = SCAN_DIR + "/scan.{ext}"
 DATA_OVERVIEW = "results/{study}/figures/data_overview.{ext}"
 FEATURE_CORRELATIONS = "results/{study}/feature_correlations.csv"
 
@@ -135,38 +150,84 @@ def download_spec(config: Mapping[str, Any], study: str, filename: str) -> dict[
     raise KeyError(f"{study}: no file named {filename!r} under data.files")
 
 
-def split_outputs(study: str, feature_set: str, nsig: int | str) -> dict[str, str]:
+def format_window(window: Sequence[float | str]) -> str:
+    """The text of an SR window in paths: ``[3.3, 3.7]`` → ``3.3-3.7``."""
+    low, high = window
+    return f"{format_c(low)}-{format_c(high)}"
+
+
+def parse_window(text: str) -> list[float]:
+    """The window of a path's ``{window}`` text (the inverse of :func:`format_window`)."""
+    try:
+        low, high = (float(v) for v in text.split("-"))
+    except ValueError:
+        raise ValueError(f"SR window {text!r} is not of the form LOW-HIGH (e.g. 3.3-3.7)") from None
+    if not low < high:
+        raise ValueError(f"SR window {text!r}: low must be below high")
+    return [low, high]
+
+
+def nominal_window(config: Mapping[str, Any], study: str) -> str:
+    """The study's ``signal_region`` as a ``{window}`` value."""
+    return format_window(config[study]["signal_region"])
+
+
+def analysis_label(config: Mapping[str, Any], study: str, feature_set: str, window: str) -> str:
+    """The seed label of an analysis: the feature set, with the window when it is not nominal.
+
+    The nominal window keeps the plain feature-set label, so adding a scan does not change
+    the numbers of the main analysis.
+    """
+    if window == nominal_window(config, study):
+        return feature_set
+    return f"{feature_set}@{window}"
+
+
+def split_outputs(study: str, feature_set: str, window: str, nsig: int | str) -> dict[str, str]:
     """Every part file of one split (see :data:`SPLIT_PARTS`)."""
-    return {
-        part: SPLIT_PART.format(study=study, feature_set=feature_set, nsig=nsig, part=part)
-        for part in SPLIT_PARTS
-    }
+    ids = {"study": study, "feature_set": feature_set, "window": window, "nsig": nsig}
+    return {part: SPLIT_PART.format(**ids, part=part) for part in SPLIT_PARTS}
 
 
-def latent_inputs(study: str, feature_set: str, nsig: int | str) -> dict[str, str]:
+def latent_inputs(study: str, feature_set: str, window: str, nsig: int | str) -> dict[str, str]:
     """The split parts that :func:`latent_outputs` maps to latent space."""
     return {
         part: path
-        for part, path in split_outputs(study, feature_set, nsig).items()
+        for part, path in split_outputs(study, feature_set, window, nsig).items()
         if part in LATENT_PARTS
     }
 
 
-def latent_outputs(study: str, feature_set: str, nsig: int | str, run: int | str) -> dict[str, str]:
+def latent_outputs(
+    study: str, feature_set: str, window: str, nsig: int | str, run: int | str
+) -> dict[str, str]:
     """Every latent-space part of one flow run (:data:`LATENT_PARTS`)."""
-    return {
-        part: LATENT_PART.format(
-            study=study, feature_set=feature_set, nsig=nsig, run=run, part=part
-        )
-        for part in LATENT_PARTS
-    }
+    ids = {"study": study, "feature_set": feature_set, "window": window, "nsig": nsig, "run": run}
+    return {part: LATENT_PART.format(**ids, part=part) for part in LATENT_PARTS}
+
+
+def decorrelated_outputs(
+    study: str, feature_set: str, window: str, nsig: int | str, run: int | str
+) -> dict[str, str]:
+    """The decorrelated parts (:data:`LATENT_PARTS` at m0) and the samples at m0 of one run."""
+    ids = {"study": study, "feature_set": feature_set, "window": window, "nsig": nsig, "run": run}
+    out = {part: DECORRELATED_PART.format(**ids, part=part) for part in LATENT_PARTS}
+    out["samples_m0"] = DECORRELATED_SAMPLES.format(**ids)
+    return out
 
 
 def classifier_outputs(
-    study: str, feature_set: str, nsig: int | str, run: int | str, method: str
+    study: str, feature_set: str, window: str, nsig: int | str, run: int | str, method: str
 ) -> dict[str, str]:
     """The score tables, history and summary of one classifier training."""
-    ids = {"study": study, "feature_set": feature_set, "nsig": nsig, "run": run, "method": method}
+    ids = {
+        "study": study,
+        "feature_set": feature_set,
+        "window": window,
+        "nsig": nsig,
+        "run": run,
+        "method": method,
+    }
     out = {t: SCORES.format(**ids, testset=t) for t in TEST_SETS}
     out["history"] = CLASSIFIER_HISTORY.format(**ids)
     out["summary"] = CLASSIFIER_SUMMARY.format(**ids)
@@ -174,28 +235,30 @@ def classifier_outputs(
 
 
 def classifier_inputs(
-    study: str, feature_set: str, nsig: int | str, run: int | str, method: str
+    study: str, feature_set: str, window: str, nsig: int | str, run: int | str, method: str
 ) -> dict[str, str]:
     """Source name → file of one method's training and test inputs (see resonant_ad.methods)."""
     from .methods import method as lookup
 
     m = lookup(method)
-    ids = {"study": study, "feature_set": feature_set, "nsig": nsig}
-    pattern = LATENT_PART if m.space == "z" else SPLIT_PART
+    ids = {"study": study, "feature_set": feature_set, "window": window, "nsig": nsig}
+    pattern = {"z": LATENT_PART, "xp": DECORRELATED_PART}.get(m.space, SPLIT_PART)
     out = {part: pattern.format(**ids, run=run, part=part) for part in m.split_parts()}
-    if m.space == "z":
+    if m.space in ("z", "xp"):
         bad = [p for p in m.split_parts() if p not in LATENT_PARTS]
         if bad:
-            raise ValueError(f"method {method!r} needs latent parts {bad}, not in {LATENT_PARTS}")
+            raise ValueError(f"method {method!r} needs mapped parts {bad}, not in {LATENT_PARTS}")
     if "samples" in m.sources():
-        out["samples"] = SAMPLES.format(**ids, run=run)
+        out["samples"] = (DECORRELATED_SAMPLES if m.space == "xp" else SAMPLES).format(
+            **ids, run=run
+        )
     return out
 
 
 def score_files(
-    config: Mapping[str, Any], study: str, feature_set: str, testset: str
+    config: Mapping[str, Any], study: str, feature_set: str, window: str, testset: str
 ) -> list[dict[str, Any]]:
-    """Every classifier score table of one feature set, with its method, injection and run."""
+    """Every classifier score table of one analysis, with its method, injection and run."""
     cfg = config[study]
     return [
         {
@@ -205,6 +268,7 @@ def score_files(
             "path": SCORES.format(
                 study=study,
                 feature_set=feature_set,
+                window=window,
                 nsig=nsig,
                 run=run,
                 method=method,
@@ -217,36 +281,122 @@ def score_files(
     ]
 
 
-def feature_set_figures(study: str, feature_set: str) -> dict[str, str]:
-    """name_ext → path of every evaluation figure of one feature set."""
+def bumphunt_runs(
+    config: Mapping[str, Any], study: str, feature_set: str, window: str
+) -> list[dict[str, Any]]:
+    """Every bump hunt of one analysis: method, injection, run and its results/bins tables.
+
+    The nominal window runs every method, injection and run of the study; a scan window
+    those of the ``scan`` section.
+    """
+    cfg = config[study]
+    if window == nominal_window(config, study):
+        methods, injections, runs = cfg["methods"], cfg["injections"], int(cfg["runs"])
+    else:
+        scan = cfg["scan"]
+        methods, injections, runs = scan["methods"], [scan["injection"]], int(scan["runs"])
+    out = []
+    for method in methods:
+        for nsig in injections:
+            for run in range(runs):
+                ids = {
+                    "study": study,
+                    "feature_set": feature_set,
+                    "window": window,
+                    "nsig": nsig,
+                    "run": run,
+                    "method": method,
+                }
+                out.append(
+                    {
+                        "method": method,
+                        "injection": int(nsig),
+                        "run": run,
+                        "results": BUMPHUNT_RESULTS.format(**ids),
+                        "bins": BUMPHUNT_BINS.format(**ids),
+                    }
+                )
+    return out
+
+
+def bumphunt_figures(config: Mapping[str, Any], study: str, feature_set: str, window: str):
+    """name_ext → path of the bump-hunt figures of one analysis (fits: one per injection)."""
+    ids = {"study": study, "feature_set": feature_set, "window": window}
+    names = [BUMPHUNT_FIGURES[0]]
+    names += [f"{BUMPHUNT_FIGURES[1]}_nsig{n}" for n in config[study]["injections"]]
     return {
-        f"{name}_{ext}": FEATURE_SET_FIGURE.format(
-            study=study, feature_set=feature_set, name=name, ext=ext
-        )
+        f"{name}_{ext}": FEATURE_SET_FIGURE.format(**ids, name=name, ext=ext)
+        for name in names
+        for ext in FIGURE_FORMATS
+    }
+
+
+def feature_set_figures(study: str, feature_set: str, window: str) -> dict[str, str]:
+    """name_ext → path of every evaluation figure of one analysis."""
+    ids = {"study": study, "feature_set": feature_set, "window": window}
+    return {
+        f"{name}_{ext}": FEATURE_SET_FIGURE.format(**ids, name=name, ext=ext)
         for name in FEATURE_SET_FIGURES
         for ext in FIGURE_FORMATS
     }
 
 
+def scan_windows(config: Mapping[str, Any], study: str) -> list[str]:
+    """The ``{window}`` values of the study's SR scan (empty without one)."""
+    return [format_window(w) for w in config[study]["scan"]["windows"]]
+
+
+def scan_inputs(config: Mapping[str, Any], study: str) -> list[dict[str, Any]]:
+    """Every bump hunt of the scan, with its window."""
+    scan = config[study]["scan"]
+    return [
+        {**rec, "window": window}
+        for window in scan_windows(config, study)
+        for rec in bumphunt_runs(config, study, scan["feature_set"], window)
+        if rec["method"] in scan["methods"]
+        and rec["injection"] == int(scan["injection"])
+        and rec["run"] < int(scan["runs"])
+    ]
+
+
+def scan_targets(config: Mapping[str, Any], study: str) -> list[str]:
+    """The scan's summary table and figure (nothing when ``scan.windows`` is empty)."""
+    scan = config[study]["scan"]
+    if not scan["windows"]:
+        return []
+    ids = {"study": study, "feature_set": scan["feature_set"], "nsig": scan["injection"]}
+    return [SCAN_SUMMARY.format(**ids)] + [SCAN_FIGURE.format(**ids, ext=e) for e in FIGURE_FORMATS]
+
+
 def dijet_targets(config: Mapping[str, Any], study: str) -> list[str]:
-    """What a dijet study builds: data overview, flow diagnostics, metrics and figures."""
+    """What a dijet study builds: data overview, flow diagnostics, metrics, bump hunts, figures."""
     cfg = config[study]
+    window = nominal_window(config, study)
     targets = [DATA_OVERVIEW.format(study=study, ext=ext) for ext in FIGURE_FORMATS]
     targets.append(FEATURE_CORRELATIONS.format(study=study))
     for feature_set in cfg["feature_sets"]:
         for nsig in cfg["injections"]:
-            targets += split_outputs(study, feature_set, nsig).values()
+            targets += split_outputs(study, feature_set, window, nsig).values()
             for run in range(int(cfg["runs"])):
-                ids = {"study": study, "feature_set": feature_set, "nsig": nsig, "run": run}
+                ids = {
+                    "study": study,
+                    "feature_set": feature_set,
+                    "window": window,
+                    "nsig": nsig,
+                    "run": run,
+                }
                 targets += latent_outputs(**ids).values()
                 targets += [FLOW_DIAGNOSTICS.format(**ids), SAMPLING_SUMMARY.format(**ids)]
                 targets += [FLOW_SR_FEATURES.format(**ids, ext=e) for e in FIGURE_FORMATS]
                 targets += [FLOW_LOSS.format(**ids, ext=e) for e in FIGURE_FORMATS]
                 for method in cfg["methods"]:
                     targets += classifier_outputs(**ids, method=method).values()
-        ids = {"study": study, "feature_set": feature_set}
+        ids = {"study": study, "feature_set": feature_set, "window": window}
         targets += [METRICS.format(**ids), METRICS_SUMMARY.format(**ids)]
-        targets += feature_set_figures(study, feature_set).values()
+        targets += [BUMPHUNT_SUMMARY.format(**ids)]
+        targets += feature_set_figures(study, feature_set, window).values()
+        targets += bumphunt_figures(config, study, feature_set, window).values()
+    targets += scan_targets(config, study)
     return targets
 
 

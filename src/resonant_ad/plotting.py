@@ -34,6 +34,7 @@ COLORS = {
     "idealized": "#2ca02c",
     "supervised": "#7f7f7f",
     "cwola": "#9467bd",
+    "decorrelated": "#ff7f0e",
     "reference": "#bbbbbb",
     "sr": "#ffdd99",
 }

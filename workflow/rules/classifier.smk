@@ -4,13 +4,19 @@
 
 rule train_classifier:
     input:
-        unpack(lambda w: paths.classifier_inputs(w.study, w.feature_set, w.nsig, w.run, w.method)),
+        unpack(
+            lambda w: paths.classifier_inputs(
+                w.study, w.feature_set, w.window, w.nsig, w.run, w.method
+            )
+        ),
     output:
-        **paths.classifier_outputs("{study}", "{feature_set}", "{nsig}", "{run}", "{method}"),
+        **paths.classifier_outputs(
+            "{study}", "{feature_set}", "{window}", "{nsig}", "{run}", "{method}"
+        ),
     log:
-        "logs/{study}/{feature_set}/nsig{nsig}/run{run}/{method}/train_classifier.log",
+        "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/{method}/train_classifier.log",
     benchmark:
-        "benchmarks/{study}/{feature_set}/nsig{nsig}/run{run}/{method}/train_classifier.tsv"
+        "benchmarks/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/{method}/train_classifier.tsv"
     conda:
         ENV
     threads: resource(config, "train_classifier", "threads")
@@ -24,7 +30,11 @@ rule train_classifier:
             k: config[w.study]["flow"][k] for k in ("n_samples", "sample_val_fraction")
         },
         seed=lambda w: run_seed(
-            config[w.study]["seed"], f"classifier-{w.method}", w.feature_set, w.nsig, w.run
+            config[w.study]["seed"],
+            f"classifier-{w.method}",
+            paths.analysis_label(config, w.study, w.feature_set, w.window),
+            w.nsig,
+            w.run,
         ),
         code=source_hash("classifier_study"),
     script:
@@ -33,9 +43,12 @@ rule train_classifier:
 
 rule evaluate:
     input:
-        sic=lambda w: [r["path"] for r in paths.score_files(config, w.study, w.feature_set, "sic")],
+        sic=lambda w: [
+            r["path"] for r in paths.score_files(config, w.study, w.feature_set, w.window, "sic")
+        ],
         sculpting=lambda w: [
-            r["path"] for r in paths.score_files(config, w.study, w.feature_set, "sculpting")
+            r["path"]
+            for r in paths.score_files(config, w.study, w.feature_set, w.window, "sculpting")
         ],
     output:
         metrics=paths.METRICS,
@@ -44,9 +57,9 @@ rule evaluate:
         sculpting=paths.SCULPTING_CURVES,
         mjj=paths.MJJ_SELECTION,
     log:
-        "logs/{study}/{feature_set}/evaluate.log",
+        "logs/{study}/{feature_set}/sr{window}/evaluate.log",
     benchmark:
-        "benchmarks/{study}/{feature_set}/evaluate.tsv"
+        "benchmarks/{study}/{feature_set}/sr{window}/evaluate.tsv"
     conda:
         ENV
     threads: resource(config, "evaluate", "threads")
@@ -54,10 +67,18 @@ rule evaluate:
         mem_mb=resource(config, "evaluate", "mem_mb"),
         runtime=resource(config, "evaluate", "runtime"),
     params:
-        sic_files=lambda w: paths.score_files(config, w.study, w.feature_set, "sic"),
-        sculpting_files=lambda w: paths.score_files(config, w.study, w.feature_set, "sculpting"),
+        sic_files=lambda w: paths.score_files(config, w.study, w.feature_set, w.window, "sic"),
+        sculpting_files=lambda w: paths.score_files(
+            config, w.study, w.feature_set, w.window, "sculpting"
+        ),
         evaluation=lambda w: config[w.study]["evaluation"],
-        seed=lambda w: run_seed(config[w.study]["seed"], "evaluate", w.feature_set, 0, 0),
+        seed=lambda w: run_seed(
+            config[w.study]["seed"],
+            "evaluate",
+            paths.analysis_label(config, w.study, w.feature_set, w.window),
+            0,
+            0,
+        ),
         code=source_hash("evaluation"),
     script:
         "../scripts/evaluate.py"
@@ -91,9 +112,9 @@ rule evaluation_figures:
         ),
         mjj_selection_pdf=paths.FEATURE_SET_FIGURE.replace("{name}.{ext}", "mjj_selection.pdf"),
     log:
-        "logs/{study}/{feature_set}/evaluation_figures.log",
+        "logs/{study}/{feature_set}/sr{window}/evaluation_figures.log",
     benchmark:
-        "benchmarks/{study}/{feature_set}/evaluation_figures.tsv"
+        "benchmarks/{study}/{feature_set}/sr{window}/evaluation_figures.tsv"
     conda:
         ENV
     threads: resource(config, "evaluation_figures", "threads")
@@ -101,7 +122,7 @@ rule evaluation_figures:
         mem_mb=resource(config, "evaluation_figures", "mem_mb"),
         runtime=resource(config, "evaluation_figures", "runtime"),
     params:
-        signal_region=lambda w: config[w.study]["signal_region"],
+        signal_region=lambda w: paths.parse_window(w.window),
         efficiency=lambda w: config[w.study]["evaluation"]["selection_efficiency"],
         code=source_hash("evaluation_figures"),
     script:

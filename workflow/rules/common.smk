@@ -4,7 +4,13 @@ from snakemake.utils import validate
 
 from resonant_ad import paths
 from resonant_ad.methods import METHODS
-from resonant_ad.config import coerce_strings, config_slice, load_schema, resource
+from resonant_ad.config import (
+    check_dijet_study,
+    coerce_strings,
+    config_slice,
+    load_schema,
+    resource,
+)
 from resonant_ad.seeding import derive_seed, run_seed
 from resonant_ad.smk import source_hash
 
@@ -16,6 +22,8 @@ validate(config, CONFIG_SCHEMA)
 for _study in config["studies"]:
     if _study not in config:
         raise ValueError(f"config: study {_study!r} is listed in `studies` but has no section")
+    if _study in paths.DIJET_STUDIES:
+        check_dijet_study(config, _study)
 
 ENV = "../../envs/resonant-ad.yaml"
 
@@ -34,3 +42,4 @@ wildcard_constraints:
     signal=r"[A-Za-z][A-Za-z0-9_]*",
     sigma=r"[0-9]+(\.[0-9]+)?",
     repeat=r"[0-9]+",
+    window=r"[0-9.]+-[0-9.]+",

@@ -98,11 +98,11 @@ rule split:
         unused=paths.UNUSED_SIGNAL,
         extra=paths.PREPARED_EXTRA,
     output:
-        **paths.split_outputs("{study}", "{feature_set}", "{nsig}"),
+        **paths.split_outputs("{study}", "{feature_set}", "{window}", "{nsig}"),
     log:
-        "logs/{study}/split_{feature_set}_nsig{nsig}.log",
+        "logs/{study}/split_{feature_set}_sr{window}_nsig{nsig}.log",
     benchmark:
-        "benchmarks/{study}/split_{feature_set}_nsig{nsig}.tsv"
+        "benchmarks/{study}/split_{feature_set}_sr{window}_nsig{nsig}.tsv"
     conda:
         ENV
     threads: resource(config, "split", "threads")
@@ -111,9 +111,11 @@ rule split:
         runtime=resource(config, "split", "runtime"),
     params:
         spec=lambda w: config[w.study]["feature_sets"][w.feature_set],
-        study=lambda w: config_slice(
-            config, w.study, "seed", "signal_region", "split", "extra_split"
-        ),
+        study=lambda w: {
+            **config_slice(config, w.study, "seed", "split", "extra_split"),
+            "signal_region": paths.parse_window(w.window),
+            "extra_region": config[w.study]["signal_region"],
+        },
         code=source_hash("lhco_data"),
     script:
         "../scripts/split.py"

@@ -1,5 +1,5 @@
 # The conditional flow p(x | mJJ) on SB data; CATHODE sampling in the SR; LaCATHODE latents.
-SPLIT_WILDCARDS = ("{study}", "{feature_set}", "{nsig}")
+SPLIT_WILDCARDS = ("{study}", "{feature_set}", "{window}", "{nsig}")
 
 
 rule train_flow:
@@ -16,9 +16,9 @@ rule train_flow:
         ),
         pdf=paths.FLOW_LOSS.replace("{ext}", "pdf"),
     log:
-        "logs/{study}/{feature_set}/nsig{nsig}/run{run}/train_flow.log",
+        "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/train_flow.log",
     benchmark:
-        "benchmarks/{study}/{feature_set}/nsig{nsig}/run{run}/train_flow.tsv"
+        "benchmarks/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/train_flow.tsv"
     conda:
         ENV
     threads: resource(config, "train_flow", "threads")
@@ -28,7 +28,13 @@ rule train_flow:
         gpu=resource(config, "train_flow", "gpu"),
     params:
         flow=lambda w: config[w.study]["flow"],
-        seed=lambda w: run_seed(config[w.study]["seed"], "flow", w.feature_set, w.nsig, w.run),
+        seed=lambda w: run_seed(
+            config[w.study]["seed"],
+            "flow",
+            paths.analysis_label(config, w.study, w.feature_set, w.window),
+            w.nsig,
+            w.run,
+        ),
         mass="mjj",
         code=source_hash("flow_study"),
     script:
@@ -43,9 +49,9 @@ rule sample_flow:
         samples=paths.SAMPLES,
         summary=paths.SAMPLING_SUMMARY,
     log:
-        "logs/{study}/{feature_set}/nsig{nsig}/run{run}/sample_flow.log",
+        "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/sample_flow.log",
     benchmark:
-        "benchmarks/{study}/{feature_set}/nsig{nsig}/run{run}/sample_flow.tsv"
+        "benchmarks/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/sample_flow.tsv"
     conda:
         ENV
     threads: resource(config, "sample_flow", "threads")
@@ -54,8 +60,14 @@ rule sample_flow:
         runtime=resource(config, "sample_flow", "runtime"),
     params:
         flow=lambda w: config[w.study]["flow"],
-        signal_region=lambda w: config[w.study]["signal_region"],
-        seed=lambda w: run_seed(config[w.study]["seed"], "sample", w.feature_set, w.nsig, w.run),
+        signal_region=lambda w: paths.parse_window(w.window),
+        seed=lambda w: run_seed(
+            config[w.study]["seed"],
+            "sample",
+            paths.analysis_label(config, w.study, w.feature_set, w.window),
+            w.nsig,
+            w.run,
+        ),
         code=source_hash("flow_study"),
     script:
         "../scripts/sample_flow.py"
@@ -68,9 +80,9 @@ rule to_latent:
     output:
         **paths.latent_outputs(*SPLIT_WILDCARDS, "{run}"),
     log:
-        "logs/{study}/{feature_set}/nsig{nsig}/run{run}/to_latent.log",
+        "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/to_latent.log",
     benchmark:
-        "benchmarks/{study}/{feature_set}/nsig{nsig}/run{run}/to_latent.tsv"
+        "benchmarks/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/to_latent.tsv"
     conda:
         ENV
     threads: resource(config, "to_latent", "threads")
@@ -101,9 +113,9 @@ rule flow_diagnostics:
         ),
         pdf=paths.FLOW_SR_FEATURES.replace("{ext}", "pdf"),
     log:
-        "logs/{study}/{feature_set}/nsig{nsig}/run{run}/flow_diagnostics.log",
+        "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/flow_diagnostics.log",
     benchmark:
-        "benchmarks/{study}/{feature_set}/nsig{nsig}/run{run}/flow_diagnostics.tsv"
+        "benchmarks/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/flow_diagnostics.tsv"
     conda:
         ENV
     threads: resource(config, "flow_diagnostics", "threads")
@@ -111,8 +123,45 @@ rule flow_diagnostics:
         mem_mb=resource(config, "flow_diagnostics", "mem_mb"),
         runtime=resource(config, "flow_diagnostics", "runtime"),
     params:
-        seed=lambda w: run_seed(config[w.study]["seed"], "auc", w.feature_set, w.nsig, w.run),
+        seed=lambda w: run_seed(
+            config[w.study]["seed"],
+            "auc",
+            paths.analysis_label(config, w.study, w.feature_set, w.window),
+            w.nsig,
+            w.run,
+        ),
         feature_set=lambda w: config[w.study]["feature_sets"][w.feature_set],
         code=source_hash("flow_checks"),
     script:
         "../scripts/flow_diagnostics.py"
+
+
+rule decorrelate:
+    input:
+        **paths.latent_inputs(*SPLIT_WILDCARDS),
+        model=paths.FLOW_MODEL,
+    output:
+        **paths.decorrelated_outputs(*SPLIT_WILDCARDS, "{run}"),
+    log:
+        "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/decorrelate.log",
+    benchmark:
+        "benchmarks/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/decorrelate.tsv"
+    conda:
+        ENV
+    threads: resource(config, "to_latent", "threads")
+    resources:
+        mem_mb=resource(config, "to_latent", "mem_mb"),
+        runtime=resource(config, "to_latent", "runtime"),
+    params:
+        flow=lambda w: config[w.study]["flow"],
+        signal_region=lambda w: paths.parse_window(w.window),
+        seed=lambda w: run_seed(
+            config[w.study]["seed"],
+            "decorrelate",
+            paths.analysis_label(config, w.study, w.feature_set, w.window),
+            w.nsig,
+            w.run,
+        ),
+        code=source_hash("flow_study"),
+    script:
+        "../scripts/decorrelate.py"

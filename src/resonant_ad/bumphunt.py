@@ -1,0 +1,448 @@
+"""The last step of the enhanced bump hunt: fit the selected SB spectrum, predict the SR, test it.
+
+After the cut on the anomaly score, the mJJ histogram of the selected events is fitted in the
+sidebands with the standard dijet function (binned Poisson likelihood)
+
+    dN/dm = p0 · (1 − x)^p1 / x^(p2 + p3 ln x),     x = m / √s,
+
+(``dijet3`` fixes p3 = 0). Interpolated into the signal region, the fit predicts the SR
+yield; the fit covariance (inverse Hessian of the negative log-likelihood) gives its
+uncertainty by linear propagation. The local significance of the SR excess comes from a
+profile likelihood ratio with the SR as one counting bin on top of the SB bins:
+
+    L(μ, θ) = Π_SB Pois(n_i | b_i(θ)) · Pois(N_SR | B_SR(θ) + μ),
+
+q0 = −2 ln [L(0, θ̂̂) / L(μ̂, θ̂)] and Z = sign(μ̂) √q0, so the shape parameters θ are
+profiled (the fit uncertainty enters through them) and no signal shape is assumed.
+Deficits give negative Z, so that background-only pseudo-experiments scatter around 0
+with unit width. Fit quality is the Poisson deviance of the SB fit (a likelihood χ²)
+with n_dof = SB bins − parameters, and its p-value.
+
+The inputs are anomaly scores of the *test* part of the data (SR and SB); the cut keeping a
+fraction ε of the SR test events is applied to SR and SB alike, as in the sculpting study.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from .io import read_csv, read_parquet, write_csv
+from .metrics import select, threshold_at_efficiency
+
+log = logging.getLogger(__name__)
+
+#: fit functions: name → number of parameters (normalization included)
+FUNCTIONS = {"dijet3": 3, "dijet4": 4}
+#: Gauss-Legendre nodes per bin for the bin integrals of the fit function
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(4)
+#: columns of a bump-hunt table (one row per selection efficiency)
+RESULT_COLUMNS = (
+    "efficiency",
+    "threshold",
+    "n_selected",
+    "n_sb",
+    "n_sr",
+    "n_sr_signal",
+    "sr_predicted",
+    "sr_predicted_err",
+    "excess",
+    "z_local",
+    "q0",
+    "sb_chi2",
+    "sb_ndof",
+    "sb_chi2_ndof",
+    "sb_p_value",
+    "fit_converged",
+)
+
+
+def bin_edges(window: Sequence[float], fit_range: Sequence[float], width: float) -> np.ndarray:
+    """Bins of ``width`` inside ``fit_range`` with the SR ``window`` edges among the edges.
+
+    The SR is divided into ``round((high − low) / width)`` equal bins; the SB bins step
+    outwards from the SR edges and stop inside ``fit_range``.
+    """
+    lo, hi = (float(v) for v in window)
+    start, stop = (float(v) for v in fit_range)
+    width = float(width)
+    if width <= 0:
+        raise ValueError(f"bin_width must be > 0, got {width}")
+    if not start <= lo < hi <= stop:
+        raise ValueError(
+            f"signal region {[lo, hi]} must lie inside the bump-hunt fit_range {[start, stop]}"
+        )
+    n_sr = max(1, round((hi - lo) / width))
+    n_below = int(np.floor((lo - start) / width + 1e-9))
+    n_above = int(np.floor((stop - hi) / width + 1e-9))
+    if n_below + n_above < 4:
+        raise ValueError(
+            f"fit_range {[start, stop]} leaves {n_below + n_above} SB bins of width {width} "
+            f"around {[lo, hi]}: too few for a fit"
+        )
+    below = lo - width * np.arange(n_below, 0, -1)
+    above = hi + width * np.arange(1, n_above + 1)
+    return np.concatenate([below, np.linspace(lo, hi, n_sr + 1), above])
+
+
+def sr_bins(edges: np.ndarray, window: Sequence[float]) -> np.ndarray:
+    """True for the bins inside the SR window."""
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    return (centres > float(window[0])) & (centres < float(window[1]))
+
+
+@dataclass
+class DijetModel:
+    """Bin integrals of the dijet function on fixed ``edges`` (mJJ in the unit of ``sqrt_s``)."""
+
+    edges: np.ndarray
+    sqrt_s: float
+    n_params: int
+
+    def __post_init__(self) -> None:
+        if self.n_params not in FUNCTIONS.values():
+            raise ValueError(f"the dijet function has 3 or 4 parameters, not {self.n_params}")
+        lo, hi = self.edges[:-1], self.edges[1:]
+        half = 0.5 * (hi - lo)
+        nodes = 0.5 * (hi + lo)[:, None] + half[:, None] * _NODES[None, :]
+        x = nodes / self.sqrt_s
+        if np.any(x <= 0) or np.any(x >= 1):
+            raise ValueError(
+                f"bins {self.edges[[0, -1]]} must lie inside (0, sqrt_s={self.sqrt_s})"
+            )
+        self._weights = half[:, None] * _WEIGHTS[None, :]
+        # log f = p1 ln(1 − x) − p2 ln x − p3 (ln x)²: linear in the shape parameters
+        lx = np.log(x)
+        self._basis = np.stack([np.log1p(-x), -lx, -(lx**2)][: self.n_params - 1], axis=-1)
+
+    def shape(self, theta: np.ndarray) -> np.ndarray:
+        """Bin integrals of (1 − x)^p1 / x^(p2 + p3 ln x) for shape parameters ``theta``."""
+        return self.expected(np.r_[0.0, np.asarray(theta, dtype=float)])
+
+    def expected(self, params: np.ndarray) -> np.ndarray:
+        """Expected counts per bin for ``params = (ln p0, p1, …)``."""
+        return self.derivatives(params, order=0)[0]
+
+    def derivatives(
+        self, params: np.ndarray, order: int = 2
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Expected counts per bin and their exact first and second derivatives in ``params``.
+
+        The integrand is exp(φ · (1, basis)), so each derivative is a weighted sum of the
+        same exponentials: ∂μ = Σ w e (1, b), ∂²μ = Σ w e (1, b)(1, b)ᵀ.
+        """
+        params = np.asarray(params, dtype=float)
+        expo = np.clip(params[0] + self._basis @ params[1:], -700.0, 700.0)
+        we = self._weights * np.exp(expo)
+        mu = we.sum(axis=1)
+        if order == 0:
+            return mu, None, None
+        design = np.concatenate([np.ones((*self._basis.shape[:2], 1)), self._basis], axis=-1)
+        grad = np.einsum("bk,bkp->bp", we, design)
+        hess = np.einsum("bk,bkp,bkq->bpq", we, design, design) if order > 1 else None
+        return mu, grad, hess
+
+    def start(self, counts: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Starting values from a weighted linear fit of ln(count / bin width) on ``mask``."""
+        use = mask & (counts > 0)
+        centres = 0.5 * (self.edges[:-1] + self.edges[1:])
+        widths = np.diff(self.edges)
+        x = centres / self.sqrt_s
+        lx = np.log(x)
+        design = np.column_stack([np.ones_like(x), np.log1p(-x), -lx, -(lx**2)])
+        design = design[:, : self.n_params]
+        if use.sum() < self.n_params:
+            return np.r_[np.log(max(counts[mask].sum(), 1.0) / widths[mask].sum()), 10.0, 5.0, 0.0][
+                : self.n_params
+            ]
+        w = np.sqrt(counts[use])
+        y = np.log(counts[use] / widths[use])
+        coef, *_ = np.linalg.lstsq(design[use] * w[:, None], y * w, rcond=None)
+        return coef
+
+
+def _poisson_nll(mu: np.ndarray, n: np.ndarray) -> float:
+    """Σ (μ − n ln μ) (the constant ln n! dropped); μ = 0 with n = 0 contributes nothing."""
+    mu = np.maximum(mu, 1e-300)
+    return float(np.sum(mu - n * np.log(mu)))
+
+
+def poisson_deviance(mu: np.ndarray, n: np.ndarray) -> float:
+    """The likelihood χ² 2 Σ [μ − n + n ln(n / μ)] of counts ``n`` against expectation ``mu``."""
+    mu = np.maximum(np.asarray(mu, dtype=float), 1e-300)
+    n = np.asarray(n, dtype=float)
+    log_term = np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0) / mu), 0.0)
+    return float(2.0 * np.sum(mu - n + log_term))
+
+
+@dataclass
+class FitResult:
+    """A maximum-likelihood fit: parameters ``(ln p0, p1, …)``, covariance, −ln L, success."""
+
+    params: np.ndarray
+    cov: np.ndarray
+    nll: float
+    converged: bool
+
+
+def fit_counts(
+    model: DijetModel,
+    counts: np.ndarray,
+    mask: np.ndarray,
+    sr_total: float | None = None,
+    sr_mask: np.ndarray | None = None,
+) -> FitResult:
+    """Maximum-likelihood fit of the bins in ``mask`` (and, if given, the SR sum ``sr_total``).
+
+    With ``sr_total`` the SR bins ``sr_mask`` enter as one counting bin with the function's
+    SR integral as its expectation (the background-only hypothesis of the significance).
+    The likelihood's exact gradient and Hessian drive a trust-region Newton minimization
+    from a linear fit of ln(counts); the covariance is the inverse Hessian at the minimum.
+    """
+    counts = np.asarray(counts, dtype=float)
+    idx = np.flatnonzero(mask)
+    groups = np.zeros((idx.size, counts.size))
+    groups[np.arange(idx.size), idx] = 1.0
+    observed = counts[idx]
+    if sr_total is not None:
+        groups = np.vstack([groups, np.asarray(sr_mask, dtype=float)])
+        observed = np.r_[observed, float(sr_total)]
+
+    def terms(params: np.ndarray, order: int):
+        mu, grad, hess = model.derivatives(params, order)
+        return (
+            groups @ mu,
+            (groups @ grad if order else None),
+            (np.einsum("cb,bpq->cpq", groups, hess) if order > 1 else None),
+        )
+
+    def nll(params: np.ndarray) -> float:
+        return _poisson_nll(terms(params, 0)[0], observed)
+
+    def jac(params: np.ndarray) -> np.ndarray:
+        mu, grad, _ = terms(params, 1)
+        return (1.0 - observed / np.maximum(mu, 1e-300)) @ grad
+
+    def hessian(params: np.ndarray) -> np.ndarray:
+        mu, grad, hess = terms(params, 2)
+        mu = np.maximum(mu, 1e-150)
+        return np.einsum("c,cpq->pq", 1.0 - observed / mu, hess) + np.einsum(
+            "c,cp,cq->pq", observed / mu**2, grad, grad
+        )
+
+    start = model.start(counts, mask)
+    # the normalization that matches the total count at the start values
+    start[0] += np.log(max(observed.sum(), 1e-12) / max(terms(start, 0)[0].sum(), 1e-300))
+    res = optimize.minimize(
+        nll, start, jac=jac, hess=hessian, method="trust-exact", options={"gtol": 1e-8}
+    )
+    if not res.success:
+        polish = optimize.minimize(nll, res.x, method="Nelder-Mead", options={"maxiter": 20000})
+        if polish.fun < res.fun:
+            res = polish
+    params = res.x
+    hess = hessian(params)
+    if not np.all(np.isfinite(hess)):
+        return FitResult(params, np.full_like(hess, np.nan), nll(params), converged=False)
+    try:
+        cov = np.linalg.inv(hess)
+        ok = bool(np.all(np.linalg.eigvalsh(hess) > 0))
+    except np.linalg.LinAlgError:
+        cov, ok = np.linalg.pinv(hess), False
+    ok = ok and bool(np.all(np.isfinite(params))) and float(np.max(np.abs(jac(params)))) < 1e-3
+    return FitResult(params=params, cov=cov, nll=nll(params), converged=ok)
+
+
+def _sr_prediction(model: DijetModel, fit: FitResult, sr_mask: np.ndarray) -> tuple[float, float]:
+    """Predicted SR yield and its uncertainty (gradient · covariance · gradient)."""
+
+    def yield_of(p: np.ndarray) -> float:
+        return float(model.expected(p)[sr_mask].sum())
+
+    value = yield_of(fit.params)
+    grad = np.empty(fit.params.size)
+    for i in range(fit.params.size):
+        h = 1e-6 * max(abs(fit.params[i]), 1.0)
+        step = np.zeros(fit.params.size)
+        step[i] = h
+        grad[i] = (yield_of(fit.params + step) - yield_of(fit.params - step)) / (2 * h)
+    var = float(grad @ fit.cov @ grad)
+    return value, float(np.sqrt(var)) if var > 0 else float("nan")
+
+
+def bump_hunt(
+    counts: np.ndarray, edges: np.ndarray, window: Sequence[float], sqrt_s: float, n_params: int
+) -> dict[str, Any]:
+    """SB fit, SR prediction, local significance and SB fit quality of one mJJ histogram."""
+    counts = np.asarray(counts, dtype=float)
+    model = DijetModel(np.asarray(edges, dtype=float), float(sqrt_s), int(n_params))
+    in_sr = sr_bins(model.edges, window)
+    sb = ~in_sr
+    n_sr = float(counts[in_sr].sum())
+    ndof = int(sb.sum()) - model.n_params
+    if int(np.count_nonzero(counts[sb])) < model.n_params + 1:
+        # fewer filled SB bins than parameters + 1: the shape is not determined (a very
+        # tight cut); report the counts and no fit rather than an arbitrary extrapolation
+        log.warning("only %d filled SB bins: no fit", int(np.count_nonzero(counts[sb])))
+        nan = float("nan")
+        return {
+            "n_sb": float(counts[sb].sum()),
+            "n_sr": n_sr,
+            **dict.fromkeys(("sr_predicted", "sr_predicted_err", "excess", "q0"), nan),
+            **dict.fromkeys(("z_local", "sb_chi2", "sb_chi2_ndof", "sb_p_value"), nan),
+            "sb_ndof": ndof,
+            "fit_converged": False,
+            "params": np.full(model.n_params, nan),
+            "expected": np.full(counts.size, nan),
+            "in_sr": in_sr,
+        }
+    sb_fit = fit_counts(model, counts, sb)
+    predicted, predicted_err = _sr_prediction(model, sb_fit, in_sr)
+    # the unconditional fit: θ from the SB alone, μ̂ = N_SR − B_SR(θ̂) fits the SR bin exactly
+    nll_free = sb_fit.nll + _poisson_nll(np.array([max(n_sr, 1e-300)]), np.array([n_sr]))
+    null_fit = fit_counts(model, counts, sb, sr_total=n_sr, sr_mask=in_sr)
+    q0 = max(0.0, 2.0 * (null_fit.nll - nll_free))
+    excess = n_sr - predicted
+    mu_sb = model.expected(sb_fit.params)
+    chi2 = poisson_deviance(mu_sb[sb], counts[sb])
+    return {
+        "n_sb": float(counts[sb].sum()),
+        "n_sr": n_sr,
+        "sr_predicted": predicted,
+        "sr_predicted_err": predicted_err,
+        "excess": excess,
+        "q0": q0,
+        "z_local": float(np.sign(excess) * np.sqrt(q0)),
+        "sb_chi2": chi2,
+        "sb_ndof": ndof,
+        "sb_chi2_ndof": chi2 / ndof if ndof > 0 else float("nan"),
+        "sb_p_value": float(stats.chi2.sf(chi2, ndof)) if ndof > 0 else float("nan"),
+        "fit_converged": bool(sb_fit.converged and null_fit.converged),
+        "params": sb_fit.params,
+        "expected": mu_sb,
+        "in_sr": in_sr,
+    }
+
+
+def expected_significance(s: float, b: float, sigma_b: float) -> float:
+    """Median discovery significance of ``s`` events over ``b ± sigma_b`` (Cowan et al.).
+
+    The asymptotic formula for a counting experiment whose background is constrained by an
+    auxiliary measurement; reduces to √(2((s+b) ln(1+s/b) − s)) when ``sigma_b`` = 0.
+    """
+    if sigma_b <= 0:
+        return float(np.sqrt(2 * ((s + b) * np.log1p(s / b) - s)))
+    v = sigma_b**2
+    term1 = (s + b) * np.log((s + b) * (b + v) / (b**2 + (s + b) * v))
+    term2 = b**2 / v * np.log1p(v * s / (b * (b + v)))
+    return float(np.sqrt(2 * (term1 - term2)))
+
+
+def selection_histograms(
+    scores: pd.DataFrame, window: Sequence[float], efficiency: float, edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """mJJ counts of all and of truth-signal selected events, the threshold, and n selected.
+
+    The threshold keeps ``efficiency`` of the SR test events (data: signal included, as in
+    a search, where labels are unknown) and is applied to SR and SB alike.
+    """
+    mjj = scores["mjj"].to_numpy()
+    sr = scores["sr"].to_numpy(dtype=bool)
+    s = scores["score"].to_numpy()
+    threshold = threshold_at_efficiency(s[sr], float(efficiency))
+    chosen = select(s, threshold)
+    counts, _ = np.histogram(mjj[chosen], bins=edges)
+    signal, _ = np.histogram(mjj[chosen & (scores["label"].to_numpy() == 1)], bins=edges)
+    return counts, signal, threshold, int(chosen.sum())
+
+
+def run_bump_hunt(
+    scores: pd.DataFrame, window: Sequence[float], params: Mapping[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Bump hunts at every ``params['efficiencies']``: ``(results, bins)`` tables.
+
+    ``params``: efficiencies, bin_width, fit_range, sqrt_s, function (see the schema).
+    ``results`` has :data:`RESULT_COLUMNS` and the fitted parameters; ``bins`` the histogram
+    and the SB fit of every selection (for the figure).
+    """
+    if params["function"] not in FUNCTIONS:
+        raise ValueError(f"bumphunt.function must be one of {sorted(FUNCTIONS)}")
+    missing = [c for c in ("score", "mjj", "sr", "label") if c not in scores.columns]
+    if missing:
+        raise KeyError(f"bump-hunt scores lack column(s) {missing}")
+    edges = bin_edges(window, params["fit_range"], params["bin_width"])
+    rows, bin_rows = [], []
+    for eff in sorted((float(e) for e in params["efficiencies"]), reverse=True):
+        counts, signal, threshold, n_sel = selection_histograms(scores, window, eff, edges)
+        res = bump_hunt(counts, edges, window, params["sqrt_s"], FUNCTIONS[params["function"]])
+        row = {
+            "efficiency": eff,
+            "threshold": threshold,
+            "n_selected": n_sel,
+            "n_sr_signal": int(signal[res["in_sr"]].sum()),
+        }
+        row.update({k: res[k] for k in RESULT_COLUMNS if k in res})
+        row.update({f"p{i}": float(v) for i, v in enumerate(res["params"])})
+        rows.append(row)
+        bin_rows.append(
+            pd.DataFrame(
+                {
+                    "efficiency": eff,
+                    "low": edges[:-1],
+                    "high": edges[1:],
+                    "count": counts,
+                    "signal": signal,
+                    "fit": res["expected"],
+                    "sr": res["in_sr"],
+                }
+            )
+        )
+        log.info(
+            "ε=%g: N_SR=%d, predicted %.1f ± %.1f, Z=%.2f, SB χ²/ndof=%.2f (p=%.3g)",
+            eff,
+            row["n_sr"],
+            row["sr_predicted"],
+            row["sr_predicted_err"],
+            row["z_local"],
+            row["sb_chi2_ndof"],
+            row["sb_p_value"],
+        )
+    results = pd.DataFrame(rows)
+    ordered = [c for c in RESULT_COLUMNS if c in results.columns]
+    results = results[ordered + [c for c in results.columns if c not in ordered]]
+    return results, pd.concat(bin_rows, ignore_index=True)
+
+
+def write_bump_hunt(
+    scores_path: str,
+    outputs: Mapping[str, str],
+    window: Sequence[float],
+    params: Mapping[str, Any],
+    labels: Mapping[str, Any],
+) -> None:
+    """Bump hunts of one classifier run: the ``results`` and ``bins`` tables.
+
+    ``labels`` (method, injection, run, …) are added as leading columns of both tables.
+    """
+    scores = read_parquet(scores_path, ["score", "mjj", "sr", "label"])
+    if not scores["sr"].any():
+        raise ValueError(f"{scores_path}: no SR events to set the selection threshold on")
+    results, bins = run_bump_hunt(scores, window, params)
+    for key, value in reversed(list(labels.items())):
+        results.insert(0, key, value)
+        bins.insert(0, key, value)
+    write_csv(results, outputs["results"])
+    write_csv(bins, outputs["bins"])
+
+
+def collect(records: Sequence[Mapping[str, Any]], key: str = "results") -> pd.DataFrame:
+    """One table from the per-run tables ``record[key]`` (labels are already columns)."""
+    if not records:
+        raise ValueError("no bump-hunt tables to collect")
+    return pd.concat([read_csv(r[key]) for r in records], ignore_index=True)

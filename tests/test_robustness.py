@@ -1,0 +1,92 @@
+"""Reruns give the same numbers; a run killed mid-training resumes to the same outputs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import content_digest, copy_workflow, run_snakemake, snakemake_cmd
+
+pytestmark = pytest.mark.workflow
+
+ANALYSIS = "results/lhco_surrogate/shifted/sr3.3-3.7/nsig200"
+
+
+def _run_outputs(run: int) -> list[str]:
+    """Tables and models of one run of the tiny dijet config, flow to bump hunt."""
+    base = f"{ANALYSIS}/run{run}"
+    return [
+        f"{base}/flow/model.pt",
+        f"{base}/flow/history.csv",
+        f"{base}/flow/samples.parquet",
+        f"{base}/latent/sr_test.parquet",
+        f"{base}/decorrelated/samples_m0.parquet",
+        f"{base}/cathode/scores_data.parquet",
+        f"{base}/lacathode/scores_data.parquet",
+        f"{base}/cathode/bumphunt.csv",
+    ]
+
+
+def test_same_config_gives_identical_outputs_and_runs_differ(dijet_run, tmp_path):
+    """A fresh copy recomputes run 0 bit for bit (models: tensor for tensor); run 1 differs."""
+    again = copy_workflow(tmp_path / "again", config="dijet_tiny.yaml")
+    run_snakemake(again, "--cores", "2", *_run_outputs(0), *_run_outputs(1))
+    for rel in _run_outputs(0):
+        assert content_digest(dijet_run / rel) == content_digest(again / rel), rel
+    for rel0, rel1 in zip(_run_outputs(0), _run_outputs(1), strict=True):
+        assert content_digest(again / rel0) != content_digest(again / rel1), rel1
+
+
+def _long_flow_copy(dest: Path) -> Path:
+    """The tiny dijet config with a flow training long enough to be interrupted."""
+    workdir = copy_workflow(dest, config="dijet_tiny.yaml")
+    path = workdir / "config/config.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    cfg["lhco_surrogate"]["flow"].update(epochs=40, patience=40)
+    path.write_text(yaml.safe_dump(cfg))
+    return workdir
+
+
+def test_killed_flow_training_resumes_to_the_same_model(tmp_path):
+    """SIGKILL to snakemake and its jobs during train_flow: no output under a final name; after
+    --unlock a plain rerun (the profile's rerun-incomplete) finishes with the model an
+    uninterrupted run gives."""
+    model = f"{ANALYSIS}/run0/flow/model.pt"
+    outputs = [model, f"{ANALYSIS}/run0/flow/history.csv", f"{ANALYSIS}/run0/flow/loss.png"]
+    killed = _long_flow_copy(tmp_path / "killed")
+    log = killed / "logs/lhco_surrogate/shifted/sr3.3-3.7/nsig200/run0/train_flow.log"
+    proc = subprocess.Popen(
+        [*snakemake_cmd(), "--cores", "2", model],
+        cwd=killed,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not (log.exists() and "epoch   3" in log.read_text()):
+            assert proc.poll() is None, "snakemake ended before the flow training was reached"
+            assert time.monotonic() < deadline, "the flow training did not start in 300 s"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert "epoch  40" not in log.read_text()  # killed mid-training
+    for rel in outputs:
+        assert not (killed / rel).exists(), rel
+    leftovers = [p for p in (killed / ANALYSIS).rglob("*") if p.name.endswith(".part")]
+    assert not leftovers
+
+    run_snakemake(killed, "--unlock")
+    run_snakemake(killed, "--cores", "2", model)
+    assert "epoch  40" in log.read_text()
+
+    clean = _long_flow_copy(tmp_path / "clean")
+    run_snakemake(clean, "--cores", "2", model)
+    for rel in outputs[:2]:
+        assert content_digest(killed / rel) == content_digest(clean / rel), rel

@@ -1,0 +1,136 @@
+# The enhanced bump hunt after the cut (resonant_ad.bumphunt): per classifier run a dijet fit
+# of the selected SB spectrum, the SR prediction and the local significance; per analysis a
+# table and figures; and the SR window scan, each window a value of the {window} wildcard.
+
+
+rule bumphunt:
+    input:
+        scores=paths.SCORES.replace("{testset}", "data"),
+    output:
+        results=paths.BUMPHUNT_RESULTS,
+        bins=paths.BUMPHUNT_BINS,
+    log:
+        "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/{method}/bumphunt.log",
+    benchmark:
+        "benchmarks/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/{method}/bumphunt.tsv"
+    conda:
+        ENV
+    threads: resource(config, "bumphunt", "threads")
+    resources:
+        mem_mb=resource(config, "bumphunt", "mem_mb"),
+        runtime=resource(config, "bumphunt", "runtime"),
+    params:
+        window=lambda w: paths.parse_window(w.window),
+        bumphunt=lambda w: config[w.study]["bumphunt"],
+        labels=lambda w: {
+            "method": w.method,
+            "injection": int(w.nsig),
+            "run": int(w.run),
+            "window": w.window,
+        },
+        code=source_hash("bumphunt"),
+    script:
+        "../scripts/bumphunt.py"
+
+
+rule bumphunt_summary:
+    input:
+        lambda w: [
+            r["results"] for r in paths.bumphunt_runs(config, w.study, w.feature_set, w.window)
+        ],
+    output:
+        table=paths.BUMPHUNT_SUMMARY,
+        png=report(
+            paths.FEATURE_SET_FIGURE.replace("{name}.{ext}", "bumphunt_significance.png"),
+            caption="../report/bumphunt_significance.rst",
+            category="Bump hunt",
+            labels={"study": "{study}", "analysis": "{feature_set} SR {window}"},
+        ),
+        pdf=paths.FEATURE_SET_FIGURE.replace("{name}.{ext}", "bumphunt_significance.pdf"),
+    log:
+        "logs/{study}/{feature_set}/sr{window}/bumphunt_summary.log",
+    benchmark:
+        "benchmarks/{study}/{feature_set}/sr{window}/bumphunt_summary.tsv"
+    conda:
+        ENV
+    threads: resource(config, "bumphunt_summary", "threads")
+    resources:
+        mem_mb=resource(config, "bumphunt_summary", "mem_mb"),
+        runtime=resource(config, "bumphunt_summary", "runtime"),
+    params:
+        records=lambda w: paths.bumphunt_runs(config, w.study, w.feature_set, w.window),
+        title=lambda w: f"{w.study}, {w.feature_set}, SR {w.window} TeV",
+        code=source_hash("bumphunt_figures"),
+    script:
+        "../scripts/bumphunt_summary.py"
+
+
+rule bumphunt_fits:
+    input:
+        lambda w: [
+            r[key]
+            for r in paths.bumphunt_runs(config, w.study, w.feature_set, w.window)
+            if r["run"] == 0 and r["injection"] == int(w.nsig)
+            for key in ("results", "bins")
+        ],
+    output:
+        png=report(
+            paths.BUMPHUNT_FITS.replace("{ext}", "png"),
+            caption="../report/bumphunt_fits.rst",
+            category="Bump hunt",
+            labels={"study": "{study}", "analysis": "{feature_set} SR {window} nsig {nsig}"},
+        ),
+        pdf=paths.BUMPHUNT_FITS.replace("{ext}", "pdf"),
+    log:
+        "logs/{study}/{feature_set}/sr{window}/bumphunt_fits_nsig{nsig}.log",
+    benchmark:
+        "benchmarks/{study}/{feature_set}/sr{window}/bumphunt_fits_nsig{nsig}.tsv"
+    conda:
+        ENV
+    threads: resource(config, "bumphunt_summary", "threads")
+    resources:
+        mem_mb=resource(config, "bumphunt_summary", "mem_mb"),
+        runtime=resource(config, "bumphunt_summary", "runtime"),
+    params:
+        records=lambda w: [
+            r
+            for r in paths.bumphunt_runs(config, w.study, w.feature_set, w.window)
+            if r["run"] == 0 and r["injection"] == int(w.nsig)
+        ],
+        window=lambda w: paths.parse_window(w.window),
+        title=lambda w: (
+            f"{w.study}, {w.feature_set}, SR {w.window} TeV: {w.nsig} signal events, run 0"
+        ),
+        code=source_hash("bumphunt_figures"),
+    script:
+        "../scripts/bumphunt_fits.py"
+
+
+rule scan_summary:
+    input:
+        lambda w: [r["results"] for r in paths.scan_inputs(config, w.study)],
+    output:
+        table=paths.SCAN_SUMMARY,
+        png=report(
+            paths.SCAN_FIGURE.replace("{ext}", "png"),
+            caption="../report/scan.rst",
+            category="Bump hunt",
+        ),
+        pdf=paths.SCAN_FIGURE.replace("{ext}", "pdf"),
+    log:
+        "logs/{study}/scan/{feature_set}/nsig{nsig}/scan_summary.log",
+    benchmark:
+        "benchmarks/{study}/scan/{feature_set}/nsig{nsig}/scan_summary.tsv"
+    conda:
+        ENV
+    threads: resource(config, "bumphunt_summary", "threads")
+    resources:
+        mem_mb=resource(config, "bumphunt_summary", "mem_mb"),
+        runtime=resource(config, "bumphunt_summary", "runtime"),
+    params:
+        records=lambda w: paths.scan_inputs(config, w.study),
+        signal_region=lambda w: config[w.study]["signal_region"],
+        title=lambda w: f"{w.study}: SR window scan, {w.feature_set}, {w.nsig} signal events",
+        code=source_hash("bumphunt_figures"),
+    script:
+        "../scripts/scan_summary.py"

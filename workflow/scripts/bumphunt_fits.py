@@ -1,0 +1,13 @@
+"""The bump-hunt fits of run 0 of one injection: a row per method, a column per ε."""
+
+from resonant_ad.bumphunt_figures import write_fits
+from resonant_ad.smk import script_run
+
+script_run(
+    snakemake,
+    write_fits,
+    snakemake.params.records,
+    [snakemake.output.png, snakemake.output.pdf],
+    snakemake.params.window,
+    snakemake.params.title,
+)

@@ -1,0 +1,12 @@
+"""One analysis's bump-hunt table and its figure of significance and fit quality vs ε."""
+
+from resonant_ad.bumphunt_figures import write_summary
+from resonant_ad.smk import script_run
+
+script_run(
+    snakemake,
+    write_summary,
+    snakemake.params.records,
+    dict(snakemake.output.items()),
+    snakemake.params.title,
+)

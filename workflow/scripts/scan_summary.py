@@ -1,0 +1,13 @@
+"""The SR window scan: local significance per window and method, table and figure."""
+
+from resonant_ad.bumphunt_figures import write_scan
+from resonant_ad.smk import script_run
+
+script_run(
+    snakemake,
+    write_scan,
+    snakemake.params.records,
+    dict(snakemake.output.items()),
+    snakemake.params.signal_region,
+    snakemake.params.title,
+)
