@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize, special
 
 from .io import read_csv, read_parquet, write_csv
 from .metrics import select, threshold_at_efficiency
@@ -322,7 +322,7 @@ def bump_hunt(
         "sb_chi2": chi2,
         "sb_ndof": ndof,
         "sb_chi2_ndof": chi2 / ndof if ndof > 0 else float("nan"),
-        "sb_p_value": float(stats.chi2.sf(chi2, ndof)) if ndof > 0 else float("nan"),
+        "sb_p_value": float(special.chdtrc(ndof, chi2)) if ndof > 0 else float("nan"),
         "fit_converged": bool(sb_fit.converged and null_fit.converged),
         "params": sb_fit.params,
         "expected": mu_sb,

@@ -102,6 +102,12 @@ def draw_synthetic(
     return m, x, n_out
 
 
+def sample_split(n: int, val_fraction: float, g: np.random.Generator) -> np.ndarray:
+    """A shuffled ``train``/``val`` label per sample, ``round(val_fraction · n)`` of them val."""
+    n_val = round(float(val_fraction) * n)
+    return np.array(["train"] * (n - n_val) + ["val"] * n_val)[g.permutation(n)]
+
+
 def sample_sr(
     model: str,
     sr_train: str,
@@ -130,11 +136,10 @@ def sample_sr(
         g,
         derive_seed(seed, "sample-latent"),
     )
-    n_val = round(float(flow_params["sample_val_fraction"]) * n)
-    split = np.array(["train"] * (n - n_val) + ["val"] * n_val)
     out = pd.DataFrame(x, columns=cols)
     out["mjj"] = m
-    out["split"] = split[g.permutation(n)]
+    out["split"] = sample_split(n, flow_params["sample_val_fraction"], g)
+    n_val = int((out["split"] == "val").sum())
     write_parquet(out, samples_out)
     summary = {
         "n_samples": n,
@@ -197,10 +202,8 @@ def decorrelate(
     x, n_out = flow.sample(np.full(n, m0), seed=derive_seed(seed, "m0-samples"))
     if not np.isfinite(x).all():
         raise FloatingPointError("flow samples at m0 hold NaN/inf")
-    n_val = round(float(flow_params["sample_val_fraction"]) * n)
-    split = np.array(["train"] * (n - n_val) + ["val"] * n_val)
     samples = pd.DataFrame(x, columns=cols)
     samples["mjj"] = m0
-    samples["split"] = split[rng(seed, "m0-split").permutation(n)]
+    samples["split"] = sample_split(n, flow_params["sample_val_fraction"], rng(seed, "m0-split"))
     write_parquet(samples, samples_out)
     log.info("%d samples at m0 = %g (%d beyond the training range)", n, m0, n_out)

@@ -81,6 +81,15 @@ def derive_features(raw: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _require_finite(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Raise naming ``path``, the number of events and the columns holding NaN/inf."""
+    finite = np.isfinite(df.to_numpy(dtype=float))
+    bad = ~finite.all(axis=1)
+    if bad.any():
+        cols = [c for c, ok in zip(df.columns, finite.all(axis=0), strict=True) if not ok]
+        raise ValueError(f"{path}: {int(bad.sum())} events with NaN/inf in {cols}")
+
+
 def prepare(
     features_raw: str | os.PathLike[str],
     extra_raw: str | os.PathLike[str],
@@ -96,12 +105,14 @@ def prepare(
     for path in (features_raw, extra_raw):
         if verify_checksums:
             verify(path)
-    events = derive_features(read_raw(features_raw))
-    extra = derive_features(read_raw(extra_raw, require_label=False))
-    for name, df in (("events", events), ("extra", extra)):
-        bad = ~np.isfinite(df.to_numpy()).all(axis=1)
-        if bad.any():
-            raise ValueError(f"{name}: {int(bad.sum())} events with NaN/inf features")
+    tables = []
+    for path, require_label in ((features_raw, True), (extra_raw, False)):
+        raw = read_raw(path, require_label=require_label)
+        _require_finite(raw, path)  # names the raw columns at fault
+        derived = derive_features(raw)
+        _require_finite(derived, path)  # e.g. a negative mass² from inconsistent momenta
+        tables.append(derived)
+    events, extra = tables
     write_parquet(events, events_out)
     write_parquet(extra, extra_out)
     log.info("prepared %d events and %d extra SR background events", len(events), len(extra))

@@ -10,19 +10,33 @@ import ast
 import contextlib
 import hashlib
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .device import set_threads
-
 PACKAGE = __name__.split(".")[0]
 #: modules left out of code hashes: path patterns do not change results (a moved output is
 #: seen by Snakemake itself), and every rule would otherwise rerun when a study is added
 UNHASHED = {f"{PACKAGE}.paths"}
 _PKG_DIR = Path(__file__).resolve().parent
+
+
+def limit_threads(threads: int) -> None:
+    """Hold the job to its ``threads:``: BLAS/OpenMP pools, and torch when a job uses it.
+
+    torch is not imported for this: a job that does not need it (a fit, a figure) would pay
+    two seconds of import; one that does has imported it with the package by now.
+    """
+    n = str(max(1, int(threads)))
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = n
+    if "torch" in sys.modules:
+        from .device import set_threads
+
+        set_threads(int(n))
 
 
 @contextlib.contextmanager
@@ -35,7 +49,7 @@ def logged(log_path: str | None, threads: int = 1) -> Iterator[logging.Logger]:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handlers.append(handler)
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
-    set_threads(threads)
+    limit_threads(threads)
     start = time.perf_counter()
     try:
         with contextlib.redirect_stderr(stream):

@@ -1,0 +1,47 @@
+"""The benchmark script: the stage chain runs end to end, benchmark files sum per rule."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from resonant_ad.bench import STAGES, bench_rules, bench_stages, default_study, main
+
+
+def test_default_study_rescales_and_shortens_trainings():
+    study = default_study(background=50_000)
+    assert study["data"]["surrogate"]["n_background"] == 50_000
+    full = default_study()
+    ratio = 50_000 / full["data"]["surrogate"]["n_background"]
+    assert study["flow"]["n_samples"] == int(full["flow"]["n_samples"] * ratio)
+    assert study["flow"]["epochs"] == 1 and study["classifier"]["nn"]["epochs"] == 1
+
+
+def test_every_stage_runs_in_its_own_process_and_reports(tmp_path):
+    table = bench_stages(background=5_000)
+    assert list(table["stage"]) == list(STAGES)
+    assert (table["events"] > 0).all() and (table["seconds"] > 0).all()
+    assert (table["peak_rss_mb"] > 100).all()  # each child's own peak, torch included
+    events = table.set_index("stage")["events"]
+    assert events["generate"] > events["split"] * 0.9  # the split keeps (almost) everything
+
+
+def test_rule_table_groups_wildcard_file_names(tmp_path):
+    def tsv(rel: str, seconds: float, rss: float) -> None:
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:01\t{rss}\n")
+
+    tsv("lhco/shifted/sr3.3-3.7/nsig0/run0/train_flow.tsv", 10, 500)
+    tsv("lhco/shifted/sr3.3-3.7/nsig0/run1/train_flow.tsv", 30, 700)
+    tsv("lhco/split_shifted_sr3.3-3.7_nsig0.tsv", 2, 300)
+    tsv("toy/train_c0.1_x_run0.tsv", 5, 400)
+    table = bench_rules(str(tmp_path)).set_index(["study", "rule"])
+    assert table.loc[("lhco", "train_flow"), "jobs"] == 2
+    assert table.loc[("lhco", "train_flow"), "total_s"] == 40
+    assert table.loc[("lhco", "train_flow"), "max_rss_mb"] == 700
+    assert ("lhco", "split") in table.index and ("toy", "train") in table.index
+    out = tmp_path / "rules.csv"
+    assert (
+        main(["rules", str(tmp_path), "--csv", str(out), "--figure", str(tmp_path / "r.png")]) == 0
+    )
+    assert len(pd.read_csv(out)) == 3 and (tmp_path / "r.png").stat().st_size > 5_000
