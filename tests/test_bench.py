@@ -34,14 +34,16 @@ def test_rule_table_groups_wildcard_file_names(tmp_path):
     tsv("lhco/shifted/sr3.3-3.7/nsig0/run0/train_flow.tsv", 10, 500)
     tsv("lhco/shifted/sr3.3-3.7/nsig0/run1/train_flow.tsv", 30, 700)
     tsv("lhco/split_shifted_sr3.3-3.7_nsig0.tsv", 2, 300)
+    tsv("lhco/shifted/sr3.3-3.7/bumphunt_fits_nsig0.tsv", 3, 200)
     tsv("toy/train_c0.1_x_run0.tsv", 5, 400)
     table = bench_rules(str(tmp_path)).set_index(["study", "rule"])
     assert table.loc[("lhco", "train_flow"), "jobs"] == 2
     assert table.loc[("lhco", "train_flow"), "total_s"] == 40
     assert table.loc[("lhco", "train_flow"), "max_rss_mb"] == 700
     assert ("lhco", "split") in table.index and ("toy", "train") in table.index
+    assert ("lhco", "bumphunt_fits") in table.index  # a rule name with "_" is kept whole
     out = tmp_path / "rules.csv"
     assert (
         main(["rules", str(tmp_path), "--csv", str(out), "--figure", str(tmp_path / "r.png")]) == 0
     )
-    assert len(pd.read_csv(out)) == 3 and (tmp_path / "r.png").stat().st_size > 5_000
+    assert len(pd.read_csv(out)) == 4 and (tmp_path / "r.png").stat().st_size > 5_000

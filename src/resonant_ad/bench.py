@@ -180,19 +180,20 @@ def _stage(name: str, work: Path) -> int:
 
         return sum(pq.read_metadata(p).num_rows for p in paths)
 
-    steps: dict[str, Callable[[], int]] = {
-        "generate": lambda: (
-            lhco_surrogate.write_surrogate(work / "f.h5", work / "e.h5", sur, window),
-            sur["n_background"] + sur["n_signal"] + sur["n_extra_sr"],
-        )[1],
-        "prepare": lambda: (
-            lhco_data.prepare(
+    # stage → (the rule's call, the number of events it processed)
+    steps: dict[str, tuple[Callable[[], object], Callable[[], int]]] = {
+        "generate": (
+            lambda: lhco_surrogate.write_surrogate(work / "f.h5", work / "e.h5", sur, window),
+            lambda: sur["n_background"] + sur["n_signal"] + sur["n_extra_sr"],
+        ),
+        "prepare": (
+            lambda: lhco_data.prepare(
                 work / "f.h5", work / "e.h5", work / "ev.parquet", work / "x.parquet"
             ),
-            rows(str(work / "ev.parquet"), str(work / "x.parquet")),
-        )[1],
-        "inject": lambda: (
-            lhco_data.write_injection(
+            lambda: rows(str(work / "ev.parquet"), str(work / "x.parquet")),
+        ),
+        "inject": (
+            lambda: lhco_data.write_injection(
                 work / "ev.parquet",
                 work / "data.parquet",
                 work / "unused.parquet",
@@ -200,10 +201,10 @@ def _stage(name: str, work: Path) -> int:
                 nsig,
                 study,
             ),
-            rows(str(work / "ev.parquet")),
-        )[1],
-        "split": lambda: (
-            lhco_data.write_split(
+            lambda: rows(str(work / "ev.parquet")),
+        ),
+        "split": (
+            lambda: lhco_data.write_split(
                 work / "data.parquet",
                 work / "unused.parquet",
                 work / "x.parquet",
@@ -212,10 +213,10 @@ def _stage(name: str, work: Path) -> int:
                 study,
                 nsig,
             ),
-            rows(*parts.values()),
-        )[1],
-        "flow_epoch": lambda: (
-            flow_study.train_flow(
+            lambda: rows(*parts.values()),
+        ),
+        "flow_epoch": (
+            lambda: flow_study.train_flow(
                 parts["sb_train"],
                 parts["sb_val"],
                 str(work / "flow.pt"),
@@ -224,10 +225,10 @@ def _stage(name: str, work: Path) -> int:
                 study["flow"],
                 seed=1,
             ),
-            rows(parts["sb_train"]),
-        )[1],
-        "sample": lambda: (
-            flow_study.sample_sr(
+            lambda: rows(parts["sb_train"]),
+        ),
+        "sample": (
+            lambda: flow_study.sample_sr(
                 str(work / "flow.pt"),
                 parts["sr_train"],
                 str(work / "samples.parquet"),
@@ -236,14 +237,16 @@ def _stage(name: str, work: Path) -> int:
                 window,
                 seed=2,
             ),
-            study["flow"]["n_samples"],
-        )[1],
-        "to_latent": lambda: (
-            flow_study.to_latent(str(work / "flow.pt"), {p: parts[p] for p in latent}, latent),
-            rows(*latent.values()),
-        )[1],
-        "decorrelate": lambda: (
-            flow_study.decorrelate(
+            lambda: study["flow"]["n_samples"],
+        ),
+        "to_latent": (
+            lambda: flow_study.to_latent(
+                str(work / "flow.pt"), {p: parts[p] for p in latent}, latent
+            ),
+            lambda: rows(*latent.values()),
+        ),
+        "decorrelate": (
+            lambda: flow_study.decorrelate(
                 str(work / "flow.pt"),
                 {p: parts[p] for p in moved},
                 moved,
@@ -252,10 +255,10 @@ def _stage(name: str, work: Path) -> int:
                 window,
                 seed=3,
             ),
-            rows(*moved.values()) + study["flow"]["n_samples"],
-        )[1],
-        "classifier_epoch": lambda: (
-            classifier_study.train_and_score(
+            lambda: rows(*moved.values()) + study["flow"]["n_samples"],
+        ),
+        "classifier_epoch": (
+            lambda: classifier_study.train_and_score(
                 "cathode",
                 {**parts, "samples": str(work / "samples.parquet")},
                 {**scores, "history": str(work / "h.csv"), "summary": str(work / "t.json")},
@@ -263,10 +266,10 @@ def _stage(name: str, work: Path) -> int:
                 study["flow"],
                 seed=4,
             ),
-            rows(parts["sr_train"], parts["sr_val"], str(work / "samples.parquet")),
-        )[1],
-        "evaluate": lambda: (
-            evaluation.write_evaluation(
+            lambda: rows(parts["sr_train"], parts["sr_val"], str(work / "samples.parquet")),
+        ),
+        "evaluate": (
+            lambda: evaluation.write_evaluation(
                 [{"method": "cathode", "injection": nsig, "run": 0, "path": scores["sic"]}],
                 [{"method": "cathode", "injection": nsig, "run": 0, "path": scores["sculpting"]}],
                 {k: str(work / f"eval_{k}.csv") for k in ("metrics", "summary", "sic")}
@@ -274,21 +277,23 @@ def _stage(name: str, work: Path) -> int:
                 study["evaluation"],
                 seed=5,
             ),
-            rows(scores["sic"], scores["sculpting"]),
-        )[1],
-        "bumphunt": lambda: (
-            bumphunt.write_bump_hunt(
+            lambda: rows(scores["sic"], scores["sculpting"]),
+        ),
+        "bumphunt": (
+            lambda: bumphunt.write_bump_hunt(
                 scores["data"],
                 {"results": str(work / "bh.csv"), "bins": str(work / "bh_bins.csv")},
                 window,
                 study["bumphunt"],
                 {"method": "cathode"},
             ),
-            rows(scores["data"]),
-        )[1],
+            lambda: rows(scores["data"]),
+        ),
     }
+    call, count = steps[name]
     with logged(str(work / f"{name}.log"), threads=1):
-        return steps[name]()
+        call()
+    return count()
 
 
 def bench_stages(background: int | None, keep: str | None = None) -> pd.DataFrame:
@@ -331,9 +336,7 @@ def _run_stage(name: str, work: str) -> None:
 
 # -- Snakemake benchmark files per rule -------------------------------------------------------
 #: wildcard values in benchmark file names (``split_shifted_sr3.3-3.7_nsig0``, ``train_c0_x_run0``)
-RULE_SUFFIX = re.compile(
-    r"_(?:c[0-9]|nsig[0-9]|sr[0-9]|run[0-9]|[A-Za-z][A-Za-z0-9]*_(?:sr|nsig)[0-9]).*$"
-)
+RULE_SUFFIX = re.compile(r"_(?:c[0-9]|nsig[0-9]|sr[0-9]|run[0-9]|[A-Za-z][A-Za-z0-9]*_sr[0-9]).*$")
 
 
 def bench_rules(directory: str) -> pd.DataFrame:

@@ -260,18 +260,9 @@ def fit_counts(
 
 
 def _sr_prediction(model: DijetModel, fit: FitResult, sr_mask: np.ndarray) -> tuple[float, float]:
-    """Predicted SR yield and its uncertainty (gradient · covariance · gradient)."""
-
-    def yield_of(p: np.ndarray) -> float:
-        return float(model.expected(p)[sr_mask].sum())
-
-    value = yield_of(fit.params)
-    grad = np.empty(fit.params.size)
-    for i in range(fit.params.size):
-        h = 1e-6 * max(abs(fit.params[i]), 1.0)
-        step = np.zeros(fit.params.size)
-        step[i] = h
-        grad[i] = (yield_of(fit.params + step) - yield_of(fit.params - step)) / (2 * h)
+    """Predicted SR yield and its uncertainty (gradient · covariance · gradient, exact gradient)."""
+    mu, grad, _ = model.derivatives(fit.params, order=1)
+    value, grad = float(mu[sr_mask].sum()), grad[sr_mask].sum(axis=0)
     var = float(grad @ fit.cov @ grad)
     return value, float(np.sqrt(var)) if var > 0 else float("nan")
 
@@ -345,7 +336,7 @@ def expected_significance(s: float, b: float, sigma_b: float) -> float:
 
 
 def selection_histograms(
-    scores: pd.DataFrame, window: Sequence[float], efficiency: float, edges: np.ndarray
+    scores: pd.DataFrame, efficiency: float, edges: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, float, int]:
     """mJJ counts of all and of truth-signal selected events, the threshold, and n selected.
 
@@ -379,7 +370,7 @@ def run_bump_hunt(
     edges = bin_edges(window, params["fit_range"], params["bin_width"])
     rows, bin_rows = [], []
     for eff in sorted((float(e) for e in params["efficiencies"]), reverse=True):
-        counts, signal, threshold, n_sel = selection_histograms(scores, window, eff, edges)
+        counts, signal, threshold, n_sel = selection_histograms(scores, eff, edges)
         res = bump_hunt(counts, edges, window, params["sqrt_s"], FUNCTIONS[params["function"]])
         row = {
             "efficiency": eff,

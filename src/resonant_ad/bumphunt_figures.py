@@ -88,17 +88,21 @@ def fits_figure(
     save_figure(fig, *outputs)
 
 
+def runs_and_median(ax, runs: pd.DataFrame, x: str, y: str, method: str, **style: Any) -> None:
+    """Each run's ``y`` vs ``x`` as points, their median as a line, in ``method``'s colour."""
+    color = COLORS.get(method, "k")
+    med = runs.groupby(x)[y].median()
+    ax.plot(med.index, med.values, marker="o", color=color, **style)
+    ax.scatter(runs[x], runs[y], s=8, color=color, alpha=0.5)
+
+
 def significance_figure(summary: pd.DataFrame, title: str, outputs: Sequence[str]) -> None:
     """Local significance and SB fit quality (χ²/ndof) vs ε: runs as points, medians as lines."""
     fig, (ax_z, ax_q) = new_figure(1, 2, figsize=(10, 4))
     for (meth, inj), g in summary.groupby(["method", "injection"], sort=False):
-        style = {"color": COLORS.get(meth, "k"), "ls": "-" if inj > 0 else "--"}
-        med = g.groupby("efficiency")[["z_local", "sb_chi2_ndof"]].median()
-        label = f"{_label(meth)}, {inj} injected"
-        ax_z.plot(med.index, med["z_local"], marker="o", label=label, **style)
-        ax_q.plot(med.index, med["sb_chi2_ndof"], marker="o", label=label, **style)
-        ax_z.scatter(g["efficiency"], g["z_local"], s=8, color=style["color"], alpha=0.5)
-        ax_q.scatter(g["efficiency"], g["sb_chi2_ndof"], s=8, color=style["color"], alpha=0.5)
+        style = {"ls": "-" if inj > 0 else "--", "label": f"{_label(meth)}, {inj} injected"}
+        runs_and_median(ax_z, g, "efficiency", "z_local", meth, **style)
+        runs_and_median(ax_q, g, "efficiency", "sb_chi2_ndof", meth, **style)
     for ax in (ax_z, ax_q):
         ax.set_xscale("log")
         ax.set_xlabel("SR selection efficiency ε")
@@ -149,11 +153,7 @@ def scan_figure(
         shade_region(ax, signal_region, label="nominal SR (signal injected)")
         sub = scan[scan["efficiency"] == eff]
         for meth, g in sub.groupby("method", sort=False):
-            med = g.groupby("centre")["z_local"].median()
-            ax.plot(
-                med.index, med.values, marker="o", color=COLORS.get(meth, "k"), label=_label(meth)
-            )
-            ax.scatter(g["centre"], g["z_local"], s=8, color=COLORS.get(meth, "k"), alpha=0.5)
+            runs_and_median(ax, g, "centre", "z_local", meth, label=_label(meth))
         ax.axhline(0, color="k", lw=0.8)
         ax.set_title(f"ε = {eff:g}")
         ax.set_xlabel(r"SR window centre [TeV]")

@@ -105,12 +105,13 @@ def scoring_sets(
         ],
         ignore_index=True,
     )
-    sculpt = pd.concat(
-        [sr[sr["label"] == 0].assign(sr=True), sb[sb["label"] == 0].assign(sr=False)],
-        ignore_index=True,
-    )
     data = pd.concat([sr.assign(sr=True), sb.assign(sr=False)], ignore_index=True)
-    return sic, sculpt, data
+    return sic, background_rows(data), data
+
+
+def background_rows(data: pd.DataFrame) -> pd.DataFrame:
+    """The sculpting set: the background events of a data table, in its order."""
+    return data[data["label"] == 0].reset_index(drop=True)
 
 
 def train_and_score(
@@ -149,7 +150,7 @@ def train_and_score(
     )
     clf = make_classifier(classifier_cfg, seed).fit(X, y, X_val, y_val)
 
-    sic, sculpt, data = scoring_sets(frames)
+    sic, _, data = scoring_sets(frames)
     sic_out = pd.DataFrame(
         {
             "score": clf.predict_proba(sic[cols].to_numpy(np.float64))[:, 1],
@@ -166,11 +167,7 @@ def train_and_score(
             "label": data["label"].to_numpy().astype(np.int8),
         }
     )
-    # the sculpting set is the data set's background, in the same order (scored once)
-    sculpt_out = data_out.loc[data_out["label"] == 0, ["score", "mjj", "sr"]]
-    sculpt_out = sculpt_out.reset_index(drop=True)
-    if len(sculpt_out) != len(sculpt):
-        raise RuntimeError("the sculpting set is not the background of the data set")
+    sculpt_out = background_rows(data_out)[["score", "mjj", "sr"]]  # scored once
     tables = {"sic": sic_out, "sculpting": sculpt_out, "data": data_out}
     for name, df in tables.items():
         if not np.all(np.isfinite(df["score"])):

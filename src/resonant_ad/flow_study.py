@@ -11,7 +11,7 @@ split part except ``mjj`` and ``label``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -151,18 +151,36 @@ def sample_sr(
     log.info("sampling: %s", summary)
 
 
-def to_latent(model: str, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> None:
-    """LaCATHODE: z = f(preprocess(x); mJJ) for every event of every split part."""
-    flow = ConditionalFlow.load(model)
+def map_parts(
+    inputs: Mapping[str, str],
+    outputs: Mapping[str, str],
+    mapping: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    names: Callable[[list[str]], list[str]] = lambda cols: cols,
+) -> list[str]:
+    """Write ``mapping(x, mJJ)`` of every part, keeping ``mjj`` and ``label``; the columns.
+
+    ``names`` gives the output columns from the input feature columns. Non-finite mapped
+    features are an error naming the part.
+    """
+    cols: list[str] = []
     for part, path in inputs.items():
         df = read_parquet(path)
         cols = feature_columns(df)
-        z = flow.transform(df[cols].to_numpy(), df["mjj"].to_numpy())
-        out = pd.DataFrame(z, columns=[f"z{i}" for i in range(z.shape[1])])
+        mapped = mapping(df[cols].to_numpy(), df["mjj"].to_numpy())
+        if not np.isfinite(mapped).all():
+            raise FloatingPointError(f"{part}: the mapped features hold NaN/inf")
+        out = pd.DataFrame(mapped, columns=names(cols))
         out["mjj"] = df["mjj"].to_numpy()
         out["label"] = df["label"].to_numpy()
         write_parquet(out, outputs[part])
         log.info("%s: %d events mapped", part, len(out))
+    return cols
+
+
+def to_latent(model: str, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> None:
+    """LaCATHODE: z = f(preprocess(x); mJJ) for every event of every split part."""
+    flow = ConditionalFlow.load(model)
+    map_parts(inputs, outputs, flow.transform, lambda cols: [f"z{i}" for i in range(len(cols))])
 
 
 def reference_mass(signal_region: Sequence[float]) -> float:
@@ -187,17 +205,11 @@ def decorrelate(
     """
     flow = ConditionalFlow.load(model)
     m0 = reference_mass(signal_region)
-    for part, path in inputs.items():
-        df = read_parquet(path)
-        cols = feature_columns(df)
-        z = flow.transform(df[cols].to_numpy(), df["mjj"].to_numpy())
-        out = pd.DataFrame(flow.inverse_transform(z, np.full(len(z), m0)), columns=cols)
-        if not np.isfinite(out.to_numpy()).all():
-            raise FloatingPointError(f"{part}: the decorrelated features hold NaN/inf")
-        out["mjj"] = df["mjj"].to_numpy()
-        out["label"] = df["label"].to_numpy()
-        write_parquet(out, outputs[part])
-        log.info("%s: %d events moved to m0 = %g", part, len(out), m0)
+
+    def to_m0(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+        return flow.inverse_transform(flow.transform(x, m), np.full(len(m), m0))
+
+    cols = map_parts(inputs, outputs, to_m0)
     n = int(flow_params["n_samples"])
     x, n_out = flow.sample(np.full(n, m0), seed=derive_seed(seed, "m0-samples"))
     if not np.isfinite(x).all():

@@ -84,9 +84,9 @@ BUMPHUNT_SUMMARY = FEATURE_SET_DIR + "/bumphunt.csv"
 FEATURE_SET_FIGURE = FEATURE_SET_DIR + "/figures/{name}.{ext}"
 #: figures per feature set (top left, top right and bottom panels of the paper's Figs. 6-8)
 FEATURE_SET_FIGURES = ("sic", "sculpting_chi2", "mjj_selection")
-#: bump-hunt figures per analysis: significance and SB fit quality vs ε, and the fits of run 0
-BUMPHUNT_FIGURES = ("bumphunt_significance", "bumphunt_fits")
-BUMPHUNT_FITS = FEATURE_SET_DIR + "/figures/bumphunt_fits_nsig{nsig}.{ext}"
+#: bump-hunt figures per analysis: significance and SB fit quality vs ε; the fits of run 0
+BUMPHUNT_SIGNIFICANCE = FEATURE_SET_FIGURE.replace("{name}", "bumphunt_significance")
+BUMPHUNT_FITS = FEATURE_SET_FIGURE.replace("{name}", "bumphunt_fits_nsig{nsig}")
 #: the SR window scan of a dijet study (one feature set and injection, several windows)
 SCAN_DIR = "results/{study}/scan/{feature_set}/nsig{nsig}"
 SCAN_SUMMARY = SCAN_DIR + "/scan.csv"
@@ -282,19 +282,25 @@ def score_files(
 
 
 def bumphunt_runs(
-    config: Mapping[str, Any], study: str, feature_set: str, window: str
+    config: Mapping[str, Any],
+    study: str,
+    feature_set: str,
+    window: str,
+    scan: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Every bump hunt of one analysis: method, injection, run and its results/bins tables.
 
-    The nominal window runs every method, injection and run of the study; a scan window
-    those of the ``scan`` section.
+    The study's methods, injections and runs, or with ``scan`` those of its ``scan``
+    section (the default: the scan's for every window but the nominal one).
     """
     cfg = config[study]
-    if window == nominal_window(config, study):
-        methods, injections, runs = cfg["methods"], cfg["injections"], int(cfg["runs"])
+    if scan is None:
+        scan = window != nominal_window(config, study)
+    if scan:
+        sc = cfg["scan"]
+        methods, injections, runs = sc["methods"], [sc["injection"]], int(sc["runs"])
     else:
-        scan = cfg["scan"]
-        methods, injections, runs = scan["methods"], [scan["injection"]], int(scan["runs"])
+        methods, injections, runs = cfg["methods"], cfg["injections"], int(cfg["runs"])
     out = []
     for method in methods:
         for nsig in injections:
@@ -319,11 +325,22 @@ def bumphunt_runs(
     return out
 
 
-def bumphunt_figures(config: Mapping[str, Any], study: str, feature_set: str, window: str):
-    """name_ext → path of the bump-hunt figures of one analysis (fits: one per injection)."""
+def bumphunt_fit_runs(
+    config: Mapping[str, Any], study: str, feature_set: str, window: str, nsig: int | str
+) -> list[dict[str, Any]]:
+    """The bump hunts drawn in one fits figure: run 0 of injection ``nsig``, every method."""
+    return [
+        r
+        for r in bumphunt_runs(config, study, feature_set, window)
+        if r["run"] == 0 and r["injection"] == int(nsig)
+    ]
+
+
+def analysis_figures(
+    study: str, feature_set: str, window: str, names: Sequence[str]
+) -> dict[str, str]:
+    """name_ext → path of the figures ``names`` of one analysis, in every format."""
     ids = {"study": study, "feature_set": feature_set, "window": window}
-    names = [BUMPHUNT_FIGURES[0]]
-    names += [f"{BUMPHUNT_FIGURES[1]}_nsig{n}" for n in config[study]["injections"]]
     return {
         f"{name}_{ext}": FEATURE_SET_FIGURE.format(**ids, name=name, ext=ext)
         for name in names
@@ -331,14 +348,18 @@ def bumphunt_figures(config: Mapping[str, Any], study: str, feature_set: str, wi
     }
 
 
+def bumphunt_figures(
+    config: Mapping[str, Any], study: str, feature_set: str, window: str
+) -> dict[str, str]:
+    """The bump-hunt figures of one analysis: significance, and the fits of each injection."""
+    names = ["bumphunt_significance"]
+    names += [f"bumphunt_fits_nsig{n}" for n in config[study]["injections"]]
+    return analysis_figures(study, feature_set, window, names)
+
+
 def feature_set_figures(study: str, feature_set: str, window: str) -> dict[str, str]:
-    """name_ext → path of every evaluation figure of one analysis."""
-    ids = {"study": study, "feature_set": feature_set, "window": window}
-    return {
-        f"{name}_{ext}": FEATURE_SET_FIGURE.format(**ids, name=name, ext=ext)
-        for name in FEATURE_SET_FIGURES
-        for ext in FIGURE_FORMATS
-    }
+    """The evaluation figures (:data:`FEATURE_SET_FIGURES`) of one analysis."""
+    return analysis_figures(study, feature_set, window, FEATURE_SET_FIGURES)
 
 
 def scan_windows(config: Mapping[str, Any], study: str) -> list[str]:
@@ -347,15 +368,12 @@ def scan_windows(config: Mapping[str, Any], study: str) -> list[str]:
 
 
 def scan_inputs(config: Mapping[str, Any], study: str) -> list[dict[str, Any]]:
-    """Every bump hunt of the scan, with its window."""
-    scan = config[study]["scan"]
+    """Every bump hunt of the scan (its methods, injection and runs in each window)."""
+    fs = config[study]["scan"]["feature_set"]
     return [
         {**rec, "window": window}
         for window in scan_windows(config, study)
-        for rec in bumphunt_runs(config, study, scan["feature_set"], window)
-        if rec["method"] in scan["methods"]
-        and rec["injection"] == int(scan["injection"])
-        and rec["run"] < int(scan["runs"])
+        for rec in bumphunt_runs(config, study, fs, window, scan=True)
     ]
 
 

@@ -41,12 +41,12 @@ rule bumphunt_summary:
     output:
         table=paths.BUMPHUNT_SUMMARY,
         png=report(
-            paths.FEATURE_SET_FIGURE.replace("{name}.{ext}", "bumphunt_significance.png"),
+            paths.BUMPHUNT_SIGNIFICANCE.replace("{ext}", "png"),
             caption="../report/bumphunt_significance.rst",
             category="Bump hunt",
             labels={"study": "{study}", "analysis": "{feature_set} SR {window}"},
         ),
-        pdf=paths.FEATURE_SET_FIGURE.replace("{name}.{ext}", "bumphunt_significance.pdf"),
+        pdf=paths.BUMPHUNT_SIGNIFICANCE.replace("{ext}", "pdf"),
     log:
         "logs/{study}/{feature_set}/sr{window}/bumphunt_summary.log",
     benchmark:
@@ -69,8 +69,7 @@ rule bumphunt_fits:
     input:
         lambda w: [
             r[key]
-            for r in paths.bumphunt_runs(config, w.study, w.feature_set, w.window)
-            if r["run"] == 0 and r["injection"] == int(w.nsig)
+            for r in paths.bumphunt_fit_runs(config, w.study, w.feature_set, w.window, w.nsig)
             for key in ("results", "bins")
         ],
     output:
@@ -92,11 +91,7 @@ rule bumphunt_fits:
         mem_mb=resource(config, "bumphunt_summary", "mem_mb"),
         runtime=resource(config, "bumphunt_summary", "runtime"),
     params:
-        records=lambda w: [
-            r
-            for r in paths.bumphunt_runs(config, w.study, w.feature_set, w.window)
-            if r["run"] == 0 and r["injection"] == int(w.nsig)
-        ],
+        records=lambda w: paths.bumphunt_fit_runs(config, w.study, w.feature_set, w.window, w.nsig),
         window=lambda w: paths.parse_window(w.window),
         title=lambda w: (
             f"{w.study}, {w.feature_set}, SR {w.window} TeV: {w.nsig} signal events, run 0"
