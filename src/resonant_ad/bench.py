@@ -139,14 +139,9 @@ def default_study(config_path: str = "config/config.yaml", background: int | Non
     ``background`` rescales the generated events, the extra SR sample, its split and the
     flow samples by ``background / n_background``; trainings run one epoch.
     """
-    import yaml
-    from snakemake.utils import validate
+    from .config import load_study
 
-    root = Path(__file__).resolve().parents[2]
-    config = yaml.safe_load((root / config_path).read_text())
-    config["studies"] = ["lhco_surrogate"]
-    validate(config, str(root / "workflow/schemas/config.schema.yaml"))
-    study = config["lhco_surrogate"]
+    study = load_study(config_path, "lhco_surrogate")
     sur = study["data"]["surrogate"]
     if background is not None:
         f = background / sur["n_background"]

@@ -10,11 +10,29 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 _NON_STRING = {"integer", "number", "boolean", "null", "array", "object"}
+
+
+def load_study(config_path: str | os.PathLike[str], study: str) -> dict[str, Any]:
+    """One study's section of a config file, validated and with the schema's defaults filled.
+
+    A relative ``config_path`` is taken from the project root, as Snakemake would.
+    """
+    from snakemake.utils import validate
+
+    root = Path(__file__).resolve().parents[2]
+    with open(root / config_path) as fh:
+        config = yaml.safe_load(fh)
+    if study not in config:
+        raise KeyError(f"{config_path}: no {study!r} section")
+    config["studies"] = [study]
+    validate(config, str(root / "workflow/schemas/config.schema.yaml"))
+    return config[study]
 
 
 def load_schema(path: str | os.PathLike[str]) -> dict[str, Any]:

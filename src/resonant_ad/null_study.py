@@ -1,0 +1,205 @@
+"""Null test of the weakly supervised methods: their signal AUC with no signal, over datasets.
+
+With no signal injected a weakly supervised classifier can only learn the statistical
+fluctuations of its training data (and, for the flow-based methods, the flow's mismodelling),
+so its AUC on the signal is a random variable of the dataset. The workflow's runs share one
+dataset (they differ in network seeds, as in the paper) and so share its fluctuation: their
+AUCs agree with each other, not with 0.5. Over independent datasets a classifier that learns
+only noise scatters around 0.5; a systematic offset left over is the background model's.
+
+This module draws surrogate datasets with different seeds and runs, for each, the workflow's
+own steps and path layout (generate → prepare → inject 0 → split → flow → samples / latent /
+decorrelated → classifiers) in a scratch directory. Every row also gives the AUC between the
+two true-background test samples (SR data test set vs the extra SR sample), which must be 0.5.
+
+    python -m resonant_ad.null_study --seeds 1 2 3 4 5 --methods idealized cathode --out null.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from . import paths
+from .methods import method
+from .seeding import run_seed
+
+log = logging.getLogger(__name__)
+
+WEAKLY_SUPERVISED = ("cathode", "lacathode", "decorrelated", "idealized")
+
+
+def null_run(
+    study: Mapping[str, Any],
+    feature_set: str,
+    data_seed: int,
+    methods: Sequence[str],
+    work: str | Path,
+) -> pd.DataFrame:
+    """One surrogate dataset (seed ``data_seed``), no signal: a row per method.
+
+    ``study`` is a validated ``lhco_surrogate`` config section (sizes, split, flow,
+    classifier); only the surrogate's seed is replaced. Files go under ``work`` in the
+    workflow's layout; the data seed stands in for the run number in every derived seed.
+    """
+    from .classifier_study import train_and_score
+    from .flow_study import decorrelate, sample_sr, to_latent, train_flow
+    from .lhco_data import prepare, write_injection, write_split
+    from .lhco_surrogate import write_surrogate
+
+    for name in methods:
+        if not method(name).weakly_supervised:
+            raise ValueError(f"{name!r} is not a weakly supervised method")
+    root = Path(work) / f"data{data_seed}"
+    raw, prepared = root / "raw", root / "prepared"
+    raw.mkdir(parents=True, exist_ok=True)
+    prepared.mkdir(parents=True, exist_ok=True)
+    window = [float(v) for v in study["signal_region"]]
+    ids = {
+        "study": "null",
+        "feature_set": feature_set,
+        "window": paths.format_window(window),
+        "nsig": 0,
+        "run": data_seed,
+    }
+
+    def at(files: Mapping[str, str]) -> dict[str, str]:
+        return {k: str(root / v) for k, v in files.items()}
+
+    def seed(stage: str) -> int:
+        return run_seed(int(study["seed"]), stage, feature_set, 0, data_seed)
+
+    sur = {**study["data"]["surrogate"], "seed": data_seed}
+    write_surrogate(raw / "features.h5", raw / "extra.h5", sur, tuple(window))
+    events, extra = prepared / "events.parquet", prepared / "x.parquet"
+    prepare(raw / "features.h5", raw / "extra.h5", events, extra)
+    params = {
+        "seed": study["seed"],
+        "split": study["split"],
+        "extra_split": study["extra_split"],
+        "signal_region": window,
+    }
+    write_injection(
+        events,
+        prepared / "data.parquet",
+        prepared / "unused.parquet",
+        prepared / "injection.json",
+        0,
+        params,
+    )
+    split = at(paths.split_outputs(*(ids[k] for k in ("study", "feature_set", "window", "nsig"))))
+    spec = study["feature_sets"][feature_set]
+    write_split(
+        prepared / "data.parquet",
+        prepared / "unused.parquet",
+        extra,
+        split,
+        spec,
+        params,
+        0,
+    )
+    flow = study["flow"]
+    spaces = {method(m).space for m in methods}
+    needs_flow = spaces & {"z", "xp"} or "cathode" in methods
+    model = str(root / paths.FLOW_MODEL.format(**ids))
+    if needs_flow:
+        history = str(root / paths.FLOW_HISTORY.format(**ids))
+        loss = str(root / paths.FLOW_LOSS.format(**ids, ext="png"))
+        train_flow(split["sb_train"], split["sb_val"], model, history, [loss], flow, seed("flow"))
+    if "cathode" in methods:
+        summary = str(root / paths.SAMPLING_SUMMARY.format(**ids))
+        samples = str(root / paths.SAMPLES.format(**ids))
+        sample_sr(model, split["sr_train"], samples, summary, flow, window, seed("sample"))
+    if "z" in spaces:
+        latent = at(paths.latent_outputs(**ids))
+        to_latent(model, {p: split[p] for p in latent}, latent)
+    if "xp" in spaces:
+        moved = at(paths.decorrelated_outputs(**ids))
+        samples_m0 = moved.pop("samples_m0")
+        mapped = {p: split[p] for p in moved}
+        decorrelate(model, mapped, moved, samples_m0, flow, window, seed("decorrelate"))
+
+    rows = []
+    for name in methods:
+        outputs = at(paths.classifier_outputs(**ids, method=name))
+        inputs = at(paths.classifier_inputs(**ids, method=name))
+        classifier_seed = seed(f"classifier-{name}")
+        train_and_score(name, inputs, outputs, study["classifier"], flow, classifier_seed)
+        scores = pd.read_parquet(outputs["sic"])
+        background = scores[scores["label"] == 0]
+        rows.append(
+            {
+                "data_seed": data_seed,
+                "feature_set": feature_set,
+                "method": name,
+                "auc_signal": json.loads(Path(outputs["summary"]).read_text())["auc_sic_test"],
+                # two samples of the same true background: 0.5 unless they differ
+                "auc_sr_vs_extra_background": float(
+                    roc_auc_score(background["part"] == "sr_test", background["score"])
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def null_study(
+    study: Mapping[str, Any],
+    feature_set: str,
+    data_seeds: Sequence[int],
+    methods: Sequence[str],
+    work: str | Path | None = None,
+) -> pd.DataFrame:
+    """:func:`null_run` for every dataset seed (in a temporary directory unless ``work``)."""
+    with tempfile.TemporaryDirectory(prefix="null-study-") as tmp:
+        tables = []
+        for s in data_seeds:
+            tables.append(null_run(study, feature_set, int(s), methods, work or tmp))
+            log.info("dataset %d:\n%s", s, tables[-1].to_string(index=False))
+    return pd.concat(tables, ignore_index=True)
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Per method: datasets, median, mean and its standard error of the signal AUC."""
+    auc = table.groupby("method", sort=False)["auc_signal"]
+    return pd.DataFrame(
+        {"datasets": auc.size(), "median": auc.median(), "mean": auc.mean(), "sem": auc.sem()}
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: run the null test, print its table and summary, optionally write it."""
+    from .config import load_study
+    from .io import write_csv
+
+    parser = argparse.ArgumentParser(prog="python -m resonant_ad.null_study", description=__doc__)
+    parser.add_argument("--config", default="config/config.yaml", help="config file (YAML)")
+    parser.add_argument("--feature-set", default="original")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--methods", nargs="+", default=["idealized"], choices=WEAKLY_SUPERVISED)
+    parser.add_argument("--out", help="CSV file for the table")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("resonant_ad.classifier", "resonant_ad.flow", "resonant_ad.flow_study"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)  # no per-epoch lines
+    study = load_study(args.config, "lhco_surrogate")
+    if args.feature_set not in study["feature_sets"]:
+        known = sorted(study["feature_sets"])
+        parser.error(f"--feature-set {args.feature_set!r} is not one of {known}")
+    table = null_study(study, args.feature_set, args.seeds, args.methods)
+    print(table.to_string(index=False))
+    print(summarize(table).to_string(float_format=lambda v: f"{v:.3f}"))
+    if args.out:
+        write_csv(table, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
