@@ -15,6 +15,7 @@ include: "workflow/rules/flow.smk"
 include: "workflow/rules/classifier.smk"
 include: "workflow/rules/bumphunt.smk"
 include: "workflow/rules/ditau.smk"
+include: "workflow/rules/null.smk"
 
 
 rule all:

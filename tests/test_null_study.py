@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import copy_workflow, run_snakemake
 
 from resonant_ad.config import load_study
-from resonant_ad.null_study import main, null_run, null_study, summarize
+from resonant_ad.null_study import main, null_run, null_study, summarize, write_null_run
+from resonant_ad.paths import null_targets
 
 TINY = "tests/configs/dijet_tiny.yaml"
 
@@ -62,3 +64,43 @@ def test_bad_arguments_are_named(study, tmp_path):
         null_run(study, "original", 1, ["supervised"], tmp_path)
     with pytest.raises(KeyError, match="lhco_surrogate"):
         load_study("config/ditau.yaml", "lhco_surrogate")
+
+
+@pytest.mark.workflow
+def test_null_target_runs_one_job_per_dataset(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf", config="dijet_tiny.yaml")
+    target = "results/lhco_surrogate/null/original/null.csv"
+    null_cfg = "lhco_surrogate={null_study: {data_seeds: [4, 5], methods: [idealized, lacathode]}}"
+    run_snakemake(workdir, "--cores", "2", target, "--config", null_cfg)
+    table = pd.read_csv(workdir / target)
+    assert list(table["data_seed"]) == [4, 4, 5, 5]
+    assert list(table["method"]) == ["idealized", "lacathode"] * 2
+    for seed in (4, 5):  # one job, log and benchmark per dataset
+        assert (workdir / f"results/lhco_surrogate/null/original/data{seed}.csv").is_file()
+        assert (workdir / f"benchmarks/lhco_surrogate/null/original/data{seed}.tsv").is_file()
+    summary = pd.read_csv(workdir / "results/lhco_surrogate/null/original/null_summary.csv")
+    assert list(summary["method"]) == ["idealized", "lacathode"]
+    assert (summary["datasets"] == 2).all()
+    figure = workdir / "results/lhco_surrogate/null/original/null_auc.png"
+    assert figure.stat().st_size > 10_000
+    assert not (workdir / "results/lhco_surrogate/original").exists()  # nothing else ran
+
+
+def test_null_study_refuses_real_data(study, tmp_path):
+    real = {**study, "data": {**study["data"], "source": "download"}}
+    with pytest.raises(ValueError, match="download"):
+        write_null_run(real, "original", 1, ["idealized"], str(tmp_path / "x.csv"))
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_null_targets_cover_generated_studies_only():
+    config = {
+        "studies": ["lhco_surrogate", "lhco"],
+        "lhco_surrogate": {"data": {"source": "surrogate"}, "feature_sets": {"a": {}, "b": {}}},
+        "lhco": {"data": {"source": "download"}, "feature_sets": {"a": {}}},
+    }
+    targets = null_targets(config)
+    assert "results/lhco_surrogate/null/b/null.csv" in targets
+    assert "results/lhco_surrogate/null/a/null_auc.pdf" in targets
+    assert not any("results/lhco/" in t for t in targets)  # real data cannot be redrawn
+    assert null_targets({**config, "studies": ["lhco"]}) == []

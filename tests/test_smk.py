@@ -39,3 +39,10 @@ def test_logged_writes_log_and_reraises(tmp_path):
     text = log_file.read_text()
     assert "hello from the job" in text
     assert "ValueError: boom" in text
+
+
+def test_relative_package_import_is_followed():
+    # `from . import paths` names the package itself, then the module
+    closure = smk.source_modules("null_study")
+    assert {"resonant_ad.methods", "resonant_ad.flow_study", "resonant_ad"} <= closure.keys()
+    assert "resonant_ad.paths" not in closure  # path patterns are the DAG's, not a computation

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
@@ -172,6 +173,59 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {"datasets": auc.size(), "median": auc.median(), "mean": auc.mean(), "sem": auc.sem()}
     )
+
+
+def write_null_run(
+    study: Mapping[str, Any],
+    feature_set: str,
+    data_seed: int,
+    methods: Sequence[str],
+    out: str,
+) -> None:
+    """One dataset of the null study (the ``null_run`` rule): its rows to ``out`` (CSV).
+
+    Only generated data can be redrawn, so a study reading real files is refused.
+    """
+    from .io import write_csv
+
+    source = study["data"]["source"]
+    if source != "surrogate":
+        raise ValueError(f"the null study redraws the surrogate; data.source is {source!r}")
+    with tempfile.TemporaryDirectory(prefix="null-run-") as tmp:
+        write_csv(null_run(study, feature_set, data_seed, methods, tmp), out)
+
+
+def null_figure(table: pd.DataFrame, title: str, outputs: Sequence[str]) -> None:
+    """Signal AUC per dataset and method without signal, with each method's mean ± s.e.m."""
+    from .plotting import COLORS, new_figure, save_figure
+
+    summary = summarize(table)
+    fig, ax = new_figure(figsize=(5.5, 3.6))
+    for i, (name, row) in enumerate(summary.iterrows()):
+        auc = table.loc[table["method"] == name, "auc_signal"].to_numpy()
+        jitter = np.linspace(-0.15, 0.15, auc.size) if auc.size > 1 else np.zeros(1)
+        color = COLORS.get(str(name), "k")
+        ax.plot(i + jitter, auc, "o", color=color, alpha=0.5, ms=4)
+        ax.errorbar(i + 0.3, row["mean"], yerr=row["sem"], fmt="s", color=color, capsize=3)
+    ax.axhline(0.5, color="k", ls=":", lw=1, label="AUC 0.5 (no information)")
+    ax.set_xticks(range(len(summary)), [method(m).label for m in summary.index])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("signal vs background AUC, no signal injected")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="lower right", fontsize=8)
+    save_figure(fig, *outputs)
+
+
+def write_null_summary(tables: Sequence[str], outputs: Mapping[str, str], title: str) -> None:
+    """Join the per-dataset tables; write the table, the per-method summary and the figure."""
+    from .io import read_csv, write_csv
+
+    table = pd.concat([read_csv(t) for t in tables], ignore_index=True)
+    write_csv(table, outputs["table"])
+    summary = summarize(table)
+    write_csv(summary.reset_index(), outputs["summary"])
+    null_figure(table, title, [outputs["png"], outputs["pdf"]])
+    log.info("null study, signal AUC without signal:\n%s", summary.to_string())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,6 +90,12 @@ BUMPHUNT_FITS = FEATURE_SET_FIGURE.replace("{name}", "bumphunt_fits_nsig{nsig}")
 #: the SR window scan of a dijet study (one feature set and injection, several windows)
 SCAN_DIR = "results/{study}/scan/{feature_set}/nsig{nsig}"
 SCAN_SUMMARY = SCAN_DIR + "/scan.csv"
+#: the background-only test over independent surrogate datasets (resonant_ad.null_study)
+NULL_DIR = "results/{study}/null/{feature_set}"
+NULL_RUN = NULL_DIR + "/data{data_seed}.csv"
+NULL_TABLE = NULL_DIR + "/null.csv"
+NULL_SUMMARY = NULL_DIR + "/null_summary.csv"
+NULL_FIGURE = NULL_DIR + "/null_auc.{ext}"
 SCAN_FIGURE = SCAN_DIR + "/scan.{ext}"
 DATA_OVERVIEW = "results/{study}/figures/data_overview.{ext}"
 FEATURE_CORRELATIONS = "results/{study}/feature_correlations.csv"
@@ -384,6 +390,23 @@ def scan_targets(config: Mapping[str, Any], study: str) -> list[str]:
         return []
     ids = {"study": study, "feature_set": scan["feature_set"], "nsig": scan["injection"]}
     return [SCAN_SUMMARY.format(**ids)] + [SCAN_FIGURE.format(**ids, ext=e) for e in FIGURE_FORMATS]
+
+
+def null_targets(config: Mapping[str, Any]) -> list[str]:
+    """The null study's tables and figures (`rule null_study`, not in ``all``).
+
+    Every feature set of every listed dijet study that generates its data (a null study
+    redraws the dataset, which real files cannot).
+    """
+    targets: list[str] = []
+    for study in DIJET_STUDIES:
+        if study not in config["studies"] or config[study]["data"]["source"] != "surrogate":
+            continue
+        for feature_set in config[study]["feature_sets"]:
+            ids = {"study": study, "feature_set": feature_set}
+            targets += [NULL_TABLE.format(**ids), NULL_SUMMARY.format(**ids)]
+            targets += [NULL_FIGURE.format(**ids, ext=e) for e in FIGURE_FORMATS]
+    return targets
 
 
 def dijet_targets(config: Mapping[str, Any], study: str) -> list[str]:

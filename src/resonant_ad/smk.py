@@ -74,10 +74,12 @@ def script_run(snakemake: Any, func: Callable[..., Any], *args: Any, **kwargs: A
 def _module_file(name: str) -> Path | None:
     """The source file of package module ``name``, found by path (nothing is imported)."""
     rel = Path(*name.split(".")[1:])
+    if not rel.parts:  # the package itself (``from . import module``)
+        return _PKG_DIR / "__init__.py"
     for candidate in (_PKG_DIR / rel.with_suffix(".py"), _PKG_DIR / rel / "__init__.py"):
-        if rel.parts and candidate.is_file():
+        if candidate.is_file():
             return candidate
-    return _PKG_DIR / "__init__.py" if not rel.parts else None
+    return None
 
 
 def _package_imports(name: str, path: Path) -> set[str]:

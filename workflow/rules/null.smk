@@ -1,0 +1,66 @@
+# The background-only null test over independent surrogate datasets (resonant_ad.null_study):
+# one job per dataset seed, then a table, a per-method summary and a figure per feature set.
+# Not part of `all`: `snakemake --cores N null_study` builds every surrogate feature set, or
+# name one: results/<study>/null/<feature_set>/null.csv.
+
+
+rule null_study:
+    input:
+        paths.null_targets(config),
+
+
+rule null_run:
+    output:
+        paths.NULL_RUN,
+    log:
+        "logs/{study}/null/{feature_set}/data{data_seed}.log",
+    benchmark:
+        "benchmarks/{study}/null/{feature_set}/data{data_seed}.tsv"
+    conda:
+        ENV
+    threads: resource(config, "null_run", "threads")
+    resources:
+        mem_mb=resource(config, "null_run", "mem_mb"),
+        runtime=resource(config, "null_run", "runtime"),
+        gpu=resource(config, "null_run", "gpu"),
+    params:
+        study=lambda w: config[w.study],
+        methods=lambda w: config[w.study]["null_study"]["methods"],
+        code=source_hash("null_study"),
+    script:
+        "../scripts/null_run.py"
+
+
+rule null_summary:
+    input:
+        lambda w: [
+            paths.NULL_RUN.format(study=w.study, feature_set=w.feature_set, data_seed=s)
+            for s in config[w.study]["null_study"]["data_seeds"]
+        ],
+    output:
+        table=paths.NULL_TABLE,
+        summary=paths.NULL_SUMMARY,
+        png=report(
+            paths.NULL_FIGURE.replace("{ext}", "png"),
+            caption="../report/null_auc.rst",
+            category="Null study",
+        ),
+        pdf=paths.NULL_FIGURE.replace("{ext}", "pdf"),
+    log:
+        "logs/{study}/null/{feature_set}/null_summary.log",
+    benchmark:
+        "benchmarks/{study}/null/{feature_set}/null_summary.tsv"
+    conda:
+        ENV
+    threads: resource(config, "null_summary", "threads")
+    resources:
+        mem_mb=resource(config, "null_summary", "mem_mb"),
+        runtime=resource(config, "null_summary", "runtime"),
+    params:
+        title=lambda w: (
+            f"{w.study}, {w.feature_set}: no signal, "
+            f"{len(config[w.study]['null_study']['data_seeds'])} independent datasets"
+        ),
+        code=source_hash("null_study"),
+    script:
+        "../scripts/null_summary.py"

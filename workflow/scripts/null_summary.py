@@ -1,0 +1,12 @@
+"""Null study: the per-dataset tables joined, summarized per method, and drawn."""
+
+from resonant_ad.null_study import write_null_summary
+from resonant_ad.smk import script_run
+
+script_run(
+    snakemake,
+    write_null_summary,
+    list(snakemake.input),
+    dict(snakemake.output.items()),
+    snakemake.params.title,
+)
