@@ -4,7 +4,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from resonant_ad.config import coerce_strings, load_schema
+from resonant_ad.config import coerce_strings, load_schema, load_study
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
 
@@ -55,3 +55,14 @@ def test_shipped_configs_validate_and_get_defaults(schema):
             assert (nn["epochs"], nn["n_best_epochs"], nn["class_weight"]) == (100, 10, "balanced")
             assert cfg["lhco"]["evaluation"]["sculpting_bins"] == 300
             assert cfg["lhco"]["runs"] == 10
+
+
+def test_load_study_checks_as_the_workflow_does(tmp_path):
+    study = load_study("tests/configs/dijet_tiny.yaml", "lhco_surrogate")
+    assert study["flow"]["epochs"] == 2 and "null_study" in study  # the file's values + defaults
+    bad = yaml.safe_load((SCHEMA_PATH.parents[2] / "tests/configs/dijet_tiny.yaml").read_text())
+    bad["lhco_surrogate"]["scan"]["windows"] = [[6.5, 7.0]]  # beyond bumphunt.fit_range
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    with pytest.raises(ValueError, match=r"scan.windows\[0\].*fit_range"):
+        load_study(path, "lhco_surrogate")

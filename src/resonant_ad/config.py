@@ -19,11 +19,14 @@ _NON_STRING = {"integer", "number", "boolean", "null", "array", "object"}
 
 
 def load_study(config_path: str | os.PathLike[str], study: str) -> dict[str, Any]:
-    """One study's section of a config file, validated and with the schema's defaults filled.
+    """One study's section of a config file, checked as the workflow checks it.
 
-    A relative ``config_path`` is taken from the project root, as Snakemake would.
+    The schema (its defaults filled in) and, for a dijet study, the cross-key checks. A
+    relative ``config_path`` is taken from the project root, as Snakemake would.
     """
     from snakemake.utils import validate
+
+    from .paths import DIJET_STUDIES
 
     root = Path(__file__).resolve().parents[2]
     with open(root / config_path) as fh:
@@ -32,6 +35,8 @@ def load_study(config_path: str | os.PathLike[str], study: str) -> dict[str, Any
         raise KeyError(f"{config_path}: no {study!r} section")
     config["studies"] = [study]
     validate(config, str(root / "workflow/schemas/config.schema.yaml"))
+    if study in DIJET_STUDIES:
+        check_dijet_study(config, study)  # as the workflow does before any rule
     return config[study]
 
 

@@ -48,14 +48,18 @@ def null_run(
     """One surrogate dataset (seed ``data_seed``), no signal: a row per method.
 
     ``study`` is a validated ``lhco_surrogate`` config section (sizes, split, flow,
-    classifier); only the surrogate's seed is replaced. Files go under ``work`` in the
-    workflow's layout; the data seed stands in for the run number in every derived seed.
+    classifier); only the surrogate's seed is replaced, so real data (``data.source``
+    ``download``) is refused. Files go under ``work`` in the workflow's layout; the data
+    seed stands in for the run number in every derived seed.
     """
     from .classifier_study import train_and_score
     from .flow_study import decorrelate, sample_sr, to_latent, train_flow
     from .lhco_data import prepare, write_injection, write_split
     from .lhco_surrogate import write_surrogate
 
+    source = study["data"]["source"]
+    if source != "surrogate":
+        raise ValueError(f"the null study redraws the surrogate; data.source is {source!r}")
     for name in methods:
         if not method(name).weakly_supervised:
             raise ValueError(f"{name!r} is not a weakly supervised method")
@@ -182,15 +186,9 @@ def write_null_run(
     methods: Sequence[str],
     out: str,
 ) -> None:
-    """One dataset of the null study (the ``null_run`` rule): its rows to ``out`` (CSV).
-
-    Only generated data can be redrawn, so a study reading real files is refused.
-    """
+    """One dataset of the null study (the ``null_run`` rule): its rows to ``out`` (CSV)."""
     from .io import write_csv
 
-    source = study["data"]["source"]
-    if source != "surrogate":
-        raise ValueError(f"the null study redraws the surrogate; data.source is {source!r}")
     with tempfile.TemporaryDirectory(prefix="null-run-") as tmp:
         write_csv(null_run(study, feature_set, data_seed, methods, tmp), out)
 

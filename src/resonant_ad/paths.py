@@ -90,13 +90,13 @@ BUMPHUNT_FITS = FEATURE_SET_FIGURE.replace("{name}", "bumphunt_fits_nsig{nsig}")
 #: the SR window scan of a dijet study (one feature set and injection, several windows)
 SCAN_DIR = "results/{study}/scan/{feature_set}/nsig{nsig}"
 SCAN_SUMMARY = SCAN_DIR + "/scan.csv"
+SCAN_FIGURE = SCAN_DIR + "/scan.{ext}"
 #: the background-only test over independent surrogate datasets (resonant_ad.null_study)
 NULL_DIR = "results/{study}/null/{feature_set}"
 NULL_RUN = NULL_DIR + "/data{data_seed}.csv"
 NULL_TABLE = NULL_DIR + "/null.csv"
 NULL_SUMMARY = NULL_DIR + "/null_summary.csv"
 NULL_FIGURE = NULL_DIR + "/null_auc.{ext}"
-SCAN_FIGURE = SCAN_DIR + "/scan.{ext}"
 DATA_OVERVIEW = "results/{study}/figures/data_overview.{ext}"
 FEATURE_CORRELATIONS = "results/{study}/feature_correlations.csv"
 

@@ -24,7 +24,20 @@ rule null_run:
         runtime=resource(config, "null_run", "runtime"),
         gpu=resource(config, "null_run", "gpu"),
     params:
-        study=lambda w: config[w.study],
+        study=lambda w: {
+            **config_slice(
+                config,
+                w.study,
+                "data",
+                "seed",
+                "signal_region",
+                "split",
+                "extra_split",
+                "flow",
+                "classifier",
+            ),
+            "feature_sets": {w.feature_set: config[w.study]["feature_sets"][w.feature_set]},
+        },
         methods=lambda w: config[w.study]["null_study"]["methods"],
         code=source_hash("null_study"),
     script:
