@@ -55,6 +55,73 @@ def test_log_features_spread_small_values_and_must_be_positive():
         LogitScaler(log_features=(0,)).fit(np.c_[[1.0, 0.0, 2.0]])
 
 
+def _compositions(n: int, seed: int) -> np.ndarray:
+    """Events like the di-τ ρ: 3 of 5 parts of a composition, one part ~1e-4 (padding)."""
+    g = np.random.default_rng(seed)
+    parts = g.dirichlet([2.0, 1.0, 1.0, 1.0], size=n)
+    pad = 1e-4 * (1 + 0.01 * g.standard_normal(n))
+    full = np.column_stack([parts[:, :2] * (1 - 2 * pad[:, None]), pad, parts[:, 2:]])
+    return full[:, :3]  # the kept coordinates: their sum < 1 by the rest of the composition
+
+
+def test_simplex_features_round_trip_jacobian_and_stay_on_the_simplex():
+    X = np.column_stack([_compositions(4000, 3), np.random.default_rng(4).uniform(2, 3, 4000)])
+    sc = LogitScaler(simplex_features=(0, 1, 2)).fit(X)
+    Y = sc.transform(X)
+    np.testing.assert_allclose(Y.mean(0), 0, atol=1e-9)
+    np.testing.assert_allclose(sc.inverse_transform(Y), X, rtol=1e-8, atol=1e-12)
+    # the padded part (~1e-4, 1% spread) is resolved, not squeezed into a sliver
+    assert Y[:, 2].std() > 0.5
+    # any point of the standardized space maps back onto the open simplex
+    back = sc.inverse_transform(3 * np.random.default_rng(5).standard_normal((5000, 4)))
+    assert np.all(back[:, :3] > 0) and np.all(back[:, :3].sum(axis=1) < 1)
+    # log|det J| of the (non-elementwise) map against a finite-difference Jacobian matrix
+    h = 1e-7
+    for x0 in X[:3]:
+        J = np.column_stack(
+            [
+                (sc.transform((x0 + h * e)[None]) - sc.transform((x0 - h * e)[None]))[0] / (2 * h)
+                for e in np.eye(4)
+            ]
+        )
+        np.testing.assert_allclose(
+            sc.log_abs_det_jacobian(x0[None])[0], np.linalg.slogdet(J)[1], rtol=1e-5
+        )
+    restored = LogitScaler.from_state(sc.state())
+    np.testing.assert_array_equal(restored.transform(X[:10]), Y[:10])
+
+
+def test_simplex_features_must_be_a_sub_composition():
+    X = _compositions(100, 6)
+    with pytest.raises(ValueError, match=r"simplex features \[0, 1\] sum to >= 1 in 1 fit"):
+        LogitScaler(simplex_features=(0, 1)).fit(np.r_[X[:, :2], [[0.6, 0.4]]])
+    with pytest.raises(ValueError, match="simplex feature 1 must exist and be positive"):
+        LogitScaler(simplex_features=(0, 1)).fit(np.r_[X[:, :2], [[0.5, 0.0]]])
+    with pytest.raises(ValueError, match=r"\[0\] are both log and simplex"):
+        LogitScaler(log_features=(0,), simplex_features=(0, 1)).fit(X)
+
+
+def test_flow_samples_keep_the_composition_sum_only_with_simplex_features():
+    """Σρ = 1 − 2e-4 (two padded parts not kept): log coordinates smear it, log-ratios keep it."""
+    g = np.random.default_rng(7)
+    pad = 1e-4 * (1 + 0.01 * g.standard_normal((6000, 3)))
+    parts = g.dirichlet([2.0, 1.0, 1.0], size=6000) * (1 - pad.sum(axis=1, keepdims=True))
+    X = np.column_stack([parts, pad[:, :1]])
+    real = np.median(pad[:, 1:].sum(axis=1))  # 1 − Σ of the kept coordinates
+    m = g.uniform(0, 1, len(X))
+    common = dict(architecture="rqs", blocks=2, hidden=32, bins=8, epochs=4, progress=False)
+    rest = {}
+    for name in ("log", "simplex"):
+        flow = ConditionalFlow(**common, **{f"{name}_features": (0, 1, 2, 3)}, seed=1)
+        flow.fit(X[:5000], m[:5000], X[5000:], m[5000:])
+        x, _ = flow.sample(m[:4000], seed=2)
+        rest[name] = 1 - x.sum(axis=1)
+    assert np.median(np.abs(rest["log"])) > 100 * real  # the constraint is not learnt
+    assert np.all(rest["simplex"] > 0)
+    assert abs(np.median(rest["simplex"]) / real - 1) < 0.2
+    assert np.percentile(rest["simplex"], 84) < 3 * real
+
+
 def test_maf_matches_nflows_exactly():
     torch.manual_seed(1)
     maf, ref = MAF(4), build_nflows_maf(4)

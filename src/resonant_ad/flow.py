@@ -144,6 +144,7 @@ class ConditionalFlow:
         n_best_epochs: int = 1,
         margin: float = 0.02,
         log_features: tuple[int, ...] | list[int] = (),
+        simplex_features: tuple[int, ...] | list[int] = (),
         recompute_batchnorm: bool = True,
         seed: int = 0,
         device: str = "auto",
@@ -163,6 +164,7 @@ class ConditionalFlow:
             "n_best_epochs": int(n_best_epochs),
             "margin": float(margin),
             "log_features": [int(i) for i in log_features],
+            "simplex_features": [int(i) for i in simplex_features],
             "recompute_batchnorm": bool(recompute_batchnorm),
             "seed": int(seed),
             "device": device,
@@ -206,7 +208,11 @@ class ConditionalFlow:
         for name, a in (("training", X), ("validation", X_val)):
             if not np.all(np.isfinite(a)):
                 raise ValueError(f"{name} features contain NaN or inf")
-        self.scaler_ = LogitScaler(margin=p["margin"], log_features=p["log_features"]).fit(X)
+        self.scaler_ = LogitScaler(
+            margin=p["margin"],
+            log_features=p["log_features"],
+            simplex_features=p["simplex_features"],
+        ).fit(X)
         self.m_mean_, self.m_std_ = float(np.mean(m)), float(np.std(m))
         self.n_features_ = X.shape[1]
         x, c = self._tensors(X, m)

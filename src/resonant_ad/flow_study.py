@@ -51,10 +51,11 @@ def train_flow(
     train, val = read_parquet(sb_train), read_parquet(sb_val)
     cols = feature_columns(train)
     params = estimator_params(flow_params)
-    unknown = [c for c in params.get("log_features", []) if c not in cols]
-    if unknown:
-        raise KeyError(f"flow.log_features names {unknown}, not among the features {cols}")
-    params["log_features"] = [cols.index(c) for c in params.get("log_features", [])]
+    for key in ("log_features", "simplex_features"):
+        unknown = [c for c in params.get(key, []) if c not in cols]
+        if unknown:
+            raise KeyError(f"flow.{key} names {unknown}, not among the features {cols}")
+        params[key] = [cols.index(c) for c in params.get(key, [])]
     log.info(
         "flow on %d SB train / %d SB val events, features %s, seed %d",
         len(train),

@@ -4,6 +4,13 @@ Optionally, chosen positive features are first replaced by their logarithm (``lo
 features spanning orders of magnitude (the di-τ simplex coordinates, from ~1e-5 for padded
 objects to ~1) otherwise have their small values squeezed into a sliver of the logit range.
 
+A group of positive features whose sum stays below 1 (``simplex_features``: the first n of the
+di-τ simplex coordinates ρ, which with the rest of the event's ρ sum to exactly 1) can instead
+be mapped by the additive log-ratio y_i = log ρ_i − log(1 − Σ_j ρ_j), a bijection onto ℝⁿ
+whose inverse ρ_i = e^{y_i} / (1 + Σ_j e^{y_j}) lands on the simplex by construction. Modelled
+in plain (or log) coordinates, a flow smears Σ ρ ≈ 1 − O(1e-4) into a band a classifier
+separates from the real events at once; in log-ratio coordinates the constraint is exact.
+
 Fitted on sideband training data only, persisted with the model and used in both directions.
 The margin keeps values slightly beyond the fitted range (SR data, other splits) finite; the
 number of values beyond the fitted range is reported, never silently dropped.
@@ -24,6 +31,7 @@ class LogitScaler:
 
     margin: float = 0.02
     log_features: tuple[int, ...] = ()
+    simplex_features: tuple[int, ...] = ()
     min_: np.ndarray = field(default=None, repr=False)
     max_: np.ndarray = field(default=None, repr=False)
     mean_: np.ndarray = field(default=None, repr=False)
@@ -37,9 +45,24 @@ class LogitScaler:
         if not 0 <= self.margin < 0.5:
             raise ValueError(f"margin must be in [0, 0.5), got {self.margin}")
         self.log_features = tuple(int(i) for i in self.log_features)
-        for i in self.log_features:
-            if not 0 <= i < X.shape[1] or np.any(X[:, i] <= 0):
-                raise ValueError(f"log feature {i} must exist and be positive in the fit data")
+        self.simplex_features = tuple(int(i) for i in self.simplex_features)
+        both = set(self.log_features) & set(self.simplex_features)
+        if both:
+            raise ValueError(f"features {sorted(both)} are both log and simplex features")
+        for kind, idx in (("log", self.log_features), ("simplex", self.simplex_features)):
+            for i in idx:
+                if not 0 <= i < X.shape[1] or np.any(X[:, i] <= 0):
+                    raise ValueError(
+                        f"{kind} feature {i} must exist and be positive in the fit data"
+                    )
+        if self.simplex_features:
+            total = X[:, list(self.simplex_features)].sum(axis=1)
+            if np.any(total >= 1):
+                raise ValueError(
+                    f"simplex features {list(self.simplex_features)} sum to >= 1 in "
+                    f"{int((total >= 1).sum())} fit events (max {total.max():.6g}); they must "
+                    "be part of a composition that sums to 1"
+                )
         X = self._log(X)
         self.min_, self.max_ = X.min(axis=0), X.max(axis=0)
         if np.any(self.max_ <= self.min_):
@@ -51,13 +74,45 @@ class LogitScaler:
         return self
 
     def _log(self, X: np.ndarray) -> np.ndarray:
-        """Log of the ``log_features`` (values ≤ 0, never seen in fitting, are floored)."""
-        if not self.log_features:
+        """Log of the ``log_features``, log-ratio of the ``simplex_features``.
+
+        Values ≤ 0 and a simplex remainder ≤ 0, never seen in fitting, are floored.
+        """
+        if not (self.log_features or self.simplex_features):
             return X
         X = X.copy()
-        idx = list(self.log_features)
-        X[:, idx] = np.log(np.maximum(X[:, idx], 1e-300))
+        if self.log_features:
+            idx = list(self.log_features)
+            X[:, idx] = np.log(np.maximum(X[:, idx], 1e-300))
+        if self.simplex_features:
+            idx = list(self.simplex_features)
+            rest = np.log(np.maximum(1.0 - X[:, idx].sum(axis=1, keepdims=True), 1e-300))
+            X[:, idx] = np.log(np.maximum(X[:, idx], 1e-300)) - rest
         return X
+
+    def _exp(self, L: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`_log` (in place on a fresh array)."""
+        if self.log_features:
+            idx = list(self.log_features)
+            L[:, idx] = np.exp(L[:, idx])
+        if self.simplex_features:
+            idx = list(self.simplex_features)
+            # softmax with a zeroth component fixed at 0, computed stably
+            top = np.maximum(L[:, idx].max(axis=1, keepdims=True), 0.0)
+            e = np.exp(L[:, idx] - top)
+            L[:, idx] = e / (np.exp(-top) + e.sum(axis=1, keepdims=True))
+        return L
+
+    def _log_jacobian(self, X: np.ndarray) -> np.ndarray:
+        """log |d _log(x) / dx| per event."""
+        out = np.zeros(len(X))
+        if self.log_features:
+            out -= np.log(X[:, list(self.log_features)]).sum(axis=1)  # d log x / dx = 1/x
+        if self.simplex_features:
+            # J_ij = δ_ij/ρ_i + 1/r with r = 1 − Σρ: det J = 1 / (r · Π ρ_i)
+            rho = X[:, list(self.simplex_features)]
+            out -= np.log(rho).sum(axis=1) + np.log(1.0 - rho.sum(axis=1))
+        return out
 
     def _standardize(self, X: np.ndarray) -> np.ndarray:
         u = np.clip(self._u(X), _CLIP, 1 - _CLIP)
@@ -79,10 +134,7 @@ class LogitScaler:
         """Standardized logit space → physical."""
         u = 1.0 / (1.0 + np.exp(-(np.asarray(Y, dtype=np.float64) * self.std_ + self.mean_)))
         X = self.min_ + (u - self.margin) / (1 - 2 * self.margin) * (self.max_ - self.min_)
-        if self.log_features:
-            idx = list(self.log_features)
-            X[:, idx] = np.exp(X[:, idx])
-        return X
+        return self._exp(X)
 
     def log_abs_det_jacobian(self, X: np.ndarray) -> np.ndarray:
         """log |d transform / dx| per event (to turn a density in y into one in x)."""
@@ -91,13 +143,14 @@ class LogitScaler:
         u = np.clip(self._u(L), _CLIP, 1 - _CLIP)
         scale = (1 - 2 * self.margin) / (self.max_ - self.min_)
         out = np.sum(np.log(scale) - np.log(u) - np.log1p(-u) - np.log(self.std_), axis=1)
-        return out - L[:, list(self.log_features)].sum(axis=1)  # d log x / dx = 1/x
+        return out + self._log_jacobian(X)
 
     def state(self) -> dict[str, object]:
         """Everything needed to rebuild the scaler (saved with the model)."""
         return {
             "margin": self.margin,
             "log_features": list(self.log_features),
+            "simplex_features": list(self.simplex_features),
             "min": self.min_,
             "max": self.max_,
             "mean": self.mean_,
@@ -110,6 +163,7 @@ class LogitScaler:
         return cls(
             margin=float(state["margin"]),
             log_features=tuple(state.get("log_features", ())),
+            simplex_features=tuple(state.get("simplex_features", ())),
             min_=np.asarray(state["min"]),
             max_=np.asarray(state["max"]),
             mean_=np.asarray(state["mean"]),
