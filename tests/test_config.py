@@ -66,3 +66,23 @@ def test_load_study_checks_as_the_workflow_does(tmp_path):
     path.write_text(yaml.safe_dump(bad))
     with pytest.raises(ValueError, match=r"scan.windows\[0\].*fit_range"):
         load_study(path, "lhco_surrogate")
+
+
+def test_ditau_injection_zero_is_the_no_signal_run_and_negatives_are_rejected():
+    cfg = yaml.safe_load((SCHEMA_PATH.parents[2] / "config/config.yaml").read_text())
+    assert 0 in cfg["ditau"]["injections"]  # the default scan carries its no-signal check
+    validate(cfg, str(SCHEMA_PATH))
+    cfg["ditau"]["injections"] = [-0.5, 1.0]
+    with pytest.raises(Exception, match="injections"):
+        validate(cfg, str(SCHEMA_PATH))
+
+
+def test_ditau_flow_models_all_kept_rho_as_one_composition():
+    """The kept ρ sum below 1: modelled together in log-ratio coordinates, never in log ones."""
+    for name in ("config.yaml", "ditau.yaml"):
+        cfg = yaml.safe_load((SCHEMA_PATH.parents[2] / "config" / name).read_text())
+        validate(cfg, str(SCHEMA_PATH))
+        d = cfg["ditau"]
+        rho = [f"rho{i}" for i in range(d["features"]["n_rho"])]
+        assert d["flow"]["simplex_features"] == rho, name
+        assert not set(d["flow"]["log_features"]) & set(rho), name

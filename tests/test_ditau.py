@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -315,3 +317,51 @@ def test_paper_config_lists_the_full_scan(tmp_path):
     assert counts["ditau_train_classifier"] == 3 * 6 * 5
     assert counts["ditau_sample"] == 5 and counts["ditau_train_flow"] == 1
     assert "train_flow" not in counts  # only the di-τ study
+
+
+@pytest.mark.parametrize("sigma", [0.0, 5.0])
+def test_train_and_score_injects_sigma_root_b_into_train_and_val_only(split, tmp_path, sigma):
+    """σ = 0 is the no-signal run: SR background alone against the synthetic background."""
+    _, parts, signals, summary = split
+    files = {}
+    for name in ("sr_train", "sr_val", "sr_test"):
+        files[name] = str(tmp_path / f"{name}.parquet")
+        parts[name].to_parquet(files[name])
+    # a stand-in for the flow's samples: 3× bootstrap of the SR background of each split
+    g = np.random.default_rng(0)
+    samples = pd.concat(
+        [
+            parts[f"sr_{s}"]
+            .iloc[g.integers(0, len(parts[f"sr_{s}"]), k * len(parts[f"sr_{s}"]))]
+            .drop(columns="label")
+            .assign(split=s)
+            for s, k in (("train", 3), ("val", 3), ("test", 1))
+        ],
+        ignore_index=True,
+    )
+    samples.to_parquet(tmp_path / "samples.parquet")
+    signals["tprime"].to_parquet(tmp_path / "signal.parquet")
+    (tmp_path / "split.json").write_text(json.dumps(summary))
+    ds.train_and_score(
+        files,
+        str(tmp_path / "signal.parquet"),
+        str(tmp_path / "samples.parquet"),
+        str(tmp_path / "split.json"),
+        str(tmp_path / "scores.parquet"),
+        str(tmp_path / "training.json"),
+        "tprime",
+        sigma,
+        {"type": "hgb", "hgb": {"n_members": 2}},
+        seed=4,
+    )
+    info = json.loads((tmp_path / "training.json").read_text())
+    n = ds.n_injected(sigma, summary["n_sr_background"])
+    assert info["n_injected"] == n == round(sigma * np.sqrt(summary["n_sr_background"]))
+    # [synthetic, data] per split: the data class is the SR background plus half the signal
+    assert info["n_train"] == [3 * len(parts["sr_train"]), len(parts["sr_train"]) + (n + 1) // 2]
+    assert info["n_val"] == [3 * len(parts["sr_val"]), len(parts["sr_val"]) + n // 2]
+    assert info["n_test"] == [len(parts["sr_test"])] * 2
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    assert np.isfinite(scores["score"]).all() and len(scores) == 2 * len(parts["sr_test"])
+    if sigma > 0:  # 339 T'T̄' events (hard extra jets) stand out of 4.6k SR background events
+        assert info["auc"] > 0.8, info["auc"]
