@@ -122,20 +122,30 @@ def plot_sic(sic: pd.DataFrame, outputs: Sequence[str | os.PathLike[str]]) -> No
 def plot_significance(
     summary: pd.DataFrame, efficiency: float, outputs: Sequence[str | os.PathLike[str]]
 ) -> None:
-    """Fig. 5: significance after the cut at εB = ``efficiency`` vs the injected σ."""
+    """Fig. 5: significance after the cut at εB = ``efficiency`` vs the injected σ.
+
+    With an injection-0 run, a dash-dotted line per signal draws σ × (its SIC without signal): what
+    the background mismodelling alone would give; only the excess over it is found signal.
+    """
     fig, ax = new_figure(figsize=(5.2, 4))
     top = float(summary["injection"].max())
+    x = np.array([0.0, top * 1.1])
     for i, (sig, d) in enumerate(summary.groupby("signal", sort=True)):
+        color = _color(str(sig), i)
         ax.errorbar(
             d["injection"],
             d["significance_mean"],
             yerr=d["significance_std"].fillna(0.0),
             marker="o",
             capsize=3,
-            color=_color(str(sig), i),
+            color=color,
             label=LABELS.get(str(sig), str(sig)),
         )
-    x = np.array([0.0, top * 1.1])
+        none = d.loc[d["injection"] == 0, "sic_at_eff_mean"]
+        if len(none):
+            ax.plot(x, x * float(none.iloc[0]), "-.", color=color, lw=1, alpha=0.7)
+    if (summary["injection"] == 0).any():
+        ax.plot([], [], "-.", color="grey", lw=1, label="σ × SIC without signal")
     ax.plot(x, x, ":", color="k", label="no anomaly selection")
     ax.axhline(5.0, color="k", ls="--", lw=1, label=r"5$\sigma$")
     ax.set_xlabel(r"injected $S/\sqrt{B}$ (SR, before selection)")
