@@ -106,12 +106,15 @@ class LogitScaler:
     def _log_jacobian(self, X: np.ndarray) -> np.ndarray:
         """log |d _log(x) / dx| per event."""
         out = np.zeros(len(X))
+        floor = 1e-300  # as in :meth:`_log`
         if self.log_features:
-            out -= np.log(X[:, list(self.log_features)]).sum(axis=1)  # d log x / dx = 1/x
+            x = np.maximum(X[:, list(self.log_features)], floor)
+            out -= np.log(x).sum(axis=1)  # d log x / dx = 1/x
         if self.simplex_features:
             # J_ij = δ_ij/ρ_i + 1/r with r = 1 − Σρ: det J = 1 / (r · Π ρ_i)
             rho = X[:, list(self.simplex_features)]
-            out -= np.log(rho).sum(axis=1) + np.log(1.0 - rho.sum(axis=1))
+            rest = np.maximum(1.0 - rho.sum(axis=1), floor)
+            out -= np.log(np.maximum(rho, floor)).sum(axis=1) + np.log(rest)
         return out
 
     def _standardize(self, X: np.ndarray) -> np.ndarray:
