@@ -55,33 +55,37 @@ def test_log_features_spread_small_values_and_must_be_positive():
         LogitScaler(log_features=(0,)).fit(np.c_[[1.0, 0.0, 2.0]])
 
 
-def _compositions(n: int, seed: int) -> np.ndarray:
-    """Events like the di-τ ρ: 3 of 5 parts of a composition, one part ~1e-4 (padding)."""
+def _compositions(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Events like the di-τ ρ: 3 real parts and 3 padded ones (~1e-4, 1% noise) summing to 1.
+
+    Returns the kept coordinates (the real parts and one padded part) and their remainder
+    1 − Σ, the two padded parts not kept.
+    """
     g = np.random.default_rng(seed)
-    parts = g.dirichlet([2.0, 1.0, 1.0, 1.0], size=n)
-    pad = 1e-4 * (1 + 0.01 * g.standard_normal(n))
-    full = np.column_stack([parts[:, :2] * (1 - 2 * pad[:, None]), pad, parts[:, 2:]])
-    return full[:, :3]  # the kept coordinates: their sum < 1 by the rest of the composition
+    pad = 1e-4 * (1 + 0.01 * g.standard_normal((n, 3)))
+    parts = g.dirichlet([2.0, 1.0, 1.0], size=n) * (1 - pad.sum(axis=1, keepdims=True))
+    return np.column_stack([parts, pad[:, :1]]), pad[:, 1:].sum(axis=1)
 
 
 def test_simplex_features_round_trip_jacobian_and_stay_on_the_simplex():
-    X = np.column_stack([_compositions(4000, 3), np.random.default_rng(4).uniform(2, 3, 4000)])
-    sc = LogitScaler(simplex_features=(0, 1, 2)).fit(X)
+    rho, _ = _compositions(4000, 3)
+    X = np.column_stack([rho, np.random.default_rng(4).uniform(2, 3, 4000)])
+    sc = LogitScaler(simplex_features=(0, 1, 2, 3)).fit(X)
     Y = sc.transform(X)
     np.testing.assert_allclose(Y.mean(0), 0, atol=1e-9)
     np.testing.assert_allclose(sc.inverse_transform(Y), X, rtol=1e-8, atol=1e-12)
     # the padded part (~1e-4, 1% spread) is resolved, not squeezed into a sliver
-    assert Y[:, 2].std() > 0.5
+    assert Y[:, 3].std() > 0.5
     # any point of the standardized space maps back onto the open simplex
-    back = sc.inverse_transform(3 * np.random.default_rng(5).standard_normal((5000, 4)))
-    assert np.all(back[:, :3] > 0) and np.all(back[:, :3].sum(axis=1) < 1)
+    back = sc.inverse_transform(3 * np.random.default_rng(5).standard_normal((5000, 5)))
+    assert np.all(back[:, :4] > 0) and np.all(back[:, :4].sum(axis=1) < 1)
     # log|det J| of the (non-elementwise) map against a finite-difference Jacobian matrix
-    h = 1e-7
+    h = 1e-9  # far below the remainder 1 − Σρ ≈ 2e-4 that every ρ derivative involves
     for x0 in X[:3]:
         J = np.column_stack(
             [
                 (sc.transform((x0 + h * e)[None]) - sc.transform((x0 - h * e)[None]))[0] / (2 * h)
-                for e in np.eye(4)
+                for e in np.eye(5)
             ]
         )
         np.testing.assert_allclose(
@@ -92,7 +96,7 @@ def test_simplex_features_round_trip_jacobian_and_stay_on_the_simplex():
 
 
 def test_simplex_features_must_be_a_sub_composition():
-    X = _compositions(100, 6)
+    X, _ = _compositions(100, 6)
     with pytest.raises(ValueError, match=r"simplex features \[0, 1\] sum to >= 1 in 1 fit"):
         LogitScaler(simplex_features=(0, 1)).fit(np.r_[X[:, :2], [[0.6, 0.4]]])
     with pytest.raises(ValueError, match="simplex feature 1 must exist and be positive"):
@@ -103,12 +107,9 @@ def test_simplex_features_must_be_a_sub_composition():
 
 def test_flow_samples_keep_the_composition_sum_only_with_simplex_features():
     """Σρ = 1 − 2e-4 (two padded parts not kept): log coordinates smear it, log-ratios keep it."""
-    g = np.random.default_rng(7)
-    pad = 1e-4 * (1 + 0.01 * g.standard_normal((6000, 3)))
-    parts = g.dirichlet([2.0, 1.0, 1.0], size=6000) * (1 - pad.sum(axis=1, keepdims=True))
-    X = np.column_stack([parts, pad[:, :1]])
-    real = np.median(pad[:, 1:].sum(axis=1))  # 1 − Σ of the kept coordinates
-    m = g.uniform(0, 1, len(X))
+    X, rest_real = _compositions(6000, 7)
+    real = np.median(rest_real)
+    m = np.random.default_rng(8).uniform(0, 1, len(X))
     common = dict(architecture="rqs", blocks=2, hidden=32, bins=8, epochs=4, progress=False)
     rest = {}
     for name in ("log", "simplex"):

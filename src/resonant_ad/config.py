@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from .paths import DIJET_STUDIES
+
 _NON_STRING = {"integer", "number", "boolean", "null", "array", "object"}
 
 
@@ -25,8 +27,6 @@ def load_study(config_path: str | os.PathLike[str], study: str) -> dict[str, Any
     relative ``config_path`` is taken from the project root, as Snakemake would.
     """
     from snakemake.utils import validate
-
-    from .paths import DIJET_STUDIES
 
     root = Path(__file__).resolve().parents[2]
     with open(root / config_path) as fh:

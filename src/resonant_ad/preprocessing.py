@@ -23,6 +23,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 _CLIP = 1e-7
+_FLOOR = 1e-300  # log argument floor for values never seen in fitting
+
+
+def _floored_log(a: np.ndarray) -> np.ndarray:
+    """log(max(a, _FLOOR)): finite for the zero or negative values of unseen data."""
+    return np.log(np.maximum(a, _FLOOR))
 
 
 @dataclass
@@ -73,22 +79,25 @@ class LogitScaler:
         self.mean_, self.std_ = y.mean(axis=0), y.std(axis=0)
         return self
 
-    def _log(self, X: np.ndarray) -> np.ndarray:
-        """Log of the ``log_features``, log-ratio of the ``simplex_features``.
+    def _log_space(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(X with the log of the ``log_features`` and the log-ratio of the ``simplex_features``,
+        log |d of that map / dx| per event).
 
-        Values ≤ 0 and a simplex remainder ≤ 0, never seen in fitting, are floored.
+        Values ≤ 0 and a simplex remainder 1 − Σρ ≤ 0, never seen in fitting, are floored.
+        The Jacobian of the log-ratio is J_ij = δ_ij/ρ_i + 1/r, r = 1 − Σρ: det J = 1/(r·Πρ_i).
         """
-        if not (self.log_features or self.simplex_features):
-            return X
-        X = X.copy()
-        if self.log_features:
-            idx = list(self.log_features)
-            X[:, idx] = np.log(np.maximum(X[:, idx], 1e-300))
-        if self.simplex_features:
-            idx = list(self.simplex_features)
-            rest = np.log(np.maximum(1.0 - X[:, idx].sum(axis=1, keepdims=True), 1e-300))
-            X[:, idx] = np.log(np.maximum(X[:, idx], 1e-300)) - rest
-        return X
+        log_x = _floored_log(X[:, list(self.log_features)])
+        rho = X[:, list(self.simplex_features)]
+        log_rho = _floored_log(rho)
+        log_rest = _floored_log(1.0 - rho.sum(axis=1, keepdims=True))
+        L = X.copy()
+        L[:, list(self.log_features)] = log_x
+        L[:, list(self.simplex_features)] = log_rho - log_rest
+        return L, -log_x.sum(axis=1) - log_rho.sum(axis=1) - log_rest[:, 0]
+
+    def _log(self, X: np.ndarray) -> np.ndarray:
+        """X in the space the min-max/logit steps act on (see :meth:`_log_space`)."""
+        return self._log_space(X)[0]
 
     def _exp(self, L: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`_log` (in place on a fresh array)."""
@@ -102,20 +111,6 @@ class LogitScaler:
             e = np.exp(L[:, idx] - top)
             L[:, idx] = e / (np.exp(-top) + e.sum(axis=1, keepdims=True))
         return L
-
-    def _log_jacobian(self, X: np.ndarray) -> np.ndarray:
-        """log |d _log(x) / dx| per event."""
-        out = np.zeros(len(X))
-        floor = 1e-300  # as in :meth:`_log`
-        if self.log_features:
-            x = np.maximum(X[:, list(self.log_features)], floor)
-            out -= np.log(x).sum(axis=1)  # d log x / dx = 1/x
-        if self.simplex_features:
-            # J_ij = δ_ij/ρ_i + 1/r with r = 1 − Σρ: det J = 1 / (r · Π ρ_i)
-            rho = X[:, list(self.simplex_features)]
-            rest = np.maximum(1.0 - rho.sum(axis=1), floor)
-            out -= np.log(np.maximum(rho, floor)).sum(axis=1) + np.log(rest)
-        return out
 
     def _standardize(self, X: np.ndarray) -> np.ndarray:
         u = np.clip(self._u(X), _CLIP, 1 - _CLIP)
@@ -141,12 +136,11 @@ class LogitScaler:
 
     def log_abs_det_jacobian(self, X: np.ndarray) -> np.ndarray:
         """log |d transform / dx| per event (to turn a density in y into one in x)."""
-        X = np.asarray(X, dtype=np.float64)
-        L = self._log(X)
+        L, log_det = self._log_space(np.asarray(X, dtype=np.float64))
         u = np.clip(self._u(L), _CLIP, 1 - _CLIP)
         scale = (1 - 2 * self.margin) / (self.max_ - self.min_)
         out = np.sum(np.log(scale) - np.log(u) - np.log1p(-u) - np.log(self.std_), axis=1)
-        return out + self._log_jacobian(X)
+        return out + log_det
 
     def state(self) -> dict[str, object]:
         """Everything needed to rebuild the scaler (saved with the model)."""
