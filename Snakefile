@@ -19,6 +19,7 @@ include: "workflow/rules/null.smk"
 
 
 rule all:
+    """Every study listed in `studies` (config/config.yaml)."""
     default_target: True
     input:
         paths.all_targets(config),

@@ -47,3 +47,21 @@ def test_rule_table_groups_wildcard_file_names(tmp_path):
         main(["rules", str(tmp_path), "--csv", str(out), "--figure", str(tmp_path / "r.png")]) == 0
     )
     assert len(pd.read_csv(out)) == 4 and (tmp_path / "r.png").stat().st_size > 5_000
+
+
+def test_gpu_benchmark_code_runs_on_the_cpu_at_smoke_size(tmp_path):
+    """Every part of `bench gpu` but the graph capture (which needs CUDA), at tiny sizes:
+    the code a scarce GPU run depends on, and its table, record and figure."""
+    import json
+
+    from resonant_ad.bench_gpu import SMOKE, run
+
+    report = run(str(tmp_path), SMOKE)
+    assert not [k for k, v in report.items() if isinstance(v, dict) and "error" in v], report
+    table = pd.read_csv(tmp_path / "gpu_bench.csv")
+    assert {"steps", "flow", "classifier", "inference", "ditau_rqs"} <= set(table["part"])
+    flows = table[table["part"] == "flow"].set_index("members")
+    assert set(flows.index) == {1, SMOKE.members}
+    assert (flows["s_per_epoch"] > 0).all() and (flows["projected_100_epochs_s"] > 0).all()
+    assert json.loads((tmp_path / "gpu_bench.json").read_text())["projection"]["total_h"] > 0
+    assert (tmp_path / "gpu_bench.png").stat().st_size > 5_000

@@ -107,18 +107,63 @@ def test_hgb_ensemble_separates_and_does_not_invent_differences():
     from resonant_ad.classifier import HGBEnsemble
 
     X, y = _gaussians(2000, 3.0, 0)
+    Xv, yv = _gaussians(1000, 3.0, 4)
     Xt, yt = _gaussians(2000, 3.0, 1)
-    ens = HGBEnsemble(n_members=4, max_iter=50, seed=3).fit(X, y)
+    ens = HGBEnsemble(n_members=4, max_iter=50, seed=3, max_features=0.5).fit(X, y, Xv, yv)
     assert roc_auc_score(yt, ens.predict_proba(Xt)[:, 1]) > 0.98
     members = ens.predict_member_proba(Xt)
     assert members.shape == (4, len(Xt))
-    assert not np.allclose(members[0], members[1])  # own split and seed per member
+    assert not np.allclose(members[0], members[1])  # feature subsampling with its own seed
     np.testing.assert_allclose(ens.predict_proba(Xt)[:, 1], members.mean(axis=0))
 
     X, y = _gaussians(2000, 0.0, 2)
+    Xv, yv = _gaussians(1000, 0.0, 5)
     Xt, yt = _gaussians(4000, 0.0, 3)
-    ens = HGBEnsemble(n_members=4, max_iter=50, seed=3).fit(X, y)
+    ens = HGBEnsemble(n_members=4, max_iter=50, seed=3).fit(X, y, Xv, yv)
     assert abs(roc_auc_score(yt, ens.predict_proba(Xt)[:, 1]) - 0.5) < 0.04
+
+
+def test_hgb_ensemble_early_stops_on_the_explicit_validation_set():
+    """The validation set given to fit decides the number of iterations (sk_cathode's HGB)."""
+    from resonant_ad.classifier import HGBEnsemble
+
+    X, y = _gaussians(3000, 1.0, 6)
+    clean_val = _gaussians(3000, 1.0, 7)
+    flipped_val = (clean_val[0], 1.0 - clean_val[1])  # every extra iteration makes it worse
+    kw = {"n_members": 1, "max_iter": 200, "n_iter_no_change": 5, "seed": 2}
+    good = HGBEnsemble(**kw).fit(X, y, *clean_val)
+    bad = HGBEnsemble(**kw).fit(X, y, *flipped_val)
+    assert bad.members_[0].n_iter_ <= 7 < good.members_[0].n_iter_
+    # every training row is used: the same data with another row order gives the same model
+    order = np.random.default_rng(0).permutation(len(X))
+    again = HGBEnsemble(**kw).fit(X[order], y[order], *clean_val)
+    assert again.members_[0].n_iter_ == good.members_[0].n_iter_
+
+
+def test_identical_hgb_members_are_fitted_once_with_the_same_result():
+    """With max_features = 1 and a small training set the seeds draw nothing: one fit."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from resonant_ad.classifier import HGBEnsemble, balanced_weights
+
+    X, y = _gaussians(2000, 1.5, 8)
+    Xv, yv = _gaussians(1000, 1.5, 9)
+    ens = HGBEnsemble(n_members=3, max_iter=40, seed=4).fit(X, y, Xv, yv)
+    assert ens.members_are_identical(len(X)) and len({id(m) for m in ens.members_}) == 1
+    for seed in (11, 12):  # separately fitted members with other seeds agree exactly
+        member = HistGradientBoostingClassifier(
+            max_iter=40, early_stopping=True, n_iter_no_change=10, random_state=seed
+        ).fit(
+            X,
+            y,
+            sample_weight=balanced_weights(y),
+            X_val=Xv,
+            y_val=yv,
+            sample_weight_val=balanced_weights(yv),
+        )
+        p = member.predict_proba(X)[:, 1]
+        np.testing.assert_array_equal(p, ens.predict_member_proba(X)[0])
+        np.testing.assert_allclose(p, ens.predict_proba(X)[:, 1], rtol=1e-14)
 
 
 def test_hgb_ensemble_seeded_and_balanced():
@@ -127,9 +172,36 @@ def test_hgb_ensemble_seeded_and_balanced():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(4000, 2))
     y = (np.arange(4000) % 4 == 0).astype(float)  # 1:3 classes, identical distributions
-    a = HGBEnsemble(n_members=3, max_iter=30, seed=1).fit(X, y)
-    b = HGBEnsemble(n_members=3, max_iter=30, seed=1).fit(X, y)
+    a = HGBEnsemble(n_members=3, max_iter=30, seed=1).fit(X, y, X, y)
+    b = HGBEnsemble(n_members=3, max_iter=30, seed=1).fit(X, y, X, y)
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     assert a.predict_proba(X)[:, 1].mean() == pytest.approx(0.5, abs=0.05)  # balanced weights
     with pytest.raises(ValueError, match="both classes"):
-        HGBEnsemble(n_members=1).fit(X, np.zeros(4000))
+        HGBEnsemble(n_members=1).fit(X, np.zeros(4000), X, y)
+
+
+def test_classifiers_trained_together_equal_classifiers_trained_alone():
+    """Members with their own data and seeds: same histories, epochs and predictions as alone."""
+    from resonant_ad.classifier import TrainingData, fit_members
+
+    kw = {"hidden_layers": [16, 16], "epochs": 5, "n_best_epochs": 2, "batch_size": 64}
+    data = []
+    for i in range(3):  # each run has its own training data (its own flow's samples)
+        X, y = _gaussians(1000, 1.0 + 0.3 * i, 10 + i)
+        Xv, yv = _gaussians(400, 1.0 + 0.3 * i, 20 + i)
+        data.append(TrainingData(X, y, Xv, yv, np.linspace(0.5, 1.5, len(y)), None))
+    alone = [
+        NeuralClassifierEnsemble(**kw, seed=s).fit(d.X, d.y, d.X_val, d.y_val, d.w)
+        for s, d in zip((1, 2, 3), data, strict=True)
+    ]
+    together = fit_members([NeuralClassifierEnsemble(**kw, seed=s) for s in (1, 2, 3)], data)
+    Xt, _ = _gaussians(500, 1.0, 99)
+    for a, t in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(a.best_epochs_, t.best_epochs_)
+        np.testing.assert_allclose(t.history_["val_loss"], a.history_["val_loss"], rtol=1e-5)
+        np.testing.assert_allclose(t.predict_proba(Xt), a.predict_proba(Xt), atol=1e-5)
+    # a member with a differently sized data set trains in its own group, with the same result
+    keep = np.arange(2000) % 10 != 0
+    short = TrainingData(data[0].X[keep], data[0].y[keep], data[0].X_val, data[0].y_val)
+    mixed = fit_members([NeuralClassifierEnsemble(**kw, seed=s) for s in (1, 2)], [short, data[1]])
+    np.testing.assert_allclose(mixed[1].predict_proba(Xt), alone[1].predict_proba(Xt), atol=1e-5)

@@ -12,6 +12,7 @@ from conftest import copy_workflow, run_snakemake
 from resonant_ad import ditau
 from resonant_ad import ditau_study as ds
 from resonant_ad.ditau import OBJECT_TYPES, PADDING
+from resonant_ad.flow import ConditionalFlow
 from resonant_ad.flow_study import feature_columns
 from resonant_ad.paths import DITAU_BACKGROUND_PARTS
 
@@ -74,6 +75,43 @@ def test_simplex_coordinates_are_invariant_under_rotations_about_the_beam(events
         ditau.simplex_coordinates(events),
         rtol=1e-9,
     )
+
+
+def boost_x(p4: np.ndarray, rapidity: float) -> np.ndarray:
+    """A boost of every object along the x axis (a transverse recoil)."""
+    out = p4.copy()
+    ch, sh = np.cosh(rapidity), np.sinh(rapidity)
+    out[..., 0] = ch * p4[..., 0] + sh * p4[..., 1]
+    out[..., 1] = sh * p4[..., 0] + ch * p4[..., 1]
+    return out
+
+
+def _at_rest(p4: np.ndarray) -> np.ndarray:
+    """The objects of each event (massless) boosted to their rest frame P⃗ = 0."""
+    p4 = p4.copy()
+    p4[..., 0] = np.linalg.norm(p4[..., 1:], axis=-1)
+    total = p4.sum(axis=-2, keepdims=True)
+    return ditau.boost(p4, -total[..., 1:] / total[..., :1])
+
+
+@pytest.mark.parametrize("rapidity", [0.2, 0.8])
+def test_simplex_coordinates_are_those_of_the_rest_frame_after_a_transverse_boost(events, rapidity):
+    """MET recoil boosts the visible system transversely: ρ must be that of its rest frame."""
+    rest = _at_rest(events)
+    e, pz = rest[..., 0], rest[..., 3]
+    expected = (e + pz) / e.sum(axis=-1, keepdims=True)  # (E + p_z)/M at rest
+    np.testing.assert_allclose(ditau.simplex_coordinates(rest), expected, rtol=1e-9)
+    moved = boost_x(rest, rapidity)
+    np.testing.assert_allclose(ditau.simplex_coordinates(moved), expected, rtol=1e-9, atol=1e-15)
+    # and after a further boost along the beam (the partonic centre of mass)
+    moved = boost_z(moved, 1.1)
+    np.testing.assert_allclose(ditau.simplex_coordinates(moved), expected, rtol=1e-9, atol=1e-15)
+    # the lab-frame light-cone fraction is not: it changes under the transverse boost
+    lab = boost_x(rest, rapidity)
+    lab_rho = (np.linalg.norm(lab[..., 1:], axis=-1) + lab[..., 3]) / (
+        np.linalg.norm(lab[..., 1:], axis=-1) + lab[..., 3]
+    ).sum(axis=-1, keepdims=True)
+    assert np.max(np.abs(lab_rho - expected)) > 1e-3
 
 
 def test_padded_objects_of_an_event_share_one_value(events):
@@ -342,24 +380,35 @@ def test_train_and_score_injects_sigma_root_b_into_train_and_val_only(split, tmp
     samples.to_parquet(tmp_path / "samples.parquet")
     signals["tprime"].to_parquet(tmp_path / "signal.parquet")
     (tmp_path / "split.json").write_text(json.dumps(summary))
+    cols = feature_columns(parts["sb_train"])
+    sb = parts["sb_train"]
+    flow = ConditionalFlow(blocks=1, hidden=8, epochs=1, progress=False, seed=1)
+    flow.fit(sb[cols].to_numpy(), sb["mvis"].to_numpy(), sb[cols].to_numpy(), sb["mvis"].to_numpy())
+    flow.save(tmp_path / "flow.pt")
+    sampling = {"signal_region": [175.0, 300.0], "kde_bandwidth": 0.01, "oversampling": 3.0}
     ds.train_and_score(
         files,
         str(tmp_path / "signal.parquet"),
         str(tmp_path / "samples.parquet"),
         str(tmp_path / "split.json"),
+        str(tmp_path / "flow.pt"),
         str(tmp_path / "scores.parquet"),
         str(tmp_path / "training.json"),
         "tprime",
         sigma,
         {"type": "hgb", "hgb": {"n_members": 2}},
+        sampling,
         seed=4,
     )
     info = json.loads((tmp_path / "training.json").read_text())
     n = ds.n_injected(sigma, summary["n_sr_background"])
     assert info["n_injected"] == n == round(sigma * np.sqrt(summary["n_sr_background"]))
-    # [synthetic, data] per split: the data class is the SR background plus half the signal
-    assert info["n_train"] == [3 * len(parts["sr_train"]), len(parts["sr_train"]) + (n + 1) // 2]
-    assert info["n_val"] == [3 * len(parts["sr_val"]), len(parts["sr_val"]) + n // 2]
+    # [synthetic, data] per split: the data class is the SR background plus half the signal;
+    # the synthetic class 3× the data, its injected part drawn at the injected events' masses
+    n_tr, n_va = (n + 1) // 2, n // 2
+    assert info["n_synthetic_of_injected"] == [3 * n_tr, 3 * n_va]
+    assert info["n_train"] == [3 * (len(parts["sr_train"]) + n_tr), len(parts["sr_train"]) + n_tr]
+    assert info["n_val"] == [3 * (len(parts["sr_val"]) + n_va), len(parts["sr_val"]) + n_va]
     assert info["n_test"] == [len(parts["sr_test"])] * 2
     scores = pd.read_parquet(tmp_path / "scores.parquet")
     assert np.isfinite(scores["score"]).all() and len(scores) == 2 * len(parts["sr_test"])

@@ -231,7 +231,7 @@ def test_decorrelation_moves_every_event_to_the_reference_mass(gaussian_flow, tm
         seed=4,
     )
     xp = pd.read_parquet(outputs["sb_test"])
-    assert list(xp.columns) == ["a", "b", "mjj", "label"]
+    assert list(xp.columns) == ["a", "b", "mjj", "label", "in_range"]
     np.testing.assert_array_equal(xp["mjj"], m)
     for col in ("a", "b"):
         assert abs(np.corrcoef(part[col], m)[0, 1]) > 0.6
@@ -294,6 +294,17 @@ def test_mass_kde_samples_inside_the_window_like_the_data():
         MassKDE((3.3, 3.7)).fit(np.array([3.0, 3.5]))
 
 
+def test_mass_kde_bandwidth_is_absolute_in_logit_units():
+    """The reference's KernelDensity(bandwidth=0.01): a kernel σ of 0.01 in logit(m), whatever
+    the spread of the data (the old convention scaled it by the data's std)."""
+    kde = MassKDE((3.3, 3.7), bandwidth=0.01).fit(np.array([3.5]))  # logit = 0
+    s = kde.sample(100_000, np.random.default_rng(8))
+    y = np.log((s - 3.3) / (3.7 - s))
+    assert np.std(y) == pytest.approx(0.01, rel=0.02)
+    wide = MassKDE((3.3, 3.7), bandwidth=0.01).fit(np.array([3.31, 3.5, 3.69]))
+    assert wide.sigma_ == 0.01
+
+
 def test_latent_checks_exclude_and_count_events_beyond_the_training_range():
     from resonant_ad.flow_checks import latent_table
 
@@ -309,3 +320,93 @@ def test_latent_checks_exclude_and_count_events_beyond_the_training_range():
         assert row["n"] == 9_997 and row["n_outside_range"] == 3 and row["n_abs_z_gt_10"] == 3
         assert abs(row["z_mean"]) < 0.05 and abs(row["z_std"] - 1) < 0.05
         assert row["corr_x_mjj"] > 0.2 and abs(row["corr_z_mjj"]) < 0.05
+
+
+def test_flows_trained_together_equal_flows_trained_alone():
+    """R members in one model: each keeps its seed's init, shuffling, BN, epochs, stopping."""
+    from resonant_ad.flow import fit_members
+
+    rng = np.random.default_rng(11)
+    m = rng.uniform(-1, 1, 3000)
+    X = np.column_stack([rng.normal(m, 1.0), rng.gamma(2.0, 1.0 + 0.3 * m), rng.normal(0, 1, 3000)])
+    kw = {
+        "blocks": 2,
+        "hidden": 16,
+        "epochs": 12,
+        "patience": 1,  # the members stop at different epochs
+        "n_best_epochs": 2,
+        "batch_size": 100,
+        "learning_rate": 1e-3,
+        "progress": False,
+    }
+    seeds = (1, 2, 3)
+    train, val = slice(0, 2400), slice(2400, None)
+    args = (X[train], m[train], X[val], m[val])
+    alone = [ConditionalFlow(**kw, seed=s).fit(*args) for s in seeds]
+    together = fit_members([ConditionalFlow(**kw, seed=s) for s in seeds], *args)
+    lengths = set()
+    for a, t in zip(alone, together, strict=True):
+        assert a.best_epochs_ == t.best_epochs_
+        assert len(a.history_) == len(t.history_)
+        lengths.add(len(a.history_))
+        np.testing.assert_allclose(t.history_["val_nll"], a.history_["val_nll"], rtol=1e-6)
+        np.testing.assert_allclose(
+            t.transform(X[val], m[val]), a.transform(X[val], m[val]), atol=1e-5, rtol=1e-5
+        )
+    assert len(lengths) > 1  # each member stopped early on its own
+    with pytest.raises(ValueError, match="share their hyperparameters"):
+        fit_members([ConditionalFlow(**kw, seed=1), ConditionalFlow(**{**kw, "hidden": 8})], *args)
+
+
+def test_stacked_maf_is_its_members():
+    """log p and gradients of a stacked MAF equal those of its members, one by one."""
+    torch.manual_seed(3)
+    singles = [MAF(3, blocks=3, hidden=16) for _ in range(4)]
+    stacked = MAF.stack(singles)
+    x, c = torch.randn(4, 50, 3), torch.randn(4, 50, 1)
+    lp = stacked.log_prob(x, c)
+    lp.sum().backward()
+    for r, single in enumerate(singles):
+        ref = single.log_prob(x[r], c[r])
+        ref.sum().backward()
+        torch.testing.assert_close(lp[r], ref, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(stacked.w1.grad[r], single.w1.grad[0], atol=1e-5, rtol=1e-4)
+        member = stacked.member(r)
+        torch.testing.assert_close(member.log_prob(x[r], c[r]), ref.detach(), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+def test_graph_safe_spline_equals_nflows(inverse):
+    """The mask-free spline (capturable as a CUDA graph) is nflows' spline, tails included."""
+    from nflows.transforms.splines.rational_quadratic import (
+        unconstrained_rational_quadratic_spline as nflows_spline,
+    )
+
+    from resonant_ad.rqs import rq_spline
+
+    g = torch.Generator().manual_seed(4)
+    n, bins = 4000, 8
+    x = torch.empty(n, 3).uniform_(-8, 8, generator=g)  # beyond the tail bound 6 too
+    w, h = torch.randn(n, 3, bins, generator=g), torch.randn(n, 3, bins, generator=g)
+    d = torch.randn(n, 3, bins - 1, generator=g)
+    out, ld = rq_spline(x, w, h, d, inverse, 6.0)
+    ref_out, ref_ld = nflows_spline(
+        x, w, h, d.clone(), inverse=inverse, tails="linear", tail_bound=6.0
+    )
+    torch.testing.assert_close(out, ref_out, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ld, ref_ld, atol=1e-5, rtol=1e-5)
+    assert ((x.abs() > 6) == (out == x)).all()  # identity outside, spline inside
+
+
+def test_graph_safe_rqs_flow_equals_the_nflows_flow():
+    from resonant_ad.rqs import NflowsRQS
+
+    torch.manual_seed(5)
+    ours = NflowsRQS(4, blocks=2, hidden=16, bins=6, tail_bound=3.0)
+    ref = NflowsRQS(4, blocks=2, hidden=16, bins=6, tail_bound=3.0, graph_safe=False)
+    ref.load_state_dict(ours.state_dict())
+    x, c = torch.randn(300, 4) * 2, torch.randn(300, 1)
+    torch.testing.assert_close(ours.log_prob(x, c), ref.log_prob(x, c), atol=1e-4, rtol=1e-5)
+    z = ours.transform(x, c)[0]
+    torch.testing.assert_close(ours.inverse(z, c), ref.inverse(z, c), atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(ours.inverse(z, c), x, atol=1e-3, rtol=1e-4)

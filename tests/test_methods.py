@@ -9,18 +9,35 @@ import pandas as pd
 import pytest
 
 from resonant_ad import paths
-from resonant_ad.classifier_study import input_columns, scoring_sets, train_and_score, training_sets
-from resonant_ad.methods import METHODS, TEST_PARTS, method
+from resonant_ad.classifier_study import (
+    input_columns,
+    narrow_sidebands,
+    scoring_sets,
+    train_and_score,
+    training_sets,
+)
+from resonant_ad.methods import METHODS, SIC_SIGNAL_PARTS, TEST_PARTS, method
 
 FEATURES = ["a", "b"]
 
 
-def _part(n: int, label: int | np.ndarray, seed: int, shift: float = 0.0) -> pd.DataFrame:
+def _part(
+    n: int, label: int | np.ndarray, seed: int, shift: float = 0.0, mjj=(3.3, 3.7)
+) -> pd.DataFrame:
     g = np.random.default_rng(seed)
     df = pd.DataFrame(g.normal(shift, 1.0, (n, 2)), columns=FEATURES)
-    df["mjj"] = g.uniform(3.3, 3.7, n)
+    df["mjj"] = g.uniform(*mjj, n)
     df["label"] = np.broadcast_to(label, n).astype(np.int64)
     return df
+
+
+def _sideband(n: int, seed: int) -> pd.DataFrame:
+    """SB events evenly spaced in mJJ: 3/8 in 3.0-3.3 TeV (2/3 of them within 0.2 TeV of the
+    SR), 5/8 in 3.7-4.5 TeV (1/4 within 0.2 TeV)."""
+    lo, hi = _part(3 * n // 8, 0, seed), _part(5 * n // 8, 0, seed + 50)
+    lo["mjj"] = np.linspace(3.0, 3.3, len(lo) + 2)[1:-1]
+    hi["mjj"] = np.linspace(3.7, 4.5, len(hi) + 2)[1:-1]
+    return pd.concat([lo, hi], ignore_index=True)
 
 
 @pytest.fixture
@@ -31,8 +48,9 @@ def frames() -> dict[str, pd.DataFrame]:
         "sr_train": _part(300, sr_label, 1),
         "sr_val": _part(100, sr_label[:100], 2),
         "sr_test": _part(150, np.r_[np.zeros(140, int), np.ones(10, int)], 3),
-        "sb_train": _part(700, 0, 4),
-        "sb_val": _part(230, 0, 5),
+        # SB: 3.0-3.3 and 3.7-4.2 TeV; within 0.2 TeV of the SR: 2/8 of the events each side
+        "sb_train": _sideband(800, 4),
+        "sb_val": _sideband(240, 5),
         "sb_test": _part(350, np.r_[np.zeros(345, int), np.ones(5, int)], 6),
         "extra_train": _part(400, 0, 7),
         "extra_val": _part(130, 0, 8),
@@ -64,23 +82,60 @@ EXPECTED_SIZES = {  # (train class 1, train class 0, val class 1, val class 0)
     "lacathode": (300, 750, 100, 250),
     "idealized": (300, 400, 100, 130),
     "supervised": (60, 400, 20, 130),
-    "cwola": (300, 700, 100, 230),
+    "cwola": (300, 325, 100, 97),  # the SB within 0.2 TeV of the SR only
     "decorrelated": (300, 600, 100, 200),  # its samples are the flow's draws at m0
 }
 
 
+def _sets(m, frames, n=1000, seed=3):
+    return training_sets(m, frames, n, 0.25, seed=seed, signal_region=SR, sideband_width=0.2)
+
+
+SR = (3.3, 3.7)
+
+
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_training_sets_hold_exactly_their_sources(frames, name):
-    X, y, Xv, yv, cols = training_sets(method(name), frames, 1000, 0.25, seed=3)
-    assert cols == FEATURES  # never mjj, the truth label or the sample split
+    d = _sets(method(name), frames)
+    assert d.columns == FEATURES  # never mjj, the truth label or the sample split
     n1, n0, v1, v0 = EXPECTED_SIZES[name]
+    y, yv = d.y, d.y_val
     assert (int(y.sum()), int((y == 0).sum()), int(yv.sum()), int((yv == 0).sum())) == (
         n1,
         n0,
         v1,
         v0,
     )
-    assert X.shape == (n1 + n0, 2) and Xv.shape == (v1 + v0, 2)
+    assert d.X.shape == (n1 + n0, 2) and d.X_val.shape == (v1 + v0, 2)
+    if name != "cwola":
+        assert (d.w == 1).all() and (d.w_val == 1).all()
+
+
+def test_cwola_trains_against_two_narrow_sidebands_of_equal_weight(frames):
+    d = _sets(method("cwola"), frames)
+    sb = frames["sb_train"]
+    near = sb[((sb["mjj"] > 3.1) & (sb["mjj"] <= 3.3)) | ((sb["mjj"] >= 3.7) & (sb["mjj"] < 3.9))]
+    np.testing.assert_array_equal(np.sort(d.X[d.y == 0], axis=0), np.sort(near[FEATURES], axis=0))
+    events, w = narrow_sidebands(sb, SR, 0.2)
+    lower = events["mjj"].to_numpy() <= 3.3
+    assert 0 < lower.sum() != (~lower).sum()  # unequal counts, equal weights
+    assert w[lower].sum() == pytest.approx(w[~lower].sum())
+    assert w.sum() == pytest.approx(len(events))
+    np.testing.assert_allclose(np.sort(d.w[d.y == 0]), np.sort(w))
+    with pytest.raises(ValueError, match=r"cwola\.sideband_width"):
+        training_sets(method("cwola"), frames, 1000, 0.25, seed=3)
+    with pytest.raises(ValueError, match="0 events below"):
+        narrow_sidebands(sb[sb["mjj"] > 3.5], SR, 0.2)
+
+
+def test_mapped_events_beyond_the_flow_range_are_left_out_of_training_only(frames):
+    mapped = {k: v.assign(in_range=True) for k, v in frames.items() if k != "samples"}
+    mapped["sr_train"].loc[:4, "in_range"] = False
+    mapped["sr_test"].loc[:2, "in_range"] = False
+    d = _sets(method("lacathode"), mapped)
+    assert int(d.y.sum()) == 300 - 5 and d.dropped["sr_train"] == 5
+    _, _, data = scoring_sets(mapped)
+    assert len(data) == len(mapped["sr_test"]) + len(mapped["sb_test"])  # all test events kept
 
 
 @pytest.mark.parametrize("name", sorted(METHODS))
@@ -94,31 +149,30 @@ def test_no_test_events_in_training_and_no_truth_labels_in_weak_supervision(fram
         for df in scrambled.values():
             if "label" in df:
                 df["label"] = np.random.default_rng(0).permutation(df["label"].to_numpy())
-        a = training_sets(m, frames, 1000, 0.25, seed=3)
-        b = training_sets(m, scrambled, 1000, 0.25, seed=3)
-        for x, z in zip(a[:4], b[:4], strict=True):
-            np.testing.assert_array_equal(x, z)
+        a, b = _sets(m, frames), _sets(m, scrambled)
+        for key in ("X", "y", "X_val", "y_val", "w", "w_val"):
+            np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
 
 
 def test_lacathode_reference_is_seeded_standard_normal(frames):
     m = method("lacathode")
-    a = training_sets(m, frames, 20000, 0.25, seed=3)
-    b = training_sets(m, frames, 20000, 0.25, seed=3)
-    c = training_sets(m, frames, 20000, 0.25, seed=4)
-    np.testing.assert_array_equal(a[0], b[0])
-    assert not np.array_equal(a[0], c[0])
-    normal = a[0][a[1] == 0]
+    a, b, c = _sets(m, frames, 20000), _sets(m, frames, 20000), _sets(m, frames, 20000, seed=4)
+    np.testing.assert_array_equal(a.X, b.X)
+    assert not np.array_equal(a.X, c.X)
+    normal = a.X[a.y == 0]
     assert len(normal) == 15000
     np.testing.assert_allclose(normal.mean(axis=0), 0, atol=0.03)
     np.testing.assert_allclose(normal.std(axis=0), 1, atol=0.03)
 
 
 def test_scoring_sets_drop_injected_signal_and_keep_regions(frames):
-    sic, sculpt, data = scoring_sets(frames)
+    sic, sculpt, data = scoring_sets(frames, SIC_SIGNAL_PARTS)
     assert (sic["part"] == "sr_test").sum() == 140  # the injected test signal is not used
-    assert (sic["label"] == 1).sum() == 40 and set(sic[sic["label"] == 1]["part"]) == {
-        "signal_test"
-    }
+    # all the SR signal that was not injected (the paper's Table I)
+    assert (sic["label"] == 1).sum() == 60 + 20 + 40
+    assert set(sic[sic["label"] == 1]["part"]) == set(SIC_SIGNAL_PARTS)
+    assert method("cathode").sic_signal_parts() == SIC_SIGNAL_PARTS
+    assert method("supervised").sic_signal_parts() == ("signal_test",)  # it trains on the rest
     assert (sic["label"] == 0).sum() == 140 + 500
     assert sculpt["sr"].sum() == 140 and (~sculpt["sr"]).sum() == 345
     assert (sculpt["label"] == 0).all()
@@ -131,7 +185,7 @@ def test_inputs_are_in_the_method_space():
     ids = ("lhco_surrogate", "shifted", "3.3-3.7", 1000, 2)
     lac = paths.classifier_inputs(*ids, "lacathode")
     assert all("/run2/latent/" in p for p in lac.values())
-    assert set(lac) == {"sr_train", "sr_val", *TEST_PARTS}
+    assert set(lac) == {"sr_train", "sr_val", *TEST_PARTS, *SIC_SIGNAL_PARTS}
     cat = paths.classifier_inputs(*ids, "cathode")
     assert cat["samples"].endswith("run2/flow/samples.parquet")
     assert all("/split/" in p for k, p in cat.items() if k != "samples")

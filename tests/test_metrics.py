@@ -48,20 +48,25 @@ def test_equal_population_edges():
 
 
 def test_chi2_hand_computed():
-    # full counts per bin: 10, 10, 20; selected: 1, 3, 4 → ε = 8/40, expected 2, 2, 4
+    # full counts per bin: 10, 10, 20; selected: 1, 3, 4 (8 of 40, ε_o = 0.2).
+    # At a nominal ε = 0.1: expected εN = 1, 1, 2 (E = 4); the selected histogram scaled to
+    # E/O = 4/8: 0.5, 1.5, 2 → χ² = 0.5²/1 + 0.5²/1 + 0 = 0.5.
     m = np.concatenate([np.full(10, 0.5), np.full(10, 1.5), np.full(20, 2.5)])
     sel = np.zeros(40, dtype=bool)
     sel[[0]] = True  # one in bin 0
     sel[[10, 11, 12]] = True  # three in bin 1
     sel[[20, 21, 22, 23]] = True  # four in bin 2
-    chi2, ndof = sculpting_chi2(m, sel, np.array([0.0, 1.0, 2.0, 3.0]))
-    assert chi2 == pytest.approx((1 - 2) ** 2 / 2 + (3 - 2) ** 2 / 2 + 0.0)
+    edges = np.array([0.0, 1.0, 2.0, 3.0])
+    chi2, ndof = sculpting_chi2(m, sel, edges, 0.1)
+    assert chi2 == pytest.approx(0.25 + 0.25)
     assert ndof == 2
-    assert sculpting_chi2_ndof(m, sel, np.array([0.0, 1.0, 2.0, 3.0])) == pytest.approx(0.5)
+    assert sculpting_chi2_ndof(m, sel, edges, 0.1) == pytest.approx(0.25)
+    # at the observed fraction it is Pearson's χ² of S against ε_o N: (1−2)²/2 + (3−2)²/2
+    assert sculpting_chi2(m, sel, edges, 0.2)[0] == pytest.approx(1.0)
 
 
-def test_chi2_equals_eq5_with_unit_area_histograms():
-    """The Pearson form equals Eq. 5 written with unit-area histograms and unequal bin widths."""
+def test_chi2_is_the_authors_eq5_and_pearson_times_eps_over_eps_observed():
+    """Eq. 5 with unit-area histograms and the variance at the nominal ε (the authors' code)."""
     rng = np.random.default_rng(2)
     m = rng.exponential(size=5000)
     sel = rng.random(5000) < 0.1 * (1 + m)  # a sculpting selection
@@ -69,18 +74,22 @@ def test_chi2_equals_eq5_with_unit_area_histograms():
     widths = np.diff(edges)
     n_full, _ = np.histogram(m, bins=edges)
     n_sel, _ = np.histogram(m[sel], bins=edges)
-    eps = n_sel.sum() / n_full.sum()
+    eps = 0.1  # nominal (SR) efficiency; the selection passes more overall
+    eps_o = n_sel.sum() / n_full.sum()
     a = 1.0 / (n_full.sum() * widths)  # unit area before selection
     b = 1.0 / (n_sel.sum() * widths)  # unit area after selection
-    sigma2 = b**2 * eps * n_full  # Poisson variance of the selected unit-area histogram
+    sigma2 = a**2 * eps * n_full / eps**2  # the random-selection variance of a·N_sel/ε
     eq5 = np.sum((a * n_full - b * n_sel) ** 2 / sigma2)
-    chi2, _ = sculpting_chi2(m, sel, edges)
+    chi2, _ = sculpting_chi2(m, sel, edges, eps)
     assert chi2 == pytest.approx(eq5, rel=1e-9)
+    pearson = np.sum((n_sel - eps_o * n_full) ** 2 / (eps_o * n_full))
+    assert chi2 == pytest.approx(pearson * eps / eps_o, rel=1e-9)
+    assert eps_o > 1.5 * eps  # the case where the two definitions differ
 
 
 def test_no_selection_gives_nan():
     m = np.arange(10.0)
-    chi2, ndof = sculpting_chi2(m, np.zeros(10, dtype=bool), np.array([0.0, 5.0, 9.0]))
+    chi2, ndof = sculpting_chi2(m, np.zeros(10, dtype=bool), np.array([0.0, 5.0, 9.0]), 0.1)
     assert np.isnan(chi2) and ndof == 1
 
 
@@ -91,4 +100,4 @@ def test_random_subsets_give_chi2_ndof_near_one_and_sculpting_does_not():
     ref = random_subset_chi2_ndof(m, 0.05, edges, 30, rng)
     assert np.mean(ref) == pytest.approx(0.95, abs=0.08)  # 1 − ε for binomial selection
     sculpted = rng.random(m.size) < 0.05 * (1 + 0.05 * m)
-    assert sculpting_chi2_ndof(m, sculpted, edges) > 3
+    assert sculpting_chi2_ndof(m, sculpted, edges, 0.05) > 3

@@ -35,6 +35,10 @@ def _run_outputs(run: int) -> list[str]:
 def test_same_config_gives_identical_outputs_and_runs_differ(dijet_run, tmp_path):
     """A fresh copy recomputes run 0 bit for bit (models: tensor for tensor); run 1 differs."""
     again = copy_workflow(tmp_path / "again", config="dijet_tiny.yaml")
+    path = again / "config/config.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    cfg["lhco_surrogate"]["runs"] = 2  # one job per run (runs_per_job: 1), as the session's
+    path.write_text(yaml.safe_dump(cfg))
     run_snakemake(again, "--cores", "2", *_run_outputs(0), *_run_outputs(1))
     for rel in _run_outputs(0):
         assert content_digest(dijet_run / rel) == content_digest(again / rel), rel
@@ -59,7 +63,7 @@ def test_killed_flow_training_resumes_to_the_same_model(tmp_path):
     model = f"{ANALYSIS}/run0/flow/model.pt"
     outputs = [model, f"{ANALYSIS}/run0/flow/history.csv", f"{ANALYSIS}/run0/flow/loss.png"]
     killed = _long_flow_copy(tmp_path / "killed")
-    log = killed / "logs/lhco_surrogate/shifted/sr3.3-3.7/nsig200/run0/train_flow.log"
+    log = killed / "logs/lhco_surrogate/shifted/sr3.3-3.7/nsig200/runs0-0/train_flow.log"
     proc = subprocess.Popen(
         [*snakemake_cmd(), "--cores", "2", model],
         cwd=killed,

@@ -84,7 +84,7 @@ def test_every_method_is_trained_scored_and_evaluated(dijet_run):
     training = json.loads((run / "supervised/training.json").read_text())
     n_signal_train = len(pd.read_parquet(base / f"shifted/{SR}/nsig200/split/signal_train.parquet"))
     assert training["n_train"][1] == n_signal_train
-    assert (dijet_run / f"benchmarks/lhco_surrogate/shifted/{SR}/nsig200/run0/cathode").is_dir()
+    assert (dijet_run / f"benchmarks/lhco_surrogate/shifted/{SR}/nsig200/runs0-0/cathode").is_dir()
 
 
 def test_bump_hunt_scan_and_decorrelated_space(dijet_run):
@@ -205,3 +205,40 @@ def test_wrong_checksum_fails_and_leaves_no_file(tmp_path, served_files):
     assert "md5 mismatch" in log and "0" * 32 in log
     folder = workdir / "resources/lhco"
     assert not folder.exists() or list(folder.iterdir()) == []  # no partial or temporary file
+
+
+def _jobs_to_rerun(workdir, config: str) -> dict[str, int]:
+    """Rule name → jobs that a dry run with ``--config config`` would run on a finished run."""
+    proc = run_snakemake(workdir, "-n", "--quiet", "rules", "--config", config)
+    out = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+            out[parts[0]] = int(parts[1])
+    return out
+
+
+@pytest.mark.parametrize(
+    ("change", "reruns", "keeps"),
+    [
+        # the CATHODE sample size: sampling and what uses the samples, not the flow training
+        (
+            "lhco_surrogate={flow: {n_samples: 2500}}",
+            {"sample_flow", "decorrelate", "evaluate"},
+            {"train_flow", "to_latent", "split"},
+        ),
+        # CWoLa's sidebands: only the CWoLa classifiers and what follows them
+        (
+            "lhco_surrogate={cwola: {sideband_width: 0.3}}",
+            {"evaluate", "bumphunt"},
+            {"train_flow", "sample_flow", "decorrelate", "to_latent"},
+        ),
+    ],
+)
+def test_a_config_change_reruns_exactly_what_it_touches(dijet_run, change, reruns, keeps):
+    jobs = _jobs_to_rerun(dijet_run, change)
+    rules = {name.split("_lhco_surrogate_")[0] for name in jobs}  # group rules → their family
+    assert reruns <= rules, jobs
+    assert not (keeps & rules), jobs
+    if "cwola" in change:  # CWoLa's classifier jobs only: 2 feature sets × 2 injections
+        assert jobs.get("train_classifier_lhco_surrogate_runs0_0", 0) == 2 * 2, jobs

@@ -10,6 +10,9 @@
   events/s and the stage's peak memory.
 - ``python -m resonant_ad.bench rules DIR``: the Snakemake ``benchmark:`` files under DIR
   summed per rule (jobs, median and total seconds, peak RSS).
+- ``python -m resonant_ad.bench gpu --out DIR``: on a CUDA device, training steps eager vs
+  CUDA graph vs members, paper-scale flow and classifier trainings, the di-τ paper flow and
+  the projected paper-scale study (:mod:`resonant_ad.bench_gpu`).
 
 Each writes its table to ``--csv`` and a bar chart to ``--figure`` when given.
 """
@@ -48,18 +51,26 @@ def flow_training_throughput(
     warmup: int = 60,
     features: int = 4,
     repeats: int = 3,
+    members: int = 1,
 ) -> dict[str, float | str | int]:
     """Events/s of full training steps (forward, backward, fused Adam) on random data.
 
-    The machine's speed drifts (shared cores), so ``repeats`` timed runs of ``steps`` steps
-    follow the warm-up; the median and the best are reported.
+    ``members`` flows of the lean MAF train as one model (here all on the same batch, which
+    costs the arithmetic of distinct ones; events/s summed over members). The machine's
+    speed drifts (shared cores), so ``repeats`` timed runs of ``steps`` steps follow the
+    warm-up; the median and the best are reported.
     """
     torch.set_num_threads(threads)
     dev = torch.device(device)
     torch.manual_seed(0)
     if implementation == "lean":
-        model = MAF(features).to(dev)
-        log_prob = model.log_prob
+        model = MAF.stack([MAF(features) for _ in range(members)]).to(dev)
+
+        def log_prob(x, c):
+            if members == 1:
+                return model.log_prob(x, c)
+            xs = x.expand(members, *x.shape)
+            return model.log_prob(xs, c.expand(members, *c.shape)).sum(0)
     else:
         model = build_nflows_maf(features).to(dev)
 
@@ -91,11 +102,12 @@ def flow_training_throughput(
             step(i)
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
-        rates.append(steps * batch / (time.perf_counter() - start))
+        rates.append(steps * batch * members / (time.perf_counter() - start))
     peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else _peak_rss_mb()
     return {
         "stage": "flow_train_step",
         "implementation": implementation,
+        "members": members,
         "device": device,
         "threads": threads,
         "batch": batch,
@@ -114,6 +126,7 @@ def bench_flow(batches: list[int]) -> pd.DataFrame:
             for batch in batches:
                 for impl in ("lean", "nflows"):
                     rows.append(flow_training_throughput(impl, device, threads, batch))
+                rows.append(flow_training_throughput("lean", device, threads, batch, members=3))
     return pd.DataFrame(rows)
 
 
@@ -183,7 +196,11 @@ def _stage(name: str, work: Path) -> int:
         ),
         "prepare": (
             lambda: lhco_data.prepare(
-                work / "f.h5", work / "e.h5", work / "ev.parquet", work / "x.parquet"
+                work / "f.h5",
+                work / "e.h5",
+                work / "ev.parquet",
+                work / "x.parquet",
+                extra_region=window,
             ),
             lambda: rows(str(work / "ev.parquet"), str(work / "x.parquet")),
         ),
@@ -389,6 +406,12 @@ def main(argv: list[str] | None = None) -> int:
     stages.add_argument("--background", type=int, help="QCD events (default: the config's)")
     rules = sub.add_parser("rules", help="Snakemake benchmark files summed per rule")
     rules.add_argument("directory", nargs="?", default="benchmarks")
+    gpu = sub.add_parser("gpu", help="CUDA: steps eager/graph/members, paper-scale trainings")
+    gpu.add_argument("--out", default="benchmarks/gpu", help="folder for the CSV, JSON, figure")
+    gpu.add_argument("--members", type=int, default=10, help="runs trained together")
+    gpu.add_argument("--flow-budget", type=float, default=150.0, help="seconds for the flow")
+    gpu.add_argument("--parts", default="all", help="comma-separated parts (default: all)")
+    gpu.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU (a test)")
     child = sub.add_parser("_stage")
     child.add_argument("name", choices=STAGES)
     child.add_argument("work")
@@ -398,6 +421,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "_stage":
         _run_stage(args.name, args.work)
+        return 0
+    if args.command == "gpu":
+        import logging
+        from dataclasses import replace
+
+        from .bench_gpu import SMOKE, Scale, run
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+        scale = SMOKE if args.smoke else replace(Scale(), members=args.members)
+        if not args.smoke:
+            scale = replace(scale, flow_budget_s=args.flow_budget)
+        run(args.out, scale, args.parts)
         return 0
     pd.set_option("display.width", 140)
     if args.command == "flow":
@@ -419,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "flow":
             labels["implementation"] = (
                 labels["implementation"]
+                + " x"
+                + labels["members"].astype(str)
                 + " "
                 + labels["device"]
                 + " "

@@ -7,10 +7,11 @@ balanced class weights): one estimator, configured by its hyperparameters.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -40,15 +41,26 @@ def select_best_epochs(val_losses: Sequence[float], k: int) -> np.ndarray:
     return np.sort(order[:k])
 
 
-def balanced_weights(y: np.ndarray) -> np.ndarray:
-    """Per-event weights n / (2 n_class): both classes carry equal total weight."""
+def balanced_weights(y: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """Per-event class factors W / (2 W_class), W the summed (sample) weights.
+
+    Multiplied with ``sample_weight`` (ones by default: factors n / (2 n_class)), both
+    classes carry equal total weight.
+    """
     y = np.asarray(y)
-    n = y.size
-    n1 = float((y == 1).sum())
-    n0 = float(n - n1)
-    if n0 == 0 or n1 == 0:
-        raise ValueError(f"both classes are needed, got {int(n0)} of class 0 and {int(n1)} of 1")
-    return np.where(y == 1, n / (2 * n1), n / (2 * n0))
+    w = np.ones(y.size) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    if w.shape != y.shape or np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise ValueError(f"sample weights must be finite, >= 0 and one per event, got {w.shape}")
+    w1 = float(w[y == 1].sum())
+    w0 = float(w[y != 1].sum())
+    if w0 == 0 or w1 == 0:
+        n1 = int((y == 1).sum())
+        raise ValueError(
+            f"both classes are needed, got {y.size - n1} of class 0 and {n1} of 1 "
+            f"(summed weights {w0:g} and {w1:g})"
+        )
+    total = w0 + w1
+    return np.where(y == 1, total / (2 * w1), total / (2 * w0))
 
 
 def check_xy(X: np.ndarray, y: np.ndarray, name: str) -> None:
@@ -88,10 +100,12 @@ class NeuralClassifierEnsemble:
         n_best_epochs: int = 5,
         class_weight: str | None = "balanced",
         weight_decay: float = 0.0,
+        graphs: str | bool = "auto",
         seed: int = 0,
         device: str = "auto",
     ) -> None:
         self.hidden_layers = tuple(int(h) for h in hidden_layers)
+        self.graphs = graphs
         self.learning_rate = float(learning_rate)
         self.epochs = int(epochs)
         self.batch_size = int(batch_size)
@@ -115,15 +129,15 @@ class NeuralClassifierEnsemble:
             "n_best_epochs": self.n_best_epochs,
             "class_weight": self.class_weight,
             "weight_decay": self.weight_decay,
+            "graphs": self.graphs,
             "seed": self.seed,
             "device": self.device,
         }
 
     # -- helpers -----------------------------------------------------------------------
-    def _weights(self, y: np.ndarray) -> np.ndarray:
-        if self.class_weight == "balanced":
-            return balanced_weights(y)
-        return np.ones(len(y))
+    def _weights(self, y: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+        return w * balanced_weights(y, w) if self.class_weight == "balanced" else w
 
     def _tensor(self, a: np.ndarray, dev: torch.device) -> torch.Tensor:
         return torch.as_tensor(np.asarray(a, dtype=np.float32), device=dev)
@@ -133,85 +147,21 @@ class NeuralClassifierEnsemble:
 
     # -- training ----------------------------------------------------------------------
     def fit(
-        self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_val: np.ndarray,
+        y_val: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        sample_weight_val: np.ndarray | None = None,
     ) -> NeuralClassifierEnsemble:
-        """Train for ``epochs`` epochs, keep every epoch's state, ensemble the best ones."""
-        X, y = np.asarray(X), np.asarray(y)
-        X_val, y_val = np.asarray(X_val), np.asarray(y_val)
-        check_xy(X, y, "training set")
-        check_xy(X_val, y_val, "validation set")
-        dev = select_device(self.device)
-        self.mean_ = X.mean(axis=0)
-        self.scale_ = X.std(axis=0)
-        self.scale_[self.scale_ == 0] = 1.0
+        """Train for ``epochs`` epochs, keep every epoch's state, ensemble the best ones.
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            model = build_mlp(X.shape[1], self.hidden_layers).to(dev)
-        shuffle = torch.Generator().manual_seed(self.seed + 1)
-        # fused Adam: one kernel per step instead of ~8 per parameter tensor (same maths).
-        opt = torch.optim.Adam(
-            model.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay, fused=True
-        )
-
-        xt = self._tensor(self._scale(X), dev)
-        yt = self._tensor(y, dev)
-        wt = self._tensor(self._weights(y), dev)
-        xv = self._tensor(self._scale(X_val), dev)
-        yv = self._tensor(y_val, dev)
-        wv = self._tensor(self._weights(y_val), dev)
-
-        n = len(xt)
-        states, train_losses, val_losses = [], [], []
-        for epoch in range(self.epochs):
-            model.train()
-            perm = torch.randperm(n, generator=shuffle).to(dev)
-            total = 0.0
-            for start in range(0, n, self.batch_size):
-                idx = perm[start : start + self.batch_size]
-                logits = model(xt[idx]).squeeze(1)
-                loss = F.binary_cross_entropy_with_logits(logits, yt[idx], weight=wt[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-            train_losses.append(total / n)
-            val_losses.append(self._loss(model, xv, yv, wv))
-            states.append(copy.deepcopy(model.state_dict()))
-            log.info(
-                "epoch %3d/%d  train loss %.5f  val loss %.5f",
-                epoch + 1,
-                self.epochs,
-                train_losses[-1],
-                val_losses[-1],
-            )
-
-        self.best_epochs_ = select_best_epochs(val_losses, self.n_best_epochs)
-        self.states_ = [states[i] for i in self.best_epochs_]
-        self.n_features_ = X.shape[1]
-        self.history_ = pd.DataFrame(
-            {
-                "epoch": np.arange(1, self.epochs + 1),
-                "train_loss": train_losses,
-                "val_loss": val_losses,
-                "in_ensemble": np.isin(np.arange(self.epochs), self.best_epochs_),
-            }
-        )
-        log.info("ensemble of epochs %s", (self.best_epochs_ + 1).tolist())
+        ``sample_weight`` (``_val``) weight events within their class (e.g. CWoLa's two
+        sidebands); with ``class_weight="balanced"`` the classes are then balanced on top.
+        """
+        fit_members([self], [TrainingData(X, y, X_val, y_val, sample_weight, sample_weight_val)])
         return self
-
-    @staticmethod
-    @torch.inference_mode()
-    def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> float:
-        model.eval()
-        total = 0.0
-        for start in range(0, len(x), 65536):
-            sl = slice(start, start + 65536)
-            logits = model(x[sl]).squeeze(1)
-            total += float(
-                F.binary_cross_entropy_with_logits(logits, y[sl], weight=w[sl], reduction="sum")
-            )
-        return total / len(x)
 
     # -- prediction --------------------------------------------------------------------
     @torch.inference_mode()
@@ -264,15 +214,204 @@ class NeuralClassifierEnsemble:
         return obj
 
 
+@dataclass
+class TrainingData:
+    """One classifier's training and validation arrays (weights optional, within class)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    w: np.ndarray | None = None
+    w_val: np.ndarray | None = None
+
+
+class MemberMLP(nn.Module):
+    """R ReLU MLPs of one architecture as one module: weights (R, out, in), batched products.
+
+    :meth:`stack` builds it from :func:`build_mlp` networks (each with its own seed's
+    initialization); :meth:`member_state` gives member r back as a :func:`build_mlp` state.
+    Inputs are (R, n, d); with one member the products are plain ``addmm``.
+    """
+
+    def __init__(self, widths: Sequence[int], members: int) -> None:
+        super().__init__()
+        self.members = members
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.zeros(members, o, i)) for i, o in pairwise(widths)]
+        )
+        self.biases = nn.ParameterList([nn.Parameter(torch.zeros(members, o)) for o in widths[1:]])
+
+    @classmethod
+    def stack(cls, nets: Sequence[nn.Sequential]) -> MemberMLP:
+        """The members ``nets`` (from :func:`build_mlp`), in order."""
+        linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
+        widths = [linears[0][0].in_features] + [x.out_features for x in linears[0]]
+        out = cls(widths, len(nets))
+        with torch.no_grad():
+            for k in range(len(widths) - 1):
+                out.weights[k].copy_(torch.stack([row[k].weight for row in linears]))
+                out.biases[k].copy_(torch.stack([row[k].bias for row in linears]))
+        return out.to(linears[0][0].weight.device)
+
+    def member_state(self, r: int) -> dict[str, torch.Tensor]:
+        """Member ``r`` as the state dict of a :func:`build_mlp` network (copies)."""
+        state = {}
+        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            state[f"{2 * k}.weight"] = w[r].detach().clone()
+            state[f"{2 * k}.bias"] = b[r].detach().clone()
+        return state
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (R, n) of inputs (R, n, d)."""
+        single = self.members == 1
+        h = x[0] if single else x
+        last = len(self.weights) - 1
+        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            if single:
+                h = torch.addmm(b[0], h, w[0].t())
+            else:
+                h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+            if k < last:
+                h = F.relu(h)
+        h = h.squeeze(-1)
+        return h.unsqueeze(0) if single else h
+
+
+def fit_members(
+    classifiers: Sequence[NeuralClassifierEnsemble], data: Sequence[TrainingData]
+) -> list[NeuralClassifierEnsemble]:
+    """Fit ``classifiers`` (same hyperparameters, own seeds), each on its ``data``, together.
+
+    Classifiers whose training and validation sets have the same sizes train as the members
+    of one :class:`MemberMLP` (resonant_ad.training: no host sync inside an epoch, CUDA-graph
+    steps where available); each keeps exactly its own seed's initialization, shuffling,
+    standardization and best epochs, so the result is that of fitting each alone, up to
+    floating-point rounding. Differently sized sets train in separate groups.
+    """
+    classifiers, data = list(classifiers), list(data)
+    first = classifiers[0].get_params()
+    for clf in classifiers[1:]:
+        differ = [k for k, v in clf.get_params().items() if k != "seed" and v != first[k]]
+        if differ:
+            raise ValueError(f"classifiers trained together must share {differ}")
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, d in enumerate(data):
+        check_xy(np.asarray(d.X), np.asarray(d.y), "training set")
+        check_xy(np.asarray(d.X_val), np.asarray(d.y_val), "validation set")
+        groups.setdefault((len(d.X), len(d.X_val)), []).append(i)
+    for idx in groups.values():
+        _fit_group([classifiers[i] for i in idx], [data[i] for i in idx])
+    return classifiers
+
+
+def _fit_group(classifiers: list[NeuralClassifierEnsemble], data: list[TrainingData]) -> None:
+    """:func:`fit_members` for classifiers with equally sized data sets."""
+    from .training import EpochRunner, adam, permutations, use_graphs
+
+    lead = classifiers[0]
+    dev = select_device(lead.device)
+    members = len(classifiers)
+
+    def tensors(split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        xs, ys, ws = [], [], []
+        for clf, d in zip(classifiers, data, strict=True):
+            X, y, w = (d.X, d.y, d.w) if split == "train" else (d.X_val, d.y_val, d.w_val)
+            xs.append(clf._scale(X))
+            ys.append(np.asarray(y, dtype=np.float32))
+            ws.append(clf._weights(np.asarray(y), w))
+        return tuple(lead._tensor(np.stack(a), dev) for a in (xs, ys, ws))
+
+    for clf, d in zip(classifiers, data, strict=True):
+        X = np.asarray(d.X)
+        clf.mean_ = X.mean(axis=0)
+        clf.scale_ = X.std(axis=0)
+        clf.scale_[clf.scale_ == 0] = 1.0
+        clf.n_features_ = X.shape[1]
+    xt, yt, wt = tensors("train")
+    xv, yv, wv = tensors("val")
+    nets = []
+    for clf in classifiers:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(clf.seed)
+            nets.append(build_mlp(xt.shape[-1], lead.hidden_layers))
+    model = MemberMLP.stack(nets).to(dev)
+    graphs = use_graphs(lead.graphs, dev)
+    opt = adam(list(model.parameters()), lead.learning_rate, lead.weight_decay, dev, graphs)
+    shuffles = [torch.Generator().manual_seed(clf.seed + 1) for clf in classifiers]
+    rows = torch.arange(members, device=dev).unsqueeze(1)
+
+    def loss_fn(idx: torch.Tensor) -> torch.Tensor:
+        logits = model(xt[rows, idx])
+        losses = F.binary_cross_entropy_with_logits(
+            logits, yt[rows, idx], weight=wt[rows, idx], reduction="none"
+        )
+        return losses.mean(1)
+
+    @torch.no_grad()
+    def val_loss() -> torch.Tensor:
+        total = torch.zeros(members, device=dev)
+        for start in range(0, xv.shape[1], 65536):
+            sl = slice(start, start + 65536)
+            losses = F.binary_cross_entropy_with_logits(
+                model(xv[:, sl]), yv[:, sl], weight=wv[:, sl], reduction="none"
+            )
+            total += losses.sum(1)
+        return total / xv.shape[1]
+
+    n = xt.shape[1]
+    runner = EpochRunner(model, loss_fn, opt, n, lead.batch_size, members, dev, graphs)
+    runner.prepare()
+    states: list[list[dict[str, torch.Tensor]]] = [[] for _ in classifiers]
+    train_losses, val_losses = [], []
+    for epoch in range(lead.epochs):
+        total = runner.epoch(permutations(shuffles, n, dev))
+        val = val_loss()
+        train, val = (total / n).cpu().numpy(), val.cpu().numpy()  # one sync per epoch
+        train_losses.append(train)
+        val_losses.append(val)
+        for r in range(members):
+            states[r].append(model.member_state(r))
+        log.info(
+            "epoch %3d/%d  train loss %s  val loss %s",
+            epoch + 1,
+            lead.epochs,
+            np.array2string(train, precision=5),
+            np.array2string(val, precision=5),
+        )
+    train_arr, val_arr = np.array(train_losses), np.array(val_losses)
+    for r, clf in enumerate(classifiers):
+        clf.best_epochs_ = select_best_epochs(val_arr[:, r], clf.n_best_epochs)
+        clf.states_ = [states[r][i] for i in clf.best_epochs_]
+        clf.history_ = pd.DataFrame(
+            {
+                "epoch": np.arange(1, clf.epochs + 1),
+                "train_loss": train_arr[:, r],
+                "val_loss": val_arr[:, r],
+                "in_ensemble": np.isin(np.arange(clf.epochs), clf.best_epochs_),
+            }
+        )
+        log.info("seed %d: ensemble of epochs %s", clf.seed, (clf.best_epochs_ + 1).tolist())
+
+
 class HGBEnsemble:
     """Mean of ``n_members`` HistGradientBoosting classifiers (the di-τ paper's classifier).
 
-    Each member draws its own random 80/20 train/validation split of the training data and
-    its own seed (both from ``seed`` and the member index), uses balanced class weights, and
-    stops early on its validation part. The score is the mean of the members' P(class 1).
-    No separate validation set is needed; ``fit`` accepts one for interface parity with
-    :class:`NeuralClassifierEnsemble` and ignores it.
+    Every member is trained on the training set and stops early on the explicit validation
+    set (as the paper's library, sk_cathode's ``HGBClassifier``): its loss is evaluated on
+    (X_val, y_val) with the same balanced class weights as the training, and boosting stops
+    after ``n_iter_no_change`` iterations without improvement. Each member has its own seed
+    (from ``seed`` and the member index). The score is the mean of the members' P(class 1).
+
+    With an explicit validation set sklearn draws random numbers only to subsample the
+    training set for binning (above :data:`BINNING_SUBSAMPLE` rows) and to subsample
+    features (``max_features`` < 1). Without either, the seeds change nothing and all
+    members are the same model: it is then fitted once and shared (logged), which gives
+    exactly the ensemble's prediction at a fraction of the cost.
     """
+
+    #: sklearn bins features on a random subsample of this many training rows
+    BINNING_SUBSAMPLE = 200_000
 
     def __init__(
         self,
@@ -280,62 +419,88 @@ class HGBEnsemble:
         max_iter: int = 200,
         learning_rate: float = 0.1,
         max_leaf_nodes: int = 31,
-        validation_fraction: float = 0.2,
         n_iter_no_change: int = 10,
+        max_features: float = 1.0,
         class_weight: str | None = "balanced",
         seed: int = 0,
     ) -> None:
         if n_members < 1:
             raise ValueError(f"n_members must be >= 1, got {n_members}")
+        if not 0.0 < max_features <= 1.0:
+            raise ValueError(f"max_features must be in (0, 1], got {max_features}")
+        if class_weight not in (None, "balanced"):
+            raise ValueError(f"class_weight must be None or 'balanced', got {class_weight!r}")
         self.n_members = int(n_members)
         self.max_iter = int(max_iter)
         self.learning_rate = float(learning_rate)
         self.max_leaf_nodes = int(max_leaf_nodes)
-        self.validation_fraction = float(validation_fraction)
         self.n_iter_no_change = int(n_iter_no_change)
+        self.max_features = float(max_features)
         self.class_weight = class_weight
         self.seed = int(seed)
+
+    def _weights(self, y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+        return w * balanced_weights(y, w) if self.class_weight == "balanced" else w
+
+    def members_are_identical(self, n_train: int) -> bool:
+        """Whether the members' seeds draw no random numbers (see the class docstring)."""
+        return self.max_features >= 1.0 and n_train <= self.BINNING_SUBSAMPLE
 
     def fit(
         self,
         X: np.ndarray,
         y: np.ndarray,
-        X_val: np.ndarray | None = None,
-        y_val: np.ndarray | None = None,
+        X_val: np.ndarray,
+        y_val: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        sample_weight_val: np.ndarray | None = None,
     ) -> HGBEnsemble:
-        """Train every member on its own split of (X, y)."""
+        """Train every member on (X, y), early-stopping on (X_val, y_val)."""
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         from .seeding import derive_seed
 
         X, y = np.asarray(X), np.asarray(y)
+        X_val, y_val = np.asarray(X_val), np.asarray(y_val)
         check_xy(X, y, "training set")
-        balanced_weights(y)  # both classes present, or a clear error
+        check_xy(X_val, y_val, "validation set")
+        w, w_val = self._weights(y, sample_weight), self._weights(y_val, sample_weight_val)
+        identical = self.members_are_identical(len(X))
         self.members_ = []
-        for i in range(self.n_members):
+        for i in range(1 if identical else self.n_members):
             member = HistGradientBoostingClassifier(
                 max_iter=self.max_iter,
                 learning_rate=self.learning_rate,
                 max_leaf_nodes=self.max_leaf_nodes,
+                max_features=self.max_features,
                 early_stopping=True,
-                validation_fraction=self.validation_fraction,
                 n_iter_no_change=self.n_iter_no_change,
-                class_weight=self.class_weight,
                 random_state=derive_seed(self.seed, "hgb-member", i) % 2**31,
             )
-            self.members_.append(member.fit(X, y))
-        log.info(
-            "HGB ensemble: %d members, iterations %s",
-            self.n_members,
-            [m.n_iter_ for m in self.members_],
-        )
+            member.fit(X, y, sample_weight=w, X_val=X_val, y_val=y_val, sample_weight_val=w_val)
+            self.members_.append(member)
+        if identical:
+            self.members_ *= self.n_members
+            log.info(
+                "HGB ensemble: %d members; with %d training rows and max_features=1 their "
+                "seeds draw no random numbers, so one fit serves all",
+                self.n_members,
+                len(X),
+            )
+        log.info("HGB ensemble: iterations %s", [m.n_iter_ for m in self.members_])
         return self
 
     def predict_member_proba(self, X: np.ndarray) -> np.ndarray:
         """P(class 1) from each member, shape (n_members, n)."""
         if not hasattr(self, "members_"):
             raise RuntimeError("the ensemble is not fitted")
-        return np.stack([m.predict_proba(np.asarray(X))[:, 1] for m in self.members_])
+        X = np.asarray(X)
+        distinct: dict[int, np.ndarray] = {}
+        for m in self.members_:
+            if id(m) not in distinct:
+                distinct[id(m)] = m.predict_proba(X)[:, 1]
+        return np.stack([distinct[id(m)] for m in self.members_])
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Ensemble-mean probabilities, shape (n, 2)."""

@@ -56,19 +56,23 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _wants_non_string(schema: dict[str, Any]) -> bool:
+def _wants_non_string(schema: dict[str, Any], root: dict[str, Any] | None = None) -> bool:
     types = schema.get("type")
     types = {types} if isinstance(types, str) else set(types or ())
     if types & _NON_STRING and "string" not in types:
         return True
-    return any(not isinstance(v, str) for v in schema.get("enum", ()))
+    if any(not isinstance(v, str) for v in schema.get("enum", ())):
+        return True
+    # one of several alternatives (e.g. an integer or "all"): a YAML non-string picks its own
+    branches = schema.get("oneOf", []) + schema.get("anyOf", [])
+    return any(_wants_non_string(_resolve(b, root or schema), root) for b in branches)
 
 
 def coerce_strings(value: Any, schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
     """Return ``value`` with strings re-read as YAML where ``schema`` expects a non-string."""
     root = schema if root is None else root
     schema = _resolve(schema, root)
-    if isinstance(value, str) and _wants_non_string(schema):
+    if isinstance(value, str) and _wants_non_string(schema, root):
         try:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:
@@ -95,6 +99,20 @@ def config_slice(config: Mapping[str, Any], section: str, *keys: str) -> dict[st
     rules a config change touches.
     """
     return {key: config[section][key] for key in keys}
+
+
+#: keys of a ``flow`` section that the sampling steps read, not the flow's training
+FLOW_SAMPLING_KEYS = ("n_samples", "sample_val_fraction", "kde_bandwidth")
+
+
+def flow_training_slice(config: Mapping[str, Any], study: str) -> dict[str, Any]:
+    """The flow settings a flow training reads: all but the sampling ones.
+
+    So that changing, e.g., ``flow.n_samples`` reruns the sampling and what follows, not the
+    training.
+    """
+    flow = config[study]["flow"]
+    return {k: v for k, v in flow.items() if k not in FLOW_SAMPLING_KEYS}
 
 
 def resource(config: Mapping[str, Any], rule: str, key: str) -> Any:

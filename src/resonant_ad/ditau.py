@@ -118,26 +118,41 @@ def simplex_coordinates(p4: np.ndarray) -> np.ndarray:
 
     Each object is taken massless, p = (|p⃗|, p⃗). A massless momentum is a rank-one
     Hermitian matrix, p·σ ≡ E·1 + p⃗·σ⃗ = [[E + p_z, p_x − i p_y], [p_x + i p_y, E − p_z]]
-    = λ λ†, with the spinor λ = (√(E + p_z), (p_x + i p_y)/√(E + p_z)). Summed over the
-    N objects, Σ_i λ_i λ_i† = P·σ, which in the centre-of-mass frame is E_cm·1; so the first
-    spinor components u_i = λ_i¹/√E_cm form a unit vector of Cᴺ and ρ_i = |u_i|² =
-    (E_i + p_z,i)/E_cm ≥ 0 with Σ_i ρ_i = 1: a point of the (N−1)-simplex.
+    = λ λ†, with the spinor λ = (√(E + p_z), (p_x + i p_y)/√(E + p_z)). The construction
+    holds in the objects' centre-of-mass frame, where Σ_i λ_i λ_i† = P·σ = M·1 (M the
+    objects' invariant mass): the first spinor components u_i = λ_i¹/√M then form a unit
+    vector of Cᴺ, and ρ_i = |u_i|² = (E*_i + p*_z,i)/M ≥ 0 with Σ_i ρ_i = 1, a point of the
+    (N−1)-simplex.
 
-    Which centre-of-mass frame? Its z axis is the beam: with the beam's light-like vector
-    n = (1, 0, 0, −1), E + p_z = n·p, and in the frame where n stays along the z axis
-    ρ_i = n·p_i / n·P, a ratio that a boost along the beam only rescales (n → e^y n). It is
-    therefore computed in the lab as (E_i + p_z,i) / Σ_j (E_j + p_z,j), and it is exactly
-    invariant under longitudinal boosts of the whole event and rotations about the beam, the
-    symmetries of a hadron collision whose partonic centre of mass moves along the beam.
-    For an event at rest (P⃗ = 0) it equals the textbook expression (E_i + p_z,i)/E_cm.
-    Padded objects, all (0.1, 0.1, 0, 0), share one value per event.
+    The lab is not that frame: the partonic centre of mass moves along the beam, and the
+    invisible particles (MET) give the visible objects a net pT. (The lab-frame ratio
+    (E_i + p_z,i)/Σ_j(E_j + p_z,j) is invariant under the first but changes under a
+    transverse boost.) The objects are therefore brought to rest in two steps that keep the
+    beam as the z axis: a boost along the beam to P_z = 0, then a transverse boost to
+    P_T = 0, which leaves every p_z unchanged. So ρ is exactly invariant under longitudinal
+    boosts of the event and rotations about the beam (the first step absorbs them), and an
+    event at rest keeps its ρ under a transverse boost (the second step undoes it). Padded
+    objects, all (0.1, 0.1, 0, 0), share one value per event.
     """
-    p = np.sqrt(np.sum(p4[..., 1:] ** 2, axis=-1))
-    light_cone = p + p4[..., 3]
-    total = light_cone.sum(axis=-1, keepdims=True)
-    if np.any(total <= 0):
-        raise ValueError("an event has no momentum along +z: the simplex coordinates are undefined")
-    return light_cone / total
+    p = np.sqrt(np.sum(p4[..., 1:] ** 2, axis=-1))  # massless: E = |p⃗|
+    pz = p4[..., 3]
+    e_tot, pz_tot = p.sum(axis=-1, keepdims=True), pz.sum(axis=-1, keepdims=True)
+    if np.any(e_tot <= np.abs(pz_tot)):
+        raise ValueError("an event's objects are collinear with the beam: no rest frame")
+    # 1. along the beam to P_z = 0 (rapidity Y of the system)
+    y = np.arctanh(pz_tot / e_tot)
+    e1 = p * np.cosh(y) - pz * np.sinh(y)
+    pz1 = pz * np.cosh(y) - p * np.sinh(y)
+    # 2. transverse, to P_T = 0: E* = γ (E − β⃗_T·p⃗_T); p_z is untouched
+    pt_tot = p4[..., 1:3].sum(axis=-2)  # (n, 2)
+    beta = pt_tot / e1.sum(axis=-1, keepdims=True)
+    b2 = np.sum(beta**2, axis=-1, keepdims=True)
+    if np.any(b2 >= 1):
+        raise ValueError("an event's objects have no rest frame (massless system)")
+    gamma = 1.0 / np.sqrt(1.0 - b2)
+    e_star = gamma * (e1 - np.einsum("...k,...ik->...i", beta, p4[..., 1:3]))
+    light_cone = e_star + pz1
+    return light_cone / light_cone.sum(axis=-1, keepdims=True)
 
 
 def delta_r(p4a: np.ndarray, p4b: np.ndarray) -> np.ndarray:

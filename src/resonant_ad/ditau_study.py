@@ -148,18 +148,9 @@ def write_samples(
         "val": round(k * len(frames["sr_val"])),
         "test": len(frames["sr_test"]),
     }
-    m, x, n_out = draw_synthetic(
-        flow,
-        masses,
-        sum(sizes.values()),
-        params["signal_region"],
-        params["kde_bandwidth"],
-        g,
-        derive_seed(seed, "ditau-sample-latent"),
+    out, n_out = synthetic_table(
+        flow, masses, sizes, cols, params, g, derive_seed(seed, "ditau-sample-latent")
     )
-    out = pd.DataFrame(x, columns=cols)
-    out[MASS] = m
-    out["split"] = pd.array(np.repeat(list(sizes), list(sizes.values())), dtype="string")
     write_parquet(out, samples_out)
     write_json({"sizes": sizes, "n_outside_training_range": n_out}, summary_out)
     log.info("samples %s, %d outside the flow's training range", sizes, n_out)
@@ -223,24 +214,87 @@ def inject_signal(
     return train.reset_index(drop=True), val.reset_index(drop=True)
 
 
+def injected_synthetic(
+    model: str,
+    injected_train: pd.DataFrame,
+    injected_val: pd.DataFrame,
+    params: Mapping[str, Any],
+    seed: int,
+) -> pd.DataFrame:
+    """The synthetic events of the mass-KDE component of the injected signal events.
+
+    CATHODE's background model draws m from a KDE of the SR *data*, which in a search holds
+    the signal: KDE(data) = (B·KDE_B + S·KDE_S)/(B + S) for the B background and S injected
+    events, a KDE being a sum over its events. A repeat's samples are drawn once from the
+    KDE_B component (``oversampling`` × B, :func:`write_samples`); this adds ``oversampling``
+    × S events at masses from the KDE_S component, so that the union is a stratified draw of
+    ``oversampling`` × (B + S) events from the KDE of the SR data, with the train/val split
+    of the data. (The paper's di-τ code fitted the KDE to background-only masses.)
+    ``params``: signal_region, kde_bandwidth, oversampling. A ``split`` column says train/val.
+    """
+    k = float(params["oversampling"])
+    sizes = {"train": round(k * len(injected_train)), "val": round(k * len(injected_val))}
+    cols = feature_columns(injected_train)
+    if sum(sizes.values()) == 0:
+        return pd.DataFrame(columns=[*cols, MASS, "split"])
+    flow = ConditionalFlow.load(model)
+    masses = np.r_[injected_train[MASS].to_numpy(), injected_val[MASS].to_numpy()]
+    g, latent_seed = rng(seed, "ditau-injected-kde"), derive_seed(seed, "ditau-injected-latent")
+    return synthetic_table(flow, masses, sizes, cols, params, g, latent_seed)[0]
+
+
+def synthetic_table(
+    flow: ConditionalFlow,
+    masses: np.ndarray,
+    sizes: Mapping[str, int],
+    cols: list[str],
+    params: Mapping[str, Any],
+    g: np.random.Generator,
+    latent_seed: int,
+) -> tuple[pd.DataFrame, int]:
+    """(table, n beyond the flow's range): ``sizes[split]`` synthetic events per split.
+
+    Masses from the KDE of ``masses`` (``params``: signal_region, kde_bandwidth), features
+    from the flow; columns ``cols``, the mass and ``split``.
+    """
+    m, x, n_out = draw_synthetic(
+        flow,
+        masses,
+        sum(sizes.values()),
+        params["signal_region"],
+        params["kde_bandwidth"],
+        g,
+        latent_seed,
+    )
+    out = pd.DataFrame(x, columns=cols)
+    out[MASS] = m
+    out["split"] = pd.array(np.repeat(list(sizes), list(sizes.values())), dtype="string")
+    return out, n_out
+
+
 def train_and_score(
     parts: Mapping[str, str],
     signal_path: str,
     samples_path: str,
     split_summary: str,
+    model: str,
     scores_out: str,
     summary_out: str,
     signal: str,
     sigma: float,
     classifier_cfg: Mapping[str, Any],
+    sampling: Mapping[str, Any],
     seed: int,
 ) -> None:
     """One (signal, σ, repeat): inject, train SR data vs synthetic background, score the test.
 
     The SR data of training (validation) is the SR background train (val) part plus half the
-    injected signal; the synthetic class is the samples of the same split; the test set is the
-    SR background test part and the signal's test events. Labels of the training come from the
-    source (data = 1, synthetic = 0), never from the truth.
+    injected signal; the synthetic class is the repeat's samples of the same split plus those
+    of the injected events' KDE component (:func:`injected_synthetic`, with the flow
+    ``model`` and ``sampling``: signal_region, kde_bandwidth, oversampling), so that the
+    synthetic masses follow the SR data as in a search; the test set is the SR background
+    test part and the signal's test events. Labels of the training come from the source
+    (data = 1, synthetic = 0), never from the truth.
     """
     frames = {k: read_parquet(parts[k]) for k in ("sr_train", "sr_val", "sr_test")}
     samples = read_parquet(samples_path)
@@ -249,6 +303,8 @@ def train_and_score(
     n = n_injected(sigma, n_sr)
     inj_train, inj_val = inject_signal(sig, n, seed, signal)
     cols = feature_columns(frames["sr_train"])
+    extra = injected_synthetic(model, inj_train, inj_val, sampling, seed)
+    samples = pd.concat([samples[[*cols, MASS, "split"]], extra], ignore_index=True)
 
     def classes(split: str, injected: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         data = pd.concat([frames[f"sr_{split}"], injected], ignore_index=True)[cols]
@@ -276,6 +332,7 @@ def train_and_score(
         "n_sr_background": n_sr,
         "n_train": [int((y == 0).sum()), int((y == 1).sum())],
         "n_val": [int((y_val == 0).sum()), int((y_val == 1).sum())],
+        "n_synthetic_of_injected": [int((extra["split"] == s).sum()) for s in ("train", "val")],
         "n_test": [int((out["label"] == 0).sum()), int((out["label"] == 1).sum())],
         "classifier": classifier_cfg["type"],
         "auc": float(roc_auc_score(out["label"], out["score"])),

@@ -103,7 +103,7 @@ def sculpting_curve(
     out = np.empty(len(efficiencies))
     for i, eff in enumerate(efficiencies):
         selected = select(scores, threshold_at_efficiency(scores[sr], float(eff)))
-        out[i] = sculpting_chi2_ndof(mjj, selected, edges)
+        out[i] = sculpting_chi2_ndof(mjj, selected, edges, float(eff))
     return out
 
 

@@ -17,7 +17,7 @@ import copy
 import inspect
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,60 +30,9 @@ from .device import select_device
 from .io import atomic_path
 from .maf import MAF
 from .preprocessing import LogitScaler
+from .rqs import NflowsRQS
 
 log = logging.getLogger(__name__)
-
-
-class NflowsRQS(nn.Module):
-    """nflows' masked piecewise rational-quadratic autoregressive flow, with :class:`MAF`'s API."""
-
-    def __init__(
-        self,
-        features: int,
-        context: int = 1,
-        blocks: int = 6,
-        hidden: int = 512,
-        bins: int = 24,
-        tail_bound: float = 6.0,
-    ) -> None:
-        super().__init__()
-        from nflows.distributions.normal import StandardNormal
-        from nflows.flows.base import Flow
-        from nflows.transforms.autoregressive import (
-            MaskedPiecewiseRationalQuadraticAutoregressiveTransform as RQS,
-        )
-        from nflows.transforms.base import CompositeTransform
-        from nflows.transforms.permutations import ReversePermutation
-
-        layers: list[nn.Module] = []
-        for _ in range(blocks):
-            layers += [
-                RQS(
-                    features,
-                    hidden,
-                    context_features=context,
-                    num_bins=bins,
-                    tails="linear",
-                    tail_bound=tail_bound,
-                    num_blocks=2,
-                    use_residual_blocks=False,
-                ),
-                ReversePermutation(features),
-            ]
-        self.flow = Flow(CompositeTransform(layers), StandardNormal([features]))
-
-    def transform(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.flow._transform(x, context=c)
-
-    def log_prob(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        return self.flow.log_prob(x, context=c)
-
-    @torch.no_grad()
-    def inverse(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        return self.flow._transform.inverse(z, context=c)[0]
-
-    def set_batchnorm_statistics(self, x: torch.Tensor, c: torch.Tensor) -> None:
-        """No batch norm in this architecture."""
 
 
 ARCHITECTURES = ("maf", "rqs")
@@ -146,6 +95,7 @@ class ConditionalFlow:
         log_features: tuple[int, ...] | list[int] = (),
         simplex_features: tuple[int, ...] | list[int] = (),
         recompute_batchnorm: bool = True,
+        graphs: str | bool = "auto",
         seed: int = 0,
         device: str = "auto",
         progress: bool = True,
@@ -166,6 +116,7 @@ class ConditionalFlow:
             "log_features": [int(i) for i in log_features],
             "simplex_features": [int(i) for i in simplex_features],
             "recompute_batchnorm": bool(recompute_batchnorm),
+            "graphs": graphs,
             "seed": int(seed),
             "device": device,
         }
@@ -192,99 +143,12 @@ class ConditionalFlow:
         for s in range(0, n, size):
             yield slice(s, s + size)
 
-    @torch.no_grad()
-    def _mean_nll(self, model: nn.Module, x: torch.Tensor, c: torch.Tensor) -> float:
-        model.eval()
-        total = sum(float(-model.log_prob(x[s], c[s]).sum()) for s in self._chunks(len(x)))
-        return total / len(x)
-
     # -- training ------------------------------------------------------------------------
     def fit(
         self, X: np.ndarray, m: np.ndarray, X_val: np.ndarray, m_val: np.ndarray
     ) -> ConditionalFlow:
         """Fit preprocessing and flow on (X, m); select epochs on (X_val, m_val)."""
-        p = self.params
-        X, X_val = np.asarray(X, dtype=np.float64), np.asarray(X_val, dtype=np.float64)
-        for name, a in (("training", X), ("validation", X_val)):
-            if not np.all(np.isfinite(a)):
-                raise ValueError(f"{name} features contain NaN or inf")
-        self.scaler_ = LogitScaler(
-            margin=p["margin"],
-            log_features=p["log_features"],
-            simplex_features=p["simplex_features"],
-        ).fit(X)
-        self.m_mean_, self.m_std_ = float(np.mean(m)), float(np.std(m))
-        self.n_features_ = X.shape[1]
-        x, c = self._tensors(X, m)
-        xv, cv = self._tensors(X_val, m_val)
-        n_val_out = int(self.scaler_.out_of_range(X_val).sum())
-        if n_val_out:
-            log.info("%d validation events lie outside the training range (clipped)", n_val_out)
-
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(p["seed"])
-            model = build_model(p["architecture"], X.shape[1], **model_kwargs(p)).to(x.device)
-        shuffle = torch.Generator().manual_seed(p["seed"] + 1)
-        opt = torch.optim.Adam(
-            model.parameters(), lr=p["learning_rate"], weight_decay=p["weight_decay"], fused=True
-        )
-        states: list[tuple[float, int, dict]] = []  # (val loss, epoch, state) of the best epochs
-        train_losses, val_losses = [], []
-        best, since_best = np.inf, 0
-        bar = tqdm(
-            range(p["epochs"]), desc="flow epochs", disable=not self.progress, mininterval=10
-        )
-        for epoch in bar:
-            model.train()
-            perm = torch.randperm(len(x), generator=shuffle).to(x.device)
-            total = 0.0
-            for s in range(0, len(x), p["batch_size"]):
-                idx = perm[s : s + p["batch_size"]]
-                if len(idx) < 2:  # batch norm needs two events
-                    continue
-                loss = -model.log_prob(x[idx], c[idx]).mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-            if p["recompute_batchnorm"]:
-                model.set_batchnorm_statistics(x, c)
-            train_losses.append(total / len(x))
-            val_losses.append(self._mean_nll(model, xv, cv))
-            states.append((val_losses[-1], epoch, copy.deepcopy(model.state_dict())))
-            states = sorted(states, key=lambda t: (t[0], t[1]))[: p["n_best_epochs"]]
-            if val_losses[-1] < best:
-                best, since_best = val_losses[-1], 0
-            else:
-                since_best += 1
-            log.info(
-                "epoch %3d  train nll %.4f  val nll %.4f",
-                epoch + 1,
-                train_losses[-1],
-                val_losses[-1],
-            )
-            bar.set_postfix(val=f"{val_losses[-1]:.4f}")
-            if not np.isfinite(val_losses[-1]):
-                raise FloatingPointError(
-                    f"validation loss is {val_losses[-1]} at epoch {epoch + 1}"
-                )
-            if since_best >= p["patience"]:
-                log.info("early stop: no improvement for %d epochs", p["patience"])
-                break
-        self.model_ = model
-        self.states_ = [s for _, _, s in states]
-        self.best_epochs_ = [e for _, e, _ in states]
-        self.model_.load_state_dict(self.states_[0])
-        self.model_.eval()
-        self.history_ = pd.DataFrame(
-            {
-                "epoch": np.arange(1, len(train_losses) + 1),
-                "train_nll": train_losses,
-                "val_nll": val_losses,
-                "selected": np.isin(np.arange(len(train_losses)), self.best_epochs_),
-            }
-        )
-        log.info("selected epoch(s) %s", [e + 1 for e in self.best_epochs_])
+        fit_members([self], X, m, X_val, m_val)
         return self
 
     # -- using the fitted flow -----------------------------------------------------------
@@ -372,17 +236,189 @@ class ConditionalFlow:
         return obj
 
 
+#: hyperparameters that may differ between the members of one training
+MEMBER_KEYS = ("seed",)
+
+
+def fit_members(
+    flows: Sequence[ConditionalFlow],
+    X: np.ndarray,
+    m: np.ndarray,
+    X_val: np.ndarray,
+    m_val: np.ndarray,
+) -> list[ConditionalFlow]:
+    """Fit ``flows`` (same hyperparameters, own seeds) on the same data, as one model.
+
+    The preprocessing is fitted once on (X, m); the flows train together as the members of
+    one :class:`~resonant_ad.maf.MAF` (resonant_ad.training: batched products, no host sync
+    inside an epoch, CUDA-graph steps where available). Each member keeps exactly its own
+    seed's initialization and shuffling, its own batch-norm statistics, validation losses,
+    best epochs and early stopping: the result is that of fitting each flow alone, up to
+    floating-point rounding. The nflows RQS trains one flow at a time.
+    """
+    from .training import EpochRunner, adam, permutations, use_graphs
+
+    flows = list(flows)
+    p = flows[0].params
+    for f in flows[1:]:
+        differ = [k for k in p if k not in MEMBER_KEYS and f.params[k] != p[k]]
+        if differ:
+            raise ValueError(f"flows trained together must share their hyperparameters: {differ}")
+    if p["architecture"] != "maf" and len(flows) > 1:
+        return [f.fit(X, m, X_val, m_val) for f in flows]
+    X, X_val = np.asarray(X, dtype=np.float64), np.asarray(X_val, dtype=np.float64)
+    for name, a in (("training", X), ("validation", X_val)):
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{name} features contain NaN or inf")
+    scaler = LogitScaler(
+        margin=p["margin"], log_features=p["log_features"], simplex_features=p["simplex_features"]
+    ).fit(X)
+    lead = flows[0]
+    for f in flows:
+        f.scaler_ = scaler
+        f.m_mean_, f.m_std_ = float(np.mean(m)), float(np.std(m))
+        f.n_features_ = X.shape[1]
+    x, c = lead._tensors(X, m)
+    # validation events beyond the fitted range would enter the loss through the clipped
+    # preprocessing, not the flow's model: left out (as the reference code), counted
+    outside = scaler.out_of_range(X_val)
+    for f in flows:
+        f.n_val_out_of_range_ = int(outside.sum())
+    if outside.any():
+        log.info(
+            "%d validation events lie outside the training range: left out of the val loss",
+            int(outside.sum()),
+        )
+    xv, cv = lead._tensors(X_val[~outside], np.asarray(m_val)[~outside])
+    dev, members = x.device, len(flows)
+
+    singles = []
+    for f in flows:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(f.params["seed"])
+            singles.append(build_model(p["architecture"], X.shape[1], **model_kwargs(p)))
+    model = (MAF.stack(singles) if p["architecture"] == "maf" else singles[0]).to(dev)
+    graphs = use_graphs(p["graphs"], dev)
+    opt = adam(list(model.parameters()), p["learning_rate"], p["weight_decay"], dev, graphs)
+    shuffles = [torch.Generator().manual_seed(f.params["seed"] + 1) for f in flows]
+
+    if p["architecture"] == "maf":
+
+        def loss_fn(idx: torch.Tensor) -> torch.Tensor:
+            return -model.log_prob(x[idx], c[idx]).mean(1)
+
+        @torch.no_grad()
+        def val_nll() -> torch.Tensor:
+            model.eval()
+            total = torch.zeros(members, device=dev)
+            for s in ConditionalFlow._chunks(len(xv)):
+                xs = xv[s].expand(members, *xv[s].shape)
+                total += -model.log_prob(xs, cv[s].expand(members, *cv[s].shape)).sum(1)
+            return total / len(xv)
+
+    else:
+
+        def loss_fn(idx: torch.Tensor) -> torch.Tensor:
+            return -model.log_prob(x[idx[0]], c[idx[0]]).mean().unsqueeze(0)
+
+        @torch.no_grad()
+        def val_nll() -> torch.Tensor:
+            model.eval()
+            total = sum(
+                -model.log_prob(xv[s], cv[s]).sum() for s in ConditionalFlow._chunks(len(xv))
+            )
+            return (total / len(xv)).reshape(1)
+
+    runner = EpochRunner(
+        model, loss_fn, opt, len(x), p["batch_size"], members, dev, graphs, min_batch=2
+    )
+    runner.prepare()
+    best = [_EpochSelection(p["n_best_epochs"], p["patience"]) for _ in flows]
+    bar = tqdm(range(p["epochs"]), desc="flow epochs", disable=not lead.progress, mininterval=10)
+    for epoch in bar:
+        train = runner.epoch(permutations(shuffles, len(x), dev))
+        if p["recompute_batchnorm"]:
+            model.set_batchnorm_statistics(x, c)
+        val = val_nll()
+        train, val = (train / len(x)).cpu().numpy(), val.cpu().numpy()  # one sync per epoch
+        for r, sel in enumerate(best):
+            if sel.stopped:
+                continue
+            if not np.isfinite(val[r]):
+                raise FloatingPointError(f"validation loss is {val[r]} at epoch {epoch + 1}")
+            state = model.member_state(r) if members > 1 else copy.deepcopy(model.state_dict())
+            sel.update(epoch, float(train[r]), float(val[r]), state)
+        log.info(
+            "epoch %3d  train nll %s  val nll %s",
+            epoch + 1,
+            np.array2string(train, precision=4),
+            np.array2string(val, precision=4),
+        )
+        bar.set_postfix(val=f"{val.min():.4f}")
+        if all(sel.stopped for sel in best):
+            log.info("early stop: no improvement for %d epochs", p["patience"])
+            break
+    for f, sel in zip(flows, best, strict=True):
+        f.states_ = [state for _, _, state in sel.kept]
+        f.best_epochs_ = [e for _, e, _ in sel.kept]
+        f.model_ = build_model(p["architecture"], X.shape[1], **model_kwargs(p)).to(dev)
+        f.model_.load_state_dict(f.states_[0])
+        f.model_.eval()
+        f.history_ = sel.history()
+        log.info("seed %d: selected epoch(s) %s", f.params["seed"], [e + 1 for e in f.best_epochs_])
+    return flows
+
+
+class _EpochSelection:
+    """One member's bookkeeping: losses per epoch, its best epochs, its early stopping."""
+
+    def __init__(self, n_best: int, patience: int) -> None:
+        self.n_best, self.patience = n_best, patience
+        self.train: list[float] = []
+        self.val: list[float] = []
+        self.kept: list[tuple[float, int, dict]] = []  # (val loss, epoch, state)
+        self.best, self.since_best, self.stopped = np.inf, 0, False
+
+    def update(self, epoch: int, train: float, val: float, state: dict) -> None:
+        """Record an epoch; keep its state if it is among the best; stop after patience."""
+        self.train.append(train)
+        self.val.append(val)
+        self.kept = sorted([*self.kept, (val, epoch, state)], key=lambda t: (t[0], t[1]))
+        self.kept = self.kept[: self.n_best]
+        if val < self.best:
+            self.best, self.since_best = val, 0
+        else:
+            self.since_best += 1
+        self.stopped = self.since_best >= self.patience
+
+    def history(self) -> pd.DataFrame:
+        """Loss per epoch and the selected epochs (the flow's history.csv)."""
+        n = len(self.train)
+        chosen = [e for _, e, _ in self.kept]
+        return pd.DataFrame(
+            {
+                "epoch": np.arange(1, n + 1),
+                "train_nll": self.train,
+                "val_nll": self.val,
+                "selected": np.isin(np.arange(n), chosen),
+            }
+        )
+
+
 class MassKDE:
     """Gaussian KDE of the SR mass in logit space (CATHODE's model of p(m) inside the SR).
 
-    m is min-max scaled to (0, 1) with the SR window as bounds, logit-transformed, and modelled
-    by a Gaussian kernel whose width is ``bandwidth`` × the standard deviation of the
-    transformed values (scipy's ``gaussian_kde`` convention); samples map back into the window.
+    m is min-max scaled to (0, 1) with the SR window as bounds and logit-transformed; the
+    kernel is a Gaussian of absolute width ``bandwidth`` in those logit units, as the
+    reference code's ``sklearn.neighbors.KernelDensity(bandwidth=0.01)`` (whose bandwidth is
+    the kernel's standard deviation). Samples map back into the window.
     """
 
     def __init__(self, window: tuple[float, float], bandwidth: float = 0.01) -> None:
         self.lo, self.hi = (float(v) for v in window)
         self.bandwidth = float(bandwidth)
+        if not self.bandwidth > 0:
+            raise ValueError(f"kde bandwidth must be > 0, got {bandwidth}")
 
     def _to_logit(self, m: np.ndarray) -> np.ndarray:
         u = np.clip(
@@ -391,12 +427,12 @@ class MassKDE:
         return np.log(u) - np.log1p(-u)
 
     def fit(self, m: np.ndarray) -> MassKDE:
-        """Fit to SR masses (all must lie inside the window)."""
+        """Fit to SR masses (at least one; all must lie inside the window)."""
         m = np.asarray(m, dtype=np.float64)
-        if m.size < 2 or np.any((m <= self.lo) | (m >= self.hi)):
-            raise ValueError(f"MassKDE needs >= 2 masses inside ({self.lo}, {self.hi})")
+        if m.size < 1 or np.any((m <= self.lo) | (m >= self.hi)):
+            raise ValueError(f"MassKDE needs >= 1 mass inside ({self.lo}, {self.hi})")
         self.values_ = self._to_logit(m)
-        self.sigma_ = self.bandwidth * self.values_.std()
+        self.sigma_ = self.bandwidth
         return self
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .flow import ConditionalFlow, MassKDE, estimator_params
+from .flow import ConditionalFlow, MassKDE, estimator_params, fit_members
 from .io import read_parquet, write_csv, write_json, write_parquet
 from .plotting import new_figure, save_figure
 from .seeding import derive_seed, rng
@@ -25,8 +25,9 @@ from .seeding import derive_seed, rng
 log = logging.getLogger(__name__)
 
 #: columns of the workflow's tables that are not features: the dijet and the di-τ mass, the
-#: truth label, and bookkeeping (sample split, di-τ process and signal role)
-NON_FEATURES = ("mjj", "mvis", "label", "split", "process", "role")
+#: truth label, and bookkeeping (sample split, di-τ process and signal role, whether a mapped
+#: event lies inside the flow's fitted range)
+NON_FEATURES = ("mjj", "mvis", "label", "split", "process", "role", "in_range")
 
 
 def feature_columns(df: pd.DataFrame) -> list[str]:
@@ -44,9 +45,25 @@ def train_flow(
     seed: int,
     mass: str = "mjj",
 ) -> None:
-    """Fit p(x | m) on SB training data, select epochs on SB validation data; save all.
+    """One run of :func:`train_flows`: its model, history and loss figure."""
+    outputs = {"model": model_out, "history": history_out, "figures": list(figure_outputs)}
+    train_flows(sb_train, sb_val, [outputs], flow_params, [seed], mass)
 
-    ``mass`` names the conditioning column (``mjj`` for dijets, ``mvis`` for di-τ).
+
+def train_flows(
+    sb_train: str,
+    sb_val: str,
+    outputs: Sequence[Mapping[str, Any]],
+    flow_params: Mapping[str, Any],
+    seeds: Sequence[int],
+    mass: str = "mjj",
+) -> None:
+    """Fit p(x | m) on SB training data for every seed, select epochs on SB validation data.
+
+    The runs (one per seed) train together as the members of one model
+    (:func:`resonant_ad.flow.fit_members`); each writes its own ``outputs`` entry:
+    ``model``, ``history`` and ``figures`` (the loss curve, one path per format). ``mass``
+    names the conditioning column (``mjj`` for dijets, ``mvis`` for di-τ).
     """
     train, val = read_parquet(sb_train), read_parquet(sb_val)
     cols = feature_columns(train)
@@ -57,27 +74,36 @@ def train_flow(
             raise KeyError(f"flow.{key} names {unknown}, not among the features {cols}")
         params[key] = [cols.index(c) for c in params.get(key, [])]
     log.info(
-        "flow on %d SB train / %d SB val events, features %s, seed %d",
+        "flow on %d SB train / %d SB val events, features %s, seeds %s",
         len(train),
         len(val),
         cols,
-        seed,
+        list(seeds),
     )
-    flow = ConditionalFlow(**params, seed=seed).fit(
-        train[cols].to_numpy(), train[mass].to_numpy(), val[cols].to_numpy(), val[mass].to_numpy()
+    flows = fit_members(
+        [ConditionalFlow(**params, seed=seed) for seed in seeds],
+        train[cols].to_numpy(),
+        train[mass].to_numpy(),
+        val[cols].to_numpy(),
+        val[mass].to_numpy(),
     )
-    flow.save(model_out)
-    write_csv(flow.history_, history_out)
+    for flow, out in zip(flows, outputs, strict=True):
+        flow.save(out["model"])
+        write_csv(flow.history_, out["history"])
+        plot_loss(flow.history_, out["figures"])
+
+
+def plot_loss(history: pd.DataFrame, outputs: Sequence[str]) -> None:
+    """Train and validation loss per epoch, with the selected epochs marked."""
     fig, ax = new_figure(figsize=(5, 3.5))
-    h = flow.history_
-    ax.plot(h["epoch"], h["train_nll"], label="SB train")
-    ax.plot(h["epoch"], h["val_nll"], label="SB validation")
-    best = h[h["selected"]]
+    ax.plot(history["epoch"], history["train_nll"], label="SB train")
+    ax.plot(history["epoch"], history["val_nll"], label="SB validation")
+    best = history[history["selected"]]
     ax.scatter(best["epoch"], best["val_nll"], color="k", zorder=3, label="selected epoch")
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean negative log-likelihood")
     ax.legend()
-    save_figure(fig, *figure_outputs)
+    save_figure(fig, *outputs)
 
 
 def draw_synthetic(
@@ -156,32 +182,46 @@ def map_parts(
     inputs: Mapping[str, str],
     outputs: Mapping[str, str],
     mapping: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    flow: ConditionalFlow,
     names: Callable[[list[str]], list[str]] = lambda cols: cols,
 ) -> list[str]:
     """Write ``mapping(x, mJJ)`` of every part, keeping ``mjj`` and ``label``; the columns.
 
-    ``names`` gives the output columns from the input feature columns. Non-finite mapped
+    ``names`` gives the output columns from the input feature columns. Each event also gets
+    ``in_range``: whether its features lie inside ``flow``'s fitted range. Beyond it the
+    preprocessing extrapolates (and clips far out), so the mapped value is not the flow's
+    model; every event is kept (all methods are tested on the same events), the classifier
+    stage leaves such events out of training, and the count is logged. Non-finite mapped
     features are an error naming the part.
     """
     cols: list[str] = []
     for part, path in inputs.items():
         df = read_parquet(path)
         cols = feature_columns(df)
-        mapped = mapping(df[cols].to_numpy(), df["mjj"].to_numpy())
+        x = df[cols].to_numpy()
+        mapped = mapping(x, df["mjj"].to_numpy())
         if not np.isfinite(mapped).all():
             raise FloatingPointError(f"{part}: the mapped features hold NaN/inf")
         out = pd.DataFrame(mapped, columns=names(cols))
         out["mjj"] = df["mjj"].to_numpy()
         out["label"] = df["label"].to_numpy()
+        out["in_range"] = ~flow.scaler_.out_of_range(x)
         write_parquet(out, outputs[part])
-        log.info("%s: %d events mapped", part, len(out))
+        log.info(
+            "%s: %d events mapped, %d beyond the flow's fitted range",
+            part,
+            len(out),
+            int((~out["in_range"]).sum()),
+        )
     return cols
 
 
 def to_latent(model: str, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> None:
     """LaCATHODE: z = f(preprocess(x); mJJ) for every event of every split part."""
     flow = ConditionalFlow.load(model)
-    map_parts(inputs, outputs, flow.transform, lambda cols: [f"z{i}" for i in range(len(cols))])
+    map_parts(
+        inputs, outputs, flow.transform, flow, lambda cols: [f"z{i}" for i in range(len(cols))]
+    )
 
 
 def reference_mass(signal_region: Sequence[float]) -> float:
@@ -210,7 +250,7 @@ def decorrelate(
     def to_m0(x: np.ndarray, m: np.ndarray) -> np.ndarray:
         return flow.inverse_transform(flow.transform(x, m), np.full(len(m), m0))
 
-    cols = map_parts(inputs, outputs, to_m0)
+    cols = map_parts(inputs, outputs, to_m0, flow)
     n = int(flow_params["n_samples"])
     x, n_out = flow.sample(np.full(n, m0), seed=derive_seed(seed, "m0-samples"))
     if not np.isfinite(x).all():

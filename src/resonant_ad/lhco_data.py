@@ -96,11 +96,15 @@ def prepare(
     events_out: str | os.PathLike[str],
     extra_out: str | os.PathLike[str],
     verify_checksums: bool = False,
+    extra_region: Sequence[float] | None = None,
 ) -> None:
     """Raw HDF5 files → parquet tables of :data:`PREPARED` (events, and the extra SR background).
 
     With ``verify_checksums`` the inputs are checked against their ``.md5`` sidecars first
-    (written by the download), so a file corrupted after its download is caught here.
+    (written by the download), so a file corrupted after its download is caught here. The
+    extra background is cut to ``extra_region`` (TeV, the nominal SR): the real file is SR-only
+    by construction, but another input (or a wider one) must not bring events from elsewhere
+    into the idealized AD's reference; the number removed is logged.
     """
     for path in (features_raw, extra_raw):
         if verify_checksums:
@@ -113,6 +117,17 @@ def prepare(
         _require_finite(derived, path)  # e.g. a negative mass² from inconsistent momenta
         tables.append(derived)
     events, extra = tables
+    if extra_region is not None:
+        inside = in_window(extra["mjj"].to_numpy(), extra_region)
+        if not inside.all():
+            log.warning(
+                "%s: %d of %d extra background events lie outside the SR %s and are dropped",
+                extra_raw,
+                int((~inside).sum()),
+                len(extra),
+                list(extra_region),
+            )
+        extra = extra[inside].reset_index(drop=True)
     write_parquet(events, events_out)
     write_parquet(extra, extra_out)
     log.info("prepared %d events and %d extra SR background events", len(events), len(extra))

@@ -18,8 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: test parts every method is scored on (see resonant_ad.classifier_study)
+#: test parts every method is scored on, never trained on (see resonant_ad.classifier_study)
 TEST_PARTS = ("sr_test", "sb_test", "extra_test", "signal_test")
+#: the SR signal that was not injected: all of it enters a method's SIC test set, except the
+#: parts the method trains on (the supervised classifier's train/val signal), as the paper's
+#: Table I and the reference code
+SIC_SIGNAL_PARTS = ("signal_train", "signal_val", "signal_test")
 SYNTHETIC_SOURCES = ("samples", "normal")
 
 
@@ -33,6 +37,9 @@ class Method:
     negative: tuple[str, str]
     weakly_supervised: bool
     description: str
+    #: class 0 from the two sidebands next to the SR only (CWoLa hunting), each side weighted
+    #: to half the class's total weight; the width is the study's ``cwola.sideband_width``
+    narrow_sidebands: bool = False
 
     def sources(self) -> tuple[str, ...]:
         """Every source the training reads, without repeats, in a fixed order."""
@@ -45,7 +52,12 @@ class Method:
     def split_parts(self) -> tuple[str, ...]:
         """The split parts (training and test) the method reads, in its own space."""
         out = [s for s in self.sources() if s not in SYNTHETIC_SOURCES]
-        return tuple(out + [p for p in TEST_PARTS if p not in out])
+        out += [p for p in TEST_PARTS if p not in out]
+        return tuple(out + [p for p in SIC_SIGNAL_PARTS if p not in out])
+
+    def sic_signal_parts(self) -> tuple[str, ...]:
+        """The SR signal parts of the SIC test set: every one the method does not train on."""
+        return tuple(p for p in SIC_SIGNAL_PARTS if p not in self.sources())
 
 
 METHODS: dict[str, Method] = {
@@ -96,7 +108,8 @@ METHODS: dict[str, Method] = {
         positive=("sr_train", "sr_val"),
         negative=("sb_train", "sb_val"),
         weakly_supervised=True,
-        description="SR data vs SB data (needs features independent of mJJ)",
+        description="SR data vs the SB data next to the SR (needs features independent of mJJ)",
+        narrow_sidebands=True,
     ),
 }
 

@@ -51,42 +51,51 @@ def equal_population_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
     return edges
 
 
-def sculpting_chi2(m_all: np.ndarray, selected: np.ndarray, edges: np.ndarray) -> tuple[float, int]:
+def sculpting_chi2(
+    m_all: np.ndarray, selected: np.ndarray, edges: np.ndarray, efficiency: float
+) -> tuple[float, int]:
     """χ² and n_dof of the selected m histogram against the shape before selection (Eq. 5).
 
-    Eq. 5 of the LaCATHODE paper compares the unit-area histograms before (n_full) and
-    after (n_sel) the selection, with σ_i² the Poisson variance of n_sel,i under a random
-    selection of the same efficiency ε. Written in counts, with N_i the full and S_i the
-    selected counts per bin and ε = ΣS/ΣN the selected fraction, this is Pearson's
+    This is the LaCATHODE authors' implementation of Eq. 5 (``chi2`` in their
+    ``bkg_sculpting_study.py``): both histograms are normalised to unit area and the variance
+    is that of a random selection at the nominal efficiency ε (the cut's efficiency in the
+    SR). In counts, with N_i the full and S_i the selected counts per bin, E = ε ΣN the
+    selected total expected at ε and O = ΣS the one observed,
 
-        χ² = Σ_i (S_i − ε N_i)² / (ε N_i),        n_dof = (bins with N_i > 0) − 1,
+        χ² = Σ_i (ε N_i − (E/O) S_i)² / (ε N_i),        n_dof = (bins with N_i > 0) − 1,
 
-    so a random subset gives χ²/n_dof ≈ 1 (1 − ε with binomial rather than Poisson
-    fluctuations). ε is the selected fraction over the whole histogram range; it equals the
-    nominal SR efficiency when the cut passes SR and SB alike. (The paper prints the
-    variance as a_i² ε N_i; that differs from the variance of n_sel,i by a factor ε², and
-    would not give the ≈1 that the paper quotes for random subsets.)
-    Returns ``(nan, n_dof)`` when nothing is selected.
+    so the selected histogram is scaled to the expected total before the comparison, and a
+    random subset gives χ²/n_dof ≈ 1 (1 − ε with binomial rather than Poisson fluctuations).
+    Against Pearson's χ² with the observed overall fraction ε_o = O/ΣN as the expectation,
+    Σ (S_i − ε_o N_i)² / (ε_o N_i), this is smaller by the factor ε/ε_o: the same for an
+    unsculpted cut (ε_o = ε), but a cut that passes more SB than SR events (ε_o > ε, the
+    sculpting case) is not inflated further. (The paper prints the variance as a_i² ε N_i,
+    which differs from this by ε²; the authors' code, and the ≈ 1 the paper quotes for random
+    subsets, use the form above.) Returns ``(nan, n_dof)`` when nothing is selected.
     """
     m_all = np.asarray(m_all, dtype=float)
     selected = np.asarray(selected, dtype=bool)
     if m_all.shape != selected.shape:
         raise ValueError(f"m and selection differ in shape: {m_all.shape} vs {selected.shape}")
+    if not 0.0 < efficiency <= 1.0:
+        raise ValueError(f"efficiency must be in (0, 1], got {efficiency}")
     full, _ = np.histogram(m_all, bins=edges)
     sel, _ = np.histogram(m_all[selected], bins=edges)
     used = full > 0
     ndof = int(used.sum()) - 1
     if sel.sum() == 0:
         return float("nan"), ndof
-    eps = sel.sum() / full.sum()
-    expected = eps * full[used]
-    chi2 = float(np.sum((sel[used] - expected) ** 2 / expected))
+    expected = efficiency * full[used]
+    observed = (efficiency * full.sum() / sel.sum()) * sel[used]
+    chi2 = float(np.sum((expected - observed) ** 2 / expected))
     return chi2, ndof
 
 
-def sculpting_chi2_ndof(m_all: np.ndarray, selected: np.ndarray, edges: np.ndarray) -> float:
+def sculpting_chi2_ndof(
+    m_all: np.ndarray, selected: np.ndarray, edges: np.ndarray, efficiency: float
+) -> float:
     """χ²/n_dof of :func:`sculpting_chi2`."""
-    chi2, ndof = sculpting_chi2(m_all, selected, edges)
+    chi2, ndof = sculpting_chi2(m_all, selected, edges, efficiency)
     return chi2 / ndof
 
 
@@ -104,5 +113,5 @@ def random_subset_chi2_ndof(
     for i in range(n_subsets):
         mask = np.zeros(m_all.size, dtype=bool)
         mask[rng.choice(m_all.size, size=k, replace=False)] = True
-        out[i] = sculpting_chi2_ndof(m_all, mask, edges)
+        out[i] = sculpting_chi2_ndof(m_all, mask, edges, efficiency)
     return out

@@ -85,7 +85,7 @@ def null_run(
     sur = {**study["data"]["surrogate"], "seed": data_seed}
     write_surrogate(raw / "features.h5", raw / "extra.h5", sur, tuple(window))
     events, extra = prepared / "events.parquet", prepared / "x.parquet"
-    prepare(raw / "features.h5", raw / "extra.h5", events, extra)
+    prepare(raw / "features.h5", raw / "extra.h5", events, extra, extra_region=window)
     params = {
         "seed": study["seed"],
         "split": study["split"],
@@ -137,7 +137,7 @@ def null_run(
         outputs = at(paths.classifier_outputs(**ids, method=name))
         inputs = at(paths.classifier_inputs(**ids, method=name))
         classifier_seed = seed(f"classifier-{name}")
-        train_and_score(name, inputs, outputs, study["classifier"], flow, classifier_seed)
+        train_and_score(name, inputs, outputs, study["classifier"], flow, classifier_seed, window)
         scores = pd.read_parquet(outputs["sic"])
         background = scores[scores["label"] == 0]
         rows.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,7 +50,16 @@ SPLIT_PARTS = (
     "signal_test",
 )
 #: parts mapped to the flow's latent space: what LaCATHODE trains and is tested on
-LATENT_PARTS = ("sr_train", "sr_val", "sr_test", "sb_test", "extra_test", "signal_test")
+LATENT_PARTS = (
+    "sr_train",
+    "sr_val",
+    "sr_test",
+    "sb_test",
+    "extra_test",
+    "signal_train",
+    "signal_val",
+    "signal_test",
+)
 #: one analysis: a feature set with a signal-region window (``3.3-3.7``, TeV); the study's
 #: ``signal_region`` is the nominal window, ``scan.windows`` add more (:func:`format_window`)
 FEATURE_SET_DIR = "results/{study}/{feature_set}/sr{window}"
@@ -98,6 +108,14 @@ NULL_TABLE = NULL_DIR + "/null.csv"
 NULL_SUMMARY = NULL_DIR + "/null_summary.csv"
 NULL_FIGURE = NULL_DIR + "/null_auc.{ext}"
 DATA_OVERVIEW = "results/{study}/figures/data_overview.{ext}"
+#: the prepared data against the real LHCO R&D SR (resonant_ad.realism)
+REALISM_TABLE = "results/{study}/realism/realism.csv"
+REALISM_FIGURE = "results/{study}/realism/realism.{ext}"
+#: the reference statistics of the real SR events (tracked; see resources/README.md)
+REALISM_REFERENCE = [
+    f"resources/reference/lhco_rnd_sr_{name}.csv"
+    for name in ("marginals", "correlations", "background_vs_mjj")
+]
 FEATURE_CORRELATIONS = "results/{study}/feature_correlations.csv"
 
 
@@ -187,6 +205,100 @@ def analysis_label(config: Mapping[str, Any], study: str, feature_set: str, wind
     if window == nominal_window(config, study):
         return feature_set
     return f"{feature_set}@{window}"
+
+
+def run_groups(n_runs: int, per_job: int | str) -> list[tuple[int, ...]]:
+    """The runs 0 … n_runs − 1 in consecutive groups of ``per_job`` (``"all"``: one group)."""
+    size = n_runs if per_job == "all" else int(per_job)
+    if size < 1:
+        raise ValueError(f"runs_per_job must be >= 1 or 'all', got {per_job!r}")
+    return [tuple(range(s, min(s + size, n_runs))) for s in range(0, n_runs, size)]
+
+
+def analysis_runs(config: Mapping[str, Any], study: str) -> dict[str, int]:
+    """The number of runs of every analysis window of a dijet study (nominal and scan)."""
+    cfg = config[study]
+    out = {window: int(cfg["scan"]["runs"]) for window in scan_windows(config, study)}
+    out[nominal_window(config, study)] = int(cfg["runs"])
+    return out
+
+
+def training_groups(config: Mapping[str, Any]) -> list[tuple[str, tuple[int, ...], list[str]]]:
+    """(study, runs, windows): the jobs that train several runs' flows or classifiers at once.
+
+    Every dijet study of the config splits the runs of each analysis window into groups of
+    ``runs_per_job``; a group of runs is one job per feature set and injection (and method,
+    for the classifiers), for the windows listed with it.
+    """
+    out: dict[tuple[str, tuple[int, ...]], list[str]] = {}
+    per_job = config.get("runs_per_job", 1)
+    for study in DIJET_STUDIES:
+        if study not in config.get("studies", []):
+            continue
+        for window, n_runs in analysis_runs(config, study).items():
+            for runs in run_groups(n_runs, per_job):
+                out.setdefault((study, runs), []).append(window)
+    return [(study, runs, windows) for (study, runs), windows in out.items()]
+
+
+def runs_label(runs: Sequence[int]) -> str:
+    """The text of a group of runs in log paths and rule names: (0, 1, 2) → ``0-2``."""
+    return f"{runs[0]}-{runs[-1]}"
+
+
+def window_pattern(windows: Sequence[str]) -> str:
+    """A wildcard constraint that matches exactly the ``windows`` (``3.3-3.7``, …)."""
+    return "|".join(re.escape(w) for w in windows)
+
+
+def flow_group_outputs(study: str, runs: Sequence[int]) -> dict[str, str]:
+    """The per-run outputs of one flow training job, keyed ``{kind}_{run}`` (wildcards left)."""
+    out = {}
+    for run in runs:
+        ids = {"run": run, "study": study}
+        out[f"model_{run}"] = _fill(FLOW_MODEL, ids)
+        out[f"history_{run}"] = _fill(FLOW_HISTORY, ids)
+        for ext in FIGURE_FORMATS:
+            out[f"{ext}_{run}"] = _fill(FLOW_LOSS, {**ids, "ext": ext})
+    return out
+
+
+def classifier_group_outputs(study: str, runs: Sequence[int]) -> dict[str, str]:
+    """The per-run outputs of one classifier training job, keyed ``{kind}_{run}``."""
+    out = {}
+    for run in runs:
+        files = classifier_outputs(study, "{feature_set}", "{window}", "{nsig}", run, "{method}")
+        out |= {f"{kind}_{run}": path for kind, path in files.items()}
+    return out
+
+
+def classifier_group_inputs(
+    study: str, feature_set: str, window: str, nsig: int | str, runs: Sequence[int], method: str
+) -> dict[str, str]:
+    """Every run's classifier inputs (:func:`classifier_inputs`), keyed ``{source}_{run}``."""
+    out = {}
+    for run in runs:
+        files = classifier_inputs(study, feature_set, window, nsig, run, method)
+        out |= {f"{source}_{run}": path for source, path in files.items()}
+    return out
+
+
+def per_run(files: Mapping[str, str], runs: Sequence[int]) -> list[dict[str, str]]:
+    """Undo the ``{kind}_{run}`` keys: one dict of kind → path per run, in ``runs`` order."""
+    out: list[dict[str, str]] = [{} for _ in runs]
+    index = {int(r): i for i, r in enumerate(runs)}
+    for key, path in files.items():
+        kind, _, run = key.rpartition("_")
+        if run.isdigit() and int(run) in index:
+            out[index[int(run)]][kind] = path
+    return out
+
+
+def _fill(pattern: str, values: Mapping[str, Any]) -> str:
+    """Substitute some wildcards of a path pattern, leaving the others in place."""
+    for key, value in values.items():
+        pattern = pattern.replace("{" + key + "}", str(value))
+    return pattern
 
 
 def split_outputs(study: str, feature_set: str, window: str, nsig: int | str) -> dict[str, str]:
@@ -415,6 +527,8 @@ def dijet_targets(config: Mapping[str, Any], study: str) -> list[str]:
     window = nominal_window(config, study)
     targets = [DATA_OVERVIEW.format(study=study, ext=ext) for ext in FIGURE_FORMATS]
     targets.append(FEATURE_CORRELATIONS.format(study=study))
+    targets.append(REALISM_TABLE.format(study=study))
+    targets += [REALISM_FIGURE.format(study=study, ext=ext) for ext in FIGURE_FORMATS]
     for feature_set in cfg["feature_sets"]:
         for nsig in cfg["injections"]:
             targets += split_outputs(study, feature_set, window, nsig).values()

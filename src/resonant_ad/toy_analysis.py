@@ -112,7 +112,7 @@ def sculpting_table(
                 rng(params["seed"], "toy-random-subsets", c),
             )
         selected = select_run(scores, eff)
-        chi2, ndof = sculpting_chi2(m, selected, edges_by_c[c])
+        chi2, ndof = sculpting_chi2(m, selected, edges_by_c[c], eff)
         rows.append(
             {
                 "c": float(c),

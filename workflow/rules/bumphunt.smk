@@ -4,6 +4,7 @@
 
 
 rule bumphunt:
+    """Dijet-function fit of the selected SB spectrum and the SR excess of one classifier run."""
     input:
         scores=paths.SCORES.replace("{testset}", "data"),
     output:
@@ -34,6 +35,7 @@ rule bumphunt:
 
 
 rule bumphunt_summary:
+    """Every bump hunt of one analysis in one table, with Z and fit quality against ε."""
     input:
         lambda w: [
             r["results"] for r in paths.bumphunt_runs(config, w.study, w.feature_set, w.window)
@@ -66,6 +68,7 @@ rule bumphunt_summary:
 
 
 rule bumphunt_fits:
+    """The SB fits of run 0 of one injection: a row per method, a column per ε."""
     input:
         lambda w: [
             r[key]
@@ -102,6 +105,7 @@ rule bumphunt_fits:
 
 
 rule scan_summary:
+    """The SR window scan: Z against the window centre per method."""
     input:
         lambda w: [r["results"] for r in paths.scan_inputs(config, w.study)],
     output:

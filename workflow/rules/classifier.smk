@@ -2,46 +2,45 @@
 # and the paper's Figs. 6-8 panels per feature set.
 
 
-rule train_classifier:
-    input:
-        unpack(
-            lambda w: paths.classifier_inputs(
-                w.study, w.feature_set, w.window, w.nsig, w.run, w.method
-            )
-        ),
-    output:
-        **paths.classifier_outputs(
-            "{study}", "{feature_set}", "{window}", "{nsig}", "{run}", "{method}"
-        ),
-    log:
-        "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/{method}/train_classifier.log",
-    benchmark:
-        "benchmarks/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/{method}/train_classifier.tsv"
-    conda:
-        ENV
-    threads: resource(config, "train_classifier", "threads")
-    resources:
-        mem_mb=resource(config, "train_classifier", "mem_mb"),
-        runtime=resource(config, "train_classifier", "runtime"),
-        gpu=resource(config, "train_classifier", "gpu"),
-    params:
-        classifier=lambda w: config[w.study]["classifier"],
-        sampling=lambda w: {
-            k: config[w.study]["flow"][k] for k in ("n_samples", "sample_val_fraction")
-        },
-        seed=lambda w: run_seed(
-            config[w.study]["seed"],
-            f"classifier-{w.method}",
-            paths.analysis_label(config, w.study, w.feature_set, w.window),
-            w.nsig,
-            w.run,
-        ),
-        code=source_hash("classifier_study"),
-    script:
-        "../scripts/train_classifier.py"
+# One job trains a method's classifiers of a group of runs (`runs_per_job`; NN classifiers as
+# the members of one model); each run's score tables, history and summary keep their paths.
+for _study, _runs, _windows in paths.training_groups(config):
+
+    rule:
+        """One method's classifiers of a group of runs, trained together, and their scores."""
+        name:
+            f"train_classifier_{_study}_runs{paths.runs_label(_runs).replace('-', '_')}"
+        input:
+            unpack(classifier_group_inputs(_study, _runs)),
+        output:
+            **paths.classifier_group_outputs(_study, _runs),
+        log:
+            f"logs/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{paths.runs_label(_runs)}/{{method}}/train_classifier.log",
+        benchmark:
+            f"benchmarks/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{paths.runs_label(_runs)}/{{method}}/train_classifier.tsv"
+        wildcard_constraints:
+            window=paths.window_pattern(_windows),
+        conda:
+            ENV
+        threads: resource(config, "train_classifier", "threads")
+        resources:
+            mem_mb=resource(config, "train_classifier", "mem_mb"),
+            runtime=resource(config, "train_classifier", "runtime"),
+            gpu=resource(config, "train_classifier", "gpu"),
+        params:
+            classifier=config[_study]["classifier"],
+            sampling={k: config[_study]["flow"][k] for k in ("n_samples", "sample_val_fraction")},
+            signal_region=lambda w: paths.parse_window(w.window),
+            cwola=cwola_slice(_study),
+            seeds=method_seeds(_study, _runs),
+            runs=list(_runs),
+            code=source_hash("classifier_study"),
+        script:
+            "../scripts/train_classifier.py"
 
 
 rule evaluate:
+    """SIC, χ²/ndof sculpting (Eq. 5) and the metric tables of one analysis."""
     input:
         sic=lambda w: [
             r["path"] for r in paths.score_files(config, w.study, w.feature_set, w.window, "sic")
@@ -85,6 +84,7 @@ rule evaluate:
 
 
 rule evaluation_figures:
+    """The paper's Figs. 6-8 panels of one analysis: SIC, sculpting, mJJ after the cut."""
     input:
         sic=paths.SIC_CURVES,
         sculpting=paths.SCULPTING_CURVES,

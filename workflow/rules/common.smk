@@ -8,6 +8,7 @@ from resonant_ad.config import (
     check_dijet_study,
     coerce_strings,
     config_slice,
+    flow_training_slice,
     load_schema,
     resource,
 )
@@ -43,3 +44,44 @@ wildcard_constraints:
     sigma=r"[0-9]+(\.[0-9]+)?",
     repeat=r"[0-9]+",
     window=r"[0-9.]+-[0-9.]+",
+
+
+def reported(outputs, kind, caption, category):
+    """``outputs`` with every entry whose key starts with ``kind`` registered for the report."""
+    return {
+        key: report(path, caption=caption, category=category) if key.startswith(kind) else path
+        for key, path in outputs.items()
+    }
+
+
+def run_seeds(study, stage, runs):
+    """Input function: the seeds of ``stage`` for the ``runs`` of one analysis of ``study``."""
+
+    def seeds(w):
+        label = paths.analysis_label(config, study, w.feature_set, w.window)
+        return [run_seed(config[study]["seed"], stage, label, w.nsig, run) for run in runs]
+
+    return seeds
+
+
+def method_seeds(study, runs):
+    """Input function: the classifier seeds of a method for the ``runs`` of one analysis."""
+
+    def seeds(w):
+        label = paths.analysis_label(config, study, w.feature_set, w.window)
+        stage = f"classifier-{w.method}"
+        return [run_seed(config[study]["seed"], stage, label, w.nsig, run) for run in runs]
+
+    return seeds
+
+
+def classifier_group_inputs(study, runs):
+    """Input function: every run's training and test inputs of one method."""
+    return lambda w: paths.classifier_group_inputs(
+        study, w.feature_set, w.window, w.nsig, runs, w.method
+    )
+
+
+def cwola_slice(study):
+    """Params function: CWoLa's sideband settings, for the cwola method only."""
+    return lambda w: config[study]["cwola"] if w.method == "cwola" else None

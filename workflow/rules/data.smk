@@ -2,6 +2,7 @@
 
 
 rule download:
+    """Fetch one raw file by URL into resources/, md5-verified, renamed only when complete."""
     output:
         paths.DOWNLOAD,
     log:
@@ -24,6 +25,7 @@ rule download:
 
 
 rule generate_surrogate:
+    """The offline LHCO R&D-like surrogate (calibrated to the real SR) in the real file layout."""
     output:
         features=paths.SURROGATE_FEATURES,
         extra=paths.SURROGATE_EXTRA,
@@ -46,6 +48,7 @@ rule generate_surrogate:
 
 
 rule prepare:
+    """Raw jet columns → the analysis features (mJJ, mJ1, ΔmJ, τ21, ΔR) in parquet."""
     input:
         unpack(lambda w: paths.raw_inputs(config, w.study)),
     output:
@@ -63,12 +66,14 @@ rule prepare:
         runtime=resource(config, "prepare", "runtime"),
     params:
         verify=lambda w: config[w.study]["data"]["source"] == "download",
+        signal_region=lambda w: config[w.study]["signal_region"],
         code=source_hash("lhco_data"),
     script:
         "../scripts/prepare.py"
 
 
 rule inject:
+    """All background plus n injected signal events; S/B and S/√B in the SR."""
     input:
         events=paths.PREPARED_EVENTS,
     output:
@@ -93,6 +98,7 @@ rule inject:
 
 
 rule split:
+    """SR/SB × train/val/test, the extra SR background and the unused SR signal, per feature set."""
     input:
         data=paths.INJECTED_DATA,
         unused=paths.UNUSED_SIGNAL,
@@ -122,6 +128,7 @@ rule split:
 
 
 rule data_overview:
+    """Features per region and their correlation with mJJ."""
     input:
         events=paths.PREPARED_EVENTS,
     output:
@@ -148,3 +155,35 @@ rule data_overview:
         code=source_hash("lhco_figures"),
     script:
         "../scripts/data_overview.py"
+
+
+rule realism_check:
+    """Compare the prepared SR events with the real LHCO R&D SR (resources/reference)."""
+    input:
+        events=paths.PREPARED_EVENTS,
+        extra=paths.PREPARED_EXTRA,
+        reference=paths.REALISM_REFERENCE,
+    output:
+        table=paths.REALISM_TABLE,
+        png=report(
+            paths.REALISM_FIGURE.replace("{ext}", "png"),
+            caption="../report/realism.rst",
+            category="Dijet data",
+        ),
+        pdf=paths.REALISM_FIGURE.replace("{ext}", "pdf"),
+    log:
+        "logs/{study}/realism_check.log",
+    benchmark:
+        "benchmarks/{study}/realism_check.tsv"
+    conda:
+        ENV
+    threads: resource(config, "realism_check", "threads")
+    resources:
+        mem_mb=resource(config, "realism_check", "mem_mb"),
+        runtime=resource(config, "realism_check", "runtime"),
+    params:
+        signal_region=lambda w: config[w.study]["signal_region"],
+        title=lambda w: f"{w.study}: prepared SR events against the real LHCO R&D SR",
+        code=source_hash("realism"),
+    script:
+        "../scripts/realism_check.py"

@@ -2,6 +2,7 @@
 # features → split → SB flow → per-repeat synthetic SR background → per (signal, σ, repeat)
 # classifier → SIC and significance after the cut → Figs. 1, 3, 4, 5.
 rule ditau_generate:
+    """The offline di-τ + X object table (backgrounds and three signals)."""
     output:
         paths.DITAU_OBJECTS,
     log:
@@ -22,6 +23,7 @@ rule ditau_generate:
 
 
 rule ditau_prepare:
+    """The di-τ selection and the event-level features (simplex coordinates, MET, HT, ΔR)."""
     input:
         lambda w: paths.ditau_raw_inputs(config["ditau"]),
     output:
@@ -51,6 +53,7 @@ rule ditau_prepare:
 
 
 rule ditau_split:
+    """Background-only SB for the flow, SR train/val/test, per-signal test sets and pools."""
     input:
         events=paths.DITAU_EVENTS,
     output:
@@ -83,18 +86,19 @@ rule ditau_split:
 
 
 rule ditau_train_flow:
+    """The RQ-spline flow p(x | m_vis) on the background-only sidebands (one flow)."""
     input:
         sb_train=paths.DITAU_SPLIT_PART.replace("{part}", "sb_train"),
         sb_val=paths.DITAU_SPLIT_PART.replace("{part}", "sb_val"),
     output:
-        model=paths.DITAU_FLOW_MODEL,
-        history=paths.DITAU_FLOW_HISTORY,
-        png=report(
+        model_0=paths.DITAU_FLOW_MODEL,
+        history_0=paths.DITAU_FLOW_HISTORY,
+        png_0=report(
             paths.DITAU_FLOW_LOSS.replace("{ext}", "png"),
             caption="../report/ditau_flow_loss.rst",
             category="Di-tau",
         ),
-        pdf=paths.DITAU_FLOW_LOSS.replace("{ext}", "pdf"),
+        pdf_0=paths.DITAU_FLOW_LOSS.replace("{ext}", "pdf"),
     log:
         "logs/ditau/train_flow.log",
     benchmark:
@@ -107,8 +111,9 @@ rule ditau_train_flow:
         runtime=resource(config, "ditau_train_flow", "runtime"),
         gpu=resource(config, "ditau_train_flow", "gpu"),
     params:
-        flow=lambda w: config["ditau"]["flow"],
-        seed=lambda w: derive_seed(config["ditau"]["seed"], "flow"),
+        flow=lambda w: flow_training_slice(config, "ditau"),
+        seeds=lambda w: [derive_seed(config["ditau"]["seed"], "flow")],
+        runs=[0],
         mass="mvis",
         code=source_hash("flow_study"),
     script:
@@ -116,6 +121,7 @@ rule ditau_train_flow:
 
 
 rule ditau_sample:
+    """Synthetic SR background of one repeat: m_vis from the SR KDE, x from the flow."""
     input:
         **paths.ditau_split_parts(),
         model=paths.DITAU_FLOW_MODEL,
@@ -145,6 +151,7 @@ rule ditau_sample:
 
 
 rule ditau_background_check:
+    """AUC of a classifier separating real from synthetic SR background."""
     input:
         **paths.ditau_split_parts(),
         samples=paths.DITAU_SAMPLES,
@@ -169,11 +176,13 @@ rule ditau_background_check:
 
 
 rule ditau_train_classifier:
+    """Inject one signal at one strength; SR data against synthetic background; score."""
     input:
         **paths.ditau_split_parts(),
         signal=paths.DITAU_SIGNAL,
         samples=paths.DITAU_SAMPLES,
         split=paths.DITAU_SPLIT_SUMMARY,
+        model=paths.DITAU_FLOW_MODEL,
     output:
         scores=paths.DITAU_SCORES,
         summary=paths.DITAU_TRAINING,
@@ -190,6 +199,11 @@ rule ditau_train_classifier:
         gpu=resource(config, "ditau_train_classifier", "gpu"),
     params:
         classifier=lambda w: config["ditau"]["classifier"],
+        sampling=lambda w: {
+            "signal_region": config["ditau"]["signal_region"],
+            "kde_bandwidth": config["ditau"]["flow"]["kde_bandwidth"],
+            "oversampling": config["ditau"]["oversampling"],
+        },
         seed=lambda w: derive_seed(
             config["ditau"]["seed"], "classifier", w.signal, w.sigma, int(w.repeat)
         ),
@@ -199,6 +213,7 @@ rule ditau_train_classifier:
 
 
 rule ditau_evaluate:
+    """SIC and significance after the 1% cut of every (signal, injection, repeat)."""
     input:
         scores=lambda w: [r["scores"] for r in paths.ditau_runs(config["ditau"])],
         summaries=lambda w: [r["summary"] for r in paths.ditau_runs(config["ditau"])],
@@ -227,6 +242,7 @@ rule ditau_evaluate:
 
 
 rule ditau_figures:
+    """The di-τ paper's Figs. 1, 3, 4, 5."""
     input:
         events=paths.DITAU_EVENTS,
         sr_test=paths.DITAU_SPLIT_PART.replace("{part}", "sr_test"),

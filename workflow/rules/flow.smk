@@ -2,46 +2,46 @@
 SPLIT_WILDCARDS = ("{study}", "{feature_set}", "{window}", "{nsig}")
 
 
-rule train_flow:
-    input:
-        sb_train=paths.SPLIT_PART.replace("{part}", "sb_train"),
-        sb_val=paths.SPLIT_PART.replace("{part}", "sb_val"),
-    output:
-        model=paths.FLOW_MODEL,
-        history=paths.FLOW_HISTORY,
-        png=report(
-            paths.FLOW_LOSS.replace("{ext}", "png"),
-            caption="../report/flow_loss.rst",
-            category="Flow",
-        ),
-        pdf=paths.FLOW_LOSS.replace("{ext}", "pdf"),
-    log:
-        "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/train_flow.log",
-    benchmark:
-        "benchmarks/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/train_flow.tsv"
-    conda:
-        ENV
-    threads: resource(config, "train_flow", "threads")
-    resources:
-        mem_mb=resource(config, "train_flow", "mem_mb"),
-        runtime=resource(config, "train_flow", "runtime"),
-        gpu=resource(config, "train_flow", "gpu"),
-    params:
-        flow=lambda w: config[w.study]["flow"],
-        seed=lambda w: run_seed(
-            config[w.study]["seed"],
-            "flow",
-            paths.analysis_label(config, w.study, w.feature_set, w.window),
-            w.nsig,
-            w.run,
-        ),
-        mass="mjj",
-        code=source_hash("flow_study"),
-    script:
-        "../scripts/train_flow.py"
+# One job trains the flows of a group of runs (`runs_per_job`) as the members of one model;
+# each run's model, history and loss figure keep their per-run paths.
+for _study, _runs, _windows in paths.training_groups(config):
+
+    rule:
+        """The flows p(x | mJJ) of a group of runs, trained together on the SB data."""
+        name:
+            f"train_flow_{_study}_runs{paths.runs_label(_runs).replace('-', '_')}"
+        input:
+            sb_train=paths.SPLIT_PART.replace("{part}", "sb_train").replace("{study}", _study),
+            sb_val=paths.SPLIT_PART.replace("{part}", "sb_val").replace("{study}", _study),
+        output:
+            **reported(
+                paths.flow_group_outputs(_study, _runs), "png", "../report/flow_loss.rst", "Flow"
+            ),
+        log:
+            f"logs/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{paths.runs_label(_runs)}/train_flow.log",
+        benchmark:
+            f"benchmarks/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{paths.runs_label(_runs)}/train_flow.tsv"
+        wildcard_constraints:
+            window=paths.window_pattern(_windows),
+        conda:
+            ENV
+        threads: resource(config, "train_flow", "threads")
+        resources:
+            mem_mb=resource(config, "train_flow", "mem_mb"),
+            runtime=resource(config, "train_flow", "runtime"),
+            gpu=resource(config, "train_flow", "gpu"),
+        params:
+            flow=flow_training_slice(config, _study),
+            seeds=run_seeds(_study, "flow", _runs),
+            runs=list(_runs),
+            mass="mjj",
+            code=source_hash("flow_study"),
+        script:
+            "../scripts/train_flow.py"
 
 
 rule sample_flow:
+    """CATHODE: the flow's synthetic SR background of one run (masses from the SR KDE)."""
     input:
         model=paths.FLOW_MODEL,
         sr_train=paths.SPLIT_PART.replace("{part}", "sr_train"),
@@ -74,6 +74,7 @@ rule sample_flow:
 
 
 rule to_latent:
+    """LaCATHODE: every mapped part of one run in the flow's latent space."""
     input:
         **paths.latent_inputs(*SPLIT_WILDCARDS),
         model=paths.FLOW_MODEL,
@@ -96,6 +97,7 @@ rule to_latent:
 
 
 rule flow_diagnostics:
+    """The latent background against N(0, 1) and the flow samples against the SR data."""
     input:
         model=paths.FLOW_MODEL,
         samples=paths.SAMPLES,
@@ -137,6 +139,7 @@ rule flow_diagnostics:
 
 
 rule decorrelate:
+    """Every part of one run moved to the SR centre, x' = f⁻¹(f(x; m); m0), and samples at m0."""
     input:
         **paths.latent_inputs(*SPLIT_WILDCARDS),
         model=paths.FLOW_MODEL,

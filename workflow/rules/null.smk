@@ -5,11 +5,13 @@
 
 
 rule null_study:
+    """Every null-study table and figure of the generated dijet studies (not in `all`)."""
     input:
         paths.null_targets(config),
 
 
 rule null_run:
+    """One independent surrogate dataset without signal, through every weakly supervised method."""
     output:
         paths.NULL_RUN,
     log:
@@ -45,6 +47,7 @@ rule null_run:
 
 
 rule null_summary:
+    """The null study of one feature set: table, per-method summary and figure."""
     input:
         lambda w: [
             paths.NULL_RUN.format(study=w.study, feature_set=w.feature_set, data_seed=s)

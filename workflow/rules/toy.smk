@@ -8,6 +8,7 @@ TOY_REPORT = "Toy model (LaCATHODE Sec. III)"
 
 
 rule toy_generate:
+    """The analytic toy's data and sample sets for one correlation c."""
     output:
         paths.TOY_DATA,
     log:
@@ -28,6 +29,7 @@ rule toy_generate:
 
 
 rule toy_train_classifier:
+    """One toy classifier run (c, space x or z) and its scores."""
     input:
         data=paths.TOY_DATA,
     output:
@@ -52,6 +54,7 @@ rule toy_train_classifier:
 
 
 rule toy_evaluate:
+    """The toy's χ²/ndof per run and its summary with the random-subset band."""
     input:
         scores=paths.toy_scores(TOY_RUNS),
     output:
@@ -78,6 +81,7 @@ rule toy_evaluate:
 
 
 rule toy_fig3:
+    """The toy's Fig. 3: the m distribution of data and samples."""
     input:
         data=paths.TOY_DATA.format(c=TOY_C[0]),
     output:
@@ -105,6 +109,7 @@ rule toy_fig3:
 
 
 rule toy_fig4:
+    """The toy's Fig. 4: mJJ after the cut in x space."""
     input:
         data=expand(paths.TOY_DATA, c=TOY_C),
         scores=paths.toy_scores(TOY_RUNS, space="x"),
@@ -135,6 +140,7 @@ rule toy_fig4:
 
 
 rule toy_fig5:
+    """The toy's Fig. 5: mJJ after the cut in the latent space z."""
     input:
         data=paths.TOY_DATA.format(c=C_MAX),
         scores=paths.toy_scores(TOY_RUNS, C_MAX, "z"),
@@ -165,6 +171,7 @@ rule toy_fig5:
 
 
 rule toy_chi2_summary:
+    """χ²/ndof per (c, space) with the random-subset reference."""
     input:
         summary=paths.TOY_SCULPTING_SUMMARY,
     output:

@@ -11,10 +11,12 @@ script_run(
     snakemake.input.signal,
     snakemake.input.samples,
     snakemake.input.split,
+    snakemake.input.model,
     snakemake.output.scores,
     snakemake.output.summary,
     snakemake.wildcards.signal,
     float(snakemake.wildcards.sigma),
     snakemake.params.classifier,
+    snakemake.params.sampling,
     snakemake.params.seed,
 )

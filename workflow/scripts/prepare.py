@@ -11,4 +11,5 @@ script_run(
     snakemake.output.events,
     snakemake.output.extra,
     verify_checksums=snakemake.params.verify,
+    extra_region=snakemake.params.signal_region,
 )

@@ -1,15 +1,19 @@
-"""Train one method's classifier for one run and score the SIC and sculpting test sets."""
+"""Train one method's classifiers of a group of runs and score their test sets."""
 
-from resonant_ad.classifier_study import train_and_score
+from resonant_ad.classifier_study import train_and_score_runs
+from resonant_ad.paths import per_run
 from resonant_ad.smk import script_run
 
+runs = snakemake.params.runs
 script_run(
     snakemake,
-    train_and_score,
+    train_and_score_runs,
     snakemake.wildcards.method,
-    dict(snakemake.input.items()),
-    dict(snakemake.output.items()),
+    per_run(dict(snakemake.input.items()), runs),
+    per_run(dict(snakemake.output.items()), runs),
     snakemake.params.classifier,
     snakemake.params.sampling,
-    snakemake.params.seed,
+    snakemake.params.seeds,
+    snakemake.params.signal_region,
+    snakemake.params.cwola,
 )

@@ -1,17 +1,20 @@
-"""Train the conditional flow of one run on the SB data of one split."""
+"""Train the conditional flows of a group of runs (one model, its members) on the SB data."""
 
-from resonant_ad.flow_study import train_flow
+from resonant_ad.flow_study import train_flows
+from resonant_ad.paths import per_run
 from resonant_ad.smk import script_run
 
+outputs = [
+    {"model": o["model"], "history": o["history"], "figures": [o["png"], o["pdf"]]}
+    for o in per_run(dict(snakemake.output.items()), snakemake.params.runs)
+]
 script_run(
     snakemake,
-    train_flow,
+    train_flows,
     snakemake.input.sb_train,
     snakemake.input.sb_val,
-    snakemake.output.model,
-    snakemake.output.history,
-    [snakemake.output.png, snakemake.output.pdf],
+    outputs,
     snakemake.params.flow,
-    snakemake.params.seed,
+    snakemake.params.seeds,
     mass=snakemake.params.mass,
 )
