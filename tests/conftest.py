@@ -56,7 +56,8 @@ def content_digest(path: Path) -> str:
         import torch
 
         payload = torch.load(path, map_location="cpu", weights_only=False)
-        states = payload["states"] if "states" in payload else [payload]
+        fitted = payload["state"]  # resonant_ad.estimator.Estimator.save
+        states = fitted["states"] if "states" in fitted else [fitted]
         h = hashlib.sha256()
         for state in states:
             for key in sorted(state):

@@ -174,3 +174,58 @@ def test_sparse_and_empty_spectra_do_not_crash(n_params):
     assert np.isnan(sparse["z_local"]) and not sparse["fit_converged"] and sparse["n_sr"] == 3
     empty = bump_hunt(np.zeros(EDGES.size - 1), EDGES, WINDOW, SQRT_S, n_params)
     assert empty["n_sr"] == 0 and np.isnan(empty["z_local"])
+
+
+def _reference_fit(model: DijetModel, counts: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The fit before iminuit: exact gradient and Hessian, scipy's trust-region Newton."""
+    from scipy import optimize
+
+    n = counts[mask]
+
+    def nll(p):
+        mu = np.maximum(model.derivatives(p, 0)[0][mask], 1e-300)
+        return float(np.sum(mu - n * np.log(mu)))
+
+    def jac(p):
+        mu, grad, _ = model.derivatives(p, 1)
+        return (1 - n / np.maximum(mu[mask], 1e-300)) @ grad[mask]
+
+    def hess(p):
+        mu, grad, h = model.derivatives(p, 2)
+        mu, grad, h = np.maximum(mu[mask], 1e-150), grad[mask], h[mask]
+        return np.einsum("c,cpq->pq", 1 - n / mu, h) + np.einsum(
+            "c,cp,cq->pq", n / mu**2, grad, grad
+        )
+
+    start = model.start(counts, mask)
+    start[0] += np.log(n.sum() / model.expected(start)[mask].sum())
+    res = optimize.minimize(
+        nll, start, jac=jac, hess=hess, method="trust-exact", options={"gtol": 1e-8}
+    )
+    return res.x
+
+
+@pytest.mark.parametrize("n_params", [3, 4])
+@pytest.mark.parametrize("total", [1e3, 2e4, 2e5])
+def test_minuit_fit_agrees_with_the_newton_fit_it_replaced(n_params, total):
+    """MIGRAD/HESSE/MINOS (iminuit) against the previous exact-Hessian fit on fixed spectra."""
+    model, _, mu = _expected(n_params, total)
+    in_sr = sr_bins(EDGES, WINDOW)
+    g = np.random.default_rng(int(total) + n_params)
+    for _ in range(5):
+        counts = g.poisson(mu).astype(float)
+        fit = fit_counts(model, counts, ~in_sr, anchor=in_sr, minos=True)
+        assert fit.converged
+        ref = _reference_fit(model, counts, ~in_sr)
+        sigma = np.sqrt(np.diag(fit.cov))
+        # the same minimum, to a small fraction of the parameters' uncertainties
+        assert np.all(np.abs(fit.params - ref) < 1e-2 * sigma), (fit.params - ref) / sigma
+        res = bump_hunt(counts, EDGES, WINDOW, SQRT_S, n_params)
+        predicted = model.expected(ref)[in_sr].sum()
+        assert res["sr_predicted"] == pytest.approx(
+            predicted, rel=1e-3 * res["sr_predicted_err"] / predicted + 1e-9
+        )
+        # MINOS: an interval around the prediction, close to ± the HESSE error here
+        lo, hi = res["sr_predicted_lo"], res["sr_predicted_hi"]
+        assert lo < res["sr_predicted"] < hi
+        assert (hi - lo) / 2 == pytest.approx(res["sr_predicted_err"], rel=0.1)

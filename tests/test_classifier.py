@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from resonant_ad.classifier import NeuralClassifierEnsemble, balanced_weights, select_best_epochs
+from resonant_ad.classifier import NeuralClassifierEnsemble, balanced_weights
+from resonant_ad.estimator import select_best_epochs
 
 
 def test_select_best_epochs_picks_the_lowest():

@@ -6,9 +6,11 @@ sidebands with the standard dijet function (binned Poisson likelihood)
     dN/dm = p0 · (1 − x)^p1 / x^(p2 + p3 ln x),     x = m / √s,
 
 (``dijet3`` fixes p3 = 0). Interpolated into the signal region, the fit predicts the SR
-yield; the fit covariance (inverse Hessian of the negative log-likelihood) gives its
-uncertainty by linear propagation. The local significance of the SR excess comes from a
-profile likelihood ratio with the SR as one counting bin on top of the SB bins:
+yield; the fit covariance (MINUIT's HESSE, via iminuit) gives its uncertainty by linear
+propagation, and MINOS its 68% interval by profiling the likelihood (the fit's parameters
+are the SR yield and the shape, so that the interval is MINOS's of a parameter). The local
+significance of the SR excess comes from a profile likelihood ratio with the SR as one
+counting bin on top of the SB bins:
 
     L(μ, θ) = Π_SB Pois(n_i | b_i(θ)) · Pois(N_SR | B_SR(θ) + μ),
 
@@ -31,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import special
 
 from .io import read_csv, read_parquet, write_csv
 from .metrics import select, threshold_at_efficiency
@@ -52,6 +54,8 @@ RESULT_COLUMNS = (
     "n_sr_signal",
     "sr_predicted",
     "sr_predicted_err",
+    "sr_predicted_lo",
+    "sr_predicted_hi",
     "excess",
     "z_local",
     "q0",
@@ -183,12 +187,21 @@ def poisson_deviance(mu: np.ndarray, n: np.ndarray) -> float:
 
 @dataclass
 class FitResult:
-    """A maximum-likelihood fit: parameters ``(ln p0, p1, …)``, covariance, −ln L, success."""
+    """A maximum-likelihood fit: parameters ``(ln p0, p1, …)``, covariance, −ln L, success.
+
+    ``yield_interval`` is MINOS's 68% interval of the expected count in the anchor bins
+    (see :func:`fit_counts`), when it was asked for.
+    """
 
     params: np.ndarray
     cov: np.ndarray
     nll: float
     converged: bool
+    yield_interval: tuple[float, float] = (float("nan"), float("nan"))
+
+
+#: MIGRAD's tolerance: it stops at an estimated distance to the minimum below 2e-3 × tol × 0.5
+MIGRAD_TOL = 1e-4
 
 
 def fit_counts(
@@ -197,15 +210,24 @@ def fit_counts(
     mask: np.ndarray,
     sr_total: float | None = None,
     sr_mask: np.ndarray | None = None,
+    anchor: np.ndarray | None = None,
+    minos: bool = False,
 ) -> FitResult:
     """Maximum-likelihood fit of the bins in ``mask`` (and, if given, the SR sum ``sr_total``).
 
     With ``sr_total`` the SR bins ``sr_mask`` enter as one counting bin with the function's
     SR integral as its expectation (the background-only hypothesis of the significance).
-    The likelihood's exact gradient and Hessian drive a trust-region Newton minimization
-    from a linear fit of ln(counts); the covariance is the inverse Hessian at the minimum.
+    MINUIT (iminuit) minimizes the binned Poisson −ln L with its exact gradient (MIGRAD),
+    from a linear fit of ln(counts), in the parameters (ln Y, p1, …): Y is the expected
+    count in the ``anchor`` bins (default: the fitted bins), so that with ``minos`` MINOS
+    gives the 68% interval of Y, e.g. of the SR prediction, by profiling the likelihood.
+    HESSE gives the covariance; the result is reported in (ln p0, p1, …).
     """
+    from iminuit import Minuit
+
     counts = np.asarray(counts, dtype=float)
+    mask = np.asarray(mask, dtype=bool)
+    anchor = mask if anchor is None else np.asarray(anchor, dtype=bool)
     idx = np.flatnonzero(mask)
     groups = np.zeros((idx.size, counts.size))
     groups[np.arange(idx.size), idx] = 1.0
@@ -214,49 +236,94 @@ def fit_counts(
         groups = np.vstack([groups, np.asarray(sr_mask, dtype=float)])
         observed = np.r_[observed, float(sr_total)]
 
-    def terms(params: np.ndarray, order: int):
-        mu, grad, hess = model.derivatives(params, order)
-        return (
-            groups @ mu,
-            (groups @ grad if order else None),
-            (np.einsum("cb,bpq->cpq", groups, hess) if order > 1 else None),
-        )
+    def terms(params: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray | None]:
+        mu, grad, _ = model.derivatives(params, min(order, 1))
+        return groups @ mu, (groups @ grad if order else None)
 
     def nll(params: np.ndarray) -> float:
         return _poisson_nll(terms(params, 0)[0], observed)
 
     def jac(params: np.ndarray) -> np.ndarray:
-        mu, grad, _ = terms(params, 1)
+        mu, grad = terms(params, 1)
         return (1.0 - observed / np.maximum(mu, 1e-300)) @ grad
 
-    def hessian(params: np.ndarray) -> np.ndarray:
-        mu, grad, hess = terms(params, 2)
-        mu = np.maximum(mu, 1e-150)
-        return np.einsum("c,cpq->pq", 1.0 - observed / mu, hess) + np.einsum(
-            "c,cp,cq->pq", observed / mu**2, grad, grad
-        )
+    def log_shape(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """ln of the shape's integral over the anchor bins, and its gradient in θ."""
+        mu, grad, _ = model.derivatives(np.r_[0.0, theta], order=1)
+        total = max(float(mu[anchor].sum()), 1e-300)
+        return float(np.log(total)), grad[anchor, 1:].sum(axis=0) / total
+
+    def to_params(phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ln Y, θ) → (ln p0, θ), and ∂ ln(shape integral)/∂θ."""
+        ln_s, d_ln_s = log_shape(phi[1:])
+        return np.r_[phi[0] - ln_s, phi[1:]], d_ln_s
+
+    def cost(phi: np.ndarray) -> float:
+        return nll(to_params(phi)[0])
+
+    def cost_grad(phi: np.ndarray) -> np.ndarray:
+        params, d_ln_s = to_params(phi)
+        g = jac(params)
+        return np.r_[g[0], g[1:] - g[0] * d_ln_s]
 
     start = model.start(counts, mask)
     # the normalization that matches the total count at the start values
     start[0] += np.log(max(observed.sum(), 1e-12) / max(terms(start, 0)[0].sum(), 1e-300))
-    res = optimize.minimize(
-        nll, start, jac=jac, hess=hessian, method="trust-exact", options={"gtol": 1e-8}
-    )
-    if not res.success:
-        polish = optimize.minimize(nll, res.x, method="Nelder-Mead", options={"maxiter": 20000})
-        if polish.fun < res.fun:
-            res = polish
-    params = res.x
-    hess = hessian(params)
-    if not np.all(np.isfinite(hess)):
-        return FitResult(params, np.full_like(hess, np.nan), nll(params), converged=False)
+    phi0 = np.r_[start[0] + log_shape(start[1:])[0], start[1:]]
+    # The dijet shape parameters are strongly correlated: MINUIT works in shape coordinates
+    # u = L^T (θ − θ0), L the Cholesky factor of the expected information of θ at the start,
+    # in which the likelihood is close to round (a pure reparametrization).
+    mu0, grad0 = terms(start, 1)
+    info = grad0.T @ (grad0 / np.maximum(mu0, 1e-300)[:, None])
+    jac0 = np.eye(start.size)
+    jac0[0, 1:] = -log_shape(start[1:])[1]
+    info = jac0.T @ info @ jac0  # in (ln Y, θ)
     try:
-        cov = np.linalg.inv(hess)
-        ok = bool(np.all(np.linalg.eigvalsh(hess) > 0))
+        whiten = np.linalg.inv(np.linalg.cholesky(info[1:, 1:])).T
     except np.linalg.LinAlgError:
-        cov, ok = np.linalg.pinv(hess), False
-    ok = ok and bool(np.all(np.isfinite(params))) and float(np.max(np.abs(jac(params)))) < 1e-3
-    return FitResult(params=params, cov=cov, nll=nll(params), converged=ok)
+        whiten = np.diag(1.0 / np.sqrt(np.maximum(np.diag(info)[1:], 1e-12)))
+    to_phi = np.eye(start.size)
+    to_phi[1:, 1:] = whiten
+
+    def internal_cost(u: np.ndarray) -> float:
+        return cost(np.r_[u[0], phi0[1:] + whiten @ u[1:]])
+
+    def internal_grad(u: np.ndarray) -> np.ndarray:
+        g = cost_grad(np.r_[u[0], phi0[1:] + whiten @ u[1:]])
+        return np.r_[g[0], whiten.T @ g[1:]]
+
+    names = ("ln_yield", "u1", "u2", "u3")[: model.n_params]
+    m = Minuit(
+        internal_cost, np.r_[phi0[0], np.zeros(start.size - 1)], grad=internal_grad, name=names
+    )
+    m.errordef = Minuit.LIKELIHOOD
+    m.errors = np.r_[1.0 / np.sqrt(max(info[0, 0], 1e-12)), np.ones(start.size - 1)]
+    m.tol = MIGRAD_TOL
+    m.print_level = 0
+    m.migrad()
+    if not m.valid:  # a hard start: a simplex pass, then MIGRAD again
+        m.simplex().migrad()
+    u = np.array(m.values)
+    phi = np.r_[u[0], phi0[1:] + whiten @ u[1:]]
+    params, d_ln_s = to_params(phi)
+    if not np.all(np.isfinite(params)):
+        nan = np.full((params.size, params.size), np.nan)
+        return FitResult(params, nan, float("nan"), converged=False)
+    m.hesse()
+    # covariance in (ln p0, θ): θ = θ0 + W u, ln p0 = ln Y − ln S(θ)
+    jacobian = np.eye(params.size)
+    jacobian[0, 1:] = -d_ln_s
+    jacobian = jacobian @ to_phi
+    cov_u = np.array(m.covariance) if m.covariance is not None else np.full_like(jacobian, np.nan)
+    cov = jacobian @ cov_u @ jacobian.T
+    ok = bool(m.valid and m.accurate and np.all(np.isfinite(cov)))
+    interval = (float("nan"), float("nan"))
+    if minos and ok:
+        m.minos("ln_yield")
+        me = m.merrors["ln_yield"]
+        if me.is_valid:
+            interval = (float(np.exp(phi[0] + me.lower)), float(np.exp(phi[0] + me.upper)))
+    return FitResult(params=params, cov=cov, nll=nll(params), converged=ok, yield_interval=interval)
 
 
 def _sr_prediction(model: DijetModel, fit: FitResult, sr_mask: np.ndarray) -> tuple[float, float]:
@@ -286,6 +353,7 @@ def bump_hunt(
             "n_sb": float(counts[sb].sum()),
             "n_sr": n_sr,
             **dict.fromkeys(("sr_predicted", "sr_predicted_err", "excess", "q0"), nan),
+            **dict.fromkeys(("sr_predicted_lo", "sr_predicted_hi"), nan),
             **dict.fromkeys(("z_local", "sb_chi2", "sb_chi2_ndof", "sb_p_value"), nan),
             "sb_ndof": ndof,
             "fit_converged": False,
@@ -293,11 +361,11 @@ def bump_hunt(
             "expected": np.full(counts.size, nan),
             "in_sr": in_sr,
         }
-    sb_fit = fit_counts(model, counts, sb)
+    sb_fit = fit_counts(model, counts, sb, anchor=in_sr, minos=True)
     predicted, predicted_err = _sr_prediction(model, sb_fit, in_sr)
     # the unconditional fit: θ from the SB alone, μ̂ = N_SR − B_SR(θ̂) fits the SR bin exactly
     nll_free = sb_fit.nll + _poisson_nll(np.array([max(n_sr, 1e-300)]), np.array([n_sr]))
-    null_fit = fit_counts(model, counts, sb, sr_total=n_sr, sr_mask=in_sr)
+    null_fit = fit_counts(model, counts, sb, sr_total=n_sr, sr_mask=in_sr, anchor=in_sr)
     q0 = max(0.0, 2.0 * (null_fit.nll - nll_free))
     excess = n_sr - predicted
     mu_sb = model.expected(sb_fit.params)
@@ -307,6 +375,8 @@ def bump_hunt(
         "n_sr": n_sr,
         "sr_predicted": predicted,
         "sr_predicted_err": predicted_err,
+        "sr_predicted_lo": sb_fit.yield_interval[0],
+        "sr_predicted_hi": sb_fit.yield_interval[1],
         "excess": excess,
         "q0": q0,
         "z_local": float(np.sign(excess) * np.sqrt(q0)),

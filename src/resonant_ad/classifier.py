@@ -8,7 +8,6 @@ balanced class weights): one estimator, configured by its hyperparameters.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -21,24 +20,17 @@ from torch import nn
 from torch.nn import functional as F
 
 from .device import select_device
-from .io import atomic_path
+from .estimator import BestEpochs, Estimator, check_members
+
+__all__ = [
+    "HGBEnsemble",
+    "NeuralClassifierEnsemble",
+    "TrainingData",
+    "balanced_weights",
+    "fit_members",
+]
 
 log = logging.getLogger(__name__)
-
-
-def select_best_epochs(val_losses: Sequence[float], k: int) -> np.ndarray:
-    """Indices (0-based, ascending) of the ``k`` epochs with the lowest validation loss.
-
-    Ties are broken by the earlier epoch; non-finite losses are never selected.
-    """
-    losses = np.asarray(val_losses, dtype=float)
-    if not 1 <= k <= losses.size:
-        raise ValueError(f"cannot pick {k} best epochs out of {losses.size}")
-    finite = np.isfinite(losses)
-    if finite.sum() < k:
-        raise ValueError(f"only {finite.sum()} of {losses.size} epochs have a finite val loss")
-    order = np.argsort(np.where(finite, losses, np.inf), kind="stable")
-    return np.sort(order[:k])
 
 
 def balanced_weights(y: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
@@ -82,7 +74,30 @@ def build_mlp(n_features: int, hidden_layers: Sequence[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class NeuralClassifierEnsemble:
+class ClassifierEnsemble(Estimator):
+    """What both classifier ensembles share: class weights and the ensemble-mean prediction.
+
+    Subclasses fit with ``fit(X, y, X_val, y_val, sample_weight=None,
+    sample_weight_val=None)`` and give each member's P(class 1) by ``predict_member_proba``.
+    """
+
+    class_weight: str | None
+
+    def _weights(self, y: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
+        """Per-event training weights: ``sample_weight`` (within class), balanced if asked."""
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+        return w * balanced_weights(y, w) if self.class_weight == "balanced" else w
+
+    def predict_member_proba(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Ensemble-mean probabilities, shape (n, 2) as scikit-learn's."""
+        p1 = self.predict_member_proba(X).mean(axis=0)
+        return np.column_stack([1.0 - p1, p1])
+
+
+class NeuralClassifierEnsemble(ClassifierEnsemble):
     """MLP binary classifier; ``predict_proba`` averages the ``n_best_epochs`` best epochs.
 
     Inputs are standardized with the training set's mean and standard deviation (an
@@ -119,26 +134,7 @@ class NeuralClassifierEnsemble:
         if class_weight not in (None, "balanced"):
             raise ValueError(f"class_weight must be None or 'balanced', got {class_weight!r}")
 
-    def get_params(self) -> dict[str, Any]:
-        """The hyperparameters, as passed to ``__init__``."""
-        return {
-            "hidden_layers": list(self.hidden_layers),
-            "learning_rate": self.learning_rate,
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "n_best_epochs": self.n_best_epochs,
-            "class_weight": self.class_weight,
-            "weight_decay": self.weight_decay,
-            "graphs": self.graphs,
-            "seed": self.seed,
-            "device": self.device,
-        }
-
     # -- helpers -----------------------------------------------------------------------
-    def _weights(self, y: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
-        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
-        return w * balanced_weights(y, w) if self.class_weight == "balanced" else w
-
     def _tensor(self, a: np.ndarray, dev: torch.device) -> torch.Tensor:
         return torch.as_tensor(np.asarray(a, dtype=np.float32), device=dev)
 
@@ -183,35 +179,21 @@ class NeuralClassifierEnsemble:
                 out[i, sl] = torch.sigmoid(model(xt[sl]).squeeze(1)).double().cpu().numpy()
         return out
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Ensemble-mean probabilities, shape (n, 2) as scikit-learn's."""
-        p1 = self.predict_member_proba(X).mean(axis=0)
-        return np.column_stack([1.0 - p1, p1])
-
-    # -- persistence -------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Save hyperparameters, scaler and the ensemble's states (atomic write)."""
-        payload = {
-            "params": self.get_params(),
+    # -- persistence (Estimator.save / load) -----------------------------------------
+    def _fitted_state(self) -> dict[str, Any]:
+        return {
             "mean": self.mean_,
             "scale": self.scale_,
             "n_features": self.n_features_,
             "best_epochs": self.best_epochs_,
             "states": self.states_,
         }
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
 
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> NeuralClassifierEnsemble:
-        """Rebuild a fitted ensemble saved with :meth:`save`."""
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-        obj = cls(**payload["params"])
-        obj.mean_, obj.scale_ = payload["mean"], payload["scale"]
-        obj.n_features_ = payload["n_features"]
-        obj.best_epochs_ = payload["best_epochs"]
-        obj.states_ = payload["states"]
-        return obj
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.mean_, self.scale_ = state["mean"], state["scale"]
+        self.n_features_ = state["n_features"]
+        self.best_epochs_ = state["best_epochs"]
+        self.states_ = state["states"]
 
 
 @dataclass
@@ -290,11 +272,7 @@ def fit_members(
     floating-point rounding. Differently sized sets train in separate groups.
     """
     classifiers, data = list(classifiers), list(data)
-    first = classifiers[0].get_params()
-    for clf in classifiers[1:]:
-        differ = [k for k, v in clf.get_params().items() if k != "seed" and v != first[k]]
-        if differ:
-            raise ValueError(f"classifiers trained together must share {differ}")
+    check_members(classifiers)
     groups: dict[tuple[int, int], list[int]] = {}
     for i, d in enumerate(data):
         check_xy(np.asarray(d.X), np.asarray(d.y), "training set")
@@ -362,16 +340,13 @@ def _fit_group(classifiers: list[NeuralClassifierEnsemble], data: list[TrainingD
     n = xt.shape[1]
     runner = EpochRunner(model, loss_fn, opt, n, lead.batch_size, members, dev, graphs)
     runner.prepare()
-    states: list[list[dict[str, torch.Tensor]]] = [[] for _ in classifiers]
-    train_losses, val_losses = [], []
+    best = [BestEpochs(clf.n_best_epochs) for clf in classifiers]
     for epoch in range(lead.epochs):
         total = runner.epoch(permutations(shuffles, n, dev))
         val = val_loss()
         train, val = (total / n).cpu().numpy(), val.cpu().numpy()  # one sync per epoch
-        train_losses.append(train)
-        val_losses.append(val)
-        for r in range(members):
-            states[r].append(model.member_state(r))
+        for r, sel in enumerate(best):
+            sel.update(epoch, train[r], val[r], model.member_state(r))
         log.info(
             "epoch %3d/%d  train loss %s  val loss %s",
             epoch + 1,
@@ -379,22 +354,22 @@ def _fit_group(classifiers: list[NeuralClassifierEnsemble], data: list[TrainingD
             np.array2string(train, precision=5),
             np.array2string(val, precision=5),
         )
-    train_arr, val_arr = np.array(train_losses), np.array(val_losses)
-    for r, clf in enumerate(classifiers):
-        clf.best_epochs_ = select_best_epochs(val_arr[:, r], clf.n_best_epochs)
-        clf.states_ = [states[r][i] for i in clf.best_epochs_]
+    for clf, sel in zip(classifiers, best, strict=True):
+        kept = sel.selected("epoch")
+        clf.best_epochs_ = np.array([e for e, _ in kept], dtype=int)
+        clf.states_ = [state for _, state in kept]
         clf.history_ = pd.DataFrame(
             {
                 "epoch": np.arange(1, clf.epochs + 1),
-                "train_loss": train_arr[:, r],
-                "val_loss": val_arr[:, r],
+                "train_loss": sel.train,
+                "val_loss": sel.val,
                 "in_ensemble": np.isin(np.arange(clf.epochs), clf.best_epochs_),
             }
         )
         log.info("seed %d: ensemble of epochs %s", clf.seed, (clf.best_epochs_ + 1).tolist())
 
 
-class HGBEnsemble:
+class HGBEnsemble(ClassifierEnsemble):
     """Mean of ``n_members`` HistGradientBoosting classifiers (the di-τ paper's classifier).
 
     Every member is trained on the training set and stops early on the explicit validation
@@ -438,10 +413,6 @@ class HGBEnsemble:
         self.max_features = float(max_features)
         self.class_weight = class_weight
         self.seed = int(seed)
-
-    def _weights(self, y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
-        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
-        return w * balanced_weights(y, w) if self.class_weight == "balanced" else w
 
     def members_are_identical(self, n_train: int) -> bool:
         """Whether the members' seeds draw no random numbers (see the class docstring)."""
@@ -502,7 +473,10 @@ class HGBEnsemble:
                 distinct[id(m)] = m.predict_proba(X)[:, 1]
         return np.stack([distinct[id(m)] for m in self.members_])
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Ensemble-mean probabilities, shape (n, 2)."""
-        p1 = self.predict_member_proba(X).mean(axis=0)
-        return np.column_stack([1.0 - p1, p1])
+    # -- persistence (Estimator.save / load) -----------------------------------------
+    def _fitted_state(self) -> dict[str, Any]:
+        # one pickle: members fitted once and shared stay one object after loading
+        return {"members": self.members_}
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.members_ = list(state["members"])

@@ -120,6 +120,15 @@ def resource(config: Mapping[str, Any], rule: str, key: str) -> Any:
     return config["resources"][rule][key]
 
 
+def rule_resources(config: Mapping[str, Any], rule: str) -> dict[str, Any]:
+    """A rule family's ``resources:`` (all of its ``config['resources']`` entry but threads).
+
+    The table in the config is the one place compute requests are set: a rule takes
+    ``threads`` and ``**rule_resources(config, name)`` from it.
+    """
+    return {k: v for k, v in config["resources"][rule].items() if k != "threads"}
+
+
 def check_dijet_study(config: Mapping[str, Any], study: str) -> None:
     """Cross-key checks of a dijet study the schema cannot express; errors name the key."""
     cfg = config[study]

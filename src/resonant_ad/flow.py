@@ -14,9 +14,7 @@ autoregressive flow of the di-τ paper (6 layers, hidden 512, 24 bins, tail boun
 from __future__ import annotations
 
 import copy
-import inspect
 import logging
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -27,7 +25,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .device import select_device
-from .io import atomic_path
+from .estimator import BestEpochs, Estimator, check_members
 from .maf import MAF
 from .preprocessing import LogitScaler
 from .rqs import NflowsRQS
@@ -44,17 +42,13 @@ def estimator_params(section: Mapping[str, Any]) -> dict[str, Any]:
 
     The section also holds stage settings (runs, sampling); the seed comes from the run.
     """
-    accepted = set(inspect.signature(ConditionalFlow.__init__).parameters) - {
-        "self",
-        "seed",
-        "progress",
-    }
+    accepted = set(ConditionalFlow.param_names()) - {"seed", "progress"}
     return {k: v for k, v in section.items() if k in accepted}
 
 
-def model_kwargs(params: dict[str, Any]) -> dict[str, Any]:
-    """The architecture hyperparameters among a flow's parameters."""
-    return {k: params[k] for k in ARCH_KEYS if k in params}
+def model_kwargs(flow: ConditionalFlow) -> dict[str, Any]:
+    """The architecture hyperparameters of ``flow``."""
+    return {k: getattr(flow, k) for k in ARCH_KEYS}
 
 
 def build_model(architecture: str, features: int, **kwargs: Any) -> nn.Module:
@@ -75,8 +69,14 @@ def build_model(architecture: str, features: int, **kwargs: Any) -> nn.Module:
     raise ValueError(f"flow architecture must be 'maf' or 'rqs', got {architecture!r}")
 
 
-class ConditionalFlow:
-    """Conditional normalizing flow p(x | m) with invertible preprocessing (see module doc)."""
+class ConditionalFlow(Estimator):
+    """Conditional normalizing flow p(x | m) with invertible preprocessing (see module doc).
+
+    ``progress`` (a progress bar while fitting) is not part of the model; members trained
+    together may differ in it and in ``seed``.
+    """
+
+    MEMBER_KEYS = ("seed", "progress")
 
     def __init__(
         self,
@@ -100,28 +100,26 @@ class ConditionalFlow:
         device: str = "auto",
         progress: bool = True,
     ) -> None:
-        self.params = {
-            "architecture": architecture,
-            "blocks": int(blocks),
-            "hidden": int(hidden),
-            "bins": int(bins),
-            "tail_bound": float(tail_bound),
-            "learning_rate": float(learning_rate),
-            "weight_decay": float(weight_decay),
-            "batch_size": int(batch_size),
-            "epochs": int(epochs),
-            "patience": int(patience),
-            "n_best_epochs": int(n_best_epochs),
-            "margin": float(margin),
-            "log_features": [int(i) for i in log_features],
-            "simplex_features": [int(i) for i in simplex_features],
-            "recompute_batchnorm": bool(recompute_batchnorm),
-            "graphs": graphs,
-            "seed": int(seed),
-            "device": device,
-        }
+        self.architecture = architecture
+        self.blocks = int(blocks)
+        self.hidden = int(hidden)
+        self.bins = int(bins)
+        self.tail_bound = float(tail_bound)
+        self.learning_rate = float(learning_rate)
+        self.weight_decay = float(weight_decay)
+        self.batch_size = int(batch_size)
+        self.epochs = int(epochs)
+        self.patience = int(patience)
+        self.n_best_epochs = int(n_best_epochs)
+        self.margin = float(margin)
+        self.log_features = [int(i) for i in log_features]
+        self.simplex_features = [int(i) for i in simplex_features]
+        self.recompute_batchnorm = bool(recompute_batchnorm)
+        self.graphs = graphs
+        self.seed = int(seed)
+        self.device = device
         self.progress = progress
-        if self.params["n_best_epochs"] < 1:
+        if self.n_best_epochs < 1:
             raise ValueError("n_best_epochs must be >= 1")
         if architecture not in ARCHITECTURES:
             raise ValueError(
@@ -133,7 +131,7 @@ class ConditionalFlow:
         return ((np.asarray(m, dtype=np.float64) - self.m_mean_) / self.m_std_)[:, None]
 
     def _tensors(self, X: np.ndarray, m: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        dev = select_device(self.params["device"])
+        dev = select_device(self.device)
         x = torch.as_tensor(self.scaler_.transform(X), dtype=torch.float32, device=dev)
         c = torch.as_tensor(self._cond(m), dtype=torch.float32, device=dev)
         return x, c
@@ -163,7 +161,7 @@ class ConditionalFlow:
     @torch.no_grad()
     def inverse_transform(self, Z: np.ndarray, m: np.ndarray) -> np.ndarray:
         """Physical x for latent ``Z`` at masses ``m`` (best epoch)."""
-        dev = select_device(self.params["device"])
+        dev = select_device(self.device)
         z = torch.as_tensor(np.asarray(Z), dtype=torch.float32, device=dev)
         c = torch.as_tensor(self._cond(m), dtype=torch.float32, device=dev)
         self.model_.eval()
@@ -201,11 +199,9 @@ class ConditionalFlow:
         self.model_.load_state_dict(self.states_[0])
         return out, int(self.scaler_.out_of_range(out).sum())
 
-    # -- persistence ---------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Save hyperparameters, preprocessing and the kept states (atomic write)."""
-        payload = {
-            "params": self.params,
+    # -- persistence (Estimator.save / load) ---------------------------------------------
+    def _fitted_state(self) -> dict[str, Any]:
+        return {
             "scaler": self.scaler_.state(),
             "m_mean": self.m_mean_,
             "m_std": self.m_std_,
@@ -213,31 +209,16 @@ class ConditionalFlow:
             "states": self.states_,
             "best_epochs": self.best_epochs_,
         }
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
 
-    @classmethod
-    def load(cls, path: str | os.PathLike[str], device: str | None = None) -> ConditionalFlow:
-        """Rebuild a fitted flow saved with :meth:`save`."""
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-        params = dict(payload["params"])
-        if device is not None:
-            params["device"] = device
-        obj = cls(**params, progress=False)
-        obj.scaler_ = LogitScaler.from_state(payload["scaler"])
-        obj.m_mean_, obj.m_std_ = payload["m_mean"], payload["m_std"]
-        obj.n_features_ = payload["n_features"]
-        obj.states_, obj.best_epochs_ = payload["states"], payload["best_epochs"]
-        obj.model_ = build_model(
-            params["architecture"], obj.n_features_, **model_kwargs(params)
-        ).to(select_device(params["device"]))
-        obj.model_.load_state_dict(obj.states_[0])
-        obj.model_.eval()
-        return obj
-
-
-#: hyperparameters that may differ between the members of one training
-MEMBER_KEYS = ("seed",)
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.scaler_ = LogitScaler.from_state(state["scaler"])
+        self.m_mean_, self.m_std_ = state["m_mean"], state["m_std"]
+        self.n_features_ = state["n_features"]
+        self.states_, self.best_epochs_ = state["states"], state["best_epochs"]
+        self.model_ = build_model(self.architecture, self.n_features_, **model_kwargs(self))
+        self.model_ = self.model_.to(select_device(self.device))
+        self.model_.load_state_dict(self.states_[0])
+        self.model_.eval()
 
 
 def fit_members(
@@ -259,19 +240,16 @@ def fit_members(
     from .training import EpochRunner, adam, permutations, use_graphs
 
     flows = list(flows)
-    p = flows[0].params
-    for f in flows[1:]:
-        differ = [k for k in p if k not in MEMBER_KEYS and f.params[k] != p[k]]
-        if differ:
-            raise ValueError(f"flows trained together must share their hyperparameters: {differ}")
-    if p["architecture"] != "maf" and len(flows) > 1:
+    check_members(flows)
+    p = flows[0]
+    if p.architecture != "maf" and len(flows) > 1:
         return [f.fit(X, m, X_val, m_val) for f in flows]
     X, X_val = np.asarray(X, dtype=np.float64), np.asarray(X_val, dtype=np.float64)
     for name, a in (("training", X), ("validation", X_val)):
         if not np.all(np.isfinite(a)):
             raise ValueError(f"{name} features contain NaN or inf")
     scaler = LogitScaler(
-        margin=p["margin"], log_features=p["log_features"], simplex_features=p["simplex_features"]
+        margin=p.margin, log_features=p.log_features, simplex_features=p.simplex_features
     ).fit(X)
     lead = flows[0]
     for f in flows:
@@ -295,14 +273,14 @@ def fit_members(
     singles = []
     for f in flows:
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(f.params["seed"])
-            singles.append(build_model(p["architecture"], X.shape[1], **model_kwargs(p)))
-    model = (MAF.stack(singles) if p["architecture"] == "maf" else singles[0]).to(dev)
-    graphs = use_graphs(p["graphs"], dev)
-    opt = adam(list(model.parameters()), p["learning_rate"], p["weight_decay"], dev, graphs)
-    shuffles = [torch.Generator().manual_seed(f.params["seed"] + 1) for f in flows]
+            torch.manual_seed(f.seed)
+            singles.append(build_model(p.architecture, X.shape[1], **model_kwargs(p)))
+    model = (MAF.stack(singles) if p.architecture == "maf" else singles[0]).to(dev)
+    graphs = use_graphs(p.graphs, dev)
+    opt = adam(list(model.parameters()), p.learning_rate, p.weight_decay, dev, graphs)
+    shuffles = [torch.Generator().manual_seed(f.seed + 1) for f in flows]
 
-    if p["architecture"] == "maf":
+    if p.architecture == "maf":
 
         def loss_fn(idx: torch.Tensor) -> torch.Tensor:
             return -model.log_prob(x[idx], c[idx]).mean(1)
@@ -330,14 +308,14 @@ def fit_members(
             return (total / len(xv)).reshape(1)
 
     runner = EpochRunner(
-        model, loss_fn, opt, len(x), p["batch_size"], members, dev, graphs, min_batch=2
+        model, loss_fn, opt, len(x), p.batch_size, members, dev, graphs, min_batch=2
     )
     runner.prepare()
-    best = [_EpochSelection(p["n_best_epochs"], p["patience"]) for _ in flows]
-    bar = tqdm(range(p["epochs"]), desc="flow epochs", disable=not lead.progress, mininterval=10)
+    best = [BestEpochs(p.n_best_epochs, p.patience) for _ in flows]
+    bar = tqdm(range(p.epochs), desc="flow epochs", disable=not lead.progress, mininterval=10)
     for epoch in bar:
         train = runner.epoch(permutations(shuffles, len(x), dev))
-        if p["recompute_batchnorm"]:
+        if p.recompute_batchnorm:
             model.set_batchnorm_statistics(x, c)
         val = val_nll()
         train, val = (train / len(x)).cpu().numpy(), val.cpu().numpy()  # one sync per epoch
@@ -356,53 +334,32 @@ def fit_members(
         )
         bar.set_postfix(val=f"{val.min():.4f}")
         if all(sel.stopped for sel in best):
-            log.info("early stop: no improvement for %d epochs", p["patience"])
+            log.info("early stop: no improvement for %d epochs", p.patience)
             break
     for f, sel in zip(flows, best, strict=True):
-        f.states_ = [state for _, _, state in sel.kept]
-        f.best_epochs_ = [e for _, e, _ in sel.kept]
-        f.model_ = build_model(p["architecture"], X.shape[1], **model_kwargs(p)).to(dev)
+        kept = sel.selected("loss")  # best first: states_[0] is the flow's model
+        f.states_ = [state for _, state in kept]
+        f.best_epochs_ = [e for e, _ in kept]
+        f.model_ = build_model(p.architecture, X.shape[1], **model_kwargs(p)).to(dev)
         f.model_.load_state_dict(f.states_[0])
         f.model_.eval()
-        f.history_ = sel.history()
-        log.info("seed %d: selected epoch(s) %s", f.params["seed"], [e + 1 for e in f.best_epochs_])
+        f.history_ = _history(sel)
+        log.info("seed %d: selected epoch(s) %s", f.seed, [e + 1 for e in f.best_epochs_])
     return flows
 
 
-class _EpochSelection:
-    """One member's bookkeeping: losses per epoch, its best epochs, its early stopping."""
-
-    def __init__(self, n_best: int, patience: int) -> None:
-        self.n_best, self.patience = n_best, patience
-        self.train: list[float] = []
-        self.val: list[float] = []
-        self.kept: list[tuple[float, int, dict]] = []  # (val loss, epoch, state)
-        self.best, self.since_best, self.stopped = np.inf, 0, False
-
-    def update(self, epoch: int, train: float, val: float, state: dict) -> None:
-        """Record an epoch; keep its state if it is among the best; stop after patience."""
-        self.train.append(train)
-        self.val.append(val)
-        self.kept = sorted([*self.kept, (val, epoch, state)], key=lambda t: (t[0], t[1]))
-        self.kept = self.kept[: self.n_best]
-        if val < self.best:
-            self.best, self.since_best = val, 0
-        else:
-            self.since_best += 1
-        self.stopped = self.since_best >= self.patience
-
-    def history(self) -> pd.DataFrame:
-        """Loss per epoch and the selected epochs (the flow's history.csv)."""
-        n = len(self.train)
-        chosen = [e for _, e, _ in self.kept]
-        return pd.DataFrame(
-            {
-                "epoch": np.arange(1, n + 1),
-                "train_nll": self.train,
-                "val_nll": self.val,
-                "selected": np.isin(np.arange(n), chosen),
-            }
-        )
+def _history(sel: BestEpochs) -> pd.DataFrame:
+    """Loss per epoch and the selected epochs (the flow's history.csv)."""
+    n = len(sel.train)
+    chosen = [e for e, _ in sel.selected()]
+    return pd.DataFrame(
+        {
+            "epoch": np.arange(1, n + 1),
+            "train_nll": sel.train,
+            "val_nll": sel.val,
+            "selected": np.isin(np.arange(n), chosen),
+        }
+    )
 
 
 class MassKDE:

@@ -18,8 +18,7 @@ rule bumphunt:
         ENV
     threads: resource(config, "bumphunt", "threads")
     resources:
-        mem_mb=resource(config, "bumphunt", "mem_mb"),
-        runtime=resource(config, "bumphunt", "runtime"),
+        **rule_resources(config, "bumphunt"),
     params:
         window=lambda w: paths.parse_window(w.window),
         bumphunt=lambda w: config[w.study]["bumphunt"],
@@ -57,8 +56,7 @@ rule bumphunt_summary:
         ENV
     threads: resource(config, "bumphunt_summary", "threads")
     resources:
-        mem_mb=resource(config, "bumphunt_summary", "mem_mb"),
-        runtime=resource(config, "bumphunt_summary", "runtime"),
+        **rule_resources(config, "bumphunt_summary"),
     params:
         records=lambda w: paths.bumphunt_runs(config, w.study, w.feature_set, w.window),
         title=lambda w: f"{w.study}, {w.feature_set}, SR {w.window} TeV",
@@ -91,8 +89,7 @@ rule bumphunt_fits:
         ENV
     threads: resource(config, "bumphunt_summary", "threads")
     resources:
-        mem_mb=resource(config, "bumphunt_summary", "mem_mb"),
-        runtime=resource(config, "bumphunt_summary", "runtime"),
+        **rule_resources(config, "bumphunt_summary"),
     params:
         records=lambda w: paths.bumphunt_fit_runs(config, w.study, w.feature_set, w.window, w.nsig),
         window=lambda w: paths.parse_window(w.window),
@@ -124,8 +121,7 @@ rule scan_summary:
         ENV
     threads: resource(config, "bumphunt_summary", "threads")
     resources:
-        mem_mb=resource(config, "bumphunt_summary", "mem_mb"),
-        runtime=resource(config, "bumphunt_summary", "runtime"),
+        **rule_resources(config, "bumphunt_summary"),
     params:
         records=lambda w: paths.scan_inputs(config, w.study),
         signal_region=lambda w: config[w.study]["signal_region"],

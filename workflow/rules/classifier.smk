@@ -24,9 +24,7 @@ for _study, _runs, _windows in paths.training_groups(config):
             ENV
         threads: resource(config, "train_classifier", "threads")
         resources:
-            mem_mb=resource(config, "train_classifier", "mem_mb"),
-            runtime=resource(config, "train_classifier", "runtime"),
-            gpu=resource(config, "train_classifier", "gpu"),
+            **rule_resources(config, "train_classifier"),
         params:
             classifier=config[_study]["classifier"],
             sampling={k: config[_study]["flow"][k] for k in ("n_samples", "sample_val_fraction")},
@@ -63,8 +61,7 @@ rule evaluate:
         ENV
     threads: resource(config, "evaluate", "threads")
     resources:
-        mem_mb=resource(config, "evaluate", "mem_mb"),
-        runtime=resource(config, "evaluate", "runtime"),
+        **rule_resources(config, "evaluate"),
     params:
         sic_files=lambda w: paths.score_files(config, w.study, w.feature_set, w.window, "sic"),
         sculpting_files=lambda w: paths.score_files(
@@ -119,8 +116,7 @@ rule evaluation_figures:
         ENV
     threads: resource(config, "evaluation_figures", "threads")
     resources:
-        mem_mb=resource(config, "evaluation_figures", "mem_mb"),
-        runtime=resource(config, "evaluation_figures", "runtime"),
+        **rule_resources(config, "evaluation_figures"),
     params:
         signal_region=lambda w: paths.parse_window(w.window),
         efficiency=lambda w: config[w.study]["evaluation"]["selection_efficiency"],

@@ -11,6 +11,7 @@ from resonant_ad.config import (
     flow_training_slice,
     load_schema,
     resource,
+    rule_resources,
 )
 from resonant_ad.seeding import derive_seed, run_seed
 from resonant_ad.smk import source_hash

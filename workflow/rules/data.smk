@@ -15,8 +15,7 @@ rule download:
         ENV
     threads: resource(config, "download", "threads")
     resources:
-        mem_mb=resource(config, "download", "mem_mb"),
-        runtime=resource(config, "download", "runtime"),
+        **rule_resources(config, "download"),
     params:
         spec=lambda w: paths.download_spec(config, w.study, w.filename),
         code=source_hash("download"),
@@ -37,8 +36,7 @@ rule generate_surrogate:
         ENV
     threads: resource(config, "generate_surrogate", "threads")
     resources:
-        mem_mb=resource(config, "generate_surrogate", "mem_mb"),
-        runtime=resource(config, "generate_surrogate", "runtime"),
+        **rule_resources(config, "generate_surrogate"),
     params:
         surrogate=lambda w: config[w.study]["data"]["surrogate"],
         signal_region=lambda w: config[w.study]["signal_region"],
@@ -62,8 +60,7 @@ rule prepare:
         ENV
     threads: resource(config, "prepare", "threads")
     resources:
-        mem_mb=resource(config, "prepare", "mem_mb"),
-        runtime=resource(config, "prepare", "runtime"),
+        **rule_resources(config, "prepare"),
     params:
         verify=lambda w: config[w.study]["data"]["source"] == "download",
         signal_region=lambda w: config[w.study]["signal_region"],
@@ -88,8 +85,7 @@ rule inject:
         ENV
     threads: resource(config, "inject", "threads")
     resources:
-        mem_mb=resource(config, "inject", "mem_mb"),
-        runtime=resource(config, "inject", "runtime"),
+        **rule_resources(config, "inject"),
     params:
         study=lambda w: config_slice(config, w.study, "seed", "signal_region"),
         code=source_hash("lhco_data"),
@@ -113,8 +109,7 @@ rule split:
         ENV
     threads: resource(config, "split", "threads")
     resources:
-        mem_mb=resource(config, "split", "mem_mb"),
-        runtime=resource(config, "split", "runtime"),
+        **rule_resources(config, "split"),
     params:
         spec=lambda w: config[w.study]["feature_sets"][w.feature_set],
         study=lambda w: {
@@ -147,8 +142,7 @@ rule data_overview:
         ENV
     threads: resource(config, "data_overview", "threads")
     resources:
-        mem_mb=resource(config, "data_overview", "mem_mb"),
-        runtime=resource(config, "data_overview", "runtime"),
+        **rule_resources(config, "data_overview"),
     params:
         feature_sets=lambda w: config[w.study]["feature_sets"],
         signal_region=lambda w: config[w.study]["signal_region"],
@@ -179,8 +173,7 @@ rule realism_check:
         ENV
     threads: resource(config, "realism_check", "threads")
     resources:
-        mem_mb=resource(config, "realism_check", "mem_mb"),
-        runtime=resource(config, "realism_check", "runtime"),
+        **rule_resources(config, "realism_check"),
     params:
         signal_region=lambda w: config[w.study]["signal_region"],
         title=lambda w: f"{w.study}: prepared SR events against the real LHCO R&D SR",

@@ -13,8 +13,7 @@ rule ditau_generate:
         ENV
     threads: resource(config, "ditau_generate", "threads")
     resources:
-        mem_mb=resource(config, "ditau_generate", "mem_mb"),
-        runtime=resource(config, "ditau_generate", "runtime"),
+        **rule_resources(config, "ditau_generate"),
     params:
         surrogate=lambda w: config["ditau"]["data"]["surrogate"],
         code=source_hash("ditau"),
@@ -37,8 +36,7 @@ rule ditau_prepare:
         ENV
     threads: resource(config, "ditau_prepare", "threads")
     resources:
-        mem_mb=resource(config, "ditau_prepare", "mem_mb"),
-        runtime=resource(config, "ditau_prepare", "runtime"),
+        **rule_resources(config, "ditau_prepare"),
     params:
         selection=lambda w: config["ditau"]["selection"],
         features=lambda w: config["ditau"]["features"],
@@ -71,8 +69,7 @@ rule ditau_split:
         ENV
     threads: resource(config, "ditau_split", "threads")
     resources:
-        mem_mb=resource(config, "ditau_split", "mem_mb"),
-        runtime=resource(config, "ditau_split", "runtime"),
+        **rule_resources(config, "ditau_split"),
     params:
         split=lambda w: {
             "seed": config["ditau"]["seed"],
@@ -107,9 +104,7 @@ rule ditau_train_flow:
         ENV
     threads: resource(config, "ditau_train_flow", "threads")
     resources:
-        mem_mb=resource(config, "ditau_train_flow", "mem_mb"),
-        runtime=resource(config, "ditau_train_flow", "runtime"),
-        gpu=resource(config, "ditau_train_flow", "gpu"),
+        **rule_resources(config, "ditau_train_flow"),
     params:
         flow=lambda w: flow_training_slice(config, "ditau"),
         seeds=lambda w: [derive_seed(config["ditau"]["seed"], "flow")],
@@ -136,8 +131,7 @@ rule ditau_sample:
         ENV
     threads: resource(config, "ditau_sample", "threads")
     resources:
-        mem_mb=resource(config, "ditau_sample", "mem_mb"),
-        runtime=resource(config, "ditau_sample", "runtime"),
+        **rule_resources(config, "ditau_sample"),
     params:
         sampling=lambda w: {
             "signal_region": config["ditau"]["signal_region"],
@@ -165,8 +159,7 @@ rule ditau_background_check:
         ENV
     threads: resource(config, "ditau_background_check", "threads")
     resources:
-        mem_mb=resource(config, "ditau_background_check", "mem_mb"),
-        runtime=resource(config, "ditau_background_check", "runtime"),
+        **rule_resources(config, "ditau_background_check"),
     params:
         classifier=lambda w: config["ditau"]["classifier"],
         seed=lambda w: derive_seed(config["ditau"]["seed"], "background-check", int(w.repeat)),
@@ -194,9 +187,7 @@ rule ditau_train_classifier:
         ENV
     threads: resource(config, "ditau_train_classifier", "threads")
     resources:
-        mem_mb=resource(config, "ditau_train_classifier", "mem_mb"),
-        runtime=resource(config, "ditau_train_classifier", "runtime"),
-        gpu=resource(config, "ditau_train_classifier", "gpu"),
+        **rule_resources(config, "ditau_train_classifier"),
     params:
         classifier=lambda w: config["ditau"]["classifier"],
         sampling=lambda w: {
@@ -231,8 +222,7 @@ rule ditau_evaluate:
         ENV
     threads: resource(config, "ditau_evaluate", "threads")
     resources:
-        mem_mb=resource(config, "ditau_evaluate", "mem_mb"),
-        runtime=resource(config, "ditau_evaluate", "runtime"),
+        **rule_resources(config, "ditau_evaluate"),
     params:
         runs=lambda w: paths.ditau_runs(config["ditau"]),
         evaluation=lambda w: config["ditau"]["evaluation"],
@@ -282,8 +272,7 @@ rule ditau_figures:
         ENV
     threads: resource(config, "ditau_figures", "threads")
     resources:
-        mem_mb=resource(config, "ditau_figures", "mem_mb"),
-        runtime=resource(config, "ditau_figures", "runtime"),
+        **rule_resources(config, "ditau_figures"),
     params:
         signal_region=lambda w: config["ditau"]["signal_region"],
         efficiency=lambda w: config["ditau"]["evaluation"]["selection_efficiency"],

@@ -27,9 +27,7 @@ for _study, _runs, _windows in paths.training_groups(config):
             ENV
         threads: resource(config, "train_flow", "threads")
         resources:
-            mem_mb=resource(config, "train_flow", "mem_mb"),
-            runtime=resource(config, "train_flow", "runtime"),
-            gpu=resource(config, "train_flow", "gpu"),
+            **rule_resources(config, "train_flow"),
         params:
             flow=flow_training_slice(config, _study),
             seeds=run_seeds(_study, "flow", _runs),
@@ -56,8 +54,7 @@ rule sample_flow:
         ENV
     threads: resource(config, "sample_flow", "threads")
     resources:
-        mem_mb=resource(config, "sample_flow", "mem_mb"),
-        runtime=resource(config, "sample_flow", "runtime"),
+        **rule_resources(config, "sample_flow"),
     params:
         flow=lambda w: config[w.study]["flow"],
         signal_region=lambda w: paths.parse_window(w.window),
@@ -88,8 +85,7 @@ rule to_latent:
         ENV
     threads: resource(config, "to_latent", "threads")
     resources:
-        mem_mb=resource(config, "to_latent", "mem_mb"),
-        runtime=resource(config, "to_latent", "runtime"),
+        **rule_resources(config, "to_latent"),
     params:
         code=source_hash("flow_study"),
     script:
@@ -122,8 +118,7 @@ rule flow_diagnostics:
         ENV
     threads: resource(config, "flow_diagnostics", "threads")
     resources:
-        mem_mb=resource(config, "flow_diagnostics", "mem_mb"),
-        runtime=resource(config, "flow_diagnostics", "runtime"),
+        **rule_resources(config, "flow_diagnostics"),
     params:
         seed=lambda w: run_seed(
             config[w.study]["seed"],
@@ -153,8 +148,7 @@ rule decorrelate:
         ENV
     threads: resource(config, "to_latent", "threads")
     resources:
-        mem_mb=resource(config, "to_latent", "mem_mb"),
-        runtime=resource(config, "to_latent", "runtime"),
+        **rule_resources(config, "to_latent"),
     params:
         flow=lambda w: config[w.study]["flow"],
         signal_region=lambda w: paths.parse_window(w.window),

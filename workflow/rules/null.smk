@@ -22,9 +22,7 @@ rule null_run:
         ENV
     threads: resource(config, "null_run", "threads")
     resources:
-        mem_mb=resource(config, "null_run", "mem_mb"),
-        runtime=resource(config, "null_run", "runtime"),
-        gpu=resource(config, "null_run", "gpu"),
+        **rule_resources(config, "null_run"),
     params:
         study=lambda w: {
             **config_slice(
@@ -70,8 +68,7 @@ rule null_summary:
         ENV
     threads: resource(config, "null_summary", "threads")
     resources:
-        mem_mb=resource(config, "null_summary", "mem_mb"),
-        runtime=resource(config, "null_summary", "runtime"),
+        **rule_resources(config, "null_summary"),
     params:
         title=lambda w: (
             f"{w.study}, {w.feature_set}: no signal, "

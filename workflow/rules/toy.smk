@@ -19,8 +19,7 @@ rule toy_generate:
         ENV
     threads: resource(config, "toy_generate", "threads")
     resources:
-        mem_mb=resource(config, "toy_generate", "mem_mb"),
-        runtime=resource(config, "toy_generate", "runtime"),
+        **rule_resources(config, "toy_generate"),
     params:
         toy=config_slice(config, "toy", "n_events", "m_range", "split", "seed"),
         code=source_hash("toy"),
@@ -44,8 +43,7 @@ rule toy_train_classifier:
         ENV
     threads: resource(config, "toy_train_classifier", "threads")
     resources:
-        mem_mb=resource(config, "toy_train_classifier", "mem_mb"),
-        runtime=resource(config, "toy_train_classifier", "runtime"),
+        **rule_resources(config, "toy_train_classifier"),
     params:
         toy=config_slice(config, "toy", "seed", "signal_region", "classifier"),
         code=source_hash("toy_analysis"),
@@ -68,8 +66,7 @@ rule toy_evaluate:
         ENV
     threads: resource(config, "toy_evaluate", "threads")
     resources:
-        mem_mb=resource(config, "toy_evaluate", "mem_mb"),
-        runtime=resource(config, "toy_evaluate", "runtime"),
+        **rule_resources(config, "toy_evaluate"),
     params:
         runs=TOY_RUNS,
         toy=config_slice(
@@ -99,8 +96,7 @@ rule toy_fig3:
         ENV
     threads: resource(config, "toy_figures", "threads")
     resources:
-        mem_mb=resource(config, "toy_figures", "mem_mb"),
-        runtime=resource(config, "toy_figures", "runtime"),
+        **rule_resources(config, "toy_figures"),
     params:
         toy=TOY_FIG_PARAMS,
         code=source_hash("toy_figures"),
@@ -129,8 +125,7 @@ rule toy_fig4:
         ENV
     threads: resource(config, "toy_figures", "threads")
     resources:
-        mem_mb=resource(config, "toy_figures", "mem_mb"),
-        runtime=resource(config, "toy_figures", "runtime"),
+        **rule_resources(config, "toy_figures"),
     params:
         panels=paths.toy_panels(TOY_RUNS, TOY_C, "x"),
         toy=TOY_FIG_PARAMS,
@@ -160,8 +155,7 @@ rule toy_fig5:
         ENV
     threads: resource(config, "toy_figures", "threads")
     resources:
-        mem_mb=resource(config, "toy_figures", "mem_mb"),
-        runtime=resource(config, "toy_figures", "runtime"),
+        **rule_resources(config, "toy_figures"),
     params:
         panels=paths.toy_panels(TOY_RUNS, [C_MAX], "z"),
         toy=TOY_FIG_PARAMS,
@@ -189,8 +183,7 @@ rule toy_chi2_summary:
         ENV
     threads: resource(config, "toy_figures", "threads")
     resources:
-        mem_mb=resource(config, "toy_figures", "mem_mb"),
-        runtime=resource(config, "toy_figures", "runtime"),
+        **rule_resources(config, "toy_figures"),
     params:
         code=source_hash("toy_figures"),
     script:
