@@ -36,6 +36,21 @@ def test_cli_strings_become_typed_values(schema):
     assert out["toy"]["spaces"] == ["x"]
 
 
+def test_strings_a_choice_accepts_stay_strings(schema):
+    """A value of a oneOf/anyOf key is re-read only when no string alternative takes it."""
+    digits = "0" * 32  # an md5 made of digits: a valid hex string, not the number 0
+    cli = {
+        "lhco": {"data": {"files": {"features": {"md5": digits}}}},
+        "runs_per_job": "3",
+    }
+    out = coerce_strings(cli, schema)
+    assert out["lhco"]["data"]["files"]["features"]["md5"] == digits
+    assert out["runs_per_job"] == 3
+    assert coerce_strings({"runs_per_job": "all"}, schema)["runs_per_job"] == "all"
+    null = coerce_strings({"lhco": {"data": {"files": {"features": {"md5": "null"}}}}}, schema)
+    assert null["lhco"]["data"]["files"]["features"]["md5"] is None
+
+
 def test_unparseable_strings_are_left_for_the_schema_to_reject(schema):
     out = coerce_strings({"toy": {"runs": "three"}}, schema)
     assert out["toy"]["runs"] == "three"

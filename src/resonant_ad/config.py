@@ -9,6 +9,7 @@ number, boolean, null, array or object, so the schema then checks real values.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -68,11 +69,32 @@ def _wants_non_string(schema: dict[str, Any], root: dict[str, Any] | None = None
     return any(_wants_non_string(_resolve(b, root or schema), root) for b in branches)
 
 
+def _accepts(schema: dict[str, Any], value: str, root: dict[str, Any]) -> bool:
+    """Whether ``schema`` (or one of its alternatives) takes the string ``value`` as it is.
+
+    E.g. an md5 of 32 digits where the schema allows a hex string or null: it stays a string.
+    """
+    types = schema.get("type")
+    types = {types} if isinstance(types, str) else set(types or ())
+    if "enum" in schema and value in schema["enum"]:
+        return True
+    if "string" in types and "enum" not in schema:
+        pattern = schema.get("pattern")
+        if pattern is None or re.search(pattern, value):
+            return True
+    branches = schema.get("oneOf", []) + schema.get("anyOf", [])
+    return any(_accepts(_resolve(b, root), value, root) for b in branches)
+
+
 def coerce_strings(value: Any, schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
     """Return ``value`` with strings re-read as YAML where ``schema`` expects a non-string."""
     root = schema if root is None else root
     schema = _resolve(schema, root)
-    if isinstance(value, str) and _wants_non_string(schema, root):
+    if (
+        isinstance(value, str)
+        and _wants_non_string(schema, root)
+        and not _accepts(schema, value, root)
+    ):
         try:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:
