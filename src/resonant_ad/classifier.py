@@ -163,8 +163,7 @@ class NeuralClassifierEnsemble(ClassifierEnsemble):
     @torch.inference_mode()
     def predict_member_proba(self, X: np.ndarray) -> np.ndarray:
         """P(class 1) from each ensemble member, shape (n_members, n)."""
-        if not hasattr(self, "states_"):
-            raise RuntimeError("the classifier is not fitted")
+        self.check_fitted()
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.n_features_:
             raise ValueError(f"X must have shape (n, {self.n_features_}), got {X.shape}")
@@ -464,8 +463,7 @@ class HGBEnsemble(ClassifierEnsemble):
 
     def predict_member_proba(self, X: np.ndarray) -> np.ndarray:
         """P(class 1) from each member, shape (n_members, n)."""
-        if not hasattr(self, "members_"):
-            raise RuntimeError("the ensemble is not fitted")
+        self.check_fitted()
         X = np.asarray(X)
         distinct: dict[int, np.ndarray] = {}
         for m in self.members_:

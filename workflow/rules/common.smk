@@ -56,24 +56,20 @@ def reported(outputs, kind, caption, category):
 
 
 def run_seeds(study, stage, runs):
-    """Input function: the seeds of ``stage`` for the ``runs`` of one analysis of ``study``."""
+    """Input function: the seeds of ``stage`` (a name, or a function of the wildcards) for the
+    ``runs`` of one analysis of ``study``."""
 
     def seeds(w):
         label = paths.analysis_label(config, study, w.feature_set, w.window)
-        return [run_seed(config[study]["seed"], stage, label, w.nsig, run) for run in runs]
+        name = stage(w) if callable(stage) else stage
+        return [run_seed(config[study]["seed"], name, label, w.nsig, run) for run in runs]
 
     return seeds
 
 
 def method_seeds(study, runs):
     """Input function: the classifier seeds of a method for the ``runs`` of one analysis."""
-
-    def seeds(w):
-        label = paths.analysis_label(config, study, w.feature_set, w.window)
-        stage = f"classifier-{w.method}"
-        return [run_seed(config[study]["seed"], stage, label, w.nsig, run) for run in runs]
-
-    return seeds
+    return run_seeds(study, lambda w: f"classifier-{w.method}", runs)
 
 
 def classifier_group_inputs(study, runs):
