@@ -22,4 +22,4 @@ rule all:
     """Every study listed in `studies` (config/config.yaml)."""
     default_target: True
     input:
-        paths.all_targets(config),
+        targets.all_targets(config),

@@ -58,7 +58,7 @@ def content_digest(path: Path) -> str:
         import torch
 
         payload = torch.load(path, map_location="cpu", weights_only=False)
-        fitted = payload["state"]  # resonant_ad.estimator.Estimator.save
+        fitted = payload["state"]  # resonant_ad.core.estimator.Estimator.save
         states = fitted["states"] if "states" in fitted else [fitted]
         h = hashlib.sha256()
         for state in states:

@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resonant_ad.bumphunt import write_bump_hunt
-from resonant_ad.classifier_study import train_and_score
-from resonant_ad.evaluation import write_evaluation
-from resonant_ad.flow_study import train_flow
-from resonant_ad.lhco_data import prepare, write_split
-from resonant_ad.lhco_surrogate import generate_surrogate, write_hdf
-from resonant_ad.paths import SPLIT_PARTS
+from resonant_ad.stages.classify import train_and_score
+from resonant_ad.stages.evaluate import write_evaluation
+from resonant_ad.stages.flows import train_flow
+from resonant_ad.stages.parts import SPLIT_PARTS
+from resonant_ad.stats.bumphunt import write_bump_hunt
+from resonant_ad.studies.dijet.data import prepare, write_split
+from resonant_ad.studies.dijet.surrogate import generate_surrogate, write_hdf
 
 EARLIER = b"an earlier, complete result\n"
 FEATURES = {"features": ["mj1", "delta_mj", "tau21_j1", "tau21_j2"]}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from resonant_ad.bench import STAGES, bench_rules, bench_stages, default_study, main
+from resonant_ad.bench.cli import main
+from resonant_ad.bench.cpu import bench_rules
+from resonant_ad.bench.stages import STAGES, bench_stages, default_study
 
 
 def test_default_study_rescales_and_shortens_trainings():
@@ -54,7 +56,8 @@ def test_gpu_benchmark_code_runs_on_the_cpu_at_smoke_size(tmp_path):
     the code a scarce GPU run depends on, and its table, record and figure."""
     import json
 
-    from resonant_ad.bench_gpu import SMOKE, run
+    from resonant_ad.bench.gpu import run
+    from resonant_ad.bench.gpu_steps import SMOKE
 
     report = run(str(tmp_path), SMOKE)
     assert not [k for k, v in report.items() if isinstance(v, dict) and "error" in v], report

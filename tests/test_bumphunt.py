@@ -6,16 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resonant_ad.bumphunt import (
-    DijetModel,
-    bin_edges,
-    bump_hunt,
-    expected_significance,
-    fit_counts,
-    poisson_deviance,
-    run_bump_hunt,
-    sr_bins,
-)
+from resonant_ad.stats.bumphunt import bump_hunt, expected_significance, run_bump_hunt
+from resonant_ad.stats.dijet_fit import DijetModel, bin_edges, fit_counts, poisson_deviance, sr_bins
 
 WINDOW = (3.3, 3.7)
 SQRT_S = 13.0

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from resonant_ad.classifier import NeuralClassifierEnsemble, balanced_weights
-from resonant_ad.estimator import select_best_epochs
+from resonant_ad.core.classifier import NeuralClassifierEnsemble, balanced_weights
+from resonant_ad.core.estimator import select_best_epochs
 
 
 def test_select_best_epochs_picks_the_lowest():
@@ -105,7 +105,7 @@ def test_bad_inputs_are_named():
 
 
 def test_hgb_ensemble_separates_and_does_not_invent_differences():
-    from resonant_ad.classifier import HGBEnsemble
+    from resonant_ad.core.hgb import HGBEnsemble
 
     X, y = _gaussians(2000, 3.0, 0)
     Xv, yv = _gaussians(1000, 3.0, 4)
@@ -126,7 +126,7 @@ def test_hgb_ensemble_separates_and_does_not_invent_differences():
 
 def test_hgb_ensemble_early_stops_on_the_explicit_validation_set():
     """The validation set given to fit decides the number of iterations (sk_cathode's HGB)."""
-    from resonant_ad.classifier import HGBEnsemble
+    from resonant_ad.core.hgb import HGBEnsemble
 
     X, y = _gaussians(3000, 1.0, 6)
     clean_val = _gaussians(3000, 1.0, 7)
@@ -145,7 +145,8 @@ def test_identical_hgb_members_are_fitted_once_with_the_same_result():
     """With max_features = 1 and a small training set the seeds draw nothing: one fit."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from resonant_ad.classifier import HGBEnsemble, balanced_weights
+    from resonant_ad.core.classifier import balanced_weights
+    from resonant_ad.core.hgb import HGBEnsemble
 
     X, y = _gaussians(2000, 1.5, 8)
     Xv, yv = _gaussians(1000, 1.5, 9)
@@ -168,7 +169,7 @@ def test_identical_hgb_members_are_fitted_once_with_the_same_result():
 
 
 def test_hgb_ensemble_seeded_and_balanced():
-    from resonant_ad.classifier import HGBEnsemble
+    from resonant_ad.core.hgb import HGBEnsemble
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(4000, 2))
@@ -183,7 +184,7 @@ def test_hgb_ensemble_seeded_and_balanced():
 
 def test_classifiers_trained_together_equal_classifiers_trained_alone():
     """Members with their own data and seeds: same histories, epochs and predictions as alone."""
-    from resonant_ad.classifier import TrainingData, fit_members
+    from resonant_ad.core.classifier import TrainingData, fit_members
 
     kw = {"hidden_layers": [16, 16], "epochs": 5, "n_best_epochs": 2, "batch_size": 64}
     data = []

@@ -4,7 +4,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from resonant_ad.config import coerce_strings, load_schema, load_study
+from resonant_ad.workflow.config import coerce_strings, load_schema, load_study
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
 

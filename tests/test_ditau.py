@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 from conftest import copy_workflow, run_snakemake
 
-from resonant_ad import ditau
-from resonant_ad import ditau_study as ds
-from resonant_ad.ditau import OBJECT_TYPES, PADDING
-from resonant_ad.flow import ConditionalFlow
-from resonant_ad.flow_study import feature_columns
-from resonant_ad.paths import DITAU_BACKGROUND_PARTS
+from resonant_ad.core.flow import ConditionalFlow
+from resonant_ad.stages.flows import feature_columns
+from resonant_ad.stages.parts import DITAU_BACKGROUND_PARTS
+from resonant_ad.studies.ditau import data as ditau
+from resonant_ad.studies.ditau import study as ds
+from resonant_ad.studies.ditau.data import OBJECT_TYPES, PADDING
+from resonant_ad.studies.ditau.generate import generate_objects
 
 SELECTION = {"tau_eta_max": 2.4, "leading_tau_pt_min": 40.0, "mvis_min": 100.0}
 FEATURES = {"n_rho": 10, "padding_noise": 0.01, "ht_floor": 1.0}
@@ -213,9 +214,9 @@ def test_padding_noise_blurs_only_the_padded_coordinates():
 
 def test_generator_is_seeded_and_its_signals_peak_in_the_signal_region():
     counts = {"drell_yan": 3000, "ttbar": 2000, "ttphi": 1000, "tprime": 1000, "xyh": 1000}
-    a = ditau.generate_objects(counts, seed=5)
-    pd.testing.assert_frame_equal(a, ditau.generate_objects(counts, seed=5))
-    assert not a.equals(ditau.generate_objects(counts, seed=6))
+    a = generate_objects(counts, seed=5)
+    pd.testing.assert_frame_equal(a, generate_objects(counts, seed=5))
+    assert not a.equals(generate_objects(counts, seed=6))
     events, _ = ditau.prepare_events(a, SELECTION, FEATURES, 1)
     sr = events["mvis"].between(175, 300)
     assert set(events.loc[events["label"] == 1, "process"]) == {"ttphi", "tprime", "xyh"}
@@ -286,7 +287,7 @@ def test_read_delphes_names_a_missing_branch(tmp_path):
 @pytest.fixture(scope="module")
 def split():
     counts = {"drell_yan": 20000, "ttbar": 12000, "ttphi": 4000, "tprime": 4000, "xyh": 4000}
-    events, _ = ditau.prepare_events(ditau.generate_objects(counts, 2), SELECTION, FEATURES, 1)
+    events, _ = ditau.prepare_events(generate_objects(counts, 2), SELECTION, FEATURES, 1)
     params = {
         "seed": 3,
         "signal_region": [175.0, 300.0],

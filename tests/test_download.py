@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import pytest
 
-from resonant_ad.download import DownloadError, checksum_file, download, md5sum, verify
+from resonant_ad.core.download import DownloadError, checksum_file, download, md5sum, verify
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 MD5 = hashlib.md5(PAYLOAD).hexdigest()

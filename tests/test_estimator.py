@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from resonant_ad.classifier import HGBEnsemble, NeuralClassifierEnsemble
-from resonant_ad.estimator import BestEpochs, check_members
-from resonant_ad.flow import ConditionalFlow
+from resonant_ad.core.classifier import NeuralClassifierEnsemble
+from resonant_ad.core.estimator import BestEpochs, check_members
+from resonant_ad.core.flow import ConditionalFlow
+from resonant_ad.core.hgb import HGBEnsemble
 
 ESTIMATORS = [
     (ConditionalFlow, {"blocks": 2, "hidden": 8, "epochs": 2, "batch_size": 64}),

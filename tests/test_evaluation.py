@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resonant_ad.evaluation import (
+from resonant_ad.stages.evaluate import (
     METRIC_COLUMNS,
     SIC_GRID,
     band,
@@ -15,7 +15,7 @@ from resonant_ad.evaluation import (
     sic_curve,
     sic_on_grid,
 )
-from resonant_ad.metrics import equal_population_edges
+from resonant_ad.stats.metrics import equal_population_edges
 
 
 def test_sic_of_a_known_roc_and_the_minimum_background():

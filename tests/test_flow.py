@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from resonant_ad.flow import ConditionalFlow, MassKDE
-from resonant_ad.flow_study import decorrelate
-from resonant_ad.maf import MAF, build_nflows_maf, copy_to_nflows
-from resonant_ad.preprocessing import LogitScaler
+from resonant_ad.core.flow import ConditionalFlow, MassKDE
+from resonant_ad.core.maf import MAF, build_nflows_maf, copy_to_nflows
+from resonant_ad.core.preprocessing import LogitScaler
+from resonant_ad.stages.flows import decorrelate
 
 
 @pytest.mark.parametrize("log_features", [(), (0,)])
@@ -306,7 +306,7 @@ def test_mass_kde_bandwidth_is_absolute_in_logit_units():
 
 
 def test_latent_checks_exclude_and_count_events_beyond_the_training_range():
-    from resonant_ad.flow_checks import latent_table
+    from resonant_ad.stages.checks import latent_table
 
     rng = np.random.default_rng(7)
     mjj = rng.uniform(3, 4, 10_000)
@@ -324,7 +324,7 @@ def test_latent_checks_exclude_and_count_events_beyond_the_training_range():
 
 def test_flows_trained_together_equal_flows_trained_alone():
     """R members in one model: each keeps its seed's init, shuffling, BN, epochs, stopping."""
-    from resonant_ad.flow import fit_members
+    from resonant_ad.core.flow import fit_members
 
     rng = np.random.default_rng(11)
     m = rng.uniform(-1, 1, 3000)
@@ -382,7 +382,7 @@ def test_graph_safe_spline_equals_nflows(inverse):
         unconstrained_rational_quadratic_spline as nflows_spline,
     )
 
-    from resonant_ad.rqs import rq_spline
+    from resonant_ad.core.rqs import rq_spline
 
     g = torch.Generator().manual_seed(4)
     n, bins = 4000, 8
@@ -399,7 +399,7 @@ def test_graph_safe_spline_equals_nflows(inverse):
 
 
 def test_graph_safe_rqs_flow_equals_the_nflows_flow():
-    from resonant_ad.rqs import NflowsRQS
+    from resonant_ad.core.rqs import NflowsRQS
 
     torch.manual_seed(5)
     ours = NflowsRQS(4, blocks=2, hidden=16, bins=6, tail_bound=3.0)

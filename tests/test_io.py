@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from resonant_ad.io import atomic_path, read_parquet, write_parquet
+from resonant_ad.core.io import atomic_path, read_parquet, write_parquet
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from resonant_ad.lhco_data import (
+from resonant_ad.stages.parts import SPLIT_PARTS
+from resonant_ad.studies.dijet.data import (
     PREPARED,
     build_features,
     derive_features,
@@ -15,8 +16,7 @@ from resonant_ad.lhco_data import (
     read_raw,
     split_study,
 )
-from resonant_ad.lhco_surrogate import COLUMNS, generate_surrogate, write_hdf
-from resonant_ad.paths import SPLIT_PARTS
+from resonant_ad.studies.dijet.surrogate import COLUMNS, generate_surrogate, write_hdf
 
 SR = (3.3, 3.7)
 ORIGINAL = {"features": ["mj1", "delta_mj", "tau21_j1", "tau21_j2"]}
@@ -250,7 +250,7 @@ def test_unknown_feature_named(prepared):
 
 def test_prepare_cuts_the_extra_background_to_the_sr(tmp_path, caplog):
     """The extra QCD sample is the idealized AD's SR reference: events outside it are cut."""
-    from resonant_ad.lhco_data import prepare
+    from resonant_ad.studies.dijet.data import prepare
 
     features, extra = generate_surrogate(4000, 400, seed=4, n_extra_sr=600)
     wide = pd.concat([extra, features[features["label"] == 0].iloc[:900]], ignore_index=True)
@@ -258,7 +258,7 @@ def test_prepare_cuts_the_extra_background_to_the_sr(tmp_path, caplog):
     write_hdf(features, raw_f)
     write_hdf(wide, raw_x)
     out_e, out_x = tmp_path / "events.parquet", tmp_path / "extra.parquet"
-    with caplog.at_level("WARNING", logger="resonant_ad.lhco_data"):
+    with caplog.at_level("WARNING", logger="resonant_ad.studies.dijet.data"):
         prepare(raw_f, raw_x, out_e, out_x, extra_region=SR)
     kept = pd.read_parquet(out_x)
     assert ((kept["mjj"] > SR[0]) & (kept["mjj"] < SR[1])).all()

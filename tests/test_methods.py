@@ -8,15 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resonant_ad import paths
-from resonant_ad.classifier_study import (
+from resonant_ad.stages import parts
+from resonant_ad.stages.classify import (
     input_columns,
     narrow_sidebands,
     scoring_sets,
     train_and_score,
     training_sets,
 )
-from resonant_ad.methods import METHODS, SIC_SIGNAL_PARTS, TEST_PARTS, method
+from resonant_ad.stages.methods import METHODS, SIC_SIGNAL_PARTS, TEST_PARTS, method
+from resonant_ad.workflow import files
 
 FEATURES = ["a", "b"]
 
@@ -183,20 +184,20 @@ def test_scoring_sets_drop_injected_signal_and_keep_regions(frames):
 
 def test_inputs_are_in_the_method_space():
     ids = ("lhco_surrogate", "shifted", "3.3-3.7", 1000, 2)
-    lac = paths.classifier_inputs(*ids, "lacathode")
+    lac = files.classifier_inputs(*ids, "lacathode")
     assert all("/run2/latent/" in p for p in lac.values())
     assert set(lac) == {"sr_train", "sr_val", *TEST_PARTS, *SIC_SIGNAL_PARTS}
-    cat = paths.classifier_inputs(*ids, "cathode")
+    cat = files.classifier_inputs(*ids, "cathode")
     assert cat["samples"].endswith("run2/flow/samples.parquet")
     assert all("/split/" in p for k, p in cat.items() if k != "samples")
-    dec = paths.classifier_inputs(*ids, "decorrelated")
+    dec = files.classifier_inputs(*ids, "decorrelated")
     assert dec["samples"].endswith("run2/decorrelated/samples_m0.parquet")
     assert all("/run2/decorrelated/" in p for p in dec.values())
     for name in METHODS:  # every mapped-space method finds its parts mapped
         if METHODS[name].space in ("z", "xp"):
-            assert set(METHODS[name].split_parts()) <= set(paths.LATENT_PARTS)
+            assert set(METHODS[name].split_parts()) <= set(parts.LATENT_PARTS)
     with pytest.raises(KeyError, match="unknown method 'nope'"):
-        paths.classifier_inputs(*ids, "nope")
+        files.classifier_inputs(*ids, "nope")
 
 
 def test_train_and_score_writes_scores_and_separates_a_clear_signal(stage_files, frames):

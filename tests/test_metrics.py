@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from resonant_ad.metrics import (
+from resonant_ad.stats.metrics import (
     equal_population_edges,
     random_subset_chi2_ndof,
     sculpting_chi2,

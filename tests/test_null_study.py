@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from conftest import copy_workflow, run_snakemake
 
-from resonant_ad.config import load_study
-from resonant_ad.null_study import main, null_run, null_study, summarize, write_null_run
-from resonant_ad.paths import null_targets
+from resonant_ad.workflow.config import load_study
+from resonant_ad.workflow.null import main, null_run, null_study, summarize, write_null_run
+from resonant_ad.workflow.targets import null_targets
 
 TINY = "tests/configs/dijet_tiny.yaml"
 

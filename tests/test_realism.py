@@ -6,9 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resonant_ad.lhco_data import derive_features
-from resonant_ad.lhco_surrogate import generate_surrogate
-from resonant_ad.realism import (
+from resonant_ad.studies.dijet.data import derive_features
+from resonant_ad.studies.dijet.realism import (
     QUANTILES,
     REFERENCE_DIR,
     TARGETS,
@@ -18,6 +17,7 @@ from resonant_ad.realism import (
     sr_classes,
     write_realism_check,
 )
+from resonant_ad.studies.dijet.surrogate import generate_surrogate
 
 SR = (3.3, 3.7)
 
@@ -107,7 +107,7 @@ def test_write_realism_check_flags_and_warns(tmp_path, caplog):
     shifted["mj1"] *= 1.3  # a broken extra sample
     shifted.to_parquet(extra_path)
     outputs = {k: str(tmp_path / f"realism.{k}") for k in ("table", "png", "pdf")}
-    with caplog.at_level("WARNING", logger="resonant_ad.realism"):
+    with caplog.at_level("WARNING", logger="resonant_ad.studies.dijet.realism"):
         table = write_realism_check(str(events), str(extra_path), outputs, SR, "test")
     assert (tmp_path / "realism.png").stat().st_size > 0
     saved = pd.read_csv(outputs["table"])
@@ -121,7 +121,7 @@ def test_write_realism_check_flags_and_warns(tmp_path, caplog):
 def test_paper_scale_signal_strength():
     """1000 signal events in 1M QCD (config/lhco_surrogate_full.yaml) give the paper's
     S/B ≈ 0.6 % and S/√B ≈ 2.2 in the SR (estimated from the SR fractions of a sample)."""
-    from resonant_ad.config import load_study  # the config as the workflow reads it
+    from resonant_ad.workflow.config import load_study  # the config as the workflow reads it
 
     full = load_study("config/lhco_surrogate_full.yaml", "lhco_surrogate")
     n_bkg = full["data"]["surrogate"]["n_background"]
@@ -141,19 +141,18 @@ def test_calibration_objective_is_lower_at_the_shipped_constants():
     """`surrogate_calibration`: the shipped constants sit at a lower loss than moved ones."""
     import dataclasses
 
-    from resonant_ad import lhco_surrogate as sur
-    from resonant_ad import surrogate_calibration as cal
+    from resonant_ad.studies.dijet import calibration as cal
+    from resonant_ad.studies.dijet.jets import QCD
+    from resonant_ad.studies.dijet.signal import SIGNAL
 
     names = ["radiation_scale", "merge_radius"]
     f = cal.objective("signal", names, 30_000)
-    here = np.array([cal._to_free(getattr(sur.SIGNAL, k), k) for k in names])
+    here = np.array([cal._to_free(getattr(SIGNAL, k), k) for k in names])
     assert f(here) < f(here + np.array([1.0, 0.0])) and f(here) < f(here - np.array([0.0, 1.0]))
-    qcd = dataclasses.replace(sur.QCD, radiation_pt_power=0.0)  # no mJJ dependence of masses
-    events = cal.sample("qcd", qcd, sur.SIGNAL, 30_000)
+    qcd = dataclasses.replace(QCD, radiation_pt_power=0.0)  # no mJJ dependence of masses
+    events = cal.sample("qcd", qcd, SIGNAL, 30_000)
     table = compare(sr_classes(events, None, SR), load_reference())
     assert cal.loss("qcd", table) > cal.loss(
         "qcd",
-        compare(
-            sr_classes(cal.sample("qcd", sur.QCD, sur.SIGNAL, 30_000), None, SR), load_reference()
-        ),
+        compare(sr_classes(cal.sample("qcd", QCD, SIGNAL, 30_000), None, SR), load_reference()),
     )

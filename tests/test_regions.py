@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from resonant_ad.regions import in_window, sideband_mask, split_labels
+from resonant_ad.core.regions import in_window, sideband_mask, split_labels
 
 
 def test_window_is_strict_and_sidebands_are_the_complement():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from resonant_ad.seeding import derive_seed, rng
+from resonant_ad.core.seeding import derive_seed, rng
 
 
 def test_same_names_same_seed_and_stream():

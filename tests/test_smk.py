@@ -2,32 +2,34 @@ import logging
 
 import pytest
 
-from resonant_ad import smk
+from resonant_ad.workflow import smk
 
 
 def test_source_hash_follows_package_imports():
-    closure = smk.source_modules("toy")
+    closure = smk.source_modules("studies.toy.data")
     assert {
-        "resonant_ad.toy",
-        "resonant_ad.regions",
-        "resonant_ad.seeding",
-        "resonant_ad.io",
+        "resonant_ad.studies.toy.data",
+        "resonant_ad.core.regions",
+        "resonant_ad.core.seeding",
+        "resonant_ad.core.io",
     } <= set(closure)
-    assert "resonant_ad.classifier" not in closure  # generation must not rerun on classifier edits
-    assert "resonant_ad.classifier" in smk.source_modules("toy_analysis")
+    # generation must not rerun on classifier edits; the analysis must
+    assert "resonant_ad.core.classifier" not in closure
+    assert "resonant_ad.core.classifier" in smk.source_modules("studies.toy.analysis")
 
 
 def test_source_hash_is_stable_and_distinct():
-    assert smk.source_hash("toy") == smk.source_hash("resonant_ad.toy")
-    assert smk.source_hash("toy") != smk.source_hash("toy_analysis")
-    assert len(smk.source_hash("metrics")) == 12
+    toy = smk.source_hash("studies.toy.data")
+    assert toy == smk.source_hash("resonant_ad.studies.toy.data")
+    assert toy != smk.source_hash("studies.toy.analysis")
+    assert len(smk.source_hash("stats.metrics")) == 12
 
 
 def test_relative_imports_resolved(tmp_path):
     src = tmp_path / "mod.py"
-    src.write_text("from .io import write_parquet\nfrom . import metrics\nimport numpy\n")
-    found = smk._package_imports("resonant_ad.mod", src)
-    assert {"resonant_ad.io", "resonant_ad.metrics"} <= found
+    src.write_text("from .methods import method\nfrom ..core import io\nimport numpy\n")
+    found = smk._package_imports("resonant_ad.stages.mod", src)
+    assert {"resonant_ad.stages.methods", "resonant_ad.core.io"} <= found
     assert not any(name.startswith("numpy") for name in found)
 
 
@@ -41,8 +43,11 @@ def test_logged_writes_log_and_reraises(tmp_path):
     assert "ValueError: boom" in text
 
 
-def test_relative_package_import_is_followed():
-    # `from . import paths` names the package itself, then the module
-    closure = smk.source_modules("null_study")
-    assert {"resonant_ad.methods", "resonant_ad.flow_study", "resonant_ad"} <= closure.keys()
-    assert "resonant_ad.paths" not in closure  # path patterns are the DAG's, not a computation
+def test_package_import_is_followed_and_patterns_are_not_hashed():
+    # `from resonant_ad.workflow import files, patterns` names the package, then the modules
+    closure = smk.source_modules("workflow.null")
+    assert {"resonant_ad.stages.methods", "resonant_ad.stages.flows"} <= closure.keys()
+    # path patterns, job files and targets are the DAG's, not a computation
+    assert not {f"resonant_ad.workflow.{m}" for m in ("patterns", "files", "targets")} & set(
+        closure
+    )

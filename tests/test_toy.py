@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from resonant_ad.toy import features, generate_toy
+from resonant_ad.studies.toy.data import features, generate_toy
 
 SPLIT = {"train": 0.5, "val": 1 / 6, "test": 1 / 3}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from resonant_ad.training import EpochRunner, adam, permutations, use_graphs
+from resonant_ad.core.training import EpochRunner, adam, permutations, use_graphs
 
 CPU = torch.device("cpu")
 

@@ -14,10 +14,10 @@ import pytest
 import yaml
 from conftest import copy_workflow, run_snakemake
 
-from resonant_ad.evaluation import METRIC_COLUMNS
-from resonant_ad.lhco_surrogate import generate_surrogate, write_hdf
-from resonant_ad.methods import METHODS
-from resonant_ad.paths import LATENT_PARTS, SPLIT_PARTS
+from resonant_ad.stages.evaluate import METRIC_COLUMNS
+from resonant_ad.stages.methods import METHODS
+from resonant_ad.stages.parts import LATENT_PARTS, SPLIT_PARTS
+from resonant_ad.studies.dijet.surrogate import generate_surrogate, write_hdf
 
 pytestmark = pytest.mark.workflow
 SR = "sr3.3-3.7"  # the nominal window's folder

@@ -1,4 +1,4 @@
-# The enhanced bump hunt after the cut (resonant_ad.bumphunt): per classifier run a dijet fit
+# The enhanced bump hunt after the cut (resonant_ad.stats.bumphunt): per classifier run a dijet fit
 # of the selected SB spectrum, the SR prediction and the local significance; per analysis a
 # table and figures; and the SR window scan, each window a value of the {window} wildcard.
 
@@ -6,10 +6,10 @@
 rule bumphunt:
     """Dijet-function fit of the selected SB spectrum and the SR excess of one classifier run."""
     input:
-        scores=paths.SCORES.replace("{testset}", "data"),
+        scores=patterns.SCORES.replace("{testset}", "data"),
     output:
-        results=paths.BUMPHUNT_RESULTS,
-        bins=paths.BUMPHUNT_BINS,
+        results=patterns.BUMPHUNT_RESULTS,
+        bins=patterns.BUMPHUNT_BINS,
     log:
         "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/{method}/bumphunt.log",
     benchmark:
@@ -20,7 +20,7 @@ rule bumphunt:
     resources:
         **rule_resources(config, "bumphunt"),
     params:
-        window=lambda w: paths.parse_window(w.window),
+        window=lambda w: parts.parse_window(w.window),
         bumphunt=lambda w: config[w.study]["bumphunt"],
         labels=lambda w: {
             "method": w.method,
@@ -28,7 +28,7 @@ rule bumphunt:
             "run": int(w.run),
             "window": w.window,
         },
-        code=source_hash("bumphunt"),
+        code=source_hash("stats.bumphunt"),
     script:
         "../scripts/bumphunt.py"
 
@@ -37,17 +37,17 @@ rule bumphunt_summary:
     """Every bump hunt of one analysis in one table, with Z and fit quality against ε."""
     input:
         lambda w: [
-            r["results"] for r in paths.bumphunt_runs(config, w.study, w.feature_set, w.window)
+            r["results"] for r in files.bumphunt_runs(config, w.study, w.feature_set, w.window)
         ],
     output:
-        table=paths.BUMPHUNT_SUMMARY,
+        table=patterns.BUMPHUNT_SUMMARY,
         png=report(
-            paths.BUMPHUNT_SIGNIFICANCE.replace("{ext}", "png"),
+            patterns.BUMPHUNT_SIGNIFICANCE.replace("{ext}", "png"),
             caption="../report/bumphunt_significance.rst",
             category="Bump hunt",
             labels={"study": "{study}", "analysis": "{feature_set} SR {window}"},
         ),
-        pdf=paths.BUMPHUNT_SIGNIFICANCE.replace("{ext}", "pdf"),
+        pdf=patterns.BUMPHUNT_SIGNIFICANCE.replace("{ext}", "pdf"),
     log:
         "logs/{study}/{feature_set}/sr{window}/bumphunt_summary.log",
     benchmark:
@@ -58,9 +58,9 @@ rule bumphunt_summary:
     resources:
         **rule_resources(config, "bumphunt_summary"),
     params:
-        records=lambda w: paths.bumphunt_runs(config, w.study, w.feature_set, w.window),
+        records=lambda w: files.bumphunt_runs(config, w.study, w.feature_set, w.window),
         title=lambda w: f"{w.study}, {w.feature_set}, SR {w.window} TeV",
-        code=source_hash("bumphunt_figures"),
+        code=source_hash("studies.dijet.bumphunt_figures"),
     script:
         "../scripts/bumphunt_summary.py"
 
@@ -70,17 +70,17 @@ rule bumphunt_fits:
     input:
         lambda w: [
             r[key]
-            for r in paths.bumphunt_fit_runs(config, w.study, w.feature_set, w.window, w.nsig)
+            for r in files.bumphunt_fit_runs(config, w.study, w.feature_set, w.window, w.nsig)
             for key in ("results", "bins")
         ],
     output:
         png=report(
-            paths.BUMPHUNT_FITS.replace("{ext}", "png"),
+            patterns.BUMPHUNT_FITS.replace("{ext}", "png"),
             caption="../report/bumphunt_fits.rst",
             category="Bump hunt",
             labels={"study": "{study}", "analysis": "{feature_set} SR {window} nsig {nsig}"},
         ),
-        pdf=paths.BUMPHUNT_FITS.replace("{ext}", "pdf"),
+        pdf=patterns.BUMPHUNT_FITS.replace("{ext}", "pdf"),
     log:
         "logs/{study}/{feature_set}/sr{window}/bumphunt_fits_nsig{nsig}.log",
     benchmark:
@@ -91,12 +91,12 @@ rule bumphunt_fits:
     resources:
         **rule_resources(config, "bumphunt_summary"),
     params:
-        records=lambda w: paths.bumphunt_fit_runs(config, w.study, w.feature_set, w.window, w.nsig),
-        window=lambda w: paths.parse_window(w.window),
+        records=lambda w: files.bumphunt_fit_runs(config, w.study, w.feature_set, w.window, w.nsig),
+        window=lambda w: parts.parse_window(w.window),
         title=lambda w: (
             f"{w.study}, {w.feature_set}, SR {w.window} TeV: {w.nsig} signal events, run 0"
         ),
-        code=source_hash("bumphunt_figures"),
+        code=source_hash("studies.dijet.bumphunt_figures"),
     script:
         "../scripts/bumphunt_fits.py"
 
@@ -104,15 +104,15 @@ rule bumphunt_fits:
 rule scan_summary:
     """The SR window scan: Z against the window centre per method."""
     input:
-        lambda w: [r["results"] for r in paths.scan_inputs(config, w.study)],
+        lambda w: [r["results"] for r in targets.scan_inputs(config, w.study)],
     output:
-        table=paths.SCAN_SUMMARY,
+        table=patterns.SCAN_SUMMARY,
         png=report(
-            paths.SCAN_FIGURE.replace("{ext}", "png"),
+            patterns.SCAN_FIGURE.replace("{ext}", "png"),
             caption="../report/scan.rst",
             category="Bump hunt",
         ),
-        pdf=paths.SCAN_FIGURE.replace("{ext}", "pdf"),
+        pdf=patterns.SCAN_FIGURE.replace("{ext}", "pdf"),
     log:
         "logs/{study}/scan/{feature_set}/nsig{nsig}/scan_summary.log",
     benchmark:
@@ -123,9 +123,9 @@ rule scan_summary:
     resources:
         **rule_resources(config, "bumphunt_summary"),
     params:
-        records=lambda w: paths.scan_inputs(config, w.study),
+        records=lambda w: targets.scan_inputs(config, w.study),
         signal_region=lambda w: config[w.study]["signal_region"],
         title=lambda w: f"{w.study}: SR window scan, {w.feature_set}, {w.nsig} signal events",
-        code=source_hash("bumphunt_figures"),
+        code=source_hash("studies.dijet.bumphunt_figures"),
     script:
         "../scripts/scan_summary.py"

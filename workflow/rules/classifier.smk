@@ -1,25 +1,25 @@
-# Per-run classifiers of every method (resonant_ad.methods), then SIC / sculpting evaluation
+# Per-run classifiers of every method (resonant_ad.stages.methods), then SIC / sculpting evaluation
 # and the paper's Figs. 6-8 panels per feature set.
 
 
 # One job trains a method's classifiers of a group of runs (`runs_per_job`; NN classifiers as
 # the members of one model); each run's score tables, history and summary keep their paths.
-for _study, _runs, _windows in paths.training_groups(config):
+for _study, _runs, _windows in files.training_groups(config):
 
     rule:
         """One method's classifiers of a group of runs, trained together, and their scores."""
         name:
-            f"train_classifier_{_study}_runs{paths.runs_label(_runs).replace('-', '_')}"
+            f"train_classifier_{_study}_runs{files.runs_label(_runs).replace('-', '_')}"
         input:
             unpack(classifier_group_inputs(_study, _runs)),
         output:
-            **paths.classifier_group_outputs(_study, _runs),
+            **files.classifier_group_outputs(_study, _runs),
         log:
-            f"logs/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{paths.runs_label(_runs)}/{{method}}/train_classifier.log",
+            f"logs/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{files.runs_label(_runs)}/{{method}}/train_classifier.log",
         benchmark:
-            f"benchmarks/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{paths.runs_label(_runs)}/{{method}}/train_classifier.tsv"
+            f"benchmarks/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{files.runs_label(_runs)}/{{method}}/train_classifier.tsv"
         wildcard_constraints:
-            window=paths.window_pattern(_windows),
+            window=files.window_pattern(_windows),
         conda:
             ENV
         threads: resource(config, "train_classifier", "threads")
@@ -28,11 +28,11 @@ for _study, _runs, _windows in paths.training_groups(config):
         params:
             classifier=config[_study]["classifier"],
             sampling={k: config[_study]["flow"][k] for k in ("n_samples", "sample_val_fraction")},
-            signal_region=lambda w: paths.parse_window(w.window),
+            signal_region=lambda w: parts.parse_window(w.window),
             cwola=cwola_slice(_study),
             seeds=method_seeds(_study, _runs),
             runs=list(_runs),
-            code=source_hash("classifier_study"),
+            code=source_hash("stages.classify"),
         script:
             "../scripts/train_classifier.py"
 
@@ -41,18 +41,18 @@ rule evaluate:
     """SIC, χ²/ndof sculpting (Eq. 5) and the metric tables of one analysis."""
     input:
         sic=lambda w: [
-            r["path"] for r in paths.score_files(config, w.study, w.feature_set, w.window, "sic")
+            r["path"] for r in files.score_files(config, w.study, w.feature_set, w.window, "sic")
         ],
         sculpting=lambda w: [
             r["path"]
-            for r in paths.score_files(config, w.study, w.feature_set, w.window, "sculpting")
+            for r in files.score_files(config, w.study, w.feature_set, w.window, "sculpting")
         ],
     output:
-        metrics=paths.METRICS,
-        summary=paths.METRICS_SUMMARY,
-        sic=paths.SIC_CURVES,
-        sculpting=paths.SCULPTING_CURVES,
-        mjj=paths.MJJ_SELECTION,
+        metrics=patterns.METRICS,
+        summary=patterns.METRICS_SUMMARY,
+        sic=patterns.SIC_CURVES,
+        sculpting=patterns.SCULPTING_CURVES,
+        mjj=patterns.MJJ_SELECTION,
     log:
         "logs/{study}/{feature_set}/sr{window}/evaluate.log",
     benchmark:
@@ -63,19 +63,19 @@ rule evaluate:
     resources:
         **rule_resources(config, "evaluate"),
     params:
-        sic_files=lambda w: paths.score_files(config, w.study, w.feature_set, w.window, "sic"),
-        sculpting_files=lambda w: paths.score_files(
+        sic_files=lambda w: files.score_files(config, w.study, w.feature_set, w.window, "sic"),
+        sculpting_files=lambda w: files.score_files(
             config, w.study, w.feature_set, w.window, "sculpting"
         ),
         evaluation=lambda w: config[w.study]["evaluation"],
         seed=lambda w: run_seed(
             config[w.study]["seed"],
             "evaluate",
-            paths.analysis_label(config, w.study, w.feature_set, w.window),
+            targets.analysis_label(config, w.study, w.feature_set, w.window),
             0,
             0,
         ),
-        code=source_hash("evaluation"),
+        code=source_hash("stages.evaluate"),
     script:
         "../scripts/evaluate.py"
 
@@ -83,31 +83,31 @@ rule evaluate:
 rule evaluation_figures:
     """The paper's Figs. 6-8 panels of one analysis: SIC, sculpting, mJJ after the cut."""
     input:
-        sic=paths.SIC_CURVES,
-        sculpting=paths.SCULPTING_CURVES,
-        mjj=paths.MJJ_SELECTION,
+        sic=patterns.SIC_CURVES,
+        sculpting=patterns.SCULPTING_CURVES,
+        mjj=patterns.MJJ_SELECTION,
     output:
         sic_png=report(
-            paths.FEATURE_SET_FIGURE.replace("{name}.{ext}", "sic.png"),
+            patterns.FEATURE_SET_FIGURE.replace("{name}.{ext}", "sic.png"),
             caption="../report/sic.rst",
             category="Dijet: {feature_set}",
             labels={"study": "{study}", "figure": "SIC"},
         ),
-        sic_pdf=paths.FEATURE_SET_FIGURE.replace("{name}.{ext}", "sic.pdf"),
+        sic_pdf=patterns.FEATURE_SET_FIGURE.replace("{name}.{ext}", "sic.pdf"),
         sculpting_chi2_png=report(
-            paths.FEATURE_SET_FIGURE.replace("{name}.{ext}", "sculpting_chi2.png"),
+            patterns.FEATURE_SET_FIGURE.replace("{name}.{ext}", "sculpting_chi2.png"),
             caption="../report/sculpting_chi2.rst",
             category="Dijet: {feature_set}",
             labels={"study": "{study}", "figure": "sculpting chi2/ndof"},
         ),
-        sculpting_chi2_pdf=paths.FEATURE_SET_FIGURE.replace("{name}.{ext}", "sculpting_chi2.pdf"),
+        sculpting_chi2_pdf=patterns.FEATURE_SET_FIGURE.replace("{name}.{ext}", "sculpting_chi2.pdf"),
         mjj_selection_png=report(
-            paths.FEATURE_SET_FIGURE.replace("{name}.{ext}", "mjj_selection.png"),
+            patterns.FEATURE_SET_FIGURE.replace("{name}.{ext}", "mjj_selection.png"),
             caption="../report/mjj_selection.rst",
             category="Dijet: {feature_set}",
             labels={"study": "{study}", "figure": "mJJ after the cut"},
         ),
-        mjj_selection_pdf=paths.FEATURE_SET_FIGURE.replace("{name}.{ext}", "mjj_selection.pdf"),
+        mjj_selection_pdf=patterns.FEATURE_SET_FIGURE.replace("{name}.{ext}", "mjj_selection.pdf"),
     log:
         "logs/{study}/{feature_set}/sr{window}/evaluation_figures.log",
     benchmark:
@@ -118,8 +118,8 @@ rule evaluation_figures:
     resources:
         **rule_resources(config, "evaluation_figures"),
     params:
-        signal_region=lambda w: paths.parse_window(w.window),
+        signal_region=lambda w: parts.parse_window(w.window),
         efficiency=lambda w: config[w.study]["evaluation"]["selection_efficiency"],
-        code=source_hash("evaluation_figures"),
+        code=source_hash("studies.dijet.evaluation_figures"),
     script:
         "../scripts/evaluation_figures.py"

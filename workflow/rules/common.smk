@@ -1,10 +1,11 @@
 # Shared set-up: config validation (defaults filled in from the schema) and the wildcard
-# constraints. Helpers live in the package (resonant_ad.paths / .config / .smk).
+# constraints. Helpers live in the package (resonant_ad.workflow.patterns / .config / .smk).
 from snakemake.utils import validate
 
-from resonant_ad import paths
-from resonant_ad.methods import METHODS
-from resonant_ad.config import (
+from resonant_ad.stages import parts
+from resonant_ad.workflow import files, patterns, targets
+from resonant_ad.stages.methods import METHODS
+from resonant_ad.workflow.config import (
     check_dijet_study,
     coerce_strings,
     config_slice,
@@ -13,8 +14,8 @@ from resonant_ad.config import (
     resource,
     rule_resources,
 )
-from resonant_ad.seeding import derive_seed, run_seed
-from resonant_ad.smk import source_hash
+from resonant_ad.core.seeding import derive_seed, run_seed
+from resonant_ad.workflow.smk import source_hash
 
 # Nested `--config` values arrive as strings: re-read them where the schema wants numbers,
 # then validate (which also fills in the schema's defaults).
@@ -24,7 +25,7 @@ validate(config, CONFIG_SCHEMA)
 for _study in config["studies"]:
     if _study not in config:
         raise ValueError(f"config: study {_study!r} is listed in `studies` but has no section")
-    if _study in paths.DIJET_STUDIES:
+    if _study in patterns.DIJET_STUDIES:
         check_dijet_study(config, _study)
 
 ENV = "../../envs/resonant-ad.yaml"
@@ -34,13 +35,13 @@ wildcard_constraints:
     c=r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?",
     space="x|z",
     run=r"[0-9]+",
-    study="|".join(paths.DIJET_STUDIES),
+    study="|".join(patterns.DIJET_STUDIES),
     feature_set=r"[A-Za-z][A-Za-z0-9]*",
     nsig=r"[0-9]+",
     filename=r"[^/]+",
-    part="|".join(paths.SPLIT_PARTS),
+    part="|".join(parts.SPLIT_PARTS),
     method="|".join(METHODS),
-    testset="|".join(paths.TEST_SETS),
+    testset="|".join(patterns.TEST_SETS),
     signal=r"[A-Za-z][A-Za-z0-9_]*",
     sigma=r"[0-9]+(\.[0-9]+)?",
     repeat=r"[0-9]+",
@@ -60,7 +61,7 @@ def run_seeds(study, stage, runs):
     ``runs`` of one analysis of ``study``."""
 
     def seeds(w):
-        label = paths.analysis_label(config, study, w.feature_set, w.window)
+        label = targets.analysis_label(config, study, w.feature_set, w.window)
         name = stage(w) if callable(stage) else stage
         return [run_seed(config[study]["seed"], name, label, w.nsig, run) for run in runs]
 
@@ -74,7 +75,7 @@ def method_seeds(study, runs):
 
 def classifier_group_inputs(study, runs):
     """Input function: every run's training and test inputs of one method."""
-    return lambda w: paths.classifier_group_inputs(
+    return lambda w: files.classifier_group_inputs(
         study, w.feature_set, w.window, w.nsig, runs, w.method
     )
 

@@ -4,21 +4,21 @@
 rule download:
     """Fetch one raw file by URL into resources/, md5-verified, renamed only when complete."""
     output:
-        paths.DOWNLOAD,
+        patterns.DOWNLOAD,
     log:
         "logs/{study}/download_{filename}.log",
     benchmark:
         "benchmarks/{study}/download_{filename}.tsv"
     wildcard_constraints:
-        study="|".join(paths.DOWNLOAD_STUDIES),
+        study="|".join(patterns.DOWNLOAD_STUDIES),
     conda:
         ENV
     threads: resource(config, "download", "threads")
     resources:
         **rule_resources(config, "download"),
     params:
-        spec=lambda w: paths.download_spec(config, w.study, w.filename),
-        code=source_hash("download"),
+        spec=lambda w: targets.download_spec(config, w.study, w.filename),
+        code=source_hash("core.download"),
     script:
         "../scripts/download.py"
 
@@ -26,8 +26,8 @@ rule download:
 rule generate_surrogate:
     """The offline LHCO R&D-like surrogate (calibrated to the real SR) in the real file layout."""
     output:
-        features=paths.SURROGATE_FEATURES,
-        extra=paths.SURROGATE_EXTRA,
+        features=patterns.SURROGATE_FEATURES,
+        extra=patterns.SURROGATE_EXTRA,
     log:
         "logs/{study}/generate_surrogate.log",
     benchmark:
@@ -40,7 +40,7 @@ rule generate_surrogate:
     params:
         surrogate=lambda w: config[w.study]["data"]["surrogate"],
         signal_region=lambda w: config[w.study]["signal_region"],
-        code=source_hash("lhco_surrogate"),
+        code=source_hash("studies.dijet.surrogate"),
     script:
         "../scripts/generate_surrogate.py"
 
@@ -48,10 +48,10 @@ rule generate_surrogate:
 rule prepare:
     """Raw jet columns → the analysis features (mJJ, mJ1, ΔmJ, τ21, ΔR) in parquet."""
     input:
-        unpack(lambda w: paths.raw_inputs(config, w.study)),
+        unpack(lambda w: targets.raw_inputs(config, w.study)),
     output:
-        events=paths.PREPARED_EVENTS,
-        extra=paths.PREPARED_EXTRA,
+        events=patterns.PREPARED_EVENTS,
+        extra=patterns.PREPARED_EXTRA,
     log:
         "logs/{study}/prepare.log",
     benchmark:
@@ -64,7 +64,7 @@ rule prepare:
     params:
         verify=lambda w: config[w.study]["data"]["source"] == "download",
         signal_region=lambda w: config[w.study]["signal_region"],
-        code=source_hash("lhco_data"),
+        code=source_hash("studies.dijet.data"),
     script:
         "../scripts/prepare.py"
 
@@ -72,11 +72,11 @@ rule prepare:
 rule inject:
     """All background plus n injected signal events; S/B and S/√B in the SR."""
     input:
-        events=paths.PREPARED_EVENTS,
+        events=patterns.PREPARED_EVENTS,
     output:
-        data=paths.INJECTED_DATA,
-        unused=paths.UNUSED_SIGNAL,
-        summary=paths.INJECTION_SUMMARY,
+        data=patterns.INJECTED_DATA,
+        unused=patterns.UNUSED_SIGNAL,
+        summary=patterns.INJECTION_SUMMARY,
     log:
         "logs/{study}/inject_nsig{nsig}.log",
     benchmark:
@@ -88,7 +88,7 @@ rule inject:
         **rule_resources(config, "inject"),
     params:
         study=lambda w: config_slice(config, w.study, "seed", "signal_region"),
-        code=source_hash("lhco_data"),
+        code=source_hash("studies.dijet.data"),
     script:
         "../scripts/inject.py"
 
@@ -96,11 +96,11 @@ rule inject:
 rule split:
     """SR/SB × train/val/test, the extra SR background and the unused SR signal, per feature set."""
     input:
-        data=paths.INJECTED_DATA,
-        unused=paths.UNUSED_SIGNAL,
-        extra=paths.PREPARED_EXTRA,
+        data=patterns.INJECTED_DATA,
+        unused=patterns.UNUSED_SIGNAL,
+        extra=patterns.PREPARED_EXTRA,
     output:
-        **paths.split_outputs("{study}", "{feature_set}", "{window}", "{nsig}"),
+        **files.split_outputs("{study}", "{feature_set}", "{window}", "{nsig}"),
     log:
         "logs/{study}/split_{feature_set}_sr{window}_nsig{nsig}.log",
     benchmark:
@@ -114,10 +114,10 @@ rule split:
         spec=lambda w: config[w.study]["feature_sets"][w.feature_set],
         study=lambda w: {
             **config_slice(config, w.study, "seed", "split", "extra_split"),
-            "signal_region": paths.parse_window(w.window),
+            "signal_region": parts.parse_window(w.window),
             "extra_region": config[w.study]["signal_region"],
         },
-        code=source_hash("lhco_data"),
+        code=source_hash("studies.dijet.data"),
     script:
         "../scripts/split.py"
 
@@ -125,15 +125,15 @@ rule split:
 rule data_overview:
     """Features per region and their correlation with mJJ."""
     input:
-        events=paths.PREPARED_EVENTS,
+        events=patterns.PREPARED_EVENTS,
     output:
         png=report(
-            paths.DATA_OVERVIEW.replace("{ext}", "png"),
+            patterns.DATA_OVERVIEW.replace("{ext}", "png"),
             caption="../report/data_overview.rst",
             category="Dijet data",
         ),
-        pdf=paths.DATA_OVERVIEW.replace("{ext}", "pdf"),
-        correlations=paths.FEATURE_CORRELATIONS,
+        pdf=patterns.DATA_OVERVIEW.replace("{ext}", "pdf"),
+        correlations=patterns.FEATURE_CORRELATIONS,
     log:
         "logs/{study}/data_overview.log",
     benchmark:
@@ -146,7 +146,7 @@ rule data_overview:
     params:
         feature_sets=lambda w: config[w.study]["feature_sets"],
         signal_region=lambda w: config[w.study]["signal_region"],
-        code=source_hash("lhco_figures"),
+        code=source_hash("studies.dijet.figures"),
     script:
         "../scripts/data_overview.py"
 
@@ -154,17 +154,17 @@ rule data_overview:
 rule realism_check:
     """Compare the prepared SR events with the real LHCO R&D SR (resources/reference)."""
     input:
-        events=paths.PREPARED_EVENTS,
-        extra=paths.PREPARED_EXTRA,
-        reference=paths.REALISM_REFERENCE,
+        events=patterns.PREPARED_EVENTS,
+        extra=patterns.PREPARED_EXTRA,
+        reference=patterns.REALISM_REFERENCE,
     output:
-        table=paths.REALISM_TABLE,
+        table=patterns.REALISM_TABLE,
         png=report(
-            paths.REALISM_FIGURE.replace("{ext}", "png"),
+            patterns.REALISM_FIGURE.replace("{ext}", "png"),
             caption="../report/realism.rst",
             category="Dijet data",
         ),
-        pdf=paths.REALISM_FIGURE.replace("{ext}", "pdf"),
+        pdf=patterns.REALISM_FIGURE.replace("{ext}", "pdf"),
     log:
         "logs/{study}/realism_check.log",
     benchmark:
@@ -177,6 +177,6 @@ rule realism_check:
     params:
         signal_region=lambda w: config[w.study]["signal_region"],
         title=lambda w: f"{w.study}: prepared SR events against the real LHCO R&D SR",
-        code=source_hash("realism"),
+        code=source_hash("studies.dijet.realism"),
     script:
         "../scripts/realism_check.py"

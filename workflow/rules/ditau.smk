@@ -4,7 +4,7 @@
 rule ditau_generate:
     """The offline di-τ + X object table (backgrounds and three signals)."""
     output:
-        paths.DITAU_OBJECTS,
+        patterns.DITAU_OBJECTS,
     log:
         "logs/ditau/generate.log",
     benchmark:
@@ -16,7 +16,7 @@ rule ditau_generate:
         **rule_resources(config, "ditau_generate"),
     params:
         surrogate=lambda w: config["ditau"]["data"]["surrogate"],
-        code=source_hash("ditau"),
+        code=source_hash("studies.ditau.data"),
     script:
         "../scripts/ditau_generate.py"
 
@@ -24,10 +24,10 @@ rule ditau_generate:
 rule ditau_prepare:
     """The di-τ selection and the event-level features (simplex coordinates, MET, HT, ΔR)."""
     input:
-        lambda w: paths.ditau_raw_inputs(config["ditau"]),
+        lambda w: targets.ditau_raw_inputs(config["ditau"]),
     output:
-        events=paths.DITAU_EVENTS,
-        cutflow=paths.DITAU_CUTFLOW,
+        events=patterns.DITAU_EVENTS,
+        cutflow=patterns.DITAU_CUTFLOW,
     log:
         "logs/ditau/prepare.log",
     benchmark:
@@ -45,7 +45,7 @@ rule ditau_prepare:
             spec["filename"]: {"process": spec["process"], "label": spec["label"]}
             for spec in config["ditau"]["data"].get("files", {}).values()
         },
-        code=source_hash("ditau"),
+        code=source_hash("studies.ditau.data"),
     script:
         "../scripts/ditau_prepare.py"
 
@@ -53,14 +53,14 @@ rule ditau_prepare:
 rule ditau_split:
     """Background-only SB for the flow, SR train/val/test, per-signal test sets and pools."""
     input:
-        events=paths.DITAU_EVENTS,
+        events=patterns.DITAU_EVENTS,
     output:
-        **paths.ditau_split_parts(),
+        **targets.ditau_split_parts(),
         **{
             f"signal_{k}": v
-            for k, v in paths.ditau_signals(config.get("ditau", {"signals": []})).items()
+            for k, v in targets.ditau_signals(config.get("ditau", {"signals": []})).items()
         },
-        summary=paths.DITAU_SPLIT_SUMMARY,
+        summary=patterns.DITAU_SPLIT_SUMMARY,
     log:
         "logs/ditau/split.log",
     benchmark:
@@ -77,7 +77,7 @@ rule ditau_split:
             "signals": config["ditau"]["signals"],
             "split": config["ditau"]["split"],
         },
-        code=source_hash("ditau_study"),
+        code=source_hash("studies.ditau.study"),
     script:
         "../scripts/ditau_split.py"
 
@@ -85,17 +85,17 @@ rule ditau_split:
 rule ditau_train_flow:
     """The RQ-spline flow p(x | m_vis) on the background-only sidebands (one flow)."""
     input:
-        sb_train=paths.DITAU_SPLIT_PART.replace("{part}", "sb_train"),
-        sb_val=paths.DITAU_SPLIT_PART.replace("{part}", "sb_val"),
+        sb_train=patterns.DITAU_SPLIT_PART.replace("{part}", "sb_train"),
+        sb_val=patterns.DITAU_SPLIT_PART.replace("{part}", "sb_val"),
     output:
-        model_0=paths.DITAU_FLOW_MODEL,
-        history_0=paths.DITAU_FLOW_HISTORY,
+        model_0=patterns.DITAU_FLOW_MODEL,
+        history_0=patterns.DITAU_FLOW_HISTORY,
         png_0=report(
-            paths.DITAU_FLOW_LOSS.replace("{ext}", "png"),
+            patterns.DITAU_FLOW_LOSS.replace("{ext}", "png"),
             caption="../report/ditau_flow_loss.rst",
             category="Di-tau",
         ),
-        pdf_0=paths.DITAU_FLOW_LOSS.replace("{ext}", "pdf"),
+        pdf_0=patterns.DITAU_FLOW_LOSS.replace("{ext}", "pdf"),
     log:
         "logs/ditau/train_flow.log",
     benchmark:
@@ -110,7 +110,7 @@ rule ditau_train_flow:
         seeds=lambda w: [derive_seed(config["ditau"]["seed"], "flow")],
         runs=[0],
         mass="mvis",
-        code=source_hash("flow_study"),
+        code=source_hash("stages.flows"),
     script:
         "../scripts/train_flow.py"
 
@@ -118,11 +118,11 @@ rule ditau_train_flow:
 rule ditau_sample:
     """Synthetic SR background of one repeat: m_vis from the SR KDE, x from the flow."""
     input:
-        **paths.ditau_split_parts(),
-        model=paths.DITAU_FLOW_MODEL,
+        **targets.ditau_split_parts(),
+        model=patterns.DITAU_FLOW_MODEL,
     output:
-        samples=paths.DITAU_SAMPLES,
-        summary=paths.DITAU_SAMPLING,
+        samples=patterns.DITAU_SAMPLES,
+        summary=patterns.DITAU_SAMPLING,
     log:
         "logs/ditau/repeat{repeat}/sample.log",
     benchmark:
@@ -139,7 +139,7 @@ rule ditau_sample:
             "oversampling": config["ditau"]["oversampling"],
         },
         seed=lambda w: derive_seed(config["ditau"]["seed"], "sample", int(w.repeat)),
-        code=source_hash("ditau_study"),
+        code=source_hash("studies.ditau.study"),
     script:
         "../scripts/ditau_sample.py"
 
@@ -147,10 +147,10 @@ rule ditau_sample:
 rule ditau_background_check:
     """AUC of a classifier separating real from synthetic SR background."""
     input:
-        **paths.ditau_split_parts(),
-        samples=paths.DITAU_SAMPLES,
+        **targets.ditau_split_parts(),
+        samples=patterns.DITAU_SAMPLES,
     output:
-        paths.DITAU_BACKGROUND_CHECK,
+        patterns.DITAU_BACKGROUND_CHECK,
     log:
         "logs/ditau/repeat{repeat}/background_check.log",
     benchmark:
@@ -163,7 +163,7 @@ rule ditau_background_check:
     params:
         classifier=lambda w: config["ditau"]["classifier"],
         seed=lambda w: derive_seed(config["ditau"]["seed"], "background-check", int(w.repeat)),
-        code=source_hash("ditau_study"),
+        code=source_hash("studies.ditau.study"),
     script:
         "../scripts/ditau_background_check.py"
 
@@ -171,14 +171,14 @@ rule ditau_background_check:
 rule ditau_train_classifier:
     """Inject one signal at one strength; SR data against synthetic background; score."""
     input:
-        **paths.ditau_split_parts(),
-        signal=paths.DITAU_SIGNAL,
-        samples=paths.DITAU_SAMPLES,
-        split=paths.DITAU_SPLIT_SUMMARY,
-        model=paths.DITAU_FLOW_MODEL,
+        **targets.ditau_split_parts(),
+        signal=patterns.DITAU_SIGNAL,
+        samples=patterns.DITAU_SAMPLES,
+        split=patterns.DITAU_SPLIT_SUMMARY,
+        model=patterns.DITAU_FLOW_MODEL,
     output:
-        scores=paths.DITAU_SCORES,
-        summary=paths.DITAU_TRAINING,
+        scores=patterns.DITAU_SCORES,
+        summary=patterns.DITAU_TRAINING,
     log:
         "logs/ditau/{signal}/sigma{sigma}/repeat{repeat}/train_classifier.log",
     benchmark:
@@ -198,7 +198,7 @@ rule ditau_train_classifier:
         seed=lambda w: derive_seed(
             config["ditau"]["seed"], "classifier", w.signal, w.sigma, int(w.repeat)
         ),
-        code=source_hash("ditau_study"),
+        code=source_hash("studies.ditau.study"),
     script:
         "../scripts/ditau_train_classifier.py"
 
@@ -206,14 +206,14 @@ rule ditau_train_classifier:
 rule ditau_evaluate:
     """SIC and significance after the 1% cut of every (signal, injection, repeat)."""
     input:
-        scores=lambda w: [r["scores"] for r in paths.ditau_runs(config["ditau"])],
-        summaries=lambda w: [r["summary"] for r in paths.ditau_runs(config["ditau"])],
-        checks=lambda w: paths.ditau_checks(config["ditau"]),
+        scores=lambda w: [r["scores"] for r in targets.ditau_runs(config["ditau"])],
+        summaries=lambda w: [r["summary"] for r in targets.ditau_runs(config["ditau"])],
+        checks=lambda w: targets.ditau_checks(config["ditau"]),
     output:
-        metrics=paths.DITAU_METRICS,
-        summary=paths.DITAU_METRICS_SUMMARY,
-        sic=paths.DITAU_SIC_CURVES,
-        checks=paths.DITAU_CHECKS,
+        metrics=patterns.DITAU_METRICS,
+        summary=patterns.DITAU_METRICS_SUMMARY,
+        sic=patterns.DITAU_SIC_CURVES,
+        checks=patterns.DITAU_CHECKS,
     log:
         "logs/ditau/evaluate.log",
     benchmark:
@@ -224,9 +224,9 @@ rule ditau_evaluate:
     resources:
         **rule_resources(config, "ditau_evaluate"),
     params:
-        runs=lambda w: paths.ditau_runs(config["ditau"]),
+        runs=lambda w: targets.ditau_runs(config["ditau"]),
         evaluation=lambda w: config["ditau"]["evaluation"],
-        code=source_hash("ditau_study"),
+        code=source_hash("studies.ditau.study"),
     script:
         "../scripts/ditau_evaluate.py"
 
@@ -234,36 +234,36 @@ rule ditau_evaluate:
 rule ditau_figures:
     """The di-τ paper's Figs. 1, 3, 4, 5."""
     input:
-        events=paths.DITAU_EVENTS,
-        sr_test=paths.DITAU_SPLIT_PART.replace("{part}", "sr_test"),
-        samples=paths.DITAU_SAMPLES.replace("{repeat}", "0"),
-        sic=paths.DITAU_SIC_CURVES,
-        summary=paths.DITAU_METRICS_SUMMARY,
+        events=patterns.DITAU_EVENTS,
+        sr_test=patterns.DITAU_SPLIT_PART.replace("{part}", "sr_test"),
+        samples=patterns.DITAU_SAMPLES.replace("{repeat}", "0"),
+        sic=patterns.DITAU_SIC_CURVES,
+        summary=patterns.DITAU_METRICS_SUMMARY,
     output:
         fig1_mvis_png=report(
-            paths.DITAU_FIGURE.format(name="fig1_mvis", ext="png"),
+            patterns.DITAU_FIGURE.format(name="fig1_mvis", ext="png"),
             caption="../report/ditau_fig1_mvis.rst",
             category="Di-tau",
         ),
-        fig1_mvis_pdf=paths.DITAU_FIGURE.format(name="fig1_mvis", ext="pdf"),
+        fig1_mvis_pdf=patterns.DITAU_FIGURE.format(name="fig1_mvis", ext="pdf"),
         fig3_synthetic_png=report(
-            paths.DITAU_FIGURE.format(name="fig3_synthetic", ext="png"),
+            patterns.DITAU_FIGURE.format(name="fig3_synthetic", ext="png"),
             caption="../report/ditau_fig3_synthetic.rst",
             category="Di-tau",
         ),
-        fig3_synthetic_pdf=paths.DITAU_FIGURE.format(name="fig3_synthetic", ext="pdf"),
+        fig3_synthetic_pdf=patterns.DITAU_FIGURE.format(name="fig3_synthetic", ext="pdf"),
         fig4_sic_png=report(
-            paths.DITAU_FIGURE.format(name="fig4_sic", ext="png"),
+            patterns.DITAU_FIGURE.format(name="fig4_sic", ext="png"),
             caption="../report/ditau_fig4_sic.rst",
             category="Di-tau",
         ),
-        fig4_sic_pdf=paths.DITAU_FIGURE.format(name="fig4_sic", ext="pdf"),
+        fig4_sic_pdf=patterns.DITAU_FIGURE.format(name="fig4_sic", ext="pdf"),
         fig5_significance_png=report(
-            paths.DITAU_FIGURE.format(name="fig5_significance", ext="png"),
+            patterns.DITAU_FIGURE.format(name="fig5_significance", ext="png"),
             caption="../report/ditau_fig5_significance.rst",
             category="Di-tau",
         ),
-        fig5_significance_pdf=paths.DITAU_FIGURE.format(name="fig5_significance", ext="pdf"),
+        fig5_significance_pdf=patterns.DITAU_FIGURE.format(name="fig5_significance", ext="pdf"),
     log:
         "logs/ditau/figures.log",
     benchmark:
@@ -276,6 +276,6 @@ rule ditau_figures:
     params:
         signal_region=lambda w: config["ditau"]["signal_region"],
         efficiency=lambda w: config["ditau"]["evaluation"]["selection_efficiency"],
-        code=source_hash("ditau_figures"),
+        code=source_hash("studies.ditau.figures"),
     script:
         "../scripts/ditau_figures.py"

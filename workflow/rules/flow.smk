@@ -4,25 +4,25 @@ SPLIT_WILDCARDS = ("{study}", "{feature_set}", "{window}", "{nsig}")
 
 # One job trains the flows of a group of runs (`runs_per_job`) as the members of one model;
 # each run's model, history and loss figure keep their per-run paths.
-for _study, _runs, _windows in paths.training_groups(config):
+for _study, _runs, _windows in files.training_groups(config):
 
     rule:
         """The flows p(x | mJJ) of a group of runs, trained together on the SB data."""
         name:
-            f"train_flow_{_study}_runs{paths.runs_label(_runs).replace('-', '_')}"
+            f"train_flow_{_study}_runs{files.runs_label(_runs).replace('-', '_')}"
         input:
-            sb_train=paths.SPLIT_PART.replace("{part}", "sb_train").replace("{study}", _study),
-            sb_val=paths.SPLIT_PART.replace("{part}", "sb_val").replace("{study}", _study),
+            sb_train=patterns.SPLIT_PART.replace("{part}", "sb_train").replace("{study}", _study),
+            sb_val=patterns.SPLIT_PART.replace("{part}", "sb_val").replace("{study}", _study),
         output:
             **reported(
-                paths.flow_group_outputs(_study, _runs), "png", "../report/flow_loss.rst", "Flow"
+                files.flow_group_outputs(_study, _runs), "png", "../report/flow_loss.rst", "Flow"
             ),
         log:
-            f"logs/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{paths.runs_label(_runs)}/train_flow.log",
+            f"logs/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{files.runs_label(_runs)}/train_flow.log",
         benchmark:
-            f"benchmarks/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{paths.runs_label(_runs)}/train_flow.tsv"
+            f"benchmarks/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{files.runs_label(_runs)}/train_flow.tsv"
         wildcard_constraints:
-            window=paths.window_pattern(_windows),
+            window=files.window_pattern(_windows),
         conda:
             ENV
         threads: resource(config, "train_flow", "threads")
@@ -33,7 +33,7 @@ for _study, _runs, _windows in paths.training_groups(config):
             seeds=run_seeds(_study, "flow", _runs),
             runs=list(_runs),
             mass="mjj",
-            code=source_hash("flow_study"),
+            code=source_hash("stages.flows"),
         script:
             "../scripts/train_flow.py"
 
@@ -41,11 +41,11 @@ for _study, _runs, _windows in paths.training_groups(config):
 rule sample_flow:
     """CATHODE: the flow's synthetic SR background of one run (masses from the SR KDE)."""
     input:
-        model=paths.FLOW_MODEL,
-        sr_train=paths.SPLIT_PART.replace("{part}", "sr_train"),
+        model=patterns.FLOW_MODEL,
+        sr_train=patterns.SPLIT_PART.replace("{part}", "sr_train"),
     output:
-        samples=paths.SAMPLES,
-        summary=paths.SAMPLING_SUMMARY,
+        samples=patterns.SAMPLES,
+        summary=patterns.SAMPLING_SUMMARY,
     log:
         "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/sample_flow.log",
     benchmark:
@@ -57,15 +57,15 @@ rule sample_flow:
         **rule_resources(config, "sample_flow"),
     params:
         flow=lambda w: config[w.study]["flow"],
-        signal_region=lambda w: paths.parse_window(w.window),
+        signal_region=lambda w: parts.parse_window(w.window),
         seed=lambda w: run_seed(
             config[w.study]["seed"],
             "sample",
-            paths.analysis_label(config, w.study, w.feature_set, w.window),
+            targets.analysis_label(config, w.study, w.feature_set, w.window),
             w.nsig,
             w.run,
         ),
-        code=source_hash("flow_study"),
+        code=source_hash("stages.flows"),
     script:
         "../scripts/sample_flow.py"
 
@@ -73,10 +73,10 @@ rule sample_flow:
 rule to_latent:
     """LaCATHODE: every mapped part of one run in the flow's latent space."""
     input:
-        **paths.latent_inputs(*SPLIT_WILDCARDS),
-        model=paths.FLOW_MODEL,
+        **files.latent_inputs(*SPLIT_WILDCARDS),
+        model=patterns.FLOW_MODEL,
     output:
-        **paths.latent_outputs(*SPLIT_WILDCARDS, "{run}"),
+        **files.latent_outputs(*SPLIT_WILDCARDS, "{run}"),
     log:
         "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/to_latent.log",
     benchmark:
@@ -87,7 +87,7 @@ rule to_latent:
     resources:
         **rule_resources(config, "to_latent"),
     params:
-        code=source_hash("flow_study"),
+        code=source_hash("stages.flows"),
     script:
         "../scripts/to_latent.py"
 
@@ -95,21 +95,21 @@ rule to_latent:
 rule flow_diagnostics:
     """The latent background against N(0, 1) and the flow samples against the SR data."""
     input:
-        model=paths.FLOW_MODEL,
-        samples=paths.SAMPLES,
-        latent_sb=paths.LATENT_PART.replace("{part}", "sb_test"),
-        latent_sr=paths.LATENT_PART.replace("{part}", "sr_test"),
-        data_sb=paths.SPLIT_PART.replace("{part}", "sb_test"),
-        data_sr=paths.SPLIT_PART.replace("{part}", "sr_test"),
+        model=patterns.FLOW_MODEL,
+        samples=patterns.SAMPLES,
+        latent_sb=patterns.LATENT_PART.replace("{part}", "sb_test"),
+        latent_sr=patterns.LATENT_PART.replace("{part}", "sr_test"),
+        data_sb=patterns.SPLIT_PART.replace("{part}", "sb_test"),
+        data_sr=patterns.SPLIT_PART.replace("{part}", "sr_test"),
     output:
-        table=paths.FLOW_CHECKS,
-        summary=paths.FLOW_DIAGNOSTICS,
+        table=patterns.FLOW_CHECKS,
+        summary=patterns.FLOW_DIAGNOSTICS,
         png=report(
-            paths.FLOW_SR_FEATURES.replace("{ext}", "png"),
+            patterns.FLOW_SR_FEATURES.replace("{ext}", "png"),
             caption="../report/flow_sr_features.rst",
             category="Flow",
         ),
-        pdf=paths.FLOW_SR_FEATURES.replace("{ext}", "pdf"),
+        pdf=patterns.FLOW_SR_FEATURES.replace("{ext}", "pdf"),
     log:
         "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/flow_diagnostics.log",
     benchmark:
@@ -123,12 +123,12 @@ rule flow_diagnostics:
         seed=lambda w: run_seed(
             config[w.study]["seed"],
             "auc",
-            paths.analysis_label(config, w.study, w.feature_set, w.window),
+            targets.analysis_label(config, w.study, w.feature_set, w.window),
             w.nsig,
             w.run,
         ),
         feature_set=lambda w: config[w.study]["feature_sets"][w.feature_set],
-        code=source_hash("flow_checks"),
+        code=source_hash("stages.checks"),
     script:
         "../scripts/flow_diagnostics.py"
 
@@ -136,10 +136,10 @@ rule flow_diagnostics:
 rule decorrelate:
     """Every part of one run moved to the SR centre, x' = f⁻¹(f(x; m); m0), and samples at m0."""
     input:
-        **paths.latent_inputs(*SPLIT_WILDCARDS),
-        model=paths.FLOW_MODEL,
+        **files.latent_inputs(*SPLIT_WILDCARDS),
+        model=patterns.FLOW_MODEL,
     output:
-        **paths.decorrelated_outputs(*SPLIT_WILDCARDS, "{run}"),
+        **files.decorrelated_outputs(*SPLIT_WILDCARDS, "{run}"),
     log:
         "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/decorrelate.log",
     benchmark:
@@ -151,14 +151,14 @@ rule decorrelate:
         **rule_resources(config, "to_latent"),
     params:
         flow=lambda w: config[w.study]["flow"],
-        signal_region=lambda w: paths.parse_window(w.window),
+        signal_region=lambda w: parts.parse_window(w.window),
         seed=lambda w: run_seed(
             config[w.study]["seed"],
             "decorrelate",
-            paths.analysis_label(config, w.study, w.feature_set, w.window),
+            targets.analysis_label(config, w.study, w.feature_set, w.window),
             w.nsig,
             w.run,
         ),
-        code=source_hash("flow_study"),
+        code=source_hash("stages.flows"),
     script:
         "../scripts/decorrelate.py"

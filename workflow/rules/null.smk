@@ -1,4 +1,4 @@
-# The background-only null test over independent surrogate datasets (resonant_ad.null_study):
+# The background-only null test over independent surrogate datasets (resonant_ad.workflow.null):
 # one job per dataset seed, then a table, a per-method summary and a figure per feature set.
 # Not part of `all`: `snakemake --cores N null_study` builds every surrogate feature set, or
 # name one: results/<study>/null/<feature_set>/null.csv.
@@ -7,13 +7,13 @@
 rule null_study:
     """Every null-study table and figure of the generated dijet studies (not in `all`)."""
     input:
-        paths.null_targets(config),
+        targets.null_targets(config),
 
 
 rule null_run:
     """One independent surrogate dataset without signal, through every weakly supervised method."""
     output:
-        paths.NULL_RUN,
+        patterns.NULL_RUN,
     log:
         "logs/{study}/null/{feature_set}/data{data_seed}.log",
     benchmark:
@@ -39,7 +39,7 @@ rule null_run:
             "feature_sets": {w.feature_set: config[w.study]["feature_sets"][w.feature_set]},
         },
         methods=lambda w: config[w.study]["null_study"]["methods"],
-        code=source_hash("null_study"),
+        code=source_hash("workflow.null"),
     script:
         "../scripts/null_run.py"
 
@@ -48,18 +48,18 @@ rule null_summary:
     """The null study of one feature set: table, per-method summary and figure."""
     input:
         lambda w: [
-            paths.NULL_RUN.format(study=w.study, feature_set=w.feature_set, data_seed=s)
+            patterns.NULL_RUN.format(study=w.study, feature_set=w.feature_set, data_seed=s)
             for s in config[w.study]["null_study"]["data_seeds"]
         ],
     output:
-        table=paths.NULL_TABLE,
-        summary=paths.NULL_SUMMARY,
+        table=patterns.NULL_TABLE,
+        summary=patterns.NULL_SUMMARY,
         png=report(
-            paths.NULL_FIGURE.replace("{ext}", "png"),
+            patterns.NULL_FIGURE.replace("{ext}", "png"),
             caption="../report/null_auc.rst",
             category="Null study",
         ),
-        pdf=paths.NULL_FIGURE.replace("{ext}", "pdf"),
+        pdf=patterns.NULL_FIGURE.replace("{ext}", "pdf"),
     log:
         "logs/{study}/null/{feature_set}/null_summary.log",
     benchmark:
@@ -74,6 +74,6 @@ rule null_summary:
             f"{w.study}, {w.feature_set}: no signal, "
             f"{len(config[w.study]['null_study']['data_seeds'])} independent datasets"
         ),
-        code=source_hash("null_study"),
+        code=source_hash("workflow.null"),
     script:
         "../scripts/null_summary.py"

@@ -1,8 +1,8 @@
 # The analytic toy of LaCATHODE Sec. III: generate → classifier per (c, space, run) →
 # sculpting table → Figs. 3–5.
-TOY_RUNS = paths.toy_runs(config["toy"])
-TOY_C = [paths.format_c(c) for c in config["toy"]["correlations"]]
-C_MAX = paths.format_c(max(config["toy"]["correlations"]))
+TOY_RUNS = targets.toy_runs(config["toy"])
+TOY_C = [parts.format_c(c) for c in config["toy"]["correlations"]]
+C_MAX = parts.format_c(max(config["toy"]["correlations"]))
 TOY_FIG_PARAMS = config_slice(config, "toy", "m_range", "signal_region", "selection_efficiency")
 TOY_REPORT = "Toy model (LaCATHODE Sec. III)"
 
@@ -10,7 +10,7 @@ TOY_REPORT = "Toy model (LaCATHODE Sec. III)"
 rule toy_generate:
     """The analytic toy's data and sample sets for one correlation c."""
     output:
-        paths.TOY_DATA,
+        patterns.TOY_DATA,
     log:
         "logs/toy/generate_c{c}.log",
     benchmark:
@@ -22,7 +22,7 @@ rule toy_generate:
         **rule_resources(config, "toy_generate"),
     params:
         toy=config_slice(config, "toy", "n_events", "m_range", "split", "seed"),
-        code=source_hash("toy"),
+        code=source_hash("studies.toy.data"),
     script:
         "../scripts/toy_generate.py"
 
@@ -30,11 +30,11 @@ rule toy_generate:
 rule toy_train_classifier:
     """One toy classifier run (c, space x or z) and its scores."""
     input:
-        data=paths.TOY_DATA,
+        data=patterns.TOY_DATA,
     output:
-        scores=paths.TOY_SCORES,
-        model=paths.TOY_MODEL,
-        history=paths.TOY_HISTORY,
+        scores=patterns.TOY_SCORES,
+        model=patterns.TOY_MODEL,
+        history=patterns.TOY_HISTORY,
     log:
         "logs/toy/train_c{c}_{space}_run{run}.log",
     benchmark:
@@ -46,7 +46,7 @@ rule toy_train_classifier:
         **rule_resources(config, "toy_train_classifier"),
     params:
         toy=config_slice(config, "toy", "seed", "signal_region", "classifier"),
-        code=source_hash("toy_analysis"),
+        code=source_hash("studies.toy.analysis"),
     script:
         "../scripts/toy_train_classifier.py"
 
@@ -54,10 +54,10 @@ rule toy_train_classifier:
 rule toy_evaluate:
     """The toy's χ²/ndof per run and its summary with the random-subset band."""
     input:
-        scores=paths.toy_scores(TOY_RUNS),
+        scores=targets.toy_scores(TOY_RUNS),
     output:
-        table=paths.TOY_SCULPTING,
-        summary=paths.TOY_SCULPTING_SUMMARY,
+        table=patterns.TOY_SCULPTING,
+        summary=patterns.TOY_SCULPTING_SUMMARY,
     log:
         "logs/toy/evaluate.log",
     benchmark:
@@ -72,7 +72,7 @@ rule toy_evaluate:
         toy=config_slice(
             config, "toy", "seed", "selection_efficiency", "sculpting_bins", "random_subsets"
         ),
-        code=source_hash("toy_analysis"),
+        code=source_hash("studies.toy.analysis"),
     script:
         "../scripts/toy_evaluate.py"
 
@@ -80,14 +80,14 @@ rule toy_evaluate:
 rule toy_fig3:
     """The toy's Fig. 3: the m distribution of data and samples."""
     input:
-        data=paths.TOY_DATA.format(c=TOY_C[0]),
+        data=patterns.TOY_DATA.format(c=TOY_C[0]),
     output:
         png=report(
-            paths.toy_figure("fig3_m_distribution", "png"),
+            targets.toy_figure("fig3_m_distribution", "png"),
             caption="../report/toy_fig3.rst",
             category=TOY_REPORT,
         ),
-        pdf=paths.toy_figure("fig3_m_distribution", "pdf"),
+        pdf=targets.toy_figure("fig3_m_distribution", "pdf"),
     log:
         "logs/toy/fig3.log",
     benchmark:
@@ -99,7 +99,7 @@ rule toy_fig3:
         **rule_resources(config, "toy_figures"),
     params:
         toy=TOY_FIG_PARAMS,
-        code=source_hash("toy_figures"),
+        code=source_hash("studies.toy.figures"),
     script:
         "../scripts/toy_fig3.py"
 
@@ -107,16 +107,16 @@ rule toy_fig3:
 rule toy_fig4:
     """The toy's Fig. 4: mJJ after the cut in x space."""
     input:
-        data=expand(paths.TOY_DATA, c=TOY_C),
-        scores=paths.toy_scores(TOY_RUNS, space="x"),
-        table=paths.TOY_SCULPTING,
+        data=expand(patterns.TOY_DATA, c=TOY_C),
+        scores=targets.toy_scores(TOY_RUNS, space="x"),
+        table=patterns.TOY_SCULPTING,
     output:
         png=report(
-            paths.toy_figure("fig4_sculpting_x", "png"),
+            targets.toy_figure("fig4_sculpting_x", "png"),
             caption="../report/toy_fig4.rst",
             category=TOY_REPORT,
         ),
-        pdf=paths.toy_figure("fig4_sculpting_x", "pdf"),
+        pdf=targets.toy_figure("fig4_sculpting_x", "pdf"),
     log:
         "logs/toy/fig4.log",
     benchmark:
@@ -127,9 +127,9 @@ rule toy_fig4:
     resources:
         **rule_resources(config, "toy_figures"),
     params:
-        panels=paths.toy_panels(TOY_RUNS, TOY_C, "x"),
+        panels=targets.toy_panels(TOY_RUNS, TOY_C, "x"),
         toy=TOY_FIG_PARAMS,
-        code=source_hash("toy_figures"),
+        code=source_hash("studies.toy.figures"),
     script:
         "../scripts/toy_sculpting_figure.py"
 
@@ -137,16 +137,16 @@ rule toy_fig4:
 rule toy_fig5:
     """The toy's Fig. 5: mJJ after the cut in the latent space z."""
     input:
-        data=paths.TOY_DATA.format(c=C_MAX),
-        scores=paths.toy_scores(TOY_RUNS, C_MAX, "z"),
-        table=paths.TOY_SCULPTING,
+        data=patterns.TOY_DATA.format(c=C_MAX),
+        scores=targets.toy_scores(TOY_RUNS, C_MAX, "z"),
+        table=patterns.TOY_SCULPTING,
     output:
         png=report(
-            paths.toy_figure("fig5_latent_z", "png"),
+            targets.toy_figure("fig5_latent_z", "png"),
             caption="../report/toy_fig5.rst",
             category=TOY_REPORT,
         ),
-        pdf=paths.toy_figure("fig5_latent_z", "pdf"),
+        pdf=targets.toy_figure("fig5_latent_z", "pdf"),
     log:
         "logs/toy/fig5.log",
     benchmark:
@@ -157,9 +157,9 @@ rule toy_fig5:
     resources:
         **rule_resources(config, "toy_figures"),
     params:
-        panels=paths.toy_panels(TOY_RUNS, [C_MAX], "z"),
+        panels=targets.toy_panels(TOY_RUNS, [C_MAX], "z"),
         toy=TOY_FIG_PARAMS,
-        code=source_hash("toy_figures"),
+        code=source_hash("studies.toy.figures"),
     script:
         "../scripts/toy_sculpting_figure.py"
 
@@ -167,14 +167,14 @@ rule toy_fig5:
 rule toy_chi2_summary:
     """χ²/ndof per (c, space) with the random-subset reference."""
     input:
-        summary=paths.TOY_SCULPTING_SUMMARY,
+        summary=patterns.TOY_SCULPTING_SUMMARY,
     output:
         png=report(
-            paths.toy_figure("chi2_summary", "png"),
+            targets.toy_figure("chi2_summary", "png"),
             caption="../report/toy_chi2.rst",
             category=TOY_REPORT,
         ),
-        pdf=paths.toy_figure("chi2_summary", "pdf"),
+        pdf=targets.toy_figure("chi2_summary", "pdf"),
     log:
         "logs/toy/chi2_summary.log",
     benchmark:
@@ -185,6 +185,6 @@ rule toy_chi2_summary:
     resources:
         **rule_resources(config, "toy_figures"),
     params:
-        code=source_hash("toy_figures"),
+        code=source_hash("studies.toy.figures"),
     script:
         "../scripts/toy_chi2_summary.py"

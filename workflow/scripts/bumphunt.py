@@ -1,7 +1,7 @@
 """SB fit, SR prediction and local significance of one classifier run at each efficiency."""
 
-from resonant_ad.bumphunt import write_bump_hunt
-from resonant_ad.smk import script_run
+from resonant_ad.stats.bumphunt import write_bump_hunt
+from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

@@ -1,8 +1,8 @@
 """x' = f⁻¹(f(x; m); m0) for the parts the decorrelated method reads, and samples at m0."""
 
-from resonant_ad.flow_study import decorrelate
-from resonant_ad.paths import LATENT_PARTS
-from resonant_ad.smk import script_run
+from resonant_ad.stages.flows import decorrelate
+from resonant_ad.stages.parts import LATENT_PARTS
+from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

@@ -1,7 +1,7 @@
 """Real vs synthetic SR background AUC of one repeat (the paper's background-model check)."""
 
-from resonant_ad.ditau_study import write_background_check
-from resonant_ad.smk import script_run
+from resonant_ad.studies.ditau.study import write_background_check
+from resonant_ad.workflow.smk import script_run
 
 parts = {k: snakemake.input[k] for k in ("sr_train", "sr_val", "sr_test")}
 script_run(

@@ -1,7 +1,7 @@
 """Inject one signal at one strength, train SR data vs synthetic background, score the test set."""
 
-from resonant_ad.ditau_study import train_and_score
-from resonant_ad.smk import script_run
+from resonant_ad.studies.ditau.study import train_and_score
+from resonant_ad.workflow.smk import script_run
 
 parts = {k: snakemake.input[k] for k in ("sr_train", "sr_val", "sr_test")}
 script_run(

@@ -1,7 +1,7 @@
 """Latent-space checks and the real-vs-synthetic AUC of one flow run."""
 
-from resonant_ad.flow_checks import flow_diagnostics
-from resonant_ad.smk import script_run
+from resonant_ad.stages.checks import flow_diagnostics
+from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

@@ -1,7 +1,7 @@
 """Null study: one independent surrogate dataset without signal, every configured method."""
 
-from resonant_ad.null_study import write_null_run
-from resonant_ad.smk import script_run
+from resonant_ad.workflow.null import write_null_run
+from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

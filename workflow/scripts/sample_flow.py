@@ -1,7 +1,7 @@
 """CATHODE: sample synthetic SR background from the flow (masses from the SR KDE)."""
 
-from resonant_ad.flow_study import sample_sr
-from resonant_ad.smk import script_run
+from resonant_ad.stages.flows import sample_sr
+from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

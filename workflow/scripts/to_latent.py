@@ -1,8 +1,8 @@
 """LaCATHODE: map every split part to the flow's latent space."""
 
-from resonant_ad.flow_study import to_latent
-from resonant_ad.paths import LATENT_PARTS
-from resonant_ad.smk import script_run
+from resonant_ad.stages.flows import to_latent
+from resonant_ad.stages.parts import LATENT_PARTS
+from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

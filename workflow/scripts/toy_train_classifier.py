@@ -1,7 +1,7 @@
 """Train one toy classifier (c, space, run) in the SR and score the test events."""
 
-from resonant_ad.smk import script_run
-from resonant_ad.toy_analysis import train_toy_run
+from resonant_ad.studies.toy.analysis import train_toy_run
+from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

@@ -1,8 +1,8 @@
 """Train one method's classifiers of a group of runs and score their test sets."""
 
-from resonant_ad.classifier_study import train_and_score_runs
-from resonant_ad.paths import per_run
-from resonant_ad.smk import script_run
+from resonant_ad.stages.classify import train_and_score_runs
+from resonant_ad.workflow.files import per_run
+from resonant_ad.workflow.smk import script_run
 
 runs = snakemake.params.runs
 script_run(

@@ -1,8 +1,8 @@
 """Train the conditional flows of a group of runs (one model, its members) on the SB data."""
 
-from resonant_ad.flow_study import train_flows
-from resonant_ad.paths import per_run
-from resonant_ad.smk import script_run
+from resonant_ad.stages.flows import train_flows
+from resonant_ad.workflow.files import per_run
+from resonant_ad.workflow.smk import script_run
 
 outputs = [
     {"model": o["model"], "history": o["history"], "figures": [o["png"], o["pdf"]]}

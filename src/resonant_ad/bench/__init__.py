@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m resonant_ad.bench {flow,stages,rules,gpu}``."""

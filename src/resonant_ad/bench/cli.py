@@ -1,0 +1,103 @@
+"""Benchmarks of the heavy stages, against what the hardware allows.
+
+- ``python -m resonant_ad.bench flow``: events/s and peak memory of flow training steps
+  (CATHODE architecture, 4 features) for the lean MAF and nflows' classes, CPU 1/2 threads
+  and CUDA when present.
+- ``python -m resonant_ad.bench stages``: the dijet chain stage by stage (generation,
+  prepare, injection, split, one flow epoch, sampling, latent mapping, decorrelation, one
+  classifier epoch, evaluation, bump hunt), each in its own process with the functions the
+  workflow rules call, at the default config's scale or ``--background N``: seconds,
+  events/s and the stage's peak memory.
+- ``python -m resonant_ad.bench rules DIR``: the Snakemake ``benchmark:`` files under DIR
+  summed per rule (jobs, median and total seconds, peak RSS).
+- ``python -m resonant_ad.bench gpu --out DIR``: on a CUDA device, training steps eager vs
+  CUDA graph vs members, paper-scale flow and classifier trainings, the di-τ paper flow and
+  the projected paper-scale study (:mod:`resonant_ad.bench.gpu`).
+
+Each writes its table to ``--csv`` and a bar chart to ``--figure`` when given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from resonant_ad.bench.cpu import bench_flow, bench_rules, figure_table
+from resonant_ad.bench.stages import STAGES, bench_stages, run_stage
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m resonant_ad.bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    flow = sub.add_parser("flow", help="flow training throughput, lean MAF vs nflows")
+    flow.add_argument("--batch", type=int, nargs="+", default=[256, 1024])
+    stages = sub.add_parser("stages", help="the dijet chain stage by stage")
+    stages.add_argument("--background", type=int, help="QCD events (default: the config's)")
+    rules = sub.add_parser("rules", help="Snakemake benchmark files summed per rule")
+    rules.add_argument("directory", nargs="?", default="benchmarks")
+    gpu = sub.add_parser("gpu", help="CUDA: steps eager/graph/members, paper-scale trainings")
+    gpu.add_argument("--out", default="benchmarks/gpu", help="folder for the CSV, JSON, figure")
+    gpu.add_argument("--members", type=int, default=10, help="runs trained together")
+    gpu.add_argument("--flow-budget", type=float, default=150.0, help="seconds for the flow")
+    gpu.add_argument("--parts", default="all", help="comma-separated parts (default: all)")
+    gpu.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU (a test)")
+    child = sub.add_parser("_stage")
+    child.add_argument("name", choices=STAGES)
+    child.add_argument("work")
+    for p in (flow, stages, rules):
+        p.add_argument("--csv", help="also write the table here")
+        p.add_argument("--figure", help="also draw it here (png/pdf)")
+    args = parser.parse_args(argv)
+    if args.command == "_stage":
+        run_stage(args.name, args.work)
+        return 0
+    if args.command == "gpu":
+        import logging
+        from dataclasses import replace
+
+        from resonant_ad.bench.gpu import run
+        from resonant_ad.bench.gpu_steps import SMOKE, Scale
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+        scale = SMOKE if args.smoke else replace(Scale(), members=args.members)
+        if not args.smoke:
+            scale = replace(scale, flow_budget_s=args.flow_budget)
+        run(args.out, scale, args.parts)
+        return 0
+    pd.set_option("display.width", 140)
+    if args.command == "flow":
+        table = bench_flow(args.batch)
+        plot = ("implementation", "events_per_s", "peak_mem_mb")
+    elif args.command == "stages":
+        table = bench_stages(args.background)
+        plot = ("stage", "events_per_s", "peak_rss_mb")
+    else:
+        table = bench_rules(args.directory)
+        plot = ("label", "total_s", "max_rss_mb")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    if args.figure:
+        labels = table.copy()
+        if args.command == "rules":
+            labels["label"] = labels["study"] + ": " + labels["rule"]
+        if args.command == "flow":
+            labels["implementation"] = (
+                labels["implementation"]
+                + " x"
+                + labels["members"].astype(str)
+                + " "
+                + labels["device"]
+                + " "
+                + labels["threads"].astype(str)
+                + "t b"
+                + labels["batch"].astype(str)
+            )
+        figure_table(labels, *plot, args.figure)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

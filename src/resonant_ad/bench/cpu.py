@@ -1,0 +1,157 @@
+"""The flow's training step (lean MAF vs nflows) and the Snakemake benchmark files per rule."""
+
+from __future__ import annotations
+
+import re
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from resonant_ad.core.maf import MAF, build_nflows_maf
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def flow_training_throughput(
+    implementation: str,
+    device: str,
+    threads: int,
+    batch: int = 256,
+    steps: int = 200,
+    warmup: int = 60,
+    features: int = 4,
+    repeats: int = 3,
+    members: int = 1,
+) -> dict[str, float | str | int]:
+    """Events/s of full training steps (forward, backward, fused Adam) on random data.
+
+    ``members`` flows of the lean MAF train as one model (here all on the same batch, which
+    costs the arithmetic of distinct ones; events/s summed over members). The machine's
+    speed drifts (shared cores), so ``repeats`` timed runs of ``steps`` steps follow the
+    warm-up; the median and the best are reported.
+    """
+    torch.set_num_threads(threads)
+    dev = torch.device(device)
+    torch.manual_seed(0)
+    if implementation == "lean":
+        model = MAF.stack([MAF(features) for _ in range(members)]).to(dev)
+
+        def log_prob(x, c):
+            if members == 1:
+                return model.log_prob(x, c)
+            xs = x.expand(members, *x.shape)
+            return model.log_prob(xs, c.expand(members, *c.shape)).sum(0)
+    else:
+        model = build_nflows_maf(features).to(dev)
+
+        def log_prob(x, c):
+            return model.log_prob(x, context=c)
+
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-6, fused=True)
+    x = torch.randn(batch * 8, features, device=dev)
+    c = torch.randn(batch * 8, 1, device=dev)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+
+    def step(i: int) -> None:
+        s = (i % 8) * batch
+        loss = -log_prob(x[s : s + batch], c[s : s + batch]).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for i in range(warmup):
+        step(i)
+    rates = []
+    for _ in range(repeats):
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        start = time.perf_counter()
+        for i in range(steps):
+            step(i)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        rates.append(steps * batch * members / (time.perf_counter() - start))
+    peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else peak_rss_mb()
+    return {
+        "stage": "flow_train_step",
+        "implementation": implementation,
+        "members": members,
+        "device": device,
+        "threads": threads,
+        "batch": batch,
+        "events_per_s": float(np.median(rates)),
+        "best_events_per_s": max(rates),
+        "peak_mem_mb": peak,
+    }
+
+
+def bench_flow(batches: list[int]) -> pd.DataFrame:
+    """The flow table: lean vs nflows, CPU 1/2 threads (and CUDA), for each batch size."""
+    rows = []
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        for threads in [1, 2] if device == "cpu" else [1]:
+            for batch in batches:
+                for impl in ("lean", "nflows"):
+                    rows.append(flow_training_throughput(impl, device, threads, batch))
+                rows.append(flow_training_throughput("lean", device, threads, batch, members=3))
+    return pd.DataFrame(rows)
+
+
+# -- Snakemake benchmark files per rule -------------------------------------------------------
+#: wildcard values in benchmark file names (``split_shifted_sr3.3-3.7_nsig0``, ``train_c0_x_run0``)
+RULE_SUFFIX = re.compile(r"_(?:c[0-9]|nsig[0-9]|sr[0-9]|run[0-9]|[A-Za-z][A-Za-z0-9]*_sr[0-9]).*$")
+
+
+def bench_rules(directory: str) -> pd.DataFrame:
+    """Jobs, median and total seconds and peak RSS per (study, rule) from ``benchmark:`` files.
+
+    The study is the first folder under ``directory``; the rule is the file name without
+    the wildcard values the workflow puts into some names (:data:`RULE_SUFFIX`).
+    """
+    records = []
+    root = Path(directory)
+    for path in sorted(root.rglob("*.tsv")):
+        df = pd.read_csv(path, sep="\t")
+        records.append(
+            {
+                "study": path.relative_to(root).parts[0],
+                "rule": RULE_SUFFIX.sub("", path.stem),
+                "seconds": float(df["s"].iloc[-1]),
+                "max_rss_mb": float(df["max_rss"].iloc[-1]),
+            }
+        )
+    if not records:
+        raise FileNotFoundError(f"{directory}: no benchmark .tsv files")
+    g = pd.DataFrame(records).groupby(["study", "rule"])
+    table = pd.DataFrame(
+        {
+            "jobs": g.size(),
+            "median_s": g["seconds"].median(),
+            "total_s": g["seconds"].sum(),
+            "max_rss_mb": g["max_rss_mb"].max(),
+        }
+    )
+    return table.sort_values("total_s", ascending=False).reset_index()
+
+
+def figure_table(table: pd.DataFrame, label: str, value: str, memory: str, path: str) -> None:
+    """Two horizontal bar panels: ``value`` and ``memory`` per ``label``."""
+    from resonant_ad.core.plotting import new_figure, save_figure
+
+    fig, (ax1, ax2) = new_figure(1, 2, figsize=(10, 0.35 * len(table) + 1.5), sharey=True)
+    ax1.barh(table[label], table[value], color="#1f77b4")
+    ax1.set_xscale("log")
+    ax1.set_xlabel(value.replace("_", " "))
+    ax1.invert_yaxis()
+    ax2.barh(table[label], table[memory], color="#7f7f7f")
+    ax2.set_xlabel(memory.replace("_", " "))
+    save_figure(fig, path)

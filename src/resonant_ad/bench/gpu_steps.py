@@ -1,0 +1,168 @@
+"""GPU benchmark, part 1: the sizes of a run, timing helpers, and training-step throughput.
+
+Steps of the CATHODE flow and the classifier at several batch sizes: eager, CUDA graph, and
+members trained together (:func:`bench_steps`); the rest is :mod:`~resonant_ad.bench.gpu`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+SR = (3.3, 3.7)
+SHIFT = 0.1
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Sizes of the benchmark: the paper's, or a tiny CPU smoke test of the same code."""
+
+    device: str = "cuda"
+    background: int = 1_000_000
+    members: int = 10
+    flow_budget_s: float = 150.0
+    flow_alone_epochs: int = 3
+    classifier_epochs: int = 100
+    samples: tuple[int, int] = (200_000, 67_000)
+    step_batches: tuple[tuple[int, ...], tuple[int, ...]] = ((256, 1024, 4096), (128, 1024))
+    timed_steps: tuple[int, int] = (40, 200)  # eager, graph
+    rqs_events: int = 83_000
+
+
+#: the paper's sizes (the default of a run)
+PAPER = Scale()
+
+SMOKE = Scale(
+    device="cpu",
+    background=20_000,
+    members=2,
+    flow_budget_s=5.0,
+    flow_alone_epochs=1,
+    classifier_epochs=2,
+    samples=(3000, 1000),
+    step_batches=((256,), (128,)),
+    timed_steps=(4, 4),
+    rqs_events=1000,
+)
+
+
+def graphs_possible(scale: Scale) -> bool:
+    return scale.device == "cuda"
+
+
+def sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    sync()
+    start = time.perf_counter()
+    out = fn()
+    sync()
+    return out, time.perf_counter() - start
+
+
+# -- 1. training steps -------------------------------------------------------------------------
+def _flow_runner(members: int, batch: int, graphs: bool, steps: int, device: str):
+    from resonant_ad.core.maf import MAF
+    from resonant_ad.core.training import EpochRunner, adam
+
+    dev = torch.device(device)
+    singles = []
+    for r in range(members):
+        torch.manual_seed(r)
+        singles.append(MAF(4))
+    model = MAF.stack(singles).to(dev)
+    n = batch * steps
+    g = torch.Generator(device="cpu").manual_seed(0)
+    x = torch.randn(n, 4, generator=g).to(dev)
+    c = torch.randn(n, 1, generator=g).to(dev)
+
+    def loss_fn(idx: torch.Tensor) -> torch.Tensor:
+        return -model.log_prob(x[idx], c[idx]).mean(1)
+
+    opt = adam(list(model.parameters()), 1e-4, 1e-6, dev, graphs)
+    runner = EpochRunner(model, loss_fn, opt, n, batch, members, dev, graphs, min_batch=2)
+    runner.prepare()
+    perms = torch.stack([torch.randperm(n, generator=g) for _ in range(members)]).to(dev)
+    return runner, perms, n
+
+
+def _clf_runner(members: int, batch: int, graphs: bool, steps: int, device: str):
+    from resonant_ad.core.classifier import MemberMLP, build_mlp
+    from resonant_ad.core.training import EpochRunner, adam
+
+    dev = torch.device(device)
+    nets = []
+    for r in range(members):
+        torch.manual_seed(r)
+        nets.append(build_mlp(4, (64, 64, 64)))
+    model = MemberMLP.stack(nets).to(dev)
+    n = batch * steps
+    g = torch.Generator(device="cpu").manual_seed(0)
+    x = torch.randn(members, n, 4, generator=g).to(dev)
+    y = (torch.rand(members, n, generator=g) < 0.3).float().to(dev)
+    rows = torch.arange(members, device=dev).unsqueeze(1)
+
+    def loss_fn(idx: torch.Tensor) -> torch.Tensor:
+        logits = model(x[rows, idx])
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, y[rows, idx], reduction="none"
+        ).mean(1)
+
+    opt = adam(list(model.parameters()), 1e-3, 0.0, dev, graphs)
+    runner = EpochRunner(model, loss_fn, opt, n, batch, members, dev, graphs)
+    runner.prepare()
+    perms = torch.stack([torch.randperm(n, generator=g) for _ in range(members)]).to(dev)
+    return runner, perms, n
+
+
+def bench_steps(rows: list[dict[str, Any]], scale: Scale) -> dict[str, Any]:
+    """Events/s of training steps, eager vs graph vs members; graph == eager check."""
+    checks = {}
+    graphs = graphs_possible(scale)
+    modes = [("eager", 1, False)]
+    modes += [("graph", 1, True), ("graph", scale.members, True)] if graphs else []
+    for model, make, batches in (
+        ("flow", _flow_runner, scale.step_batches[0]),
+        ("classifier", _clf_runner, scale.step_batches[1]),
+    ):
+        if graphs:  # graph and eager from the same start give the same losses
+            losses = []
+            for use in (False, True):
+                runner, perms, n = make(2, batches[0], use, 20, scale.device)
+                losses.append([(runner.epoch(perms) / n).cpu().numpy().tolist() for _ in range(2)])
+            diff = np.abs(np.array(losses[0]) / np.array(losses[1]) - 1)
+            checks[model] = {"eager": losses[0], "graph": losses[1], "max_rel_diff": diff.max()}
+        for batch in batches:
+            for mode, members, use in modes:
+                steps = scale.timed_steps[0] if mode == "eager" else scale.timed_steps[1]
+                runner, perms, n = make(members, batch, use, steps, scale.device)
+                runner.epoch(perms)  # warm-up (and capture)
+                _, seconds = timed(lambda r=runner, p=perms: [r.epoch(p) for _ in range(3)])
+                rows.append(
+                    {
+                        "part": "steps",
+                        "model": model,
+                        "mode": mode,
+                        "members": members,
+                        "batch": batch,
+                        "events_per_s": 3 * n * members / seconds,
+                        "ms_per_step": 1000 * seconds / (3 * steps),
+                    }
+                )
+                rate, ms = rows[-1]["events_per_s"], rows[-1]["ms_per_step"]
+                print(
+                    f"steps {model:>10} {mode:>5} x{members:<2} batch {batch:5d}: "
+                    f"{rate:12,.0f} ev/s  {ms:.3f} ms/step",
+                    flush=True,
+                )
+    return {"graph_vs_eager": checks}
+
+
+# -- 2.-4. paper-scale trainings on the surrogate ------------------------------------------------

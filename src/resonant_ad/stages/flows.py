@@ -1,0 +1,276 @@
+"""The flow stage: train on SB data, sample in the SR, map events to latent space.
+
+The decorrelated space (LaCATHODE footnote 2) uses the flow twice: x' = f⁻¹(f(x; m); m0),
+every event moved to one reference mass m0 in the SR, where the flow's background is the same
+for all m; its background model is the flow sampled at m0.
+
+Files in, files out, one function per workflow rule; the mass column (``mjj`` for dijets,
+``mvis`` for di-τ) is a parameter. Feature columns are every column of a split part but
+the mass, ``label`` and bookkeeping columns (:data:`NON_FEATURES`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from resonant_ad.core.flow import ConditionalFlow, MassKDE, estimator_params, fit_members
+from resonant_ad.core.io import read_parquet, write_csv, write_json, write_parquet
+from resonant_ad.core.plotting import new_figure, save_figure
+from resonant_ad.core.seeding import derive_seed, rng
+
+log = logging.getLogger(__name__)
+
+#: columns of the workflow's tables that are not features: the dijet and the di-τ mass, the
+#: truth label, and bookkeeping (sample split, di-τ process and signal role, whether a mapped
+#: event lies inside the flow's fitted range)
+NON_FEATURES = ("mjj", "mvis", "label", "split", "process", "role", "in_range")
+
+
+def feature_columns(df: pd.DataFrame) -> list[str]:
+    """The feature columns of a table (split part, latent part, samples): all the others."""
+    return [c for c in df.columns if c not in NON_FEATURES]
+
+
+def train_flow(
+    sb_train: str,
+    sb_val: str,
+    model_out: str,
+    history_out: str,
+    figure_outputs: Sequence[str],
+    flow_params: Mapping[str, Any],
+    seed: int,
+    mass: str = "mjj",
+) -> None:
+    """One run of :func:`train_flows`: its model, history and loss figure."""
+    outputs = {"model": model_out, "history": history_out, "figures": list(figure_outputs)}
+    train_flows(sb_train, sb_val, [outputs], flow_params, [seed], mass)
+
+
+def train_flows(
+    sb_train: str,
+    sb_val: str,
+    outputs: Sequence[Mapping[str, Any]],
+    flow_params: Mapping[str, Any],
+    seeds: Sequence[int],
+    mass: str = "mjj",
+) -> None:
+    """Fit p(x | m) on SB training data for every seed, select epochs on SB validation data.
+
+    The runs (one per seed) train together as the members of one model
+    (:func:`resonant_ad.core.flow.fit_members`); each writes its own ``outputs`` entry:
+    ``model``, ``history`` and ``figures`` (the loss curve, one path per format). ``mass``
+    names the conditioning column (``mjj`` for dijets, ``mvis`` for di-τ).
+    """
+    train, val = read_parquet(sb_train), read_parquet(sb_val)
+    cols = feature_columns(train)
+    params = estimator_params(flow_params)
+    for key in ("log_features", "simplex_features"):
+        unknown = [c for c in params.get(key, []) if c not in cols]
+        if unknown:
+            raise KeyError(f"flow.{key} names {unknown}, not among the features {cols}")
+        params[key] = [cols.index(c) for c in params.get(key, [])]
+    log.info(
+        "flow on %d SB train / %d SB val events, features %s, seeds %s",
+        len(train),
+        len(val),
+        cols,
+        list(seeds),
+    )
+    flows = fit_members(
+        [ConditionalFlow(**params, seed=seed) for seed in seeds],
+        train[cols].to_numpy(),
+        train[mass].to_numpy(),
+        val[cols].to_numpy(),
+        val[mass].to_numpy(),
+    )
+    for flow, out in zip(flows, outputs, strict=True):
+        flow.save(out["model"])
+        write_csv(flow.history_, out["history"])
+        plot_loss(flow.history_, out["figures"])
+
+
+def plot_loss(history: pd.DataFrame, outputs: Sequence[str]) -> None:
+    """Train and validation loss per epoch, with the selected epochs marked."""
+    fig, ax = new_figure(figsize=(5, 3.5))
+    ax.plot(history["epoch"], history["train_nll"], label="SB train")
+    ax.plot(history["epoch"], history["val_nll"], label="SB validation")
+    best = history[history["selected"]]
+    ax.scatter(best["epoch"], best["val_nll"], color="k", zorder=3, label="selected epoch")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean negative log-likelihood")
+    ax.legend()
+    save_figure(fig, *outputs)
+
+
+def draw_synthetic(
+    flow: ConditionalFlow,
+    sr_masses: np.ndarray,
+    n: int,
+    signal_region: Sequence[float],
+    bandwidth: float,
+    g: np.random.Generator,
+    latent_seed: int,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """CATHODE's synthetic SR background: ``(m, x, n beyond the flow's training range)``.
+
+    m is drawn (with ``g``) from the mass KDE fitted to ``sr_masses``, x from the flow at m
+    (latent draws seeded by ``latent_seed``); non-finite samples are an error.
+    """
+    kde = MassKDE(tuple(signal_region), float(bandwidth)).fit(np.asarray(sr_masses))
+    m = kde.sample(int(n), g)
+    x, n_out = flow.sample(m, seed=latent_seed)
+    bad = ~np.isfinite(x).all(axis=1)
+    if bad.any():
+        raise FloatingPointError(f"{int(bad.sum())} flow samples are NaN/inf")
+    return m, x, n_out
+
+
+def sample_split(n: int, val_fraction: float, g: np.random.Generator) -> np.ndarray:
+    """A shuffled ``train``/``val`` label per sample, ``round(val_fraction · n)`` of them val."""
+    n_val = round(float(val_fraction) * n)
+    return np.array(["train"] * (n - n_val) + ["val"] * n_val)[g.permutation(n)]
+
+
+def sample_sr(
+    model: str,
+    sr_train: str,
+    samples_out: str,
+    summary_out: str,
+    flow_params: Mapping[str, Any],
+    signal_region: Sequence[float],
+    seed: int,
+    mass: str = "mjj",
+) -> None:
+    """CATHODE: masses from the SR mass KDE, features from the flow; a train/val column.
+
+    ``n_samples`` events are drawn; ``sample_val_fraction`` of them are marked ``val``.
+    Samples beyond the flow's training range are counted in the summary, not dropped.
+    ``mass`` names the conditioning column.
+    """
+    flow = ConditionalFlow.load(model)
+    sr = read_parquet(sr_train)
+    cols = feature_columns(sr)
+    n = int(flow_params["n_samples"])
+    g = rng(seed, "sample")
+    m, x, n_out = draw_synthetic(
+        flow,
+        sr[mass].to_numpy(),
+        n,
+        signal_region,
+        flow_params["kde_bandwidth"],
+        g,
+        derive_seed(seed, "sample-latent"),
+    )
+    out = pd.DataFrame(x, columns=cols)
+    out[mass] = m
+    out["split"] = sample_split(n, flow_params["sample_val_fraction"], g)
+    n_val = int((out["split"] == "val").sum())
+    write_parquet(out, samples_out)
+    summary = {
+        "n_samples": n,
+        "n_val": n_val,
+        "n_outside_training_range": n_out,
+        "fraction_outside_training_range": n_out / n,
+    }
+    write_json(summary, summary_out)
+    log.info("sampling: %s", summary)
+
+
+def map_parts(
+    inputs: Mapping[str, str],
+    outputs: Mapping[str, str],
+    mapping: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    flow: ConditionalFlow,
+    names: Callable[[list[str]], list[str]] = lambda cols: cols,
+    mass: str = "mjj",
+) -> list[str]:
+    """Write ``mapping(x, m)`` of every part, keeping the ``mass`` column and ``label``.
+
+    Returns the input feature columns.
+
+    ``names`` gives the output columns from the input feature columns. Each event also gets
+    ``in_range``: whether its features lie inside ``flow``'s fitted range. Beyond it the
+    preprocessing extrapolates (and clips far out), so the mapped value is not the flow's
+    model; every event is kept (all methods are tested on the same events), the classifier
+    stage leaves such events out of training, and the count is logged. Non-finite mapped
+    features are an error naming the part.
+    """
+    cols: list[str] = []
+    for part, path in inputs.items():
+        df = read_parquet(path)
+        cols = feature_columns(df)
+        x = df[cols].to_numpy()
+        mapped = mapping(x, df[mass].to_numpy())
+        if not np.isfinite(mapped).all():
+            raise FloatingPointError(f"{part}: the mapped features hold NaN/inf")
+        out = pd.DataFrame(mapped, columns=names(cols))
+        out[mass] = df[mass].to_numpy()
+        out["label"] = df["label"].to_numpy()
+        out["in_range"] = ~flow.scaler_.out_of_range(x)
+        write_parquet(out, outputs[part])
+        log.info(
+            "%s: %d events mapped, %d beyond the flow's fitted range",
+            part,
+            len(out),
+            int((~out["in_range"]).sum()),
+        )
+    return cols
+
+
+def to_latent(
+    model: str, inputs: Mapping[str, str], outputs: Mapping[str, str], mass: str = "mjj"
+) -> None:
+    """LaCATHODE: z = f(preprocess(x); m) for every event of every split part."""
+    flow = ConditionalFlow.load(model)
+    map_parts(
+        inputs,
+        outputs,
+        flow.transform,
+        flow,
+        lambda cols: [f"z{i}" for i in range(len(cols))],
+        mass,
+    )
+
+
+def reference_mass(signal_region: Sequence[float]) -> float:
+    """m0 of the decorrelated space: the SR centre."""
+    return 0.5 * (float(signal_region[0]) + float(signal_region[1]))
+
+
+def decorrelate(
+    model: str,
+    inputs: Mapping[str, str],
+    outputs: Mapping[str, str],
+    samples_out: str,
+    flow_params: Mapping[str, Any],
+    signal_region: Sequence[float],
+    seed: int,
+    mass: str = "mjj",
+) -> None:
+    """x' = f⁻¹(f(x; m); m0) for every event of every part, and background samples at m0.
+
+    The samples (``n_samples``, a ``split`` column with ``sample_val_fraction`` marked
+    ``val``) are the decorrelated method's reference class, as CATHODE's SR samples are
+    CATHODE's. The ``mass`` column keeps each event's own mass (where it was measured).
+    """
+    flow = ConditionalFlow.load(model)
+    m0 = reference_mass(signal_region)
+
+    def to_m0(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+        return flow.inverse_transform(flow.transform(x, m), np.full(len(m), m0))
+
+    cols = map_parts(inputs, outputs, to_m0, flow, mass=mass)
+    n = int(flow_params["n_samples"])
+    x, n_out = flow.sample(np.full(n, m0), seed=derive_seed(seed, "m0-samples"))
+    if not np.isfinite(x).all():
+        raise FloatingPointError("flow samples at m0 hold NaN/inf")
+    samples = pd.DataFrame(x, columns=cols)
+    samples[mass] = m0
+    samples["split"] = sample_split(n, flow_params["sample_val_fraction"], rng(seed, "m0-split"))
+    write_parquet(samples, samples_out)
+    log.info("%d samples at m0 = %g (%d beyond the training range)", n, m0, n_out)

@@ -1,0 +1,122 @@
+"""The anomaly-detection methods as one table: which events each classifier separates, and where.
+
+A method is a pair of classes (class 1 = "data-like", class 0 = the reference) built from
+named sources, and the space its classifier sees. Sources are the parts of a split
+(:data:`resonant_ad.workflow.patterns.SPLIT_PARTS`) or two synthetic ones:
+
+- ``samples``: CATHODE's flow samples in the SR (their ``split`` column says train / val);
+- ``normal``: draws from the flow's N(0, 1) base density, LaCATHODE's background model.
+
+In the ``z`` space every split part is read from the flow's latent mapping of that part; in
+the ``xp`` space from its decorrelated version x' = f⁻¹(f(x; m); m0), where ``samples`` are the
+flow's draws at m0 (resonant_ad.stages.flows.decorrelate).
+Adding a method is one entry in :data:`METHODS`; the workflow, evaluation and figures pick
+it up from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: test parts every method is scored on, never trained on (see resonant_ad.stages.classify)
+TEST_PARTS = ("sr_test", "sb_test", "extra_test", "signal_test")
+#: the SR signal that was not injected: all of it enters a method's SIC test set, except the
+#: parts the method trains on (the supervised classifier's train/val signal), as the paper's
+#: Table I and the reference code
+SIC_SIGNAL_PARTS = ("signal_train", "signal_val", "signal_test")
+SYNTHETIC_SOURCES = ("samples", "normal")
+
+
+@dataclass(frozen=True)
+class Method:
+    """Training classes of one method: ``(train, val)`` sources for class 1 and class 0."""
+
+    label: str
+    space: str
+    positive: tuple[str, str]
+    negative: tuple[str, str]
+    weakly_supervised: bool
+    description: str
+    #: class 0 from the two sidebands next to the SR only (CWoLa hunting), each side weighted
+    #: to half the class's total weight; the width is the study's ``cwola.sideband_width``
+    narrow_sidebands: bool = False
+
+    def sources(self) -> tuple[str, ...]:
+        """Every source the training reads, without repeats, in a fixed order."""
+        out: list[str] = []
+        for name in (*self.positive, *self.negative):
+            if name not in out:
+                out.append(name)
+        return tuple(out)
+
+    def split_parts(self) -> tuple[str, ...]:
+        """The split parts (training and test) the method reads, in its own space."""
+        out = [s for s in self.sources() if s not in SYNTHETIC_SOURCES]
+        out += [p for p in TEST_PARTS if p not in out]
+        return tuple(out + [p for p in SIC_SIGNAL_PARTS if p not in out])
+
+    def sic_signal_parts(self) -> tuple[str, ...]:
+        """The SR signal parts of the SIC test set: every one the method does not train on."""
+        return tuple(p for p in SIC_SIGNAL_PARTS if p not in self.sources())
+
+
+METHODS: dict[str, Method] = {
+    "cathode": Method(
+        label="CATHODE",
+        space="x",
+        positive=("sr_train", "sr_val"),
+        negative=("samples", "samples"),
+        weakly_supervised=True,
+        description="SR data vs flow samples of the SR background, in feature space",
+    ),
+    "lacathode": Method(
+        label="LaCATHODE",
+        space="z",
+        positive=("sr_train", "sr_val"),
+        negative=("normal", "normal"),
+        weakly_supervised=True,
+        description="SR data mapped to the flow's latent space vs N(0, 1) draws",
+    ),
+    "idealized": Method(
+        label="Idealized AD",
+        space="x",
+        positive=("sr_train", "sr_val"),
+        negative=("extra_train", "extra_val"),
+        weakly_supervised=True,
+        description="SR data vs true SR background (the extra QCD sample)",
+    ),
+    "supervised": Method(
+        label="Supervised",
+        space="x",
+        positive=("signal_train", "signal_val"),
+        negative=("extra_train", "extra_val"),
+        weakly_supervised=False,
+        description="signal vs background with truth labels (upper bound)",
+    ),
+    "decorrelated": Method(
+        label="CATHODE (x′ at m0)",
+        space="xp",
+        positive=("sr_train", "sr_val"),
+        negative=("samples", "samples"),
+        weakly_supervised=True,
+        description="LaCATHODE footnote 2: SR data moved to m0 by f⁻¹(f(x; m); m0) vs flow "
+        "samples at m0",
+    ),
+    "cwola": Method(
+        label="CWoLA hunting",
+        space="x",
+        positive=("sr_train", "sr_val"),
+        negative=("sb_train", "sb_val"),
+        weakly_supervised=True,
+        description="SR data vs the SB data next to the SR (needs features independent of mJJ)",
+        narrow_sidebands=True,
+    ),
+}
+
+
+def method(name: str) -> Method:
+    """The method called ``name``, or a clear error listing the known ones."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise KeyError(f"unknown method {name!r}; known: {sorted(METHODS)}") from None

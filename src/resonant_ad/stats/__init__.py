@@ -1,0 +1,1 @@
+"""Statistics on scores: SIC, the sculpting χ², and the dijet-function bump hunt."""

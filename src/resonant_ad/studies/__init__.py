@@ -1,0 +1,1 @@
+"""The studies: their data (generation, reading, features), figures and glue."""

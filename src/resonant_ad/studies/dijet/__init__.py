@@ -1,0 +1,1 @@
+"""The LHCO R&D dijet study: the real files, the calibrated surrogate, figures."""

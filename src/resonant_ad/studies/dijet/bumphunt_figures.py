@@ -1,0 +1,187 @@
+"""Bump-hunt figures and tables of an analysis and of the SR window scan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from resonant_ad.core.io import write_csv
+from resonant_ad.core.plotting import COLORS, new_figure, save_figure, shade_region
+from resonant_ad.stages.methods import method as lookup
+from resonant_ad.stages.parts import parse_window
+from resonant_ad.stats.bumphunt import collect
+
+log = logging.getLogger(__name__)
+
+
+def _label(name: str) -> str:
+    """A method's display name."""
+    return lookup(name).label
+
+
+def draw_fit(ax, res_ax, bins: pd.DataFrame, row: pd.Series, window: Sequence[float]) -> None:
+    """Selected mJJ spectrum, SB fit and SR prediction (``ax``) and the pulls (``res_ax``)."""
+    centres = 0.5 * (bins["low"] + bins["high"]).to_numpy()
+    count, fit = bins["count"].to_numpy(), bins["fit"].to_numpy()
+    sr = bins["sr"].to_numpy(dtype=bool)
+    shade_region(ax, window)
+    ax.errorbar(centres, count, yerr=np.sqrt(count), fmt="o", ms=2.5, color="k", label="data")
+    ax.step(bins["low"], fit, where="post", color=COLORS["z"], label="SB fit")
+    ax.step(
+        bins["low"].to_numpy()[sr],
+        fit[sr],
+        where="post",
+        color=COLORS["x"],
+        label=f"SR prediction {row['sr_predicted']:.0f} ± {row['sr_predicted_err']:.0f}",
+    )
+    if bins["signal"].sum() > 0:
+        ax.step(bins["low"], bins["signal"], where="post", color="#999999", ls=":", label="signal")
+    ax.set_yscale("log")
+    top = max(float(np.nanmax(count)), 1.0)
+    ax.set_ylim(0.3, 3 * top)  # below one event the fit's tail says nothing
+    ax.set_title(
+        f"ε = {row['efficiency']:g}: N_SR = {row['n_sr']:.0f}, Z = {row['z_local']:.1f}\n"
+        f"SB χ²/ndof = {row['sb_chi2']:.0f}/{row['sb_ndof']:.0f} (p = {row['sb_p_value']:.2g})",
+        fontsize=8,
+    )
+    ax.legend(fontsize=6)
+    shade_region(res_ax, window, label=None)
+    pull = (count - fit) / np.sqrt(np.maximum(fit, 1e-9))
+    res_ax.bar(centres, pull, width=(bins["high"] - bins["low"]).to_numpy(), color="#777777")
+    res_ax.axhline(0, color="k", lw=0.8)
+
+
+def fits_figure(
+    results: pd.DataFrame,
+    bins: pd.DataFrame,
+    window: Sequence[float],
+    title: str,
+    outputs: Sequence[str],
+) -> None:
+    """A grid of bump hunts: a row per method, a column per selection efficiency."""
+    methods = list(dict.fromkeys(results["method"]))
+    effs = sorted(results["efficiency"].unique(), reverse=True)
+    fig, axes = new_figure(
+        2 * len(methods),
+        len(effs),
+        figsize=(3.8 * len(effs), 3.6 * len(methods)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [3, 1] * len(methods)},
+    )
+    for i, meth in enumerate(methods):
+        for k, eff in enumerate(effs):
+            ax, res_ax = axes[2 * i, k], axes[2 * i + 1, k]
+            row = results[(results["method"] == meth) & (results["efficiency"] == eff)].iloc[0]
+            b = bins[(bins["method"] == meth) & (bins["efficiency"] == eff)]
+            draw_fit(ax, res_ax, b, row, window)
+            res_ax.sharex(ax)
+            if k == 0:
+                ax.set_ylabel(f"{_label(meth)}\nselected events / bin")
+                res_ax.set_ylabel("pull")
+            if i == len(methods) - 1:
+                res_ax.set_xlabel(r"$m_{JJ}$ [TeV]")
+    fig.suptitle(title)
+    save_figure(fig, *outputs)
+
+
+def runs_and_median(ax, runs: pd.DataFrame, x: str, y: str, method: str, **style: Any) -> None:
+    """Each run's ``y`` vs ``x`` as points, their median as a line, in ``method``'s colour."""
+    color = COLORS.get(method, "k")
+    med = runs.groupby(x)[y].median()
+    ax.plot(med.index, med.values, marker="o", color=color, **style)
+    ax.scatter(runs[x], runs[y], s=8, color=color, alpha=0.5)
+
+
+def significance_figure(summary: pd.DataFrame, title: str, outputs: Sequence[str]) -> None:
+    """Local significance and SB fit quality (χ²/ndof) vs ε: runs as points, medians as lines."""
+    fig, (ax_z, ax_q) = new_figure(1, 2, figsize=(10, 4))
+    for (meth, inj), g in summary.groupby(["method", "injection"], sort=False):
+        style = {"ls": "-" if inj > 0 else "--", "label": f"{_label(meth)}, {inj} injected"}
+        runs_and_median(ax_z, g, "efficiency", "z_local", meth, **style)
+        runs_and_median(ax_q, g, "efficiency", "sb_chi2_ndof", meth, **style)
+    for ax in (ax_z, ax_q):
+        ax.set_xscale("log")
+        ax.set_xlabel("SR selection efficiency ε")
+    ax_z.axhline(0, color="k", lw=0.8)
+    ax_z.set_ylabel("local significance Z of the SR excess")
+    ax_q.axhline(1, color="k", lw=0.8)
+    ax_q.set_ylabel("SB fit χ²/ndof (Poisson deviance)")
+    ax_q.set_yscale("log")
+    ax_z.legend(fontsize=7)
+    fig.suptitle(title)
+    save_figure(fig, *outputs)
+
+
+def write_summary(
+    records: Sequence[Mapping[str, Any]],
+    outputs: Mapping[str, str],
+    title: str,
+) -> None:
+    """An analysis's bump-hunt table (``outputs['table']``) and significance figure."""
+    summary = collect(records)
+    write_csv(summary, outputs["table"])
+    significance_figure(summary, title, [outputs["png"], outputs["pdf"]])
+    log.info(
+        "median local significance and SB fit quality:\n%s",
+        summary.groupby(["method", "injection", "efficiency"])[["z_local", "sb_chi2_ndof"]]
+        .median()
+        .to_string(),
+    )
+
+
+def write_fits(
+    records: Sequence[Mapping[str, Any]],
+    outputs: Sequence[str],
+    window: Sequence[float],
+    title: str,
+) -> None:
+    """The fits figure of ``records`` (one run of one injection, a row per method)."""
+    fits_figure(collect(records), collect(records, "bins"), window, title, outputs)
+
+
+def scan_figure(
+    scan: pd.DataFrame, signal_region: Sequence[float], title: str, outputs: Sequence[str]
+) -> None:
+    """Local significance vs SR window centre, a panel per efficiency, a line per method."""
+    effs = sorted(scan["efficiency"].unique(), reverse=True)
+    fig, axes = new_figure(1, len(effs), figsize=(4 * len(effs), 3.8), squeeze=False)
+    for ax, eff in zip(axes[0], effs, strict=True):
+        shade_region(ax, signal_region, label="nominal SR (signal injected)")
+        sub = scan[scan["efficiency"] == eff]
+        for meth, g in sub.groupby("method", sort=False):
+            runs_and_median(ax, g, "centre", "z_local", meth, label=_label(meth))
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_title(f"ε = {eff:g}")
+        ax.set_xlabel(r"SR window centre [TeV]")
+        ax.set_ylabel("local significance Z")
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
+    save_figure(fig, *outputs)
+
+
+def write_scan(
+    records: Sequence[Mapping[str, Any]],
+    outputs: Mapping[str, str],
+    signal_region: Sequence[float],
+    title: str,
+) -> None:
+    """The scan table (window, centre and every bump-hunt column) and its figure."""
+    frames = []
+    for rec in records:
+        low, high = parse_window(rec["window"])
+        df = collect([rec])
+        df.insert(0, "window_high", high)
+        df.insert(0, "window_low", low)
+        df.insert(2, "centre", 0.5 * (low + high))
+        frames.append(df)
+    scan = pd.concat(frames, ignore_index=True)
+    write_csv(scan, outputs["table"])
+    scan_figure(scan, signal_region, title, [outputs["png"], outputs["pdf"]])
+    log.info(
+        "scan, median Z:\n%s",
+        scan.groupby(["method", "efficiency", "centre"])["z_local"].median().unstack().to_string(),
+    )

@@ -1,0 +1,150 @@
+"""The paper's Figs. 6-8 panels for one feature set, drawn from the evaluation tables.
+
+- ``sic``: median SIC vs εB with the 68% band over runs (signal-injected trainings);
+  the supervised classifier dashed, a random cut (SIC = √εB) dotted.
+- ``sculpting_chi2``: median χ²/ndof vs selection efficiency with the 68% band over the
+  background-only trainings, and the band of random subsets of the same efficiency.
+- ``mjj_selection``: normalized mJJ before and after the cut for the first background-only run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from resonant_ad.core.io import read_csv
+from resonant_ad.core.plotting import COLORS, new_figure, save_figure, shade_region
+from resonant_ad.stages.methods import METHODS
+
+#: drawing order; methods not listed (new entries of METHODS) come after, in table order
+ORDER = ("cathode", "lacathode", "idealized", "cwola", "supervised")
+
+
+def _methods(present: Sequence[str]) -> list[str]:
+    names = [m for m in ORDER if m in present]
+    return names + [m for m in METHODS if m in present and m not in names]
+
+
+def _style(method: str) -> dict[str, Any]:
+    return {
+        "color": COLORS.get(method, "k"),
+        "ls": "--" if not METHODS[method].weakly_supervised else "-",
+        "label": METHODS[method].label,
+    }
+
+
+def _median_band(ax, d: pd.DataFrame, x: str, method: str, **kwargs: Any) -> None:
+    """One method's median line and its 16-84% band over runs (columns median, q16, q84)."""
+    style = _style(method)
+    ax.plot(d[x], d["median"], **style, **kwargs)
+    ax.fill_between(d[x], d["q16"], d["q84"], color=style["color"], alpha=0.2, lw=0)
+
+
+def signal_injection(table: pd.DataFrame) -> int:
+    """The largest injection in ``table``: the one the SIC figure shows."""
+    return int(table["injection"].max())
+
+
+def background_injection(table: pd.DataFrame) -> int:
+    """The smallest injection (0 when present): the trainings the sculpting figures show."""
+    return int(table["injection"].min())
+
+
+def plot_sic(sic: pd.DataFrame, title: str, outputs: Sequence[str | os.PathLike[str]]) -> None:
+    """SIC vs εB, median and 68% band over runs, at the largest injection."""
+    inj = signal_injection(sic)
+    fig, ax = new_figure(figsize=(5.2, 4))
+    for meth in _methods(sic["method"].unique()):
+        _median_band(ax, sic[(sic["method"] == meth) & (sic["injection"] == inj)], "eps_b", meth)
+    grid = np.logspace(-5, 0, 100)
+    ax.plot(grid, np.sqrt(grid), ":", color="k", label="random cut")
+    ax.set_xscale("log")
+    ax.set_xlim(1e-4, 1)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(r"background efficiency $\epsilon_B$ (SR)")
+    ax.set_ylabel(r"SIC = $\epsilon_S/\sqrt{\epsilon_B}$")
+    ax.set_title(f"{title}: $N_{{sig}}$ = {inj} injected", fontsize=10)
+    ax.legend(fontsize=8)
+    save_figure(fig, *outputs)
+
+
+def plot_sculpting(
+    sculpting: pd.DataFrame, title: str, outputs: Sequence[str | os.PathLike[str]]
+) -> None:
+    """χ²/ndof vs selection efficiency (background-only trainings) with the random band."""
+    inj = background_injection(sculpting)
+    d_inj = sculpting[sculpting["injection"] == inj]
+    fig, ax = new_figure(figsize=(5.2, 4))
+    ref = d_inj[d_inj["method"] == "random"]
+    ax.fill_between(
+        ref["efficiency"],
+        ref["q16"],
+        ref["q84"],
+        color=COLORS["reference"],
+        alpha=0.6,
+        lw=0,
+        label="random subsets (68%)",
+    )
+    for meth in _methods([m for m in d_inj["method"].unique() if m != "random"]):
+        _median_band(ax, d_inj[d_inj["method"] == meth], "efficiency", meth, marker=".")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.invert_xaxis()
+    ax.set_xlabel(r"selection efficiency $\epsilon_{sel}$ (SR)")
+    ax.set_ylabel(r"$\chi^2/n_{dof}$ of $m_{JJ}$ after vs before")
+    ax.set_title(f"{title}: trained on $N_{{sig}}$ = {inj}", fontsize=10)
+    ax.legend(fontsize=8)
+    save_figure(fig, *outputs)
+
+
+def plot_mjj_selection(
+    hists: pd.DataFrame,
+    title: str,
+    signal_region: Sequence[float],
+    efficiency: float,
+    outputs: Sequence[str | os.PathLike[str]],
+) -> None:
+    """Unit-area mJJ of the test background before and after the cut, first run."""
+    inj = background_injection(hists)
+    d_inj = hists[hists["injection"] == inj]
+    fig, ax = new_figure(figsize=(5.2, 4))
+    shade_region(ax, signal_region)
+    before = d_inj[(d_inj["stage"] == "before")].drop_duplicates(["low", "high"])
+    edges = np.r_[before["low"].to_numpy(), before["high"].to_numpy()[-1]]
+    ax.stairs(before["density"], edges, color="k", lw=2, label="before selection")
+    for meth in _methods(d_inj["method"].unique()):
+        d = d_inj[(d_inj["method"] == meth) & (d_inj["stage"] == "after")]
+        style = _style(meth)
+        ax.stairs(d["density"], edges, color=style["color"], ls=style["ls"], label=style["label"])
+    ax.set_yscale("log")
+    ax.set_xlabel(r"$m_{JJ}$ [TeV]")
+    ax.set_ylabel(r"normalized density [1/TeV]")
+    ax.set_title(
+        f"{title}: {efficiency:.0%} most anomalous, run 0, $N_{{sig}}$ = {inj}", fontsize=10
+    )
+    ax.legend(fontsize=8)
+    save_figure(fig, *outputs)
+
+
+def evaluation_figures(
+    inputs: Mapping[str, str],
+    outputs: Mapping[str, str],
+    feature_set: str,
+    signal_region: Sequence[float],
+    efficiency: float,
+) -> None:
+    """Draw the three figures of one feature set (``outputs``: ``{name}_{ext}`` → path)."""
+
+    def paths(name: str) -> list[str]:
+        return [outputs[k] for k in outputs if k.startswith(name + "_")]
+
+    title = f"{feature_set} features"
+    plot_sic(read_csv(inputs["sic"]), title, paths("sic"))
+    plot_sculpting(read_csv(inputs["sculpting"]), title, paths("sculpting_chi2"))
+    plot_mjj_selection(
+        read_csv(inputs["mjj"]), title, signal_region, efficiency, paths("mjj_selection")
+    )

@@ -1,0 +1,1 @@
+"""The event-level di-τ study: objects, selection, features, flow, classifiers."""

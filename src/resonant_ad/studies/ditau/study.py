@@ -1,0 +1,429 @@
+"""The di-τ + X CATHODE study (the event-level paper, Secs. IV-V): files in, files out.
+
+One function per workflow rule:
+
+- :func:`write_split` — background-only SB (flow train/val) and SR background split
+  42.5/42.5/15 % (train/val/test); per signal, an SR test set as large as the background
+  test set and a pool for injection;
+- :func:`write_samples` — per repeat, synthetic SR background from the SB flow and the SR
+  mass KDE, ``oversampling`` × the SR data of each split (and as many as the test set);
+- :func:`write_background_check` — real vs synthetic SR background AUC (paper: 0.55);
+- :func:`train_and_score` — per (signal, injection σ, repeat): inject σ·√B signal events
+  into the SR train/val data, train the classifier (SR data vs synthetic background,
+  balanced class weights), score the test set;
+- :func:`evaluate` — SIC curves and the significance after the 1 % background-efficiency
+  cut, σ_after = σ × SIC(εB = 1 %), as the paper's Fig. 5.
+
+The injection strength σ = S/√B counts S injected SR signal events against B, all SR
+background events of the sample (train, val and test), before any selection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from resonant_ad.core.classifier import NeuralClassifierEnsemble
+from resonant_ad.core.flow import ConditionalFlow
+from resonant_ad.core.hgb import HGBEnsemble
+from resonant_ad.core.io import read_json, read_parquet, write_csv, write_json, write_parquet
+from resonant_ad.core.regions import in_window
+from resonant_ad.core.seeding import derive_seed, rng
+from resonant_ad.stages.classify import make_classifier
+from resonant_ad.stages.evaluate import SIC_GRID, sic_curve, sic_on_grid
+from resonant_ad.stages.flows import draw_synthetic, feature_columns
+from resonant_ad.stages.parts import DITAU_BACKGROUND_PARTS
+
+log = logging.getLogger(__name__)
+
+MASS = "mvis"
+#: metrics.csv columns (an interface, see the README)
+METRIC_COLUMNS = (
+    "signal",
+    "injection",
+    "repeat",
+    "n_injected",
+    "auc",
+    "max_sic",
+    "sic_at_eff",
+    "significance_after_cut",
+)
+
+
+def split_events(
+    events: pd.DataFrame, params: Mapping[str, Any]
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], dict[str, Any]]:
+    """(background parts, signal tables with a ``role`` test/pool, summary) of the sample.
+
+    ``params``: seed, signal_region, signals (processes), split: {sb_val, sr_test}.
+    """
+    window = params["signal_region"]
+    sr = in_window(events[MASS].to_numpy(), window)
+    bkg = events["label"].to_numpy() == 0
+    cols = [MASS, *feature_columns(events), "label"]
+    sb_bkg = events.loc[bkg & ~sr, cols].reset_index(drop=True)
+    sr_bkg = events.loc[bkg & sr, cols].reset_index(drop=True)
+    if len(sr_bkg) == 0:
+        raise ValueError(f"signal_region {list(window)} holds no background events")
+    g = rng(params["seed"], "ditau-split")
+    order = g.permutation(len(sb_bkg))
+    n_sb_val = round(float(params["split"]["sb_val"]) * len(sb_bkg))
+    parts = {
+        "sb_train": sb_bkg.iloc[order[n_sb_val:]],
+        "sb_val": sb_bkg.iloc[order[:n_sb_val]],
+    }
+    order = g.permutation(len(sr_bkg))
+    n_test = round(float(params["split"]["sr_test"]) * len(sr_bkg))
+    n_train = (len(sr_bkg) - n_test + 1) // 2
+    parts["sr_test"] = sr_bkg.iloc[order[:n_test]]
+    parts["sr_train"] = sr_bkg.iloc[order[n_test : n_test + n_train]]
+    parts["sr_val"] = sr_bkg.iloc[order[n_test + n_train :]]
+    parts = {k: v.reset_index(drop=True) for k, v in parts.items()}
+    signals = {}
+    for name in params["signals"]:
+        sig = events.loc[(events["process"] == name).to_numpy() & sr, cols].reset_index(drop=True)
+        if len(sig) < n_test:
+            raise ValueError(
+                f"signal {name!r}: {len(sig)} selected SR events, fewer than the "
+                f"{n_test} the test set needs (as many as its background)"
+            )
+        role = np.full(len(sig), "pool", dtype=object)
+        order = rng(params["seed"], "ditau-split-signal", name).permutation(len(sig))
+        role[order[:n_test]] = "test"
+        signals[name] = sig.assign(role=pd.array(role, dtype="string"))
+    summary = {
+        "n_sr_background": len(sr_bkg),
+        "n_sb_background": len(sb_bkg),
+        "parts": {k: len(v) for k, v in parts.items()},
+        "signal_pool": {k: int((v["role"] == "pool").sum()) for k, v in signals.items()},
+        "signal_test": {k: int((v["role"] == "test").sum()) for k, v in signals.items()},
+        "signal_region": list(window),
+    }
+    return parts, signals, summary
+
+
+def write_split(
+    events_path: str,
+    outputs: Mapping[str, str],
+    signal_outputs: Mapping[str, str],
+    summary_out: str,
+    params: Mapping[str, Any],
+) -> None:
+    """Split the selected events (see :func:`split_events`) and write every part."""
+    parts, signals, summary = split_events(read_parquet(events_path), params)
+    for name in DITAU_BACKGROUND_PARTS:
+        write_parquet(parts[name], outputs[name])
+    for name, table in signals.items():
+        write_parquet(table, signal_outputs[name])
+    write_json(summary, summary_out)
+    log.info("split: %s", summary)
+
+
+def write_samples(
+    model: str,
+    parts: Mapping[str, str],
+    samples_out: str,
+    summary_out: str,
+    params: Mapping[str, Any],
+    seed: int,
+) -> None:
+    """Synthetic SR background of one repeat: m from the SR mass KDE, x from the SB flow.
+
+    ``params``: signal_region, kde_bandwidth, oversampling. The KDE is fitted to the SR
+    train+val masses; ``oversampling`` × the SR train (val) events are drawn for training
+    (validation), and as many as the SR test set for the real-vs-synthetic check.
+    """
+    flow = ConditionalFlow.load(model)
+    frames = {k: read_parquet(parts[k]) for k in ("sr_train", "sr_val", "sr_test")}
+    cols = feature_columns(frames["sr_train"])
+    g = rng(seed, "ditau-sample")
+    masses = np.r_[frames["sr_train"][MASS].to_numpy(), frames["sr_val"][MASS].to_numpy()]
+    k = float(params["oversampling"])
+    sizes = {
+        "train": round(k * len(frames["sr_train"])),
+        "val": round(k * len(frames["sr_val"])),
+        "test": len(frames["sr_test"]),
+    }
+    out, n_out = synthetic_table(
+        flow, masses, sizes, cols, params, g, derive_seed(seed, "ditau-sample-latent")
+    )
+    write_parquet(out, samples_out)
+    write_json({"sizes": sizes, "n_outside_training_range": n_out}, summary_out)
+    log.info("samples %s, %d outside the flow's training range", sizes, n_out)
+
+
+def background_check(
+    parts: Mapping[str, pd.DataFrame],
+    samples: pd.DataFrame,
+    classifier_cfg: Mapping[str, Any],
+    seed: int,
+) -> dict[str, Any]:
+    """AUC of the classifier separating real from synthetic SR background (0.5 = perfect).
+
+    Trained like the anomaly classifier: SR train background vs the synthetic train events,
+    validated on SR val vs synthetic val; tested on the SR test background vs as many
+    held-out synthetic events.
+    """
+    cols = feature_columns(parts["sr_train"])
+
+    def classes(split: str) -> tuple[np.ndarray, np.ndarray]:
+        real = parts[f"sr_{split}"][cols].to_numpy(np.float64)
+        fake = samples.loc[samples["split"] == split, cols].to_numpy(np.float64)
+        return np.vstack([real, fake]), np.r_[np.ones(len(real)), np.zeros(len(fake))]
+
+    (X, y), (X_val, y_val), (Xt, yt) = (classes(s) for s in ("train", "val", "test"))
+    clf = make_classifier(classifier_cfg, seed).fit(X, y, X_val, y_val)
+    auc = float(roc_auc_score(yt, clf.predict_proba(Xt)[:, 1]))
+    n_train = [int((y == 0).sum()), int((y == 1).sum())]
+    return {"auc_real_vs_synthetic": auc, "n_train": n_train, "n_test": len(yt)}
+
+
+def write_background_check(
+    parts: Mapping[str, str],
+    samples: str,
+    out: str,
+    classifier_cfg: Mapping[str, Any],
+    seed: int,
+) -> None:
+    """Run :func:`background_check` for one repeat and write its JSON."""
+    frames = {k: read_parquet(parts[k]) for k in ("sr_train", "sr_val", "sr_test")}
+    result = background_check(frames, read_parquet(samples), classifier_cfg, seed)
+    write_json(result, out)
+    log.info("real vs synthetic SR background: %s", result)
+
+
+def n_injected(sigma: float, n_sr_background: int) -> int:
+    """Signal events for an injection of ``sigma`` = S/√B with B SR background events."""
+    return round(float(sigma) * np.sqrt(n_sr_background))
+
+
+def inject_signal(
+    signal: pd.DataFrame, n: int, seed: int, name: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, val) halves of ``n`` signal events drawn from the pool, without replacement."""
+    pool = signal[signal["role"] == "pool"].drop(columns="role")
+    if n > len(pool):
+        raise ValueError(f"signal {name!r}: cannot inject {n} events, the pool holds {len(pool)}")
+    chosen = pool.iloc[rng(seed, "ditau-inject").choice(len(pool), size=n, replace=False)]
+    n_train = (n + 1) // 2
+    train, val = chosen.iloc[:n_train], chosen.iloc[n_train:]
+    return train.reset_index(drop=True), val.reset_index(drop=True)
+
+
+def injected_synthetic(
+    model: str,
+    injected_train: pd.DataFrame,
+    injected_val: pd.DataFrame,
+    params: Mapping[str, Any],
+    seed: int,
+) -> pd.DataFrame:
+    """The synthetic events of the mass-KDE component of the injected signal events.
+
+    CATHODE's background model draws m from a KDE of the SR *data*, which in a search holds
+    the signal: KDE(data) = (B·KDE_B + S·KDE_S)/(B + S) for the B background and S injected
+    events, a KDE being a sum over its events. A repeat's samples are drawn once from the
+    KDE_B component (``oversampling`` × B, :func:`write_samples`); this adds ``oversampling``
+    × S events at masses from the KDE_S component, so that the union is a stratified draw of
+    ``oversampling`` × (B + S) events from the KDE of the SR data, with the train/val split
+    of the data. (The paper's di-τ code fitted the KDE to background-only masses.)
+    ``params``: signal_region, kde_bandwidth, oversampling. A ``split`` column says train/val.
+    """
+    k = float(params["oversampling"])
+    sizes = {"train": round(k * len(injected_train)), "val": round(k * len(injected_val))}
+    cols = feature_columns(injected_train)
+    if sum(sizes.values()) == 0:
+        return pd.DataFrame(columns=[*cols, MASS, "split"])
+    flow = ConditionalFlow.load(model)
+    masses = np.r_[injected_train[MASS].to_numpy(), injected_val[MASS].to_numpy()]
+    g, latent_seed = rng(seed, "ditau-injected-kde"), derive_seed(seed, "ditau-injected-latent")
+    return synthetic_table(flow, masses, sizes, cols, params, g, latent_seed)[0]
+
+
+def synthetic_table(
+    flow: ConditionalFlow,
+    masses: np.ndarray,
+    sizes: Mapping[str, int],
+    cols: list[str],
+    params: Mapping[str, Any],
+    g: np.random.Generator,
+    latent_seed: int,
+) -> tuple[pd.DataFrame, int]:
+    """(table, n beyond the flow's range): ``sizes[split]`` synthetic events per split.
+
+    Masses from the KDE of ``masses`` (``params``: signal_region, kde_bandwidth), features
+    from the flow; columns ``cols``, the mass and ``split``.
+    """
+    m, x, n_out = draw_synthetic(
+        flow,
+        masses,
+        sum(sizes.values()),
+        params["signal_region"],
+        params["kde_bandwidth"],
+        g,
+        latent_seed,
+    )
+    out = pd.DataFrame(x, columns=cols)
+    out[MASS] = m
+    out["split"] = pd.array(np.repeat(list(sizes), list(sizes.values())), dtype="string")
+    return out, n_out
+
+
+def train_and_score(
+    parts: Mapping[str, str],
+    signal_path: str,
+    samples_path: str,
+    split_summary: str,
+    model: str,
+    scores_out: str,
+    summary_out: str,
+    signal: str,
+    sigma: float,
+    classifier_cfg: Mapping[str, Any],
+    sampling: Mapping[str, Any],
+    seed: int,
+) -> None:
+    """One (signal, σ, repeat): inject, train SR data vs synthetic background, score the test.
+
+    The SR data of training (validation) is the SR background train (val) part plus half the
+    injected signal; the synthetic class is the repeat's samples of the same split plus those
+    of the injected events' KDE component (:func:`injected_synthetic`, with the flow
+    ``model`` and ``sampling``: signal_region, kde_bandwidth, oversampling), so that the
+    synthetic masses follow the SR data as in a search; the test set is the SR background
+    test part and the signal's test events. Labels of the training come from the source
+    (data = 1, synthetic = 0), never from the truth.
+    """
+    frames = {k: read_parquet(parts[k]) for k in ("sr_train", "sr_val", "sr_test")}
+    samples = read_parquet(samples_path)
+    sig = read_parquet(signal_path)
+    n_sr = int(read_json(split_summary)["n_sr_background"])
+    n = n_injected(sigma, n_sr)
+    inj_train, inj_val = inject_signal(sig, n, seed, signal)
+    cols = feature_columns(frames["sr_train"])
+    extra = injected_synthetic(model, inj_train, inj_val, sampling, seed)
+    samples = pd.concat([samples[[*cols, MASS, "split"]], extra], ignore_index=True)
+
+    def classes(split: str, injected: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        data = pd.concat([frames[f"sr_{split}"], injected], ignore_index=True)[cols]
+        fake = samples.loc[samples["split"] == split, cols]
+        X = np.vstack([data.to_numpy(np.float64), fake.to_numpy(np.float64)])
+        return X, np.r_[np.ones(len(data)), np.zeros(len(fake))]
+
+    X, y = classes("train", inj_train)
+    X_val, y_val = classes("val", inj_val)
+    clf = make_classifier(classifier_cfg, seed).fit(X, y, X_val, y_val)
+    test = pd.concat(
+        [frames["sr_test"], sig[sig["role"] == "test"].drop(columns="role")], ignore_index=True
+    )
+    scores = clf.predict_proba(test[cols].to_numpy(np.float64))[:, 1]
+    if not np.isfinite(scores).all():
+        raise FloatingPointError(f"{signal} σ={sigma}: non-finite scores")
+    out = pd.DataFrame(
+        {"score": scores, MASS: test[MASS].to_numpy(), "label": test["label"].to_numpy()}
+    )
+    write_parquet(out, scores_out)
+    summary = {
+        "signal": signal,
+        "injection": float(sigma),
+        "n_injected": n,
+        "n_sr_background": n_sr,
+        "n_train": [int((y == 0).sum()), int((y == 1).sum())],
+        "n_val": [int((y_val == 0).sum()), int((y_val == 1).sum())],
+        "n_synthetic_of_injected": [int((extra["split"] == s).sum()) for s in ("train", "val")],
+        "n_test": [int((out["label"] == 0).sum()), int((out["label"] == 1).sum())],
+        "classifier": classifier_cfg["type"],
+        "auc": float(roc_auc_score(out["label"], out["score"])),
+        "seed": seed,
+    }
+    if isinstance(clf, HGBEnsemble):
+        summary["member_iterations"] = [int(mm.n_iter_) for mm in clf.members_]
+    elif isinstance(clf, NeuralClassifierEnsemble):
+        summary["best_epochs"] = [int(e) + 1 for e in clf.best_epochs_]
+    write_json(summary, summary_out)
+    log.info("%s σ=%s: %d injected, test AUC %.4f", signal, sigma, n, summary["auc"])
+
+
+def run_metrics(
+    scores: pd.DataFrame, sigma: float, efficiency: float, min_background: int
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """(AUC, max SIC, SIC at εB = ``efficiency``, σ × that SIC; the SIC curve) of one run."""
+    labels, s = scores["label"].to_numpy(), scores["score"].to_numpy()
+    curve = sic_curve(labels, s, min_background)
+    at = sic_on_grid(curve, np.array([float(efficiency)]))[0]
+    return (
+        {
+            "auc": float(roc_auc_score(labels, s)),
+            "max_sic": float(curve["sic"].max()) if len(curve) else float("nan"),
+            "sic_at_eff": float(at),
+            "significance_after_cut": float(sigma) * float(at),
+        },
+        curve,
+    )
+
+
+def evaluate(
+    records: Sequence[Mapping[str, Any]],
+    checks: Sequence[str],
+    params: Mapping[str, Any],
+) -> dict[str, pd.DataFrame]:
+    """Metric tables of the scan from its score files.
+
+    ``records``: ``{signal, injection, repeat, scores, summary}`` per training; ``checks``:
+    the background-check JSONs of the repeats; ``params``: selection_efficiency,
+    sic_min_background. Returns ``metrics`` (one row per training), ``summary`` (mean and
+    standard deviation over repeats, as the paper's bands), ``sic`` (curves on
+    :data:`SIC_GRID`, one column per training) and ``checks`` (real vs synthetic AUC).
+    """
+    eff = float(params["selection_efficiency"])
+    rows, curves = [], []
+    for rec in records:
+        info = read_json(rec["summary"])
+        metrics, curve = run_metrics(
+            read_parquet(rec["scores"]), rec["injection"], eff, int(params["sic_min_background"])
+        )
+        ids = {k: rec[k] for k in ("signal", "injection", "repeat")}
+        rows.append({**ids, "n_injected": info["n_injected"], **metrics})
+        curves.append(pd.DataFrame({**ids, "eps_b": SIC_GRID, "sic": sic_on_grid(curve, SIC_GRID)}))
+    metrics = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+    summary = (
+        metrics.groupby(["signal", "injection"], sort=True)
+        .agg(
+            n_injected=("n_injected", "median"),
+            repeats=("repeat", "size"),
+            auc_mean=("auc", "mean"),
+            auc_std=("auc", "std"),
+            sic_at_eff_mean=("sic_at_eff", "mean"),
+            sic_at_eff_std=("sic_at_eff", "std"),
+            significance_mean=("significance_after_cut", "mean"),
+            significance_std=("significance_after_cut", "std"),
+            max_sic_mean=("max_sic", "mean"),
+        )
+        .reset_index()
+    )
+    check = pd.DataFrame([{"repeat": i, **read_json(path)} for i, path in enumerate(checks)]).drop(
+        columns=["n_train"], errors="ignore"
+    )
+    return {
+        "metrics": metrics,
+        "summary": summary,
+        "sic": pd.concat(curves, ignore_index=True),
+        "checks": check,
+    }
+
+
+def write_evaluation(
+    records: Sequence[Mapping[str, Any]],
+    checks: Sequence[str],
+    outputs: Mapping[str, str],
+    params: Mapping[str, Any],
+) -> None:
+    """Write the tables of :func:`evaluate` to ``outputs`` (metrics, summary, sic, checks)."""
+    tables = evaluate(records, checks, params)
+    for name, table in tables.items():
+        write_csv(table, outputs[name])
+    log.info("summary:\n%s", tables["summary"].to_string(index=False))
+    log.info("real vs synthetic AUC:\n%s", tables["checks"].to_string(index=False))

@@ -1,0 +1,1 @@
+"""The two-dimensional toy study of the LaCATHODE paper (its Section III)."""

@@ -1,0 +1,173 @@
+"""Config handling before validation: undo the all-strings parsing of nested ``--config`` values.
+
+``snakemake --config 'toy={classifier: {epochs: 3}}'`` parses the nested value with YAML's
+BaseLoader, so ``3`` arrives as the string ``'3'``. :func:`coerce_strings` walks the config
+along the JSON schema and re-reads such strings with YAML wherever the schema expects a
+number, boolean, null, array or object, so the schema then checks real values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from resonant_ad.workflow.patterns import DIJET_STUDIES
+
+_NON_STRING = {"integer", "number", "boolean", "null", "array", "object"}
+
+
+def load_study(config_path: str | os.PathLike[str], study: str) -> dict[str, Any]:
+    """One study's section of a config file, checked as the workflow checks it.
+
+    The schema (its defaults filled in) and, for a dijet study, the cross-key checks. A
+    relative ``config_path`` is taken from the project root, as Snakemake would.
+    """
+    from snakemake.utils import validate
+
+    root = Path(__file__).resolve().parents[3]
+    with open(root / config_path) as fh:
+        config = yaml.safe_load(fh)
+    if study not in config:
+        raise KeyError(f"{config_path}: no {study!r} section")
+    config["studies"] = [study]
+    validate(config, str(root / "workflow/schemas/config.schema.yaml"))
+    if study in DIJET_STUDIES:
+        check_dijet_study(config, study)  # as the workflow does before any rule
+    return config[study]
+
+
+def load_schema(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML/JSON schema file."""
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target[part]
+        return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def _wants_non_string(schema: dict[str, Any], root: dict[str, Any] | None = None) -> bool:
+    types = schema.get("type")
+    types = {types} if isinstance(types, str) else set(types or ())
+    if types & _NON_STRING and "string" not in types:
+        return True
+    if any(not isinstance(v, str) for v in schema.get("enum", ())):
+        return True
+    # one of several alternatives (e.g. an integer or "all"): a YAML non-string picks its own
+    branches = schema.get("oneOf", []) + schema.get("anyOf", [])
+    return any(_wants_non_string(_resolve(b, root or schema), root) for b in branches)
+
+
+def _accepts(schema: dict[str, Any], value: str, root: dict[str, Any]) -> bool:
+    """Whether ``schema`` (or one of its alternatives) takes the string ``value`` as it is.
+
+    E.g. an md5 of 32 digits where the schema allows a hex string or null: it stays a string.
+    """
+    types = schema.get("type")
+    types = {types} if isinstance(types, str) else set(types or ())
+    if "enum" in schema and value in schema["enum"]:
+        return True
+    if "string" in types and "enum" not in schema:
+        pattern = schema.get("pattern")
+        if pattern is None or re.search(pattern, value):
+            return True
+    branches = schema.get("oneOf", []) + schema.get("anyOf", [])
+    return any(_accepts(_resolve(b, root), value, root) for b in branches)
+
+
+def coerce_strings(value: Any, schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
+    """Return ``value`` with strings re-read as YAML where ``schema`` expects a non-string."""
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
+    if (
+        isinstance(value, str)
+        and _wants_non_string(schema, root)
+        and not _accepts(schema, value, root)
+    ):
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        value = value if isinstance(parsed, str) else parsed
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        return {
+            k: coerce_strings(v, props[k], root)
+            if k in props
+            else (coerce_strings(v, extra, root) if isinstance(extra, dict) else v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [coerce_strings(v, schema["items"], root) for v in value]
+    return value
+
+
+def config_slice(config: Mapping[str, Any], section: str, *keys: str) -> dict[str, Any]:
+    """The listed keys of one config section: what a rule passes its script through ``params:``.
+
+    Passing only the slice a rule uses means ``--rerun-triggers params`` reruns exactly the
+    rules a config change touches.
+    """
+    return {key: config[section][key] for key in keys}
+
+
+#: keys of a ``flow`` section that the sampling steps read, not the flow's training
+FLOW_SAMPLING_KEYS = ("n_samples", "sample_val_fraction", "kde_bandwidth")
+
+
+def flow_training_slice(config: Mapping[str, Any], study: str) -> dict[str, Any]:
+    """The flow settings a flow training reads: all but the sampling ones.
+
+    So that changing, e.g., ``flow.n_samples`` reruns the sampling and what follows, not the
+    training.
+    """
+    flow = config[study]["flow"]
+    return {k: v for k, v in flow.items() if k not in FLOW_SAMPLING_KEYS}
+
+
+def resource(config: Mapping[str, Any], rule: str, key: str) -> Any:
+    """One compute request (threads, mem_mb, runtime) of ``rule`` from ``config['resources']``."""
+    return config["resources"][rule][key]
+
+
+def rule_resources(config: Mapping[str, Any], rule: str) -> dict[str, Any]:
+    """A rule family's ``resources:`` (all of its ``config['resources']`` entry but threads).
+
+    The table in the config is the one place compute requests are set: a rule takes
+    ``threads`` and ``**rule_resources(config, name)`` from it.
+    """
+    return {k: v for k, v in config["resources"][rule].items() if k != "threads"}
+
+
+def check_dijet_study(config: Mapping[str, Any], study: str) -> None:
+    """Cross-key checks of a dijet study the schema cannot express; errors name the key."""
+    cfg = config[study]
+    windows = [("signal_region", cfg["signal_region"])]
+    windows += [(f"scan.windows[{i}]", w) for i, w in enumerate(cfg["scan"]["windows"])]
+    lo_fit, hi_fit = cfg["bumphunt"]["fit_range"]
+    for key, (low, high) in windows:
+        if not low < high:
+            raise ValueError(f"config: {study}.{key} = {[low, high]} needs low < high")
+        if not (lo_fit <= low and high <= hi_fit):
+            raise ValueError(
+                f"config: {study}.{key} = {[low, high]} lies outside "
+                f"{study}.bumphunt.fit_range = {[lo_fit, hi_fit]}"
+            )
+    scan = cfg["scan"]
+    if scan["windows"] and scan["feature_set"] not in cfg["feature_sets"]:
+        raise ValueError(
+            f"config: {study}.scan.feature_set = {scan['feature_set']!r} is not one of "
+            f"{study}.feature_sets {sorted(cfg['feature_sets'])}"
+        )

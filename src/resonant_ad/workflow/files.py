@@ -1,0 +1,315 @@
+"""The files of one job or group of jobs: a rule's inputs and outputs as name → path.
+
+Functions of wildcard values (and of the config's SR windows), built on the patterns of
+:mod:`~resonant_ad.workflow.patterns`; they are what the rules' ``input:``/``output:`` call."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from resonant_ad.stages.parts import LATENT_PARTS, SPLIT_PARTS, format_window
+from resonant_ad.workflow.patterns import (
+    BUMPHUNT_BINS,
+    BUMPHUNT_RESULTS,
+    CLASSIFIER_HISTORY,
+    CLASSIFIER_SUMMARY,
+    DECORRELATED_PART,
+    DECORRELATED_SAMPLES,
+    DIJET_STUDIES,
+    FEATURE_SET_FIGURE,
+    FEATURE_SET_FIGURES,
+    FIGURE_FORMATS,
+    FLOW_HISTORY,
+    FLOW_LOSS,
+    FLOW_MODEL,
+    LATENT_PART,
+    SAMPLES,
+    SCORES,
+    SPLIT_PART,
+    TEST_SETS,
+)
+
+
+def nominal_window(config: Mapping[str, Any], study: str) -> str:
+    """The study's ``signal_region`` as a ``{window}`` value."""
+    return format_window(config[study]["signal_region"])
+
+
+def scan_windows(config: Mapping[str, Any], study: str) -> list[str]:
+    """The ``{window}`` values of the study's SR scan (empty without one)."""
+    return [format_window(w) for w in config[study]["scan"]["windows"]]
+
+
+def run_groups(n_runs: int, per_job: int | str) -> list[tuple[int, ...]]:
+    """The runs 0 … n_runs − 1 in consecutive groups of ``per_job`` (``"all"``: one group)."""
+    size = n_runs if per_job == "all" else int(per_job)
+    if size < 1:
+        raise ValueError(f"runs_per_job must be >= 1 or 'all', got {per_job!r}")
+    return [tuple(range(s, min(s + size, n_runs))) for s in range(0, n_runs, size)]
+
+
+def analysis_runs(config: Mapping[str, Any], study: str) -> dict[str, int]:
+    """The number of runs of every analysis window of a dijet study (nominal and scan)."""
+    cfg = config[study]
+    out = {window: int(cfg["scan"]["runs"]) for window in scan_windows(config, study)}
+    out[nominal_window(config, study)] = int(cfg["runs"])
+    return out
+
+
+def training_groups(config: Mapping[str, Any]) -> list[tuple[str, tuple[int, ...], list[str]]]:
+    """(study, runs, windows): the jobs that train several runs' flows or classifiers at once.
+
+    Every dijet study of the config splits the runs of each analysis window into groups of
+    ``runs_per_job``; a group of runs is one job per feature set and injection (and method,
+    for the classifiers), for the windows listed with it.
+    """
+    out: dict[tuple[str, tuple[int, ...]], list[str]] = {}
+    per_job = config.get("runs_per_job", 1)
+    for study in DIJET_STUDIES:
+        if study not in config.get("studies", []):
+            continue
+        for window, n_runs in analysis_runs(config, study).items():
+            for runs in run_groups(n_runs, per_job):
+                out.setdefault((study, runs), []).append(window)
+    return [(study, runs, windows) for (study, runs), windows in out.items()]
+
+
+def runs_label(runs: Sequence[int]) -> str:
+    """The text of a group of runs in log paths and rule names: (0, 1, 2) → ``0-2``."""
+    return f"{runs[0]}-{runs[-1]}"
+
+
+def window_pattern(windows: Sequence[str]) -> str:
+    """A wildcard constraint that matches exactly the ``windows`` (``3.3-3.7``, …)."""
+    return "|".join(re.escape(w) for w in windows)
+
+
+def flow_group_outputs(study: str, runs: Sequence[int]) -> dict[str, str]:
+    """The per-run outputs of one flow training job, keyed ``{kind}_{run}`` (wildcards left)."""
+    out = {}
+    for run in runs:
+        ids = {"run": run, "study": study}
+        out[f"model_{run}"] = _fill(FLOW_MODEL, ids)
+        out[f"history_{run}"] = _fill(FLOW_HISTORY, ids)
+        for ext in FIGURE_FORMATS:
+            out[f"{ext}_{run}"] = _fill(FLOW_LOSS, {**ids, "ext": ext})
+    return out
+
+
+def classifier_group_outputs(study: str, runs: Sequence[int]) -> dict[str, str]:
+    """The per-run outputs of one classifier training job, keyed ``{kind}_{run}``."""
+    out = {}
+    for run in runs:
+        files = classifier_outputs(study, "{feature_set}", "{window}", "{nsig}", run, "{method}")
+        out |= {f"{kind}_{run}": path for kind, path in files.items()}
+    return out
+
+
+def classifier_group_inputs(
+    study: str, feature_set: str, window: str, nsig: int | str, runs: Sequence[int], method: str
+) -> dict[str, str]:
+    """Every run's classifier inputs (:func:`classifier_inputs`), keyed ``{source}_{run}``."""
+    out = {}
+    for run in runs:
+        files = classifier_inputs(study, feature_set, window, nsig, run, method)
+        out |= {f"{source}_{run}": path for source, path in files.items()}
+    return out
+
+
+def per_run(files: Mapping[str, str], runs: Sequence[int]) -> list[dict[str, str]]:
+    """Undo the ``{kind}_{run}`` keys: one dict of kind → path per run, in ``runs`` order."""
+    out: list[dict[str, str]] = [{} for _ in runs]
+    index = {int(r): i for i, r in enumerate(runs)}
+    for key, path in files.items():
+        kind, _, run = key.rpartition("_")
+        if run.isdigit() and int(run) in index:
+            out[index[int(run)]][kind] = path
+    return out
+
+
+def _fill(pattern: str, values: Mapping[str, Any]) -> str:
+    """Substitute some wildcards of a path pattern, leaving the others in place."""
+    for key, value in values.items():
+        pattern = pattern.replace("{" + key + "}", str(value))
+    return pattern
+
+
+def split_outputs(study: str, feature_set: str, window: str, nsig: int | str) -> dict[str, str]:
+    """Every part file of one split (see :data:`SPLIT_PARTS`)."""
+    ids = {"study": study, "feature_set": feature_set, "window": window, "nsig": nsig}
+    return {part: SPLIT_PART.format(**ids, part=part) for part in SPLIT_PARTS}
+
+
+def latent_inputs(study: str, feature_set: str, window: str, nsig: int | str) -> dict[str, str]:
+    """The split parts that :func:`latent_outputs` maps to latent space."""
+    return {
+        part: path
+        for part, path in split_outputs(study, feature_set, window, nsig).items()
+        if part in LATENT_PARTS
+    }
+
+
+def latent_outputs(
+    study: str, feature_set: str, window: str, nsig: int | str, run: int | str
+) -> dict[str, str]:
+    """Every latent-space part of one flow run (:data:`LATENT_PARTS`)."""
+    ids = {"study": study, "feature_set": feature_set, "window": window, "nsig": nsig, "run": run}
+    return {part: LATENT_PART.format(**ids, part=part) for part in LATENT_PARTS}
+
+
+def decorrelated_outputs(
+    study: str, feature_set: str, window: str, nsig: int | str, run: int | str
+) -> dict[str, str]:
+    """The decorrelated parts (:data:`LATENT_PARTS` at m0) and the samples at m0 of one run."""
+    ids = {"study": study, "feature_set": feature_set, "window": window, "nsig": nsig, "run": run}
+    out = {part: DECORRELATED_PART.format(**ids, part=part) for part in LATENT_PARTS}
+    out["samples_m0"] = DECORRELATED_SAMPLES.format(**ids)
+    return out
+
+
+def classifier_outputs(
+    study: str, feature_set: str, window: str, nsig: int | str, run: int | str, method: str
+) -> dict[str, str]:
+    """The score tables, history and summary of one classifier training."""
+    ids = {
+        "study": study,
+        "feature_set": feature_set,
+        "window": window,
+        "nsig": nsig,
+        "run": run,
+        "method": method,
+    }
+    out = {t: SCORES.format(**ids, testset=t) for t in TEST_SETS}
+    out["history"] = CLASSIFIER_HISTORY.format(**ids)
+    out["summary"] = CLASSIFIER_SUMMARY.format(**ids)
+    return out
+
+
+def classifier_inputs(
+    study: str, feature_set: str, window: str, nsig: int | str, run: int | str, method: str
+) -> dict[str, str]:
+    """Source name → file of one method's training and test inputs (see stages.methods)."""
+    from resonant_ad.stages.methods import method as lookup
+
+    m = lookup(method)
+    ids = {"study": study, "feature_set": feature_set, "window": window, "nsig": nsig}
+    pattern = {"z": LATENT_PART, "xp": DECORRELATED_PART}.get(m.space, SPLIT_PART)
+    out = {part: pattern.format(**ids, run=run, part=part) for part in m.split_parts()}
+    if m.space in ("z", "xp"):
+        bad = [p for p in m.split_parts() if p not in LATENT_PARTS]
+        if bad:
+            raise ValueError(f"method {method!r} needs mapped parts {bad}, not in {LATENT_PARTS}")
+    if "samples" in m.sources():
+        out["samples"] = (DECORRELATED_SAMPLES if m.space == "xp" else SAMPLES).format(
+            **ids, run=run
+        )
+    return out
+
+
+def score_files(
+    config: Mapping[str, Any], study: str, feature_set: str, window: str, testset: str
+) -> list[dict[str, Any]]:
+    """Every classifier score table of one analysis, with its method, injection and run."""
+    cfg = config[study]
+    return [
+        {
+            "method": method,
+            "injection": int(nsig),
+            "run": run,
+            "path": SCORES.format(
+                study=study,
+                feature_set=feature_set,
+                window=window,
+                nsig=nsig,
+                run=run,
+                method=method,
+                testset=testset,
+            ),
+        }
+        for method in cfg["methods"]
+        for nsig in cfg["injections"]
+        for run in range(int(cfg["runs"]))
+    ]
+
+
+def bumphunt_runs(
+    config: Mapping[str, Any],
+    study: str,
+    feature_set: str,
+    window: str,
+    scan: bool | None = None,
+) -> list[dict[str, Any]]:
+    """Every bump hunt of one analysis: method, injection, run and its results/bins tables.
+
+    The study's methods, injections and runs, or with ``scan`` those of its ``scan``
+    section (the default: the scan's for every window but the nominal one).
+    """
+    cfg = config[study]
+    if scan is None:
+        scan = window != nominal_window(config, study)
+    if scan:
+        sc = cfg["scan"]
+        methods, injections, runs = sc["methods"], [sc["injection"]], int(sc["runs"])
+    else:
+        methods, injections, runs = cfg["methods"], cfg["injections"], int(cfg["runs"])
+    out = []
+    for method in methods:
+        for nsig in injections:
+            for run in range(runs):
+                ids = {
+                    "study": study,
+                    "feature_set": feature_set,
+                    "window": window,
+                    "nsig": nsig,
+                    "run": run,
+                    "method": method,
+                }
+                out.append(
+                    {
+                        "method": method,
+                        "injection": int(nsig),
+                        "run": run,
+                        "results": BUMPHUNT_RESULTS.format(**ids),
+                        "bins": BUMPHUNT_BINS.format(**ids),
+                    }
+                )
+    return out
+
+
+def bumphunt_fit_runs(
+    config: Mapping[str, Any], study: str, feature_set: str, window: str, nsig: int | str
+) -> list[dict[str, Any]]:
+    """The bump hunts drawn in one fits figure: run 0 of injection ``nsig``, every method."""
+    return [
+        r
+        for r in bumphunt_runs(config, study, feature_set, window)
+        if r["run"] == 0 and r["injection"] == int(nsig)
+    ]
+
+
+def analysis_figures(
+    study: str, feature_set: str, window: str, names: Sequence[str]
+) -> dict[str, str]:
+    """name_ext → path of the figures ``names`` of one analysis, in every format."""
+    ids = {"study": study, "feature_set": feature_set, "window": window}
+    return {
+        f"{name}_{ext}": FEATURE_SET_FIGURE.format(**ids, name=name, ext=ext)
+        for name in names
+        for ext in FIGURE_FORMATS
+    }
+
+
+def bumphunt_figures(
+    config: Mapping[str, Any], study: str, feature_set: str, window: str
+) -> dict[str, str]:
+    """The bump-hunt figures of one analysis: significance, and the fits of each injection."""
+    names = ["bumphunt_significance"]
+    names += [f"bumphunt_fits_nsig{n}" for n in config[study]["injections"]]
+    return analysis_figures(study, feature_set, window, names)
+
+
+def feature_set_figures(study: str, feature_set: str, window: str) -> dict[str, str]:
+    """The evaluation figures (:data:`FEATURE_SET_FIGURES`) of one analysis."""
+    return analysis_figures(study, feature_set, window, FEATURE_SET_FIGURES)

@@ -1,0 +1,134 @@
+"""Glue for the workflow's scripts: logging to the rule's log file, threads, and provenance.
+
+Scripts call :func:`script_run` so that every rule logs the same way, and the Snakefile
+calls :func:`source_hash` so that editing a package module reruns the rules that use it.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import hashlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+PACKAGE = __name__.split(".")[0]
+#: modules left out of code hashes: path patterns do not change results (a moved output is
+#: seen by Snakemake itself), and every rule would otherwise rerun when a study is added
+UNHASHED = {f"{PACKAGE}.workflow.{m}" for m in ("patterns", "files", "targets")}
+_PKG_DIR = Path(__file__).resolve().parents[1]  # the package root
+
+
+def limit_threads(threads: int) -> None:
+    """Hold the job to its ``threads:``: BLAS/OpenMP pools, and torch when a job uses it.
+
+    torch is not imported for this: a job that does not need it (a fit, a figure) would pay
+    two seconds of import; one that does has imported it with the package by now.
+    """
+    n = str(max(1, int(threads)))
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = n
+    if "torch" in sys.modules:
+        from resonant_ad.core.device import set_threads
+
+        set_threads(int(n))
+
+
+@contextlib.contextmanager
+def logged(log_path: str | None, threads: int = 1) -> Iterator[logging.Logger]:
+    """Send logging and stderr to ``log_path`` (if given) and limit torch to ``threads``."""
+    logger = logging.getLogger(PACKAGE)
+    handlers: list[logging.Handler] = []
+    stream = open(log_path, "w") if log_path else sys.stderr
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handlers.append(handler)
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
+    limit_threads(threads)
+    start = time.perf_counter()
+    try:
+        with contextlib.redirect_stderr(stream):
+            yield logger
+            logger.info("done in %.1f s", time.perf_counter() - start)
+    except BaseException:
+        logger.exception("failed after %.1f s", time.perf_counter() - start)
+        raise
+    finally:
+        handler.flush()
+        if stream is not sys.stderr:
+            stream.close()
+
+
+def script_run(snakemake: Any, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run ``func(*args, **kwargs)`` inside :func:`logged` for a Snakemake script job."""
+    log_path = snakemake.log[0] if len(snakemake.log) else None
+    with logged(log_path, snakemake.threads):
+        return func(*args, **kwargs)
+
+
+def _module_file(name: str) -> Path | None:
+    """The source file of package module ``name``, found by path (nothing is imported)."""
+    rel = Path(*name.split(".")[1:])
+    if not rel.parts:  # the package itself (``from . import module``)
+        return _PKG_DIR / "__init__.py"
+    for candidate in (_PKG_DIR / rel.with_suffix(".py"), _PKG_DIR / rel / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _package_imports(name: str, path: Path) -> set[str]:
+    """Modules of this package imported by the module ``name`` (absolute or relative)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    is_pkg = path.name == "__init__.py"
+    parts = name.split(".")
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = parts if is_pkg else parts[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if mod.split(".")[0] != PACKAGE:
+                continue
+            found.add(mod)
+            found.update(f"{mod}.{a.name}" for a in node.names)  # `from pkg import module`
+    return found
+
+
+def source_modules(*modules: str) -> dict[str, Path]:
+    """``modules`` and every package module they import, transitively: name → source file."""
+    seen: dict[str, Path] = {}
+    todo = [m if m.startswith(PACKAGE) else f"{PACKAGE}.{m}" for m in modules]
+    while todo:
+        name = todo.pop()
+        if name in seen or name in UNHASHED:
+            continue
+        path = _module_file(name)
+        if path is None:
+            continue
+        seen[name] = path
+        todo.extend(_package_imports(name, path) - seen.keys())
+    return seen
+
+
+def source_hash(*modules: str) -> str:
+    """12-hex digest of the source of ``modules`` and every package module they import.
+
+    Passed as a rule parameter, it makes Snakemake rerun a rule when code it depends on
+    changes (Snakemake itself sees only the script, not the package it imports).
+    """
+    seen = source_modules(*modules)
+    digest = hashlib.sha256()
+    for name in sorted(seen):
+        digest.update(name.encode() + b"\0" + seen[name].read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
