@@ -1,23 +1,32 @@
 """How the surrogate's constants were fitted to the real LHCO R&D signal region.
 
-``jets.QCD`` and ``signal.SIGNAL`` (of :mod:`resonant_ad.studies.dijet`) are the result of
+``jets.QCD`` and ``signal.SIGNAL`` (modules of :mod:`resonant_ad.studies.dijet`) come from
 
     python -m resonant_ad.studies.dijet.calibration qcd --iterations 3000
-    python -m resonant_ad.studies.dijet.calibration signal --iterations 900
+    python -m resonant_ad.studies.dijet.calibration signal --iterations 300 --events 60000
 
-each a Nelder–Mead minimisation, started from the constants in the module, of
+each a Nelder–Mead minimisation, started from the constants in the modules, of
 
     L = 100 Σ_features KS² + 100 Σ_pairs Δcorr² (+ 0.01 Σ_slices min(pull², 100) for QCD)
-        (+ 100 (f_SR − 0.82)² for the signal)
+        + 1000 Σ max(KS − w, 0)² + 1000 Σ max(|Δcorr| − w, 0)²      (walls, w = 0.03)
+        (+ 300 (f_SR − 0.82)² for the signal)
 
 on SR events generated with a fixed seed (common random numbers: the loss is a smooth
 function of the constants up to the reference's own noise). The terms are those of
 :mod:`~.realism`: the KS distance at the reference quantiles of every feature, the
-difference of every pairwise correlation, and the pulls of the QCD means in four mJJ slices.
-f_SR, the fraction of accepted signal events inside the SR, is not in the reference; 0.82
-gives, with the surrogate's QCD, the paper's S/B ≈ 0.6 % and S/√B ≈ 2.2 for 1000 injected
-events in 1M. The signal is fitted with the QCD constants fixed (its lone quarks radiate as
-QCD jets). The command prints the constants found and the realism table of a fresh sample.
+difference of every pairwise correlation, and the pulls of the QCD means in four mJJ slices;
+the walls start just inside the realism targets (0.05), so that a fit does not trade one
+check out of its target for smaller terms elsewhere. f_SR, the fraction of accepted signal
+events inside the SR, is not in the reference; 0.82 gives, with the surrogate's QCD, the
+paper's S/B ≈ 0.6 % and S/√B ≈ 2.2 for 1000 injected events in 1M. The signal is fitted with
+the QCD constants fixed (its lone quarks radiate as QCD jets).
+
+History (2026-11-29): the QCD fit predates the walls (it meets every target without them).
+The signal was refitted after the jet response became common to pT and mass, in three runs
+of ≤ 400 iterations on 60k events; Nelder–Mead left ``contamination_tau_share`` at its
+start (0.5), where the loss is flat, and a final scan on 150k events set it to 0.35, the
+value with the smallest largest |Δcorr| (0.039 against 0.048 at 0.5). The command prints
+the constants found and the realism table of a fresh sample.
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ from resonant_ad.studies.dijet.realism import compare, load_reference, sr_classe
 from resonant_ad.studies.dijet.signal import SIGNAL, SignalModel, signal_jets
 
 SR = (3.3, 3.7)
+#: where the loss's walls start, just inside the realism targets (KS 0.05, |Δcorr| 0.05)
+WALL = 0.03
 #: the share of accepted signal in the SR that gives the paper's S/B and S/√B (see above)
 SIGNAL_SR_FRACTION = 0.82
 #: bounds of every fitted constant (the fit works on logit-scaled values inside them)
@@ -104,10 +115,13 @@ def loss(kind: str, table: pd.DataFrame, sr_fraction: float | None = None) -> fl
     ks = rows.loc[rows["check"] == "marginal", "value"].to_numpy()
     corr = rows.loc[rows["check"] == "correlation", "value"].to_numpy()
     out = 100 * np.sum(ks**2) + 100 * np.sum(corr**2)
+    # walls just inside the targets (KS 0.05, |Δcorr| 0.05): a miss costs more than any gain
+    out += 1000 * np.sum(np.maximum(ks - WALL, 0.0) ** 2)
+    out += 1000 * np.sum(np.maximum(np.abs(corr) - WALL, 0.0) ** 2)
     pulls = rows.loc[rows["check"] == "slice_mean", "value"].to_numpy()
     out += 0.01 * np.sum(np.minimum(pulls**2, 100.0))
     if sr_fraction is not None:
-        out += 100 * (sr_fraction - SIGNAL_SR_FRACTION) ** 2
+        out += 300 * (sr_fraction - SIGNAL_SR_FRACTION) ** 2
     return float(out)
 
 

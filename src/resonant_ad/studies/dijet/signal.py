@@ -19,9 +19,9 @@ class SignalModel:
     """Constants of the signal generator (:func:`signal_jets`)."""
 
     radiation_scale: float  # m_rad of a colour-singlet decay relative to a QCD jet
-    mass_resolution: float  # relative jet-mass smearing
+    mass_resolution: float  # relative jet-mass smearing, on top of the response
     mass_resolution_abs: float  # absolute jet-mass smearing (GeV), added in quadrature
-    pt_resolution: float  # relative jet-pT smearing
+    pt_resolution: float  # relative jet-energy response (scales pT and mass together)
     zprime_width: float  # relative width of the Z' mass
     isr_pt: float  # mean of the exponential ISR recoil (GeV)
     merge_radius: float  # ΔR(q, q̄) below which both quarks land in one jet (effective)
@@ -35,23 +35,23 @@ class SignalModel:
     tau_shape: float  # :attr:`JetModel.tau_shape` of a resolved decay
 
 
-#: calibrated to the real R&D SR signal, with :data:`QCD` fixed
+#: calibrated to the real R&D SR signal, with the QCD constants fixed (see the surrogate)
 SIGNAL = SignalModel(
-    radiation_scale=0.3695,
-    mass_resolution=0.06893,
-    mass_resolution_abs=8.469,
-    pt_resolution=0.04154,
-    zprime_width=0.001246,
-    isr_pt=5.98,
-    merge_radius=1.517,
-    contamination_fraction=0.2087,
-    contamination_mass=217.2,
-    contamination_spread=0.8199,
-    contamination_tau_share=0.5009,
-    tau21_spread=0.7057,
-    tau_radiation_weight=1.544,
-    tau21_two_prong=0.06668,
-    tau_shape=0.9174,
+    radiation_scale=0.3604,
+    mass_resolution=0.05465,
+    mass_resolution_abs=8.778,
+    pt_resolution=0.047,
+    zprime_width=0.001658,
+    isr_pt=6.392,
+    merge_radius=1.871,
+    contamination_fraction=0.2092,
+    contamination_mass=148.9,
+    contamination_spread=0.81,
+    contamination_tau_share=0.35,
+    tau21_spread=0.6661,
+    tau_radiation_weight=1.628,
+    tau21_two_prong=0.06084,
+    tau_shape=0.9219,
 )
 
 
@@ -142,7 +142,9 @@ def signal_jets(
         )
         angle = JET_RADIUS * np.sqrt(g.uniform(0.04, 1.0, n))  # uniform over the cone's area
         pt = pt * (1.0 + m_extra**2 / (2.0 * pt**2 * (1.0 - np.cos(angle))))
-        pt = pt * (1.0 + model.pt_resolution * g.standard_normal(n))
+        # the calorimeter's response scales the jet's whole four-momentum: pT and mass together
+        response = 1.0 + model.pt_resolution * g.standard_normal(n)
+        pt = pt * response
         # a contained decay radiates as a colour singlet (less, and between its prongs); a
         # quark that lost its partner radiates as a QCD jet
         scale = model.radiation_scale + (1.0 - model.radiation_scale) * (1.0 - inside)
@@ -156,6 +158,7 @@ def signal_jets(
         m, tau21 = jet_substructure(
             g, pt, hard_mass, soft_share, scale, jet_model, m_extra, model.contamination_tau_share
         )
+        m = response * m
         m = m + np.hypot(model.mass_resolution * m, model.mass_resolution_abs) * g.standard_normal(
             n
         )
