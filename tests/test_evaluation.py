@@ -12,10 +12,8 @@ from resonant_ad.stages.evaluate import (
     band,
     evaluate,
     sculpting_curve,
-    sic_curve,
-    sic_on_grid,
 )
-from resonant_ad.stats.metrics import equal_population_edges
+from resonant_ad.stats.metrics import equal_population_edges, sic_curve, sic_on_grid
 
 
 def test_sic_of_a_known_roc_and_the_minimum_background():

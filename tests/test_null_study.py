@@ -1,73 +1,100 @@
-"""The null test: the workflow's steps per dataset, two true-background samples alike, seeded."""
+"""The null test: each dataset a study of its own, built by the workflow's rules, seeded."""
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import copy_workflow, run_snakemake
 
-from resonant_ad.workflow.config import load_study
-from resonant_ad.workflow.null import main, null_run, null_study, summarize, write_null_run
+from resonant_ad.core.io import write_parquet
+from resonant_ad.studies.dijet.null import null_rows, summarize
+from resonant_ad.workflow.config import load_study, null_datasets
+from resonant_ad.workflow.files import null_run_inputs, training_groups
 from resonant_ad.workflow.targets import null_targets
 
 TINY = "tests/configs/dijet_tiny.yaml"
 
 
-@pytest.fixture(scope="module")
-def study():
-    return load_study(TINY, "lhco_surrogate")
+@pytest.fixture
+def config():
+    study = load_study(TINY, "lhco_surrogate")
+    study["null_study"] = {"data_seeds": [4, 5], "methods": ["idealized", "lacathode"]}
+    return {"studies": ["lhco_surrogate"], "lhco_surrogate": study}
 
 
-@pytest.fixture(scope="module")
-def table(study):
-    return null_study(study, "original", [1, 2], ["idealized", "cathode", "lacathode"])
+def test_each_seed_is_an_independent_background_only_study(config):
+    datasets = null_datasets(config)
+    assert list(datasets) == ["lhco_surrogate_null4", "lhco_surrogate_null5"]
+    base = config["lhco_surrogate"]
+    for seed, cfg in zip((4, 5), datasets.values(), strict=True):
+        assert cfg["data"]["surrogate"]["seed"] == seed
+        assert cfg["injections"] == [0] and cfg["runs"] == 1
+        assert cfg["methods"] == ["idealized", "lacathode"]
+        assert cfg["scan"]["windows"] == []
+        assert cfg["feature_sets"] == base["feature_sets"] and cfg["flow"] == base["flow"]
+    seeds = {cfg["seed"] for cfg in datasets.values()}
+    assert len(seeds) == 2 and base["seed"] not in seeds  # each dataset's networks seeded apart
+    assert base["data"]["surrogate"]["seed"] == 1  # the study itself is untouched
+    assert null_datasets(config) == datasets  # the same config, the same datasets
 
 
-def test_every_method_and_dataset_has_a_row(table):
-    assert list(table["data_seed"]) == [1, 1, 1, 2, 2, 2]
-    assert list(table["method"][:3]) == ["idealized", "cathode", "lacathode"]
-    assert table["auc_signal"].between(0.0, 1.0).all()
+def test_datasets_train_like_studies_and_feed_the_null_run(config):
+    config.update(null_datasets(config))
+    groups = {study for study, _, _ in training_groups(config)}
+    assert {"lhco_surrogate", "lhco_surrogate_null4", "lhco_surrogate_null5"} == groups
+    files = null_run_inputs(config, "lhco_surrogate", "shifted", 5)
+    assert sorted(files) == [
+        "scores_idealized",
+        "scores_lacathode",
+        "summary_idealized",
+        "summary_lacathode",
+    ]
+    assert files["scores_lacathode"].startswith("results/lhco_surrogate_null5/shifted/sr")
+    assert files["scores_lacathode"].endswith("nsig0/run0/lacathode/scores_sic.parquet")
+    with pytest.raises(ValueError, match="lhco_surrogate_null6"):
+        null_run_inputs(config, "lhco_surrogate", "shifted", 6)
+    assert "results/lhco_surrogate/null/shifted/null.csv" in null_targets(config)
 
 
-def test_the_two_background_test_samples_look_alike(table):
-    # the SR data's test background and the extra SR sample are one distribution
-    assert table["auc_sr_vs_extra_background"].between(0.42, 0.58).all()
+def test_only_weakly_supervised_methods_and_generated_data(config):
+    config["lhco_surrogate"]["null_study"]["methods"] = ["supervised"]
+    with pytest.raises(ValueError, match=r"lhco_surrogate.null_study.methods: 'supervised'"):
+        null_datasets(config)
+    config["lhco_surrogate"]["data"]["source"] = "download"
+    assert null_datasets(config) == {}  # real files cannot be redrawn
 
 
-def test_each_dataset_is_seeded_and_distinct(study, table, tmp_path):
-    again = null_run(study, "original", 2, ["idealized"], tmp_path)
-    assert again.iloc[0].to_dict() == table.iloc[3].to_dict()  # same seed, same numbers
-    ideal = table[table["method"] == "idealized"]["auc_signal"]
-    assert ideal.nunique() == 2  # another dataset, another fluctuation
-    assert (tmp_path / "data2/results/null/original/sr3.3-3.7/nsig0/run2/idealized").is_dir()
-
-
-def test_summary_per_method(table):
-    summary = summarize(table)
-    assert list(summary.index) == ["idealized", "cathode", "lacathode"]
+def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path):
+    g = np.random.default_rng(3)
+    scores, summaries = {}, {}
+    for name, auc in (("idealized", 0.41), ("cathode", 0.62)):
+        n = 400
+        table = pd.DataFrame(
+            {
+                "score": g.random(n),
+                "label": np.r_[np.zeros(300), np.ones(100)],
+                "part": ["sr_test"] * 150 + ["extra_test"] * 150 + ["signal_test"] * 100,
+            }
+        )
+        scores[name] = str(tmp_path / f"{name}.parquet")
+        write_parquet(table, scores[name])
+        summaries[name] = str(tmp_path / f"{name}.json")
+        (tmp_path / f"{name}.json").write_text(json.dumps({"auc_sic_test": auc}))
+    rows = null_rows(7, "original", scores, summaries)
+    assert list(rows["method"]) == ["idealized", "cathode"]
+    assert list(rows["auc_signal"]) == [0.41, 0.62] and (rows["data_seed"] == 7).all()
+    assert rows["auc_sr_vs_extra_background"].between(0.4, 0.6).all()  # random scores
+    summary = summarize(pd.concat([rows, rows.assign(data_seed=8, auc_signal=[0.59, 0.38])]))
+    assert list(summary.index) == ["idealized", "cathode"]
+    assert summary.loc["idealized", "mean"] == pytest.approx(0.5)
     assert (summary["datasets"] == 2).all()
-    ideal = table[table["method"] == "idealized"]["auc_signal"]
-    assert summary.loc["idealized", "mean"] == pytest.approx(ideal.mean())
-
-
-def test_command_line_writes_the_table(tmp_path, capsys):
-    out = tmp_path / "null.csv"
-    assert main(["--config", TINY, "--seeds", "3", "--out", str(out)]) == 0
-    assert list(pd.read_csv(out)["method"]) == ["idealized"]
-    assert "median" in capsys.readouterr().out
-
-
-def test_bad_arguments_are_named(study, tmp_path):
-    with pytest.raises(SystemExit):
-        main(["--config", TINY, "--feature-set", "nope"])
-    with pytest.raises(ValueError, match="supervised"):
-        null_run(study, "original", 1, ["supervised"], tmp_path)
-    with pytest.raises(KeyError, match="lhco_surrogate"):
-        load_study("config/ditau.yaml", "lhco_surrogate")
 
 
 @pytest.mark.workflow
-def test_null_target_runs_one_job_per_dataset(tmp_path):
+def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
     workdir = copy_workflow(tmp_path / "wf", config="dijet_tiny.yaml")
     target = "results/lhco_surrogate/null/original/null.csv"
     null_cfg = "lhco_surrogate={null_study: {data_seeds: [4, 5], methods: [idealized, lacathode]}}"
@@ -75,32 +102,15 @@ def test_null_target_runs_one_job_per_dataset(tmp_path):
     table = pd.read_csv(workdir / target)
     assert list(table["data_seed"]) == [4, 4, 5, 5]
     assert list(table["method"]) == ["idealized", "lacathode"] * 2
-    for seed in (4, 5):  # one job, log and benchmark per dataset
+    assert table["auc_signal"].between(0.0, 1.0).all()
+    # the SR data's test background and the extra SR sample are one distribution
+    assert table["auc_sr_vs_extra_background"].between(0.42, 0.58).all()
+    ideal = table[table["method"] == "idealized"]["auc_signal"]
+    assert ideal.nunique() == 2  # another dataset, another fluctuation
+    for seed in (4, 5):  # each dataset is a study the rules built: data, split, flow, scores
+        study = workdir / f"results/lhco_surrogate_null{seed}"
+        assert (study / "raw/features.h5").is_file()
+        assert (study / "original/sr3.3-3.7/nsig0/run0/flow/model.pt").is_file()
         assert (workdir / f"results/lhco_surrogate/null/original/data{seed}.csv").is_file()
         assert (workdir / f"benchmarks/lhco_surrogate/null/original/data{seed}.tsv").is_file()
-    summary = pd.read_csv(workdir / "results/lhco_surrogate/null/original/null_summary.csv")
-    assert list(summary["method"]) == ["idealized", "lacathode"]
-    assert (summary["datasets"] == 2).all()
-    figure = workdir / "results/lhco_surrogate/null/original/null_auc.png"
-    assert figure.stat().st_size > 10_000
-    assert not (workdir / "results/lhco_surrogate/original").exists()  # nothing else ran
-
-
-def test_null_study_refuses_real_data(study, tmp_path):
-    real = {**study, "data": {**study["data"], "source": "download"}}
-    with pytest.raises(ValueError, match="download"):
-        write_null_run(real, "original", 1, ["idealized"], str(tmp_path / "x.csv"))
-    assert not (tmp_path / "x.csv").exists()
-
-
-def test_null_targets_cover_generated_studies_only():
-    config = {
-        "studies": ["lhco_surrogate", "lhco"],
-        "lhco_surrogate": {"data": {"source": "surrogate"}, "feature_sets": {"a": {}, "b": {}}},
-        "lhco": {"data": {"source": "download"}, "feature_sets": {"a": {}}},
-    }
-    targets = null_targets(config)
-    assert "results/lhco_surrogate/null/b/null.csv" in targets
-    assert "results/lhco_surrogate/null/a/null_auc.pdf" in targets
-    assert not any("results/lhco/" in t for t in targets)  # real data cannot be redrawn
-    assert null_targets({**config, "studies": ["lhco"]}) == []
+    assert not (workdir / "results/lhco_surrogate_null4/shifted").exists()  # only what is asked

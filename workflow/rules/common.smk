@@ -11,6 +11,7 @@ from resonant_ad.workflow.config import (
     config_slice,
     flow_training_slice,
     load_schema,
+    null_datasets,
     resource,
     rule_resources,
 )
@@ -27,6 +28,8 @@ for _study in config["studies"]:
         raise ValueError(f"config: study {_study!r} is listed in `studies` but has no section")
     if _study in patterns.DIJET_STUDIES:
         check_dijet_study(config, _study)
+# the null study's datasets are study sections of their own, built only when asked for
+config.update(null_datasets(config))
 
 ENV = "../../envs/resonant-ad.yaml"
 
@@ -35,7 +38,7 @@ wildcard_constraints:
     c=r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?",
     space="x|z",
     run=r"[0-9]+",
-    study="|".join(patterns.DIJET_STUDIES),
+    study=rf"(?:{'|'.join(patterns.DIJET_STUDIES)})(?:_null[0-9]+)?",
     feature_set=r"[A-Za-z][A-Za-z0-9]*",
     nsig=r"[0-9]+",
     filename=r"[^/]+",

@@ -1,5 +1,7 @@
-# The background-only null test over independent surrogate datasets (resonant_ad.workflow.null):
-# one job per dataset seed, then a table, a per-method summary and a figure per feature set.
+# The background-only null test over independent surrogate datasets (resonant_ad.studies.dijet.null).
+# Each dataset is a study of its own, <study>_null<seed> (workflow.config.null_datasets), that
+# the usual rules generate, split, train and score; null_run reads its scores, null_summary
+# joins the datasets of a feature set into a table, a per-method summary and a figure.
 # Not part of `all`: `snakemake --cores N null_study` builds every surrogate feature set, or
 # name one: results/<study>/null/<feature_set>/null.csv.
 
@@ -11,7 +13,9 @@ rule null_study:
 
 
 rule null_run:
-    """One independent surrogate dataset without signal, through every weakly supervised method."""
+    """One independent dataset without signal: each method's signal AUC, from its scores."""
+    input:
+        unpack(lambda w: files.null_run_inputs(config, w.study, w.feature_set, w.data_seed)),
     output:
         patterns.NULL_RUN,
     log:
@@ -24,22 +28,7 @@ rule null_run:
     resources:
         **rule_resources(config, "null_run"),
     params:
-        study=lambda w: {
-            **config_slice(
-                config,
-                w.study,
-                "data",
-                "seed",
-                "signal_region",
-                "split",
-                "extra_split",
-                "flow",
-                "classifier",
-            ),
-            "feature_sets": {w.feature_set: config[w.study]["feature_sets"][w.feature_set]},
-        },
-        methods=lambda w: config[w.study]["null_study"]["methods"],
-        code=source_hash("workflow.null"),
+        code=source_hash("studies.dijet.null"),
     script:
         "../scripts/null_run.py"
 
@@ -74,6 +63,6 @@ rule null_summary:
             f"{w.study}, {w.feature_set}: no signal, "
             f"{len(config[w.study]['null_study']['data_seeds'])} independent datasets"
         ),
-        code=source_hash("workflow.null"),
+        code=source_hash("studies.dijet.null"),
     script:
         "../scripts/null_summary.py"

@@ -1,14 +1,15 @@
-"""Null study: one independent surrogate dataset without signal, every configured method."""
+"""Null study: one dataset's signal AUC per method, from the scores the workflow built."""
 
-from resonant_ad.workflow.null import write_null_run
+from resonant_ad.studies.dijet.null import write_null_run
 from resonant_ad.workflow.smk import script_run
 
+files = dict(snakemake.input.items())
 script_run(
     snakemake,
     write_null_run,
-    snakemake.params.study,
-    snakemake.wildcards.feature_set,
     int(snakemake.wildcards.data_seed),
-    snakemake.params.methods,
+    snakemake.wildcards.feature_set,
+    {k.removeprefix("scores_"): v for k, v in files.items() if k.startswith("scores_")},
+    {k.removeprefix("summary_"): v for k, v in files.items() if k.startswith("summary_")},
     snakemake.output[0],
 )

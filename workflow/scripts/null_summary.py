@@ -1,6 +1,6 @@
 """Null study: the per-dataset tables joined, summarized per method, and drawn."""
 
-from resonant_ad.workflow.null import write_null_summary
+from resonant_ad.studies.dijet.null import write_null_summary
 from resonant_ad.workflow.smk import script_run
 
 script_run(

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score, roc_curve
 
 from resonant_ad.core.io import read_parquet, write_csv
 from resonant_ad.core.seeding import rng
@@ -28,6 +27,9 @@ from resonant_ad.stats.metrics import (
     random_subset_chi2_ndof,
     sculpting_chi2_ndof,
     select,
+    sic_curve,
+    sic_metrics,
+    sic_on_grid,
     threshold_at_efficiency,
 )
 
@@ -48,34 +50,6 @@ METRIC_COLUMNS = (
     "sic_at_1e-3",
     "chi2_ndof_at_1pct",
 )
-
-
-def sic_curve(labels: np.ndarray, scores: np.ndarray, min_background: int) -> pd.DataFrame:
-    """ROC points ``eps_b, eps_s`` and ``sic`` where ≥ ``min_background`` background events pass."""
-    labels = np.asarray(labels)
-    n_b, n_s = int((labels == 0).sum()), int((labels == 1).sum())
-    if n_b == 0 or n_s == 0:
-        raise ValueError(f"SIC needs signal and background: got {n_s} signal, {n_b} background")
-    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
-    keep = fpr * n_b >= min_background
-    fpr, tpr = fpr[keep], tpr[keep]
-    return pd.DataFrame({"eps_b": fpr, "eps_s": tpr, "sic": tpr / np.sqrt(fpr)})
-
-
-def sic_on_grid(curve: pd.DataFrame, grid: np.ndarray) -> np.ndarray:
-    """The curve's SIC at each εB of ``grid`` (linear in log εB); NaN outside its valid range."""
-    eb, sic = curve["eps_b"].to_numpy(), curve["sic"].to_numpy()
-    out = np.full(grid.shape, np.nan)
-    if eb.size == 0:
-        return out
-    # the ROC is monotone in εB; at equal εB keep the best εS (the upper envelope)
-    order = np.lexsort((-sic, eb))
-    eb, sic = eb[order], sic[order]
-    first = np.r_[True, np.diff(eb) > 0]
-    eb, sic = eb[first], sic[first]
-    inside = (grid >= eb[0]) & (grid <= eb[-1])
-    out[inside] = np.interp(np.log(grid[inside]), np.log(eb), sic)
-    return out
 
 
 def band(values: np.ndarray, min_fraction: float = 0.5) -> dict[str, np.ndarray]:
@@ -113,17 +87,6 @@ def value_at(grid: np.ndarray, values: np.ndarray, x: float) -> float:
     return float(values[idx[0]]) if idx.size else float("nan")
 
 
-def _sic_metrics(labels: np.ndarray, scores: np.ndarray, curve: pd.DataFrame) -> dict[str, float]:
-    """AUC, max SIC and SIC at εB = 1e-2 and 1e-3 of one run (``curve`` from :func:`sic_curve`)."""
-    at = sic_on_grid(curve, np.array([1e-3, 1e-2]))
-    return {
-        "auc": float(roc_auc_score(labels, scores)),
-        "max_sic": float(curve["sic"].max()) if len(curve) else float("nan"),
-        "sic_at_1e-2": float(at[1]),
-        "sic_at_1e-3": float(at[0]),
-    }
-
-
 def evaluate(
     sic_files: Sequence[Mapping[str, Any]],
     sculpting_files: Sequence[Mapping[str, Any]],
@@ -151,7 +114,9 @@ def evaluate(
         labels, scores = df["label"].to_numpy(), df["score"].to_numpy()
         rows[key] = {"method": key[0], "injection": key[1], "run": key[2]}
         curve = sic_curve(labels, scores, min_bkg)
-        rows[key].update(_sic_metrics(labels, scores, curve))
+        metrics = sic_metrics(labels, scores, curve, (1e-2, 1e-3))
+        rows[key].update(auc=metrics["auc"], max_sic=metrics["max_sic"])
+        rows[key].update({"sic_at_1e-2": metrics[1e-2], "sic_at_1e-3": metrics[1e-3]})
         sic_grid.setdefault(key[:2], []).append(sic_on_grid(curve, SIC_GRID))
 
     sculpt_rows, edges_by_inj, random_rows, hist_rows = [], {}, [], []

@@ -1,10 +1,14 @@
-"""Selections on an anomaly score and the background-sculpting metric (LaCATHODE Eq. 5)."""
+"""Metrics of an anomaly score: the SIC, selections, and the background sculpting (Eq. 5)."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score, roc_curve
 
 
 def threshold_at_efficiency(reference_scores: np.ndarray, efficiency: float) -> float:
@@ -115,3 +119,46 @@ def random_subset_chi2_ndof(
         mask[rng.choice(m_all.size, size=k, replace=False)] = True
         out[i] = sculpting_chi2_ndof(m_all, mask, edges, efficiency)
     return out
+
+
+def sic_curve(labels: np.ndarray, scores: np.ndarray, min_background: int) -> pd.DataFrame:
+    """ROC points ``eps_b, eps_s`` and ``sic`` where ≥ ``min_background`` background events pass."""
+    labels = np.asarray(labels)
+    n_b, n_s = int((labels == 0).sum()), int((labels == 1).sum())
+    if n_b == 0 or n_s == 0:
+        raise ValueError(f"SIC needs signal and background: got {n_s} signal, {n_b} background")
+    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+    keep = fpr * n_b >= min_background
+    fpr, tpr = fpr[keep], tpr[keep]
+    return pd.DataFrame({"eps_b": fpr, "eps_s": tpr, "sic": tpr / np.sqrt(fpr)})
+
+
+def sic_on_grid(curve: pd.DataFrame, grid: np.ndarray) -> np.ndarray:
+    """The curve's SIC at each εB of ``grid`` (linear in log εB); NaN outside its valid range."""
+    eb, sic = curve["eps_b"].to_numpy(), curve["sic"].to_numpy()
+    out = np.full(grid.shape, np.nan)
+    if eb.size == 0:
+        return out
+    # the ROC is monotone in εB; at equal εB keep the best εS (the upper envelope)
+    order = np.lexsort((-sic, eb))
+    eb, sic = eb[order], sic[order]
+    first = np.r_[True, np.diff(eb) > 0]
+    eb, sic = eb[first], sic[first]
+    inside = (grid >= eb[0]) & (grid <= eb[-1])
+    out[inside] = np.interp(np.log(grid[inside]), np.log(eb), sic)
+    return out
+
+
+def sic_metrics(
+    labels: np.ndarray, scores: np.ndarray, curve: pd.DataFrame, efficiencies: Sequence[float]
+) -> dict[Any, float]:
+    """One run's ``auc``, ``max_sic`` and, keyed by each εB of ``efficiencies``, its SIC.
+
+    ``curve`` is the run's :func:`sic_curve`; both studies report their SICs through here.
+    """
+    at = sic_on_grid(curve, np.asarray(efficiencies, dtype=float))
+    return {
+        "auc": float(roc_auc_score(labels, scores)),
+        "max_sic": float(curve["sic"].max()) if len(curve) else float("nan"),
+        **{eff: float(v) for eff, v in zip(efficiencies, at, strict=True)},
+    }

@@ -8,6 +8,7 @@ number, boolean, null, array or object, so the schema then checks real values.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Mapping
@@ -171,3 +172,43 @@ def check_dijet_study(config: Mapping[str, Any], study: str) -> None:
             f"config: {study}.scan.feature_set = {scan['feature_set']!r} is not one of "
             f"{study}.feature_sets {sorted(cfg['feature_sets'])}"
         )
+
+
+#: the name of a null-study dataset: ``<study>_null<seed>`` (a study section of its own)
+NULL_DATASET = re.compile(rf"^(?P<study>{'|'.join(DIJET_STUDIES)})_null(?P<seed>[0-9]+)$")
+
+
+def null_datasets(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The null study's datasets as study sections: ``<study>_null<seed>`` → its section.
+
+    For every listed dijet study that generates its data, one section per seed of
+    ``null_study.data_seeds``: the study with the surrogate's seed replaced (an independent
+    dataset), no signal (``injections: [0]``), one run, the methods of ``null_study`` and no
+    scan. Its ``seed`` is derived from the study's and the data seed, so the networks of each
+    dataset have their own seeds too. The workflow's rules build these like any study
+    (``results/<study>_null<seed>/…``); only the null study's tables ask for them.
+    """
+    from resonant_ad.core.seeding import derive_seed
+    from resonant_ad.stages.methods import method
+
+    out: dict[str, dict[str, Any]] = {}
+    for study in DIJET_STUDIES:
+        if study not in config.get("studies", []) or study not in config:
+            continue
+        cfg = config[study]
+        if cfg["data"]["source"] != "surrogate":
+            continue
+        null = cfg["null_study"]
+        for name in null["methods"]:
+            if not method(name).weakly_supervised:
+                raise ValueError(
+                    f"config: {study}.null_study.methods: {name!r} is not weakly supervised"
+                )
+        for seed in null["data_seeds"]:
+            section = copy.deepcopy(dict(cfg))
+            section["data"]["surrogate"]["seed"] = int(seed)
+            section["seed"] = derive_seed(int(cfg["seed"]), "null-dataset", int(seed))
+            section.update(injections=[0], runs=1, methods=list(null["methods"]))
+            section["scan"] = {**section["scan"], "windows": []}
+            out[f"{study}_null{int(seed)}"] = section
+    return out

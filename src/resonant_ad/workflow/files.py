@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from resonant_ad.stages.parts import LATENT_PARTS, SPLIT_PARTS, format_window
+from resonant_ad.workflow.config import NULL_DATASET
 from resonant_ad.workflow.patterns import (
     BUMPHUNT_BINS,
     BUMPHUNT_RESULTS,
@@ -61,15 +62,14 @@ def analysis_runs(config: Mapping[str, Any], study: str) -> dict[str, int]:
 def training_groups(config: Mapping[str, Any]) -> list[tuple[str, tuple[int, ...], list[str]]]:
     """(study, runs, windows): the jobs that train several runs' flows or classifiers at once.
 
-    Every dijet study of the config splits the runs of each analysis window into groups of
-    ``runs_per_job``; a group of runs is one job per feature set and injection (and method,
-    for the classifiers), for the windows listed with it.
+    Every dijet study of the config (and every null-study dataset) splits the runs of each
+    analysis window into groups of ``runs_per_job``; a group of runs is one job per feature
+    set and injection (and method, for the classifiers), for the windows listed with it.
     """
     out: dict[tuple[str, tuple[int, ...]], list[str]] = {}
     per_job = config.get("runs_per_job", 1)
-    for study in DIJET_STUDIES:
-        if study not in config.get("studies", []):
-            continue
+    listed = [s for s in DIJET_STUDIES if s in config.get("studies", [])]
+    for study in listed + [s for s in config if NULL_DATASET.match(str(s))]:
         for window, n_runs in analysis_runs(config, study).items():
             for runs in run_groups(n_runs, per_job):
                 out.setdefault((study, runs), []).append(window)
@@ -313,3 +313,22 @@ def bumphunt_figures(
 def feature_set_figures(study: str, feature_set: str, window: str) -> dict[str, str]:
     """The evaluation figures (:data:`FEATURE_SET_FIGURES`) of one analysis."""
     return analysis_figures(study, feature_set, window, FEATURE_SET_FIGURES)
+
+
+def null_run_inputs(
+    config: Mapping[str, Any], study: str, feature_set: str, data_seed: int | str
+) -> dict[str, str]:
+    """A null-study dataset's files: ``scores_<method>`` and ``summary_<method>`` of run 0.
+
+    The dataset is the study section ``<study>_null<seed>`` (``config.null_datasets``).
+    """
+    dataset = f"{study}_null{int(data_seed)}"
+    if dataset not in config:
+        raise ValueError(f"null study: {dataset!r} is not a dataset of {study}.null_study")
+    window = nominal_window(config, dataset)
+    out: dict[str, str] = {}
+    for name in config[dataset]["methods"]:
+        files = classifier_outputs(dataset, feature_set, window, 0, 0, name)
+        out[f"scores_{name}"] = files["sic"]
+        out[f"summary_{name}"] = files["summary"]
+    return out

@@ -70,7 +70,7 @@ BUMPHUNT_FITS = FEATURE_SET_FIGURE.replace("{name}", "bumphunt_fits_nsig{nsig}")
 SCAN_DIR = "results/{study}/scan/{feature_set}/nsig{nsig}"
 SCAN_SUMMARY = SCAN_DIR + "/scan.csv"
 SCAN_FIGURE = SCAN_DIR + "/scan.{ext}"
-#: the background-only test over independent surrogate datasets (resonant_ad.workflow.null)
+#: the background-only test over independent surrogate datasets (resonant_ad.studies.dijet.null)
 NULL_DIR = "results/{study}/null/{feature_set}"
 NULL_RUN = NULL_DIR + "/data{data_seed}.csv"
 NULL_TABLE = NULL_DIR + "/null.csv"

@@ -35,9 +35,10 @@ from resonant_ad.core.io import read_json, read_parquet, write_csv, write_json, 
 from resonant_ad.core.regions import in_window
 from resonant_ad.core.seeding import derive_seed, rng
 from resonant_ad.stages.classify import make_classifier
-from resonant_ad.stages.evaluate import SIC_GRID, sic_curve, sic_on_grid
+from resonant_ad.stages.evaluate import SIC_GRID
 from resonant_ad.stages.flows import draw_synthetic, feature_columns
 from resonant_ad.stages.parts import DITAU_BACKGROUND_PARTS
+from resonant_ad.stats.metrics import sic_curve, sic_metrics, sic_on_grid
 
 log = logging.getLogger(__name__)
 
@@ -353,13 +354,14 @@ def run_metrics(
     """(AUC, max SIC, SIC at εB = ``efficiency``, σ × that SIC; the SIC curve) of one run."""
     labels, s = scores["label"].to_numpy(), scores["score"].to_numpy()
     curve = sic_curve(labels, s, min_background)
-    at = sic_on_grid(curve, np.array([float(efficiency)]))[0]
+    metrics = sic_metrics(labels, s, curve, (float(efficiency),))
+    at = metrics[float(efficiency)]
     return (
         {
-            "auc": float(roc_auc_score(labels, s)),
-            "max_sic": float(curve["sic"].max()) if len(curve) else float("nan"),
-            "sic_at_eff": float(at),
-            "significance_after_cut": float(sigma) * float(at),
+            "auc": metrics["auc"],
+            "max_sic": metrics["max_sic"],
+            "sic_at_eff": at,
+            "significance_after_cut": float(sigma) * at,
         },
         curve,
     )
