@@ -12,6 +12,7 @@ from resonant_ad.workflow.config import (
     flow_training_slice,
     load_schema,
     null_datasets,
+    STUDY_PATTERN,
     resource,
     rule_resources,
 )
@@ -38,7 +39,7 @@ wildcard_constraints:
     c=r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?",
     space="x|z",
     run=r"[0-9]+",
-    study=rf"(?:{'|'.join(patterns.DIJET_STUDIES)})(?:_null[0-9]+)?",
+    study=STUDY_PATTERN,
     feature_set=r"[A-Za-z][A-Za-z0-9]*",
     nsig=r"[0-9]+",
     filename=r"[^/]+",

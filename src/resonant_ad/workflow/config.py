@@ -174,8 +174,15 @@ def check_dijet_study(config: Mapping[str, Any], study: str) -> None:
         )
 
 
-#: the name of a null-study dataset: ``<study>_null<seed>`` (a study section of its own)
+#: the ``study`` wildcard: a dijet study, or one of its null-study datasets ``<study>_null<seed>``
+STUDY_PATTERN = rf"(?:{'|'.join(DIJET_STUDIES)})(?:_null[0-9]+)?"
+#: the name of a null-study dataset (a study section of its own)
 NULL_DATASET = re.compile(rf"^(?P<study>{'|'.join(DIJET_STUDIES)})_null(?P<seed>[0-9]+)$")
+
+
+def null_dataset_name(study: str, seed: int | str) -> str:
+    """The study section of one null-study dataset: ``<study>_null<seed>``."""
+    return f"{study}_null{int(seed)}"
 
 
 def null_datasets(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -210,5 +217,5 @@ def null_datasets(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             section["seed"] = derive_seed(int(cfg["seed"]), "null-dataset", int(seed))
             section.update(injections=[0], runs=1, methods=list(null["methods"]))
             section["scan"] = {**section["scan"], "windows": []}
-            out[f"{study}_null{int(seed)}"] = section
+            out[null_dataset_name(study, seed)] = section
     return out

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from resonant_ad.stages.parts import LATENT_PARTS, SPLIT_PARTS, format_window
-from resonant_ad.workflow.config import NULL_DATASET
+from resonant_ad.workflow.config import NULL_DATASET, null_dataset_name
 from resonant_ad.workflow.patterns import (
     BUMPHUNT_BINS,
     BUMPHUNT_RESULTS,
@@ -322,7 +322,7 @@ def null_run_inputs(
 
     The dataset is the study section ``<study>_null<seed>`` (``config.null_datasets``).
     """
-    dataset = f"{study}_null{int(data_seed)}"
+    dataset = null_dataset_name(study, data_seed)
     if dataset not in config:
         raise ValueError(f"null study: {dataset!r} is not a dataset of {study}.null_study")
     window = nominal_window(config, dataset)

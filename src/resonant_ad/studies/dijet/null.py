@@ -16,16 +16,14 @@ true-background test samples (SR data test set vs the extra SR sample), which mu
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from resonant_ad.core.io import read_csv, read_parquet, write_csv
+from resonant_ad.core.io import read_csv, read_json, read_parquet, write_csv
 from resonant_ad.core.plotting import COLORS, new_figure, save_figure
 from resonant_ad.stages.methods import method
 
@@ -52,7 +50,7 @@ def null_rows(
                 "data_seed": int(data_seed),
                 "feature_set": feature_set,
                 "method": name,
-                "auc_signal": json.loads(Path(summaries[name]).read_text())["auc_sic_test"],
+                "auc_signal": read_json(summaries[name])["auc_sic_test"],
                 # two samples of the same true background: 0.5 unless they differ
                 "auc_sr_vs_extra_background": float(
                     roc_auc_score(background["part"] == "sr_test", background["score"])
