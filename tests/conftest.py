@@ -22,7 +22,7 @@ def snakemake_cmd() -> list[str]:
 
 
 def copy_workflow(dest: Path, config: str | None = None) -> Path:
-    """Copy the Snakefile, the profiles link, workflow/, config/, envs/ and the reference.
+    """Copy the Snakefile, the profiles link, workflow/, config/ and envs/ to ``dest``.
 
     ``config`` (a file of tests/configs) replaces the copy's ``config/config.yaml``, so
     that only what it lists runs (``--configfile`` could only add to the default).
@@ -33,8 +33,6 @@ def copy_workflow(dest: Path, config: str | None = None) -> Path:
     shutil.copytree(REPO / "workflow", dest / "workflow")
     shutil.copytree(REPO / "config", dest / "config")
     shutil.copytree(REPO / "envs", dest / "envs")
-    # the realism check's reference statistics (tracked; downloads under resources/ are not)
-    shutil.copytree(REPO / "resources" / "reference", dest / "resources" / "reference")
     shutil.copytree(CONFIGS, dest / "test_configs")
     if config is not None:
         shutil.copy2(CONFIGS / config, dest / "config" / "config.yaml")

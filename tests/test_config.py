@@ -4,7 +4,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from resonant_ad.workflow.config import coerce_strings, load_schema, load_study
+from resonant_ad.workflow.config import coerce_strings, load_schema, load_study, project_root
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
 
@@ -81,6 +81,13 @@ def test_load_study_checks_as_the_workflow_does(tmp_path):
     path.write_text(yaml.safe_dump(bad))
     with pytest.raises(ValueError, match=r"scan.windows\[0\].*fit_range"):
         load_study(path, "lhco_surrogate")
+
+
+def test_project_root_is_found_from_inside_the_checkout_only(tmp_path):
+    root = SCHEMA_PATH.parents[2]
+    assert project_root(root / "src" / "resonant_ad" / "core") == root.resolve()
+    with pytest.raises(FileNotFoundError, match=r"config\.schema\.yaml.*project checkout"):
+        project_root(tmp_path)
 
 
 def test_ditau_injection_zero_is_the_no_signal_run_and_negatives_are_rejected():

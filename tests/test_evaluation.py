@@ -13,7 +13,12 @@ from resonant_ad.stages.evaluate import (
     evaluate,
     sculpting_curve,
 )
-from resonant_ad.stats.metrics import equal_population_edges, sic_curve, sic_on_grid
+from resonant_ad.stats.metrics import (
+    equal_population_edges,
+    sic_curve,
+    sic_metrics,
+    sic_on_grid,
+)
 
 
 def test_sic_of_a_known_roc_and_the_minimum_background():
@@ -27,6 +32,16 @@ def test_sic_of_a_known_roc_and_the_minimum_background():
     assert curve["sic"].max() == pytest.approx(1 / np.sqrt(0.02))
     with pytest.raises(ValueError, match="0 signal"):
         sic_curve(np.zeros(10), np.arange(10.0), 1)
+
+
+def test_sic_metrics_of_a_known_roc():
+    # the ROC of the test above: AUC 1, SIC(εB) = 1/√εB down to the 20-event floor
+    labels = np.r_[np.zeros(1000), np.ones(100)]
+    scores = np.r_[np.arange(1000.0), np.full(100, 5000.0)]
+    m = sic_metrics(labels, scores, sic_curve(labels, scores, 20), (0.1, 1e-3))
+    assert m.auc == 1.0 and m.max_sic == pytest.approx(1 / np.sqrt(0.02))
+    assert m.sic_at[0.1] == pytest.approx(1 / np.sqrt(0.1))
+    assert np.isnan(m.sic_at[1e-3])  # below the minimum background: not extrapolated
 
 
 def test_sic_on_grid_interpolates_inside_and_is_nan_outside():

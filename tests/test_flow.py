@@ -322,6 +322,29 @@ def test_latent_checks_exclude_and_count_events_beyond_the_training_range():
         assert row["corr_x_mjj"] > 0.2 and abs(row["corr_z_mjj"]) < 0.05
 
 
+@pytest.mark.parametrize("mass", ["mjj", "mvis"])
+def test_real_vs_synthetic_check_sees_the_features_and_the_mass_only(mass):
+    from resonant_ad.stages.checks import real_vs_synthetic
+
+    rng = np.random.default_rng(8)
+
+    def frame(n: int, shift: float) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "a": rng.normal(size=n),
+                mass: rng.normal(size=n) + shift,
+                "label": rng.integers(0, 2, n),  # not a feature: must not be looked at
+                "split": pd.array(rng.choice(["train", "test"], n), dtype="string"),
+            }
+        )
+
+    real = frame(6000, 0.0)
+    same = real_vs_synthetic(real, frame(5000, 0.0), mass, seed=1)
+    assert same["n_events"] == 5000 and abs(same["real_vs_synthetic_auc"] - 0.5) < 0.04
+    shifted = real_vs_synthetic(real, frame(5000, 1.0), mass, seed=1)
+    assert shifted["real_vs_synthetic_auc"] > 0.7  # a mass the flow did not model is seen
+
+
 def test_flows_trained_together_equal_flows_trained_alone():
     """R members in one model: each keeps its seed's init, shuffling, BN, epochs, stopping."""
     from resonant_ad.core.flow import fit_members

@@ -37,7 +37,7 @@ def surrogate_sr() -> dict[str, pd.DataFrame]:
 
 
 def test_reference_is_the_projects_copy(reference):
-    assert REFERENCE_DIR.parts[-2:] == ("resources", "reference")
+    assert REFERENCE_DIR.parts[-4:] == ("resonant_ad", "studies", "dijet", "reference")
     marg = reference["marginals"]
     assert set(marg["class"]) == {"background", "signal"}
     assert marg.loc[marg["class"] == "background", "n"].iloc[0] == 159_236

@@ -17,6 +17,7 @@ from resonant_ad.workflow.config import (
     rule_resources,
 )
 from resonant_ad.core.seeding import derive_seed, run_seed
+from resonant_ad.studies.dijet.realism import REFERENCE_FILES
 from resonant_ad.workflow.smk import source_hash
 
 # Nested `--config` values arrive as strings: re-read them where the schema wants numbers,

@@ -152,11 +152,11 @@ rule data_overview:
 
 
 rule realism_check:
-    """Compare the prepared SR events with the real LHCO R&D SR (resources/reference)."""
+    """Compare the prepared SR events with the real LHCO R&D SR (the package's reference data)."""
     input:
         events=patterns.PREPARED_EVENTS,
         extra=patterns.PREPARED_EXTRA,
-        reference=patterns.REALISM_REFERENCE,
+        reference=REFERENCE_FILES,
     output:
         table=patterns.REALISM_TABLE,
         png=report(

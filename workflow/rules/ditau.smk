@@ -145,9 +145,9 @@ rule ditau_sample:
 
 
 rule ditau_background_check:
-    """AUC of a classifier separating real from synthetic SR background."""
+    """AUC of a classifier separating real from synthetic SR background (the dijet protocol)."""
     input:
-        **targets.ditau_split_parts(),
+        **{k: v for k, v in targets.ditau_split_parts().items() if k.startswith("sr_")},
         samples=patterns.DITAU_SAMPLES,
     output:
         patterns.DITAU_BACKGROUND_CHECK,
@@ -161,7 +161,6 @@ rule ditau_background_check:
     resources:
         **rule_resources(config, "ditau_background_check"),
     params:
-        classifier=lambda w: config["ditau"]["classifier"],
         seed=lambda w: derive_seed(config["ditau"]["seed"], "background-check", int(w.repeat)),
         code=source_hash("studies.ditau.study"),
     script:

@@ -3,13 +3,11 @@
 from resonant_ad.studies.ditau.study import write_background_check
 from resonant_ad.workflow.smk import script_run
 
-parts = {k: snakemake.input[k] for k in ("sr_train", "sr_val", "sr_test")}
 script_run(
     snakemake,
     write_background_check,
-    parts,
+    [snakemake.input[k] for k in ("sr_train", "sr_val", "sr_test")],
     snakemake.input.samples,
     snakemake.output[0],
-    snakemake.params.classifier,
     snakemake.params.seed,
 )

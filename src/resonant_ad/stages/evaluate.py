@@ -115,8 +115,8 @@ def evaluate(
         rows[key] = {"method": key[0], "injection": key[1], "run": key[2]}
         curve = sic_curve(labels, scores, min_bkg)
         metrics = sic_metrics(labels, scores, curve, (1e-2, 1e-3))
-        rows[key].update(auc=metrics["auc"], max_sic=metrics["max_sic"])
-        rows[key].update({"sic_at_1e-2": metrics[1e-2], "sic_at_1e-3": metrics[1e-3]})
+        rows[key].update(auc=metrics.auc, max_sic=metrics.max_sic)
+        rows[key].update({"sic_at_1e-2": metrics.sic_at[1e-2], "sic_at_1e-3": metrics.sic_at[1e-3]})
         sic_grid.setdefault(key[:2], []).append(sic_on_grid(curve, SIC_GRID))
 
     sculpt_rows, edges_by_inj, random_rows, hist_rows = [], {}, [], []

@@ -107,19 +107,22 @@ def plot_loss(history: pd.DataFrame, outputs: Sequence[str]) -> None:
     save_figure(fig, *outputs)
 
 
-def draw_synthetic(
+def synthetic_frame(
     flow: ConditionalFlow,
     sr_masses: np.ndarray,
     n: int,
+    cols: Sequence[str],
     signal_region: Sequence[float],
     bandwidth: float,
     g: np.random.Generator,
     latent_seed: int,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """CATHODE's synthetic SR background: ``(m, x, n beyond the flow's training range)``.
+    mass: str = "mjj",
+) -> tuple[pd.DataFrame, int]:
+    """CATHODE's synthetic SR background: ``(n events, n beyond the flow's training range)``.
 
-    m is drawn (with ``g``) from the mass KDE fitted to ``sr_masses``, x from the flow at m
-    (latent draws seeded by ``latent_seed``); non-finite samples are an error.
+    m (column ``mass``) is drawn with ``g`` from the mass KDE fitted to ``sr_masses``, the
+    features ``cols`` from the flow at m (latent draws seeded by ``latent_seed``); non-finite
+    samples are an error. The dijet and the di-τ samples are both drawn here.
     """
     kde = MassKDE(tuple(signal_region), float(bandwidth)).fit(np.asarray(sr_masses))
     m = kde.sample(int(n), g)
@@ -127,7 +130,9 @@ def draw_synthetic(
     bad = ~np.isfinite(x).all(axis=1)
     if bad.any():
         raise FloatingPointError(f"{int(bad.sum())} flow samples are NaN/inf")
-    return m, x, n_out
+    out = pd.DataFrame(x, columns=list(cols))
+    out[mass] = m
+    return out, n_out
 
 
 def sample_split(n: int, val_fraction: float, g: np.random.Generator) -> np.ndarray:
@@ -157,17 +162,17 @@ def sample_sr(
     cols = feature_columns(sr)
     n = int(flow_params["n_samples"])
     g = rng(seed, "sample")
-    m, x, n_out = draw_synthetic(
+    out, n_out = synthetic_frame(
         flow,
         sr[mass].to_numpy(),
         n,
+        cols,
         signal_region,
         flow_params["kde_bandwidth"],
         g,
         derive_seed(seed, "sample-latent"),
+        mass,
     )
-    out = pd.DataFrame(x, columns=cols)
-    out[mass] = m
     out["split"] = sample_split(n, flow_params["sample_val_fraction"], g)
     n_val = int((out["split"] == "val").sum())
     write_parquet(out, samples_out)

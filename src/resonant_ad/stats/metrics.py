@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -149,16 +149,25 @@ def sic_on_grid(curve: pd.DataFrame, grid: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class SICMetrics:
+    """One run's AUC, maximal SIC and SIC at chosen background efficiencies (``sic_at[εB]``)."""
+
+    auc: float
+    max_sic: float
+    sic_at: dict[float, float]
+
+
 def sic_metrics(
     labels: np.ndarray, scores: np.ndarray, curve: pd.DataFrame, efficiencies: Sequence[float]
-) -> dict[Any, float]:
-    """One run's ``auc``, ``max_sic`` and, keyed by each εB of ``efficiencies``, its SIC.
+) -> SICMetrics:
+    """One run's :class:`SICMetrics` at each εB of ``efficiencies``.
 
     ``curve`` is the run's :func:`sic_curve`; both studies report their SICs through here.
     """
     at = sic_on_grid(curve, np.asarray(efficiencies, dtype=float))
-    return {
-        "auc": float(roc_auc_score(labels, scores)),
-        "max_sic": float(curve["sic"].max()) if len(curve) else float("nan"),
-        **{eff: float(v) for eff, v in zip(efficiencies, at, strict=True)},
-    }
+    return SICMetrics(
+        auc=float(roc_auc_score(labels, scores)),
+        max_sic=float(curve["sic"].max()) if len(curve) else float("nan"),
+        sic_at={float(eff): float(v) for eff, v in zip(efficiencies, at, strict=True)},
+    )

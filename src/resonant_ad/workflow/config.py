@@ -22,21 +22,39 @@ from resonant_ad.workflow.patterns import DIJET_STUDIES
 _NON_STRING = {"integer", "number", "boolean", "null", "array", "object"}
 
 
+#: the workflow's config schema, relative to the project root
+SCHEMA = "workflow/schemas/config.schema.yaml"
+
+
+def project_root(start: str | os.PathLike[str] | None = None) -> Path:
+    """The project checkout holding ``start`` (default: the working directory).
+
+    The first of ``start`` and its parents that holds the workflow's schema: configs, schema
+    and rules live in the checkout, not in the installed package.
+    """
+    here = Path.cwd() if start is None else Path(start)
+    for d in (here.resolve(), *here.resolve().parents):
+        if (d / SCHEMA).is_file():
+            return d
+    raise FileNotFoundError(f"no {SCHEMA} in {here} or above: run from the project checkout")
+
+
 def load_study(config_path: str | os.PathLike[str], study: str) -> dict[str, Any]:
     """One study's section of a config file, checked as the workflow checks it.
 
     The schema (its defaults filled in) and, for a dijet study, the cross-key checks. A
-    relative ``config_path`` is taken from the project root, as Snakemake would.
+    relative ``config_path`` is taken from the project root (:func:`project_root`), as
+    Snakemake would.
     """
     from snakemake.utils import validate
 
-    root = Path(__file__).resolve().parents[3]
+    root = project_root()
     with open(root / config_path) as fh:
         config = yaml.safe_load(fh)
     if study not in config:
         raise KeyError(f"{config_path}: no {study!r} section")
     config["studies"] = [study]
-    validate(config, str(root / "workflow/schemas/config.schema.yaml"))
+    validate(config, str(root / SCHEMA))
     if study in DIJET_STUDIES:
         check_dijet_study(config, study)  # as the workflow does before any rule
     return config[study]

@@ -80,11 +80,6 @@ DATA_OVERVIEW = "results/{study}/figures/data_overview.{ext}"
 #: the prepared data against the real LHCO R&D SR (resonant_ad.studies.dijet.realism)
 REALISM_TABLE = "results/{study}/realism/realism.csv"
 REALISM_FIGURE = "results/{study}/realism/realism.{ext}"
-#: the reference statistics of the real SR events (tracked; see resources/README.md)
-REALISM_REFERENCE = [
-    f"resources/reference/lhco_rnd_sr_{name}.csv"
-    for name in ("marginals", "correlations", "background_vs_mjj")
-]
 FEATURE_CORRELATIONS = "results/{study}/feature_correlations.csv"
 
 

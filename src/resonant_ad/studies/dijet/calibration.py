@@ -67,7 +67,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "radiation_scale": (0.05, 1.5),
     "mass_resolution": (0.005, 0.2),
     "mass_resolution_abs": (0.5, 40.0),
-    "pt_resolution": (0.005, 0.2),
+    "response_resolution": (0.005, 0.2),
     "zprime_width": (0.001, 0.08),
     "isr_pt": (5.0, 400.0),
     "merge_radius": (0.6, 2.5),

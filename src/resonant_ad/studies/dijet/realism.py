@@ -1,8 +1,9 @@
 """How close a dijet study's data is to the real LHCO R&D signal region: the realism check.
 
-The reference (``resources/reference/``, see its README) summarises the real SR events of
-the CATHODE paper's release per class: quantiles, means and standard deviations of every
-feature, their pairwise Pearson correlations, and the QCD feature means in four mJJ slices.
+The reference (package data in ``reference/`` beside this module, see its README)
+summarises the real SR events of the CATHODE paper's release per class: quantiles, means and
+standard deviations of every feature, their pairwise Pearson correlations, and the QCD
+feature means in four mJJ slices.
 :func:`compare` puts a study's prepared SR events (surrogate or downloaded) next to them:
 
 - per class and feature, the KS distance at the reference quantiles, max_k |F(q_k) − p_k|
@@ -31,11 +32,13 @@ from resonant_ad.core.regions import in_window
 
 log = logging.getLogger(__name__)
 
-#: the reference files, relative to the project root
-REFERENCE_DIR = Path(__file__).resolve().parents[4] / "resources" / "reference"
+#: the reference files: package data, installed with the package (see its README.md)
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 MARGINALS = "lhco_rnd_sr_marginals.csv"
 CORRELATIONS = "lhco_rnd_sr_correlations.csv"
 SLICES = "lhco_rnd_sr_background_vs_mjj.csv"
+#: the three reference files, as the ``realism_check`` rule's inputs
+REFERENCE_FILES = tuple(str(REFERENCE_DIR / f) for f in (MARGINALS, CORRELATIONS, SLICES))
 FEATURES = ("mjj", "mj1", "delta_mj", "tau21_j1", "tau21_j2")
 QUANTILES = {"q01": 0.01, "q05": 0.05, "q10": 0.10, "q25": 0.25, "q50": 0.50}
 QUANTILES |= {"q75": 0.75, "q90": 0.90, "q95": 0.95, "q99": 0.99}

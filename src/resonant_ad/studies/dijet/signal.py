@@ -21,7 +21,7 @@ class SignalModel:
     radiation_scale: float  # m_rad of a colour-singlet decay relative to a QCD jet
     mass_resolution: float  # relative jet-mass smearing, on top of the response
     mass_resolution_abs: float  # absolute jet-mass smearing (GeV), added in quadrature
-    pt_resolution: float  # relative jet-energy response (scales pT and mass together)
+    response_resolution: float  # width of the jet-energy response (scales pT and mass together)
     zprime_width: float  # relative width of the Z' mass
     isr_pt: float  # mean of the exponential ISR recoil (GeV)
     merge_radius: float  # ΔR(q, q̄) below which both quarks land in one jet (effective)
@@ -40,7 +40,7 @@ SIGNAL = SignalModel(
     radiation_scale=0.3604,
     mass_resolution=0.05465,
     mass_resolution_abs=8.778,
-    pt_resolution=0.047,
+    response_resolution=0.047,
     zprime_width=0.001658,
     isr_pt=6.392,
     merge_radius=1.871,
@@ -143,7 +143,7 @@ def signal_jets(
         angle = JET_RADIUS * np.sqrt(g.uniform(0.04, 1.0, n))  # uniform over the cone's area
         pt = pt * (1.0 + m_extra**2 / (2.0 * pt**2 * (1.0 - np.cos(angle))))
         # the calorimeter's response scales the jet's whole four-momentum: pT and mass together
-        response = 1.0 + model.pt_resolution * g.standard_normal(n)
+        response = 1.0 + model.response_resolution * g.standard_normal(n)
         pt = pt * response
         # a contained decay radiates as a colour singlet (less, and between its prongs); a
         # quark that lost its partner radiates as a QCD jet

@@ -34,7 +34,7 @@ masses with mJJ; the mass has its own resolution on top.
 
 **Calibration.** The constants of :data:`~.jets.QCD` and :data:`~.signal.SIGNAL` were
 fitted (:mod:`~.calibration`: Nelder–Mead on 60k–150k SR events per class, common random
-numbers) to the reference statistics of the real R&D SR in ``resources/reference``
+numbers) to the reference statistics of the real R&D SR in ``studies/dijet/reference``
 (:mod:`~.realism`): every SR marginal within KS distance 0.05 of the reference quantiles,
 every pairwise correlation within ±0.05, the QCD means in four mJJ slices within 3 standard
 errors. Both classes meet all of them on ≥ 100k events (the signal's largest |Δcorr| is

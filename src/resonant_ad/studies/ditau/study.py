@@ -34,9 +34,10 @@ from resonant_ad.core.hgb import HGBEnsemble
 from resonant_ad.core.io import read_json, read_parquet, write_csv, write_json, write_parquet
 from resonant_ad.core.regions import in_window
 from resonant_ad.core.seeding import derive_seed, rng
+from resonant_ad.stages.checks import real_vs_synthetic
 from resonant_ad.stages.classify import make_classifier
 from resonant_ad.stages.evaluate import SIC_GRID
-from resonant_ad.stages.flows import draw_synthetic, feature_columns
+from resonant_ad.stages.flows import feature_columns, synthetic_frame
 from resonant_ad.stages.parts import DITAU_BACKGROUND_PARTS
 from resonant_ad.stats.metrics import sic_curve, sic_metrics, sic_on_grid
 
@@ -150,50 +151,33 @@ def write_samples(
         "val": round(k * len(frames["sr_val"])),
         "test": len(frames["sr_test"]),
     }
-    out, n_out = synthetic_table(
-        flow, masses, sizes, cols, params, g, derive_seed(seed, "ditau-sample-latent")
+    out, n_out = synthetic_frame(
+        flow,
+        masses,
+        sum(sizes.values()),
+        cols,
+        params["signal_region"],
+        params["kde_bandwidth"],
+        g,
+        derive_seed(seed, "ditau-sample-latent"),
+        MASS,
     )
+    out["split"] = split_labels(sizes)
     write_parquet(out, samples_out)
     write_json({"sizes": sizes, "n_outside_training_range": n_out}, summary_out)
     log.info("samples %s, %d outside the flow's training range", sizes, n_out)
 
 
-def background_check(
-    parts: Mapping[str, pd.DataFrame],
-    samples: pd.DataFrame,
-    classifier_cfg: Mapping[str, Any],
-    seed: int,
-) -> dict[str, Any]:
-    """AUC of the classifier separating real from synthetic SR background (0.5 = perfect).
+def write_background_check(sr_parts: Sequence[str], samples: str, out: str, seed: int) -> None:
+    """Real vs synthetic SR background of one repeat, by the dijet flow diagnostics' protocol
+    (:func:`resonant_ad.stages.checks.real_vs_synthetic`).
 
-    Trained like the anomaly classifier: SR train background vs the synthetic train events,
-    validated on SR val vs synthetic val; tested on the SR test background vs as many
-    held-out synthetic events.
+    The real events are all SR background parts (``sr_parts``: train, val and test; the flow
+    saw none of them, it is trained on the SB), the synthetic ones the repeat's samples of
+    every split; both are cut to the same size.
     """
-    cols = feature_columns(parts["sr_train"])
-
-    def classes(split: str) -> tuple[np.ndarray, np.ndarray]:
-        real = parts[f"sr_{split}"][cols].to_numpy(np.float64)
-        fake = samples.loc[samples["split"] == split, cols].to_numpy(np.float64)
-        return np.vstack([real, fake]), np.r_[np.ones(len(real)), np.zeros(len(fake))]
-
-    (X, y), (X_val, y_val), (Xt, yt) = (classes(s) for s in ("train", "val", "test"))
-    clf = make_classifier(classifier_cfg, seed).fit(X, y, X_val, y_val)
-    auc = float(roc_auc_score(yt, clf.predict_proba(Xt)[:, 1]))
-    n_train = [int((y == 0).sum()), int((y == 1).sum())]
-    return {"auc_real_vs_synthetic": auc, "n_train": n_train, "n_test": len(yt)}
-
-
-def write_background_check(
-    parts: Mapping[str, str],
-    samples: str,
-    out: str,
-    classifier_cfg: Mapping[str, Any],
-    seed: int,
-) -> None:
-    """Run :func:`background_check` for one repeat and write its JSON."""
-    frames = {k: read_parquet(parts[k]) for k in ("sr_train", "sr_val", "sr_test")}
-    result = background_check(frames, read_parquet(samples), classifier_cfg, seed)
+    real = pd.concat([read_parquet(p) for p in sr_parts], ignore_index=True)
+    result = real_vs_synthetic(real, read_parquet(samples), MASS, seed)
     write_json(result, out)
     log.info("real vs synthetic SR background: %s", result)
 
@@ -241,37 +225,24 @@ def injected_synthetic(
         return pd.DataFrame(columns=[*cols, MASS, "split"])
     flow = ConditionalFlow.load(model)
     masses = np.r_[injected_train[MASS].to_numpy(), injected_val[MASS].to_numpy()]
-    g, latent_seed = rng(seed, "ditau-injected-kde"), derive_seed(seed, "ditau-injected-latent")
-    return synthetic_table(flow, masses, sizes, cols, params, g, latent_seed)[0]
-
-
-def synthetic_table(
-    flow: ConditionalFlow,
-    masses: np.ndarray,
-    sizes: Mapping[str, int],
-    cols: list[str],
-    params: Mapping[str, Any],
-    g: np.random.Generator,
-    latent_seed: int,
-) -> tuple[pd.DataFrame, int]:
-    """(table, n beyond the flow's range): ``sizes[split]`` synthetic events per split.
-
-    Masses from the KDE of ``masses`` (``params``: signal_region, kde_bandwidth), features
-    from the flow; columns ``cols``, the mass and ``split``.
-    """
-    m, x, n_out = draw_synthetic(
+    out = synthetic_frame(
         flow,
         masses,
         sum(sizes.values()),
+        cols,
         params["signal_region"],
         params["kde_bandwidth"],
-        g,
-        latent_seed,
-    )
-    out = pd.DataFrame(x, columns=cols)
-    out[MASS] = m
-    out["split"] = pd.array(np.repeat(list(sizes), list(sizes.values())), dtype="string")
-    return out, n_out
+        rng(seed, "ditau-injected-kde"),
+        derive_seed(seed, "ditau-injected-latent"),
+        MASS,
+    )[0]
+    out["split"] = split_labels(sizes)
+    return out
+
+
+def split_labels(sizes: Mapping[str, int]) -> pd.api.extensions.ExtensionArray:
+    """``sizes[split]`` labels ``split`` per split, in the order of ``sizes``."""
+    return pd.array(np.repeat(list(sizes), list(sizes.values())), dtype="string")
 
 
 def train_and_score(
@@ -355,11 +326,11 @@ def run_metrics(
     labels, s = scores["label"].to_numpy(), scores["score"].to_numpy()
     curve = sic_curve(labels, s, min_background)
     metrics = sic_metrics(labels, s, curve, (float(efficiency),))
-    at = metrics[float(efficiency)]
+    at = metrics.sic_at[float(efficiency)]
     return (
         {
-            "auc": metrics["auc"],
-            "max_sic": metrics["max_sic"],
+            "auc": metrics.auc,
+            "max_sic": metrics.max_sic,
             "sic_at_eff": at,
             "significance_after_cut": float(sigma) * at,
         },
@@ -406,9 +377,7 @@ def evaluate(
         )
         .reset_index()
     )
-    check = pd.DataFrame([{"repeat": i, **read_json(path)} for i, path in enumerate(checks)]).drop(
-        columns=["n_train"], errors="ignore"
-    )
+    check = pd.DataFrame([{"repeat": i, **read_json(path)} for i, path in enumerate(checks)])
     return {
         "metrics": metrics,
         "summary": summary,
