@@ -227,3 +227,18 @@ def test_hgb_classifier_is_a_config_choice(stage_files):
     assert list(history.columns) == ["member", "n_iter"] and len(history) == 3
     summary = json.loads(open(outputs["summary"]).read())
     assert summary["classifier"] == "hgb" and summary["auc_sic_test"] > 0.8
+
+
+def test_method_labels_render_in_the_figure_font(tmp_path):
+    """A character the figure font lacks draws as an empty box (matplotlib only warns)."""
+    import warnings
+
+    from resonant_ad.core.plotting import new_figure, save_figure
+
+    fig, ax = new_figure()
+    for spec in METHODS.values():
+        ax.plot([0, 1], [0, 1], label=spec.label)
+    ax.legend()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Glyph ... missing from font(s)" fails the test
+        save_figure(fig, tmp_path / "labels.png")

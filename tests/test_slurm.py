@@ -34,7 +34,8 @@ def cluster(tmp_path_factory):
         subprocess.run([str(CLUSTER), "down", str(state)], capture_output=True, text=True)
 
 
-def test_profile_runs_every_job_through_slurm_with_local_results(cluster, tmp_path):
+def test_profile_runs_every_job_through_slurm_with_local_results(cluster, toy_run, tmp_path):
+    """The local run is the session's ``toy_run`` (the same tiny toy, ``--cores 2``)."""
     on_slurm = copy_workflow(tmp_path / "slurm")
     run_snakemake(
         on_slurm,
@@ -43,12 +44,16 @@ def test_profile_runs_every_job_through_slurm_with_local_results(cluster, tmp_pa
         "--slurm-no-account",
         "--slurm-status-command",
         "squeue",
+        # a localhost cluster answers at once: poll often, so each DAG level waits seconds
+        "--slurm-init-seconds-before-status-checks",
+        "1",
+        "--seconds-between-status-checks",
+        "2",
         "--jobs",
         "4",
         *TINY,
     )
-    local = copy_workflow(tmp_path / "local")
-    run_snakemake(local, "--cores", "2", *TINY)
+    local = toy_run
 
     # SLURM ran every job: one COMPLETED record per job of the run, by rule
     env = dict(os.environ)

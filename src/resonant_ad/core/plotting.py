@@ -63,12 +63,18 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, object
 
 
 def save_figure(fig: Figure, *paths: str | os.PathLike[str]) -> None:
-    """Save ``fig`` to each path (format from the suffix), atomically, then close it."""
+    """Save ``fig`` to each path (format from the suffix), atomically, then close it.
+
+    The layout is computed for the first format and kept for the others: constrained layout
+    is most of the cost of a many-panel figure, and it does not depend on the format.
+    """
     with plt.rc_context(STYLE):
-        for path in paths:
+        for i, path in enumerate(paths):
             fmt = os.path.splitext(os.fspath(path))[1].lstrip(".")
             with atomic_path(path) as tmp:
                 fig.savefig(tmp, format=fmt)
+            if i == 0:
+                fig.set_layout_engine("none")
     plt.close(fig)
 
 

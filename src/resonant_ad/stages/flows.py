@@ -20,7 +20,6 @@ import pandas as pd
 
 from resonant_ad.core.flow import ConditionalFlow, MassKDE, estimator_params, fit_members
 from resonant_ad.core.io import read_parquet, write_csv, write_json, write_parquet
-from resonant_ad.core.plotting import new_figure, save_figure
 from resonant_ad.core.seeding import derive_seed, rng
 
 log = logging.getLogger(__name__)
@@ -96,6 +95,10 @@ def train_flows(
 
 def plot_loss(history: pd.DataFrame, outputs: Sequence[str]) -> None:
     """Train and validation loss per epoch, with the selected epochs marked."""
+    # matplotlib loads here: the sampling, mapping and classifier jobs that import this
+    # module for its other functions do not pay for it
+    from resonant_ad.core.plotting import new_figure, save_figure
+
     fig, ax = new_figure(figsize=(5, 3.5))
     ax.plot(history["epoch"], history["train_nll"], label="SB train")
     ax.plot(history["epoch"], history["val_nll"], label="SB validation")

@@ -94,7 +94,7 @@ METHODS: dict[str, Method] = {
         description="signal vs background with truth labels (upper bound)",
     ),
     "decorrelated": Method(
-        label="CATHODE (x′ at m0)",
+        label="CATHODE (x' at m0)",  # ASCII: the figure font has no prime (′)
         space="xp",
         positive=("sr_train", "sr_val"),
         negative=("samples", "samples"),
