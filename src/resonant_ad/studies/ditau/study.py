@@ -151,18 +151,9 @@ def write_samples(
         "val": round(k * len(frames["sr_val"])),
         "test": len(frames["sr_test"]),
     }
-    out, n_out = synthetic_frame(
-        flow,
-        masses,
-        sum(sizes.values()),
-        cols,
-        params["signal_region"],
-        params["kde_bandwidth"],
-        g,
-        derive_seed(seed, "ditau-sample-latent"),
-        MASS,
+    out, n_out = stratified_samples(
+        flow, masses, sizes, cols, params, g, derive_seed(seed, "ditau-sample-latent")
     )
-    out["split"] = split_labels(sizes)
     write_parquet(out, samples_out)
     write_json({"sizes": sizes, "n_outside_training_range": n_out}, summary_out)
     log.info("samples %s, %d outside the flow's training range", sizes, n_out)
@@ -225,24 +216,35 @@ def injected_synthetic(
         return pd.DataFrame(columns=[*cols, MASS, "split"])
     flow = ConditionalFlow.load(model)
     masses = np.r_[injected_train[MASS].to_numpy(), injected_val[MASS].to_numpy()]
-    out = synthetic_frame(
+    g, latent_seed = rng(seed, "ditau-injected-kde"), derive_seed(seed, "ditau-injected-latent")
+    return stratified_samples(flow, masses, sizes, cols, params, g, latent_seed)[0]
+
+
+def stratified_samples(
+    flow: ConditionalFlow,
+    masses: np.ndarray,
+    sizes: Mapping[str, int],
+    cols: list[str],
+    params: Mapping[str, Any],
+    g: np.random.Generator,
+    latent_seed: int,
+) -> tuple[pd.DataFrame, int]:
+    """The shared synthetic background (:func:`~resonant_ad.stages.flows.synthetic_frame`,
+    ``params``: signal_region, kde_bandwidth) with ``sizes[split]`` events per split, in the
+    order of ``sizes``: (table with a ``split`` column, n beyond the flow's range)."""
+    out, n_out = synthetic_frame(
         flow,
         masses,
         sum(sizes.values()),
         cols,
         params["signal_region"],
         params["kde_bandwidth"],
-        rng(seed, "ditau-injected-kde"),
-        derive_seed(seed, "ditau-injected-latent"),
+        g,
+        latent_seed,
         MASS,
-    )[0]
-    out["split"] = split_labels(sizes)
-    return out
-
-
-def split_labels(sizes: Mapping[str, int]) -> pd.api.extensions.ExtensionArray:
-    """``sizes[split]`` labels ``split`` per split, in the order of ``sizes``."""
-    return pd.array(np.repeat(list(sizes), list(sizes.values())), dtype="string")
+    )
+    out["split"] = pd.array(np.repeat(list(sizes), list(sizes.values())), dtype="string")
+    return out, n_out
 
 
 def train_and_score(
