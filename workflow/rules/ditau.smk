@@ -147,7 +147,7 @@ rule ditau_sample:
 rule ditau_background_check:
     """AUC of a classifier separating real from synthetic SR background (the dijet protocol)."""
     input:
-        **{k: v for k, v in targets.ditau_split_parts().items() if k.startswith("sr_")},
+        **{k: targets.ditau_split_parts()[k] for k in parts.DITAU_SR_PARTS},
         samples=patterns.DITAU_SAMPLES,
     output:
         patterns.DITAU_BACKGROUND_CHECK,

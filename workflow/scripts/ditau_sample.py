@@ -1,9 +1,10 @@
 """Synthetic SR background of one repeat from the SB flow and the SR mass KDE."""
 
+from resonant_ad.stages.parts import DITAU_SR_PARTS
 from resonant_ad.studies.ditau.study import write_samples
 from resonant_ad.workflow.smk import script_run
 
-parts = {k: snakemake.input[k] for k in ("sr_train", "sr_val", "sr_test")}
+parts = {k: snakemake.input[k] for k in DITAU_SR_PARTS}
 script_run(
     snakemake,
     write_samples,

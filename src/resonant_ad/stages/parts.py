@@ -36,8 +36,10 @@ LATENT_PARTS = (
     "signal_val",
     "signal_test",
 )
+#: the di-τ SR background parts (the classifier's train/val data, the test set; no signal)
+DITAU_SR_PARTS = ("sr_train", "sr_val", "sr_test")
 #: the di-τ background parts (signal is kept per injection strength)
-DITAU_BACKGROUND_PARTS = ("sb_train", "sb_val", "sr_train", "sr_val", "sr_test")
+DITAU_BACKGROUND_PARTS = ("sb_train", "sb_val", *DITAU_SR_PARTS)
 
 
 def format_c(c: float | str) -> str:

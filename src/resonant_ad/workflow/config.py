@@ -192,10 +192,11 @@ def check_dijet_study(config: Mapping[str, Any], study: str) -> None:
         )
 
 
+_DIJET = "|".join(DIJET_STUDIES)
 #: the ``study`` wildcard: a dijet study, or one of its null-study datasets ``<study>_null<seed>``
-STUDY_PATTERN = rf"(?:{'|'.join(DIJET_STUDIES)})(?:_null[0-9]+)?"
-#: the name of a null-study dataset (a study section of its own)
-NULL_DATASET = re.compile(rf"^(?P<study>{'|'.join(DIJET_STUDIES)})_null(?P<seed>[0-9]+)$")
+STUDY_PATTERN = rf"(?:{_DIJET})(?:_null[0-9]+)?"
+#: the name of a null-study dataset (a study section of its own), as :func:`null_dataset_name`
+NULL_DATASET = re.compile(rf"^(?P<study>{_DIJET})_null(?P<seed>[0-9]+)$")
 
 
 def null_dataset_name(study: str, seed: int | str) -> str:

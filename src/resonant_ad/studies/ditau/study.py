@@ -38,7 +38,7 @@ from resonant_ad.stages.checks import real_vs_synthetic
 from resonant_ad.stages.classify import make_classifier
 from resonant_ad.stages.evaluate import SIC_GRID
 from resonant_ad.stages.flows import feature_columns, synthetic_frame
-from resonant_ad.stages.parts import DITAU_BACKGROUND_PARTS
+from resonant_ad.stages.parts import DITAU_BACKGROUND_PARTS, DITAU_SR_PARTS
 from resonant_ad.stats.metrics import sic_curve, sic_metrics, sic_on_grid
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def write_samples(
     (validation), and as many as the SR test set for the real-vs-synthetic check.
     """
     flow = ConditionalFlow.load(model)
-    frames = {k: read_parquet(parts[k]) for k in ("sr_train", "sr_val", "sr_test")}
+    frames = {k: read_parquet(parts[k]) for k in DITAU_SR_PARTS}
     cols = feature_columns(frames["sr_train"])
     g = rng(seed, "ditau-sample")
     masses = np.r_[frames["sr_train"][MASS].to_numpy(), frames["sr_val"][MASS].to_numpy()]
@@ -271,7 +271,7 @@ def train_and_score(
     test part and the signal's test events. Labels of the training come from the source
     (data = 1, synthetic = 0), never from the truth.
     """
-    frames = {k: read_parquet(parts[k]) for k in ("sr_train", "sr_val", "sr_test")}
+    frames = {k: read_parquet(parts[k]) for k in DITAU_SR_PARTS}
     samples = read_parquet(samples_path)
     sig = read_parquet(signal_path)
     n_sr = int(read_json(split_summary)["n_sr_background"])
