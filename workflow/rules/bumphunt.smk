@@ -1,36 +1,41 @@
-# The enhanced bump hunt after the cut (resonant_ad.stats.bumphunt): per classifier run a dijet fit
-# of the selected SB spectrum, the SR prediction and the local significance; per analysis a
+# The enhanced bump hunt after the cut (resonant_ad.stats.bumphunt): per classifier run a dijet
+# fit of the selected SB spectrum, the SR prediction and the local significance; per analysis a
 # table and figures; and the SR window scan, each window a value of the {window} wildcard.
 
 
-rule bumphunt:
-    """Dijet-function fit of the selected SB spectrum and the SR excess of one classifier run."""
-    input:
-        scores=patterns.SCORES.replace("{testset}", "data"),
-    output:
-        results=patterns.BUMPHUNT_RESULTS,
-        bins=patterns.BUMPHUNT_BINS,
-    log:
-        "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/{method}/bumphunt.log",
-    benchmark:
-        "benchmarks/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/{method}/bumphunt.tsv"
-    conda:
-        ENV
-    threads: resource(config, "bumphunt", "threads")
-    resources:
-        **rule_resources(config, "bumphunt"),
-    params:
-        window=lambda w: parts.parse_window(w.window),
-        bumphunt=lambda w: config[w.study]["bumphunt"],
-        labels=lambda w: {
-            "method": w.method,
-            "injection": int(w.nsig),
-            "run": int(w.run),
-            "window": w.window,
-        },
-        code=source_hash("stats.bumphunt"),
-    script:
-        "../scripts/bumphunt.py"
+# One job fits every method's classifier runs of a group of runs (`runs_per_job`): a fit takes
+# a fraction of a second, the job's start seconds; each fit keeps its per-run, per-method files.
+for _study, _kind, _runs, _methods, _windows in files.bumphunt_groups(config):
+    _label = files.runs_label(_runs)
+
+    rule:
+        """Dijet-function fits of the selected SB spectrum and the SR excess of each
+        classifier run of a group, every method."""
+        name:
+            f"bumphunt_{_study}_{_kind + '_' if _kind else ''}runs{_label.replace('-', '_')}"
+        input:
+            **files.bumphunt_group_inputs(_study, _runs, _methods),
+        output:
+            **files.bumphunt_group_outputs(_study, _runs, _methods),
+        log:
+            f"logs/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{_label}/bumphunt.log",
+        benchmark:
+            f"benchmarks/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{_label}/bumphunt.tsv"
+        wildcard_constraints:
+            window=files.window_pattern(_windows),
+        conda:
+            ENV
+        threads: resource(config, "bumphunt", "threads")
+        resources:
+            **rule_resources(config, "bumphunt"),
+        params:
+            window=lambda w: parts.parse_window(w.window),
+            bumphunt=config[_study]["bumphunt"],
+            runs=list(_runs),
+            methods=_methods,
+            code=source_hash("stats.bumphunt"),
+        script:
+            "../scripts/bumphunt.py"
 
 
 rule bumphunt_summary:

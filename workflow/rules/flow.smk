@@ -1,5 +1,4 @@
 # The conditional flow p(x | mJJ) on SB data; CATHODE sampling in the SR; LaCATHODE latents.
-SPLIT_WILDCARDS = ("{study}", "{feature_set}", "{window}", "{nsig}")
 
 
 # One job trains the flows of a group of runs (`runs_per_job`) as the members of one model;
@@ -38,127 +37,151 @@ for _study, _runs, _windows in files.training_groups(config):
             "../scripts/train_flow.py"
 
 
-rule sample_flow:
-    """CATHODE: the flow's synthetic SR background of one run (masses from the SR KDE)."""
-    input:
-        model=patterns.FLOW_MODEL,
-        sr_train=patterns.SPLIT_PART.replace("{part}", "sr_train"),
-    output:
-        samples=patterns.SAMPLES,
-        summary=patterns.SAMPLING_SUMMARY,
-    log:
-        "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/sample_flow.log",
-    benchmark:
-        "benchmarks/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/sample_flow.tsv"
-    conda:
-        ENV
-    threads: resource(config, "sample_flow", "threads")
-    resources:
-        **rule_resources(config, "sample_flow"),
-    params:
-        flow=lambda w: config[w.study]["flow"],
-        signal_region=lambda w: parts.parse_window(w.window),
-        seed=lambda w: run_seed(
-            config[w.study]["seed"],
-            "sample",
-            targets.analysis_label(config, w.study, w.feature_set, w.window),
-            w.nsig,
-            w.run,
-        ),
-        code=source_hash("stages.flows"),
-    script:
-        "../scripts/sample_flow.py"
+# The runs of a group (`runs_per_job`) share one job per feature set, injection and window in
+# each stage after the training too, so that a job pays the interpreter's and torch's start
+# once; every run keeps its own seed and its per-run outputs.
+for _study, _runs, _windows in files.training_groups(config):
+    _label = files.runs_label(_runs)
+    _name = f"{_study}_runs{_label.replace('-', '_')}"
+    _dir = f"{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{_label}"
+    _models = files.run_files(_study, _runs, model=patterns.FLOW_MODEL)
 
+    rule:
+        """CATHODE: each run's synthetic SR background (masses from the SR KDE)."""
+        name:
+            f"sample_flow_{_name}"
+        input:
+            **_models,
+            sr_train=patterns.SPLIT_PART.replace("{part}", "sr_train").replace("{study}", _study),
+        output:
+            **files.run_files(
+                _study, _runs, samples=patterns.SAMPLES, summary=patterns.SAMPLING_SUMMARY
+            ),
+        log:
+            f"logs/{_dir}/sample_flow.log",
+        benchmark:
+            f"benchmarks/{_dir}/sample_flow.tsv"
+        wildcard_constraints:
+            window=files.window_pattern(_windows),
+        conda:
+            ENV
+        threads: resource(config, "sample_flow", "threads")
+        resources:
+            **rule_resources(config, "sample_flow"),
+        params:
+            flow=config[_study]["flow"],
+            signal_region=lambda w: parts.parse_window(w.window),
+            seeds=run_seeds(_study, "sample", _runs),
+            runs=list(_runs),
+            code=source_hash("stages.flows"),
+        script:
+            "../scripts/sample_flow.py"
 
-rule to_latent:
-    """LaCATHODE: every mapped part of one run in the flow's latent space."""
-    input:
-        **files.latent_inputs(*SPLIT_WILDCARDS),
-        model=patterns.FLOW_MODEL,
-    output:
-        **files.latent_outputs(*SPLIT_WILDCARDS, "{run}"),
-    log:
-        "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/to_latent.log",
-    benchmark:
-        "benchmarks/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/to_latent.tsv"
-    conda:
-        ENV
-    threads: resource(config, "to_latent", "threads")
-    resources:
-        **rule_resources(config, "to_latent"),
-    params:
-        code=source_hash("stages.flows"),
-    script:
-        "../scripts/to_latent.py"
+    rule:
+        """LaCATHODE: every mapped part in each run's latent space."""
+        name:
+            f"to_latent_{_name}"
+        input:
+            **files.latent_inputs(_study, "{feature_set}", "{window}", "{nsig}"),
+            **_models,
+        output:
+            **files.run_files(_study, _runs, **files.latent_patterns()),
+        log:
+            f"logs/{_dir}/to_latent.log",
+        benchmark:
+            f"benchmarks/{_dir}/to_latent.tsv"
+        wildcard_constraints:
+            window=files.window_pattern(_windows),
+        conda:
+            ENV
+        threads: resource(config, "to_latent", "threads")
+        resources:
+            **rule_resources(config, "to_latent"),
+        params:
+            runs=list(_runs),
+            code=source_hash("stages.flows"),
+        script:
+            "../scripts/to_latent.py"
 
+    rule:
+        """Each run's latent background against N(0, 1) and its samples against the SR data."""
+        name:
+            f"flow_diagnostics_{_name}"
+        input:
+            **_models,
+            **files.run_files(
+                _study,
+                _runs,
+                samples=patterns.SAMPLES,
+                latent_sb=patterns.LATENT_PART.replace("{part}", "sb_test"),
+                latent_sr=patterns.LATENT_PART.replace("{part}", "sr_test"),
+            ),
+            data_sb=patterns.SPLIT_PART.replace("{part}", "sb_test").replace("{study}", _study),
+            data_sr=patterns.SPLIT_PART.replace("{part}", "sr_test").replace("{study}", _study),
+        output:
+            **reported(
+                files.run_files(
+                    _study,
+                    _runs,
+                    table=patterns.FLOW_CHECKS,
+                    summary=patterns.FLOW_DIAGNOSTICS,
+                    png=patterns.FLOW_SR_FEATURES.replace("{ext}", "png"),
+                    pdf=patterns.FLOW_SR_FEATURES.replace("{ext}", "pdf"),
+                ),
+                "png",
+                "../report/flow_sr_features.rst",
+                "Flow",
+            ),
+        log:
+            f"logs/{_dir}/flow_diagnostics.log",
+        benchmark:
+            f"benchmarks/{_dir}/flow_diagnostics.tsv"
+        wildcard_constraints:
+            window=files.window_pattern(_windows),
+        conda:
+            ENV
+        threads: resource(config, "flow_diagnostics", "threads")
+        resources:
+            **rule_resources(config, "flow_diagnostics"),
+        params:
+            seeds=run_seeds(_study, "auc", _runs),
+            feature_set=lambda w: config[_study]["feature_sets"][w.feature_set],
+            runs=list(_runs),
+            code=source_hash("stages.checks"),
+        script:
+            "../scripts/flow_diagnostics.py"
 
-rule flow_diagnostics:
-    """The latent background against N(0, 1) and the flow samples against the SR data."""
-    input:
-        model=patterns.FLOW_MODEL,
-        samples=patterns.SAMPLES,
-        latent_sb=patterns.LATENT_PART.replace("{part}", "sb_test"),
-        latent_sr=patterns.LATENT_PART.replace("{part}", "sr_test"),
-        data_sb=patterns.SPLIT_PART.replace("{part}", "sb_test"),
-        data_sr=patterns.SPLIT_PART.replace("{part}", "sr_test"),
-    output:
-        table=patterns.FLOW_CHECKS,
-        summary=patterns.FLOW_DIAGNOSTICS,
-        png=report(
-            patterns.FLOW_SR_FEATURES.replace("{ext}", "png"),
-            caption="../report/flow_sr_features.rst",
-            category="Flow",
-        ),
-        pdf=patterns.FLOW_SR_FEATURES.replace("{ext}", "pdf"),
-    log:
-        "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/flow_diagnostics.log",
-    benchmark:
-        "benchmarks/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/flow_diagnostics.tsv"
-    conda:
-        ENV
-    threads: resource(config, "flow_diagnostics", "threads")
-    resources:
-        **rule_resources(config, "flow_diagnostics"),
-    params:
-        seed=lambda w: run_seed(
-            config[w.study]["seed"],
-            "auc",
-            targets.analysis_label(config, w.study, w.feature_set, w.window),
-            w.nsig,
-            w.run,
-        ),
-        feature_set=lambda w: config[w.study]["feature_sets"][w.feature_set],
-        code=source_hash("stages.checks"),
-    script:
-        "../scripts/flow_diagnostics.py"
-
-
-rule decorrelate:
-    """Every part of one run moved to the SR centre, x' = f⁻¹(f(x; m); m0), and samples at m0."""
-    input:
-        **files.latent_inputs(*SPLIT_WILDCARDS),
-        model=patterns.FLOW_MODEL,
-    output:
-        **files.decorrelated_outputs(*SPLIT_WILDCARDS, "{run}"),
-    log:
-        "logs/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/decorrelate.log",
-    benchmark:
-        "benchmarks/{study}/{feature_set}/sr{window}/nsig{nsig}/run{run}/decorrelate.tsv"
-    conda:
-        ENV
-    threads: resource(config, "to_latent", "threads")
-    resources:
-        **rule_resources(config, "to_latent"),
-    params:
-        flow=lambda w: config[w.study]["flow"],
-        signal_region=lambda w: parts.parse_window(w.window),
-        seed=lambda w: run_seed(
-            config[w.study]["seed"],
-            "decorrelate",
-            targets.analysis_label(config, w.study, w.feature_set, w.window),
-            w.nsig,
-            w.run,
-        ),
-        code=source_hash("stages.flows"),
-    script:
-        "../scripts/decorrelate.py"
+    rule:
+        """Every part of each run moved to the SR centre, x' = f⁻¹(f(x; m); m0), and samples
+        at m0."""
+        name:
+            f"decorrelate_{_name}"
+        input:
+            **files.latent_inputs(_study, "{feature_set}", "{window}", "{nsig}"),
+            **_models,
+        output:
+            **files.run_files(
+                _study,
+                _runs,
+                **files.decorrelated_patterns(),
+                samples_m0=patterns.DECORRELATED_SAMPLES,
+            ),
+        log:
+            f"logs/{_dir}/decorrelate.log",
+        benchmark:
+            f"benchmarks/{_dir}/decorrelate.tsv"
+        wildcard_constraints:
+            window=files.window_pattern(_windows),
+        conda:
+            ENV
+        threads: resource(config, "to_latent", "threads")
+        resources:
+            **rule_resources(config, "to_latent"),
+        params:
+            flow=config[_study]["flow"],
+            signal_region=lambda w: parts.parse_window(w.window),
+            seeds=run_seeds(_study, "decorrelate", _runs),
+            runs=list(_runs),
+            code=source_hash("stages.flows"),
+        script:
+            "../scripts/decorrelate.py"

@@ -1,14 +1,34 @@
-"""SB fit, SR prediction and local significance of one classifier run at each efficiency."""
+"""SB fit, SR prediction and local significance of each classifier run of a group (every
+method) at each efficiency."""
 
 from resonant_ad.stats.bumphunt import write_bump_hunt
-from resonant_ad.workflow.smk import script_run
+from resonant_ad.workflow.files import per_run
+from resonant_ad.workflow.smk import run_each, script_run
 
+runs, methods = snakemake.params.runs, snakemake.params.methods
+inputs = per_run(dict(snakemake.input.items()), runs)
+outputs = per_run(dict(snakemake.output.items()), runs)
 script_run(
     snakemake,
+    run_each,
     write_bump_hunt,
-    snakemake.input.scores,
-    dict(snakemake.output.items()),
-    snakemake.params.window,
-    snakemake.params.bumphunt,
-    snakemake.params.labels,
+    [
+        (
+            f"run {run}, {method}",
+            (
+                inputs[i][f"scores_{method}"],
+                {key: outputs[i][f"{key}_{method}"] for key in ("results", "bins")},
+                snakemake.params.window,
+                snakemake.params.bumphunt,
+                {
+                    "method": method,
+                    "injection": int(snakemake.wildcards.nsig),
+                    "run": run,
+                    "window": snakemake.wildcards.window,
+                },
+            ),
+        )
+        for i, run in enumerate(runs)
+        for method in methods
+    ],
 )

@@ -1,17 +1,32 @@
-"""x' = f⁻¹(f(x; m); m0) for the parts the decorrelated method reads, and samples at m0."""
+"""x' = f⁻¹(f(x; m); m0) of each run for the parts the decorrelated method reads, and
+samples at m0."""
 
 from resonant_ad.stages.flows import decorrelate
 from resonant_ad.stages.parts import LATENT_PARTS
-from resonant_ad.workflow.smk import script_run
+from resonant_ad.workflow.files import per_run
+from resonant_ad.workflow.smk import run_each, script_run
 
+runs = snakemake.params.runs
+models = per_run(dict(snakemake.input.items()), runs)
+outputs = per_run(dict(snakemake.output.items()), runs)
+parts = {part: getattr(snakemake.input, part) for part in LATENT_PARTS}
 script_run(
     snakemake,
+    run_each,
     decorrelate,
-    snakemake.input.model,
-    {part: getattr(snakemake.input, part) for part in LATENT_PARTS},
-    {part: getattr(snakemake.output, part) for part in LATENT_PARTS},
-    snakemake.output.samples_m0,
-    snakemake.params.flow,
-    snakemake.params.signal_region,
-    snakemake.params.seed,
+    [
+        (
+            f"run {run}",
+            (
+                models[i]["model"],
+                parts,
+                {p: outputs[i][p] for p in LATENT_PARTS},
+                outputs[i]["samples_m0"],
+                snakemake.params.flow,
+                snakemake.params.signal_region,
+                snakemake.params.seeds[i],
+            ),
+        )
+        for i, run in enumerate(runs)
+    ],
 )

@@ -1,18 +1,32 @@
-"""Latent-space checks and the real-vs-synthetic AUC of one flow run."""
+"""Latent-space checks and the real-vs-synthetic AUC of each run's flow."""
 
 from resonant_ad.stages.checks import flow_diagnostics
-from resonant_ad.workflow.smk import script_run
+from resonant_ad.workflow.files import per_run
+from resonant_ad.workflow.smk import run_each, script_run
 
+runs = snakemake.params.runs
+inputs = per_run(dict(snakemake.input.items()), runs)
+outputs = per_run(dict(snakemake.output.items()), runs)
+data = {"sb_test": snakemake.input.data_sb, "sr_test": snakemake.input.data_sr}
 script_run(
     snakemake,
+    run_each,
     flow_diagnostics,
-    snakemake.input.model,
-    {"sb_test": snakemake.input.latent_sb, "sr_test": snakemake.input.latent_sr},
-    {"sb_test": snakemake.input.data_sb, "sr_test": snakemake.input.data_sr},
-    snakemake.input.samples,
-    snakemake.output.table,
-    snakemake.output.summary,
-    [snakemake.output.png, snakemake.output.pdf],
-    snakemake.params.seed,
-    snakemake.params.feature_set,
+    [
+        (
+            f"run {run}",
+            (
+                inputs[i]["model"],
+                {"sb_test": inputs[i]["latent_sb"], "sr_test": inputs[i]["latent_sr"]},
+                data,
+                inputs[i]["samples"],
+                outputs[i]["table"],
+                outputs[i]["summary"],
+                [outputs[i]["png"], outputs[i]["pdf"]],
+                snakemake.params.seeds[i],
+                snakemake.params.feature_set,
+            ),
+        )
+        for i, run in enumerate(runs)
+    ],
 )

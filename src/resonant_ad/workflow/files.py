@@ -6,7 +6,7 @@ Functions of wildcard values (and of the config's SR windows), built on the patt
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from resonant_ad.stages.parts import LATENT_PARTS, SPLIT_PARTS, format_window
@@ -59,21 +59,49 @@ def analysis_runs(config: Mapping[str, Any], study: str) -> dict[str, int]:
     return out
 
 
-def training_groups(config: Mapping[str, Any]) -> list[tuple[str, tuple[int, ...], list[str]]]:
-    """(study, runs, windows): the jobs that train several runs' flows or classifiers at once.
+def _grouped_windows(config: Mapping[str, Any]) -> Iterator[tuple[str, str, tuple[int, ...]]]:
+    """(study, window, runs) of every group of runs of every analysis window.
 
     Every dijet study of the config (and every null-study dataset) splits the runs of each
-    analysis window into groups of ``runs_per_job``; a group of runs is one job per feature
-    set and injection (and method, for the classifiers), for the windows listed with it.
+    analysis window (nominal and scan) into consecutive groups of ``runs_per_job``.
     """
-    out: dict[tuple[str, tuple[int, ...]], list[str]] = {}
     per_job = config.get("runs_per_job", 1)
     listed = [s for s in DIJET_STUDIES if s in config.get("studies", [])]
     for study in listed + [s for s in config if NULL_DATASET.match(str(s))]:
         for window, n_runs in analysis_runs(config, study).items():
             for runs in run_groups(n_runs, per_job):
-                out.setdefault((study, runs), []).append(window)
+                yield study, window, runs
+
+
+def training_groups(config: Mapping[str, Any]) -> list[tuple[str, tuple[int, ...], list[str]]]:
+    """(study, runs, windows): the jobs that handle several runs of an analysis at once.
+
+    A group of runs (:func:`_grouped_windows`) is one job per feature set and injection (and
+    method, for the classifiers), for the windows listed with it: flow training, sampling,
+    latent mapping, decorrelation, diagnostics and classifier training.
+    """
+    out: dict[tuple[str, tuple[int, ...]], list[str]] = {}
+    for study, window, runs in _grouped_windows(config):
+        out.setdefault((study, runs), []).append(window)
     return [(study, runs, windows) for (study, runs), windows in out.items()]
+
+
+def bumphunt_groups(
+    config: Mapping[str, Any],
+) -> list[tuple[str, str, tuple[int, ...], list[str], list[str]]]:
+    """(study, kind, runs, methods, windows): the bump-hunt jobs, each over every method.
+
+    ``kind`` is ``"scan"`` for the scan's extra windows (which fit the scan's methods) and
+    ``""`` for the nominal window; a job fits every method of one group of runs.
+    """
+    out: dict[tuple[str, str, tuple[int, ...]], list[str]] = {}
+    for study, window, runs in _grouped_windows(config):
+        kind = "" if window == nominal_window(config, study) else "scan"
+        out.setdefault((study, kind, runs), []).append(window)
+    return [
+        (study, kind, runs, list((config[study]["scan"] if kind else config[study])["methods"]), w)
+        for (study, kind, runs), w in out.items()
+    ]
 
 
 def runs_label(runs: Sequence[int]) -> str:
@@ -86,36 +114,60 @@ def window_pattern(windows: Sequence[str]) -> str:
     return "|".join(re.escape(w) for w in windows)
 
 
+def grouped(
+    files_of_run: Callable[[int], Mapping[str, str]], runs: Sequence[int]
+) -> dict[str, str]:
+    """The files of a group job: each run's ``kind → path``, keyed ``{kind}_{run}``
+    (:func:`per_run` undoes it)."""
+    return {f"{kind}_{run}": path for run in runs for kind, path in files_of_run(run).items()}
+
+
+def run_files(study: str, runs: Sequence[int], **kinds: str) -> dict[str, str]:
+    """``{kind}_{run}`` → the pattern ``kinds[kind]`` with ``{study}`` and ``{run}`` filled in,
+    for each run of a group (the other wildcards left in place)."""
+    return grouped(
+        lambda run: {k: _fill(p, {"study": study, "run": run}) for k, p in kinds.items()}, runs
+    )
+
+
 def flow_group_outputs(study: str, runs: Sequence[int]) -> dict[str, str]:
     """The per-run outputs of one flow training job, keyed ``{kind}_{run}`` (wildcards left)."""
-    out = {}
-    for run in runs:
-        ids = {"run": run, "study": study}
-        out[f"model_{run}"] = _fill(FLOW_MODEL, ids)
-        out[f"history_{run}"] = _fill(FLOW_HISTORY, ids)
-        for ext in FIGURE_FORMATS:
-            out[f"{ext}_{run}"] = _fill(FLOW_LOSS, {**ids, "ext": ext})
-    return out
+    losses = {ext: FLOW_LOSS.replace("{ext}", ext) for ext in FIGURE_FORMATS}
+    return run_files(study, runs, model=FLOW_MODEL, history=FLOW_HISTORY, **losses)
 
 
 def classifier_group_outputs(study: str, runs: Sequence[int]) -> dict[str, str]:
     """The per-run outputs of one classifier training job, keyed ``{kind}_{run}``."""
-    out = {}
-    for run in runs:
-        files = classifier_outputs(study, "{feature_set}", "{window}", "{nsig}", run, "{method}")
-        out |= {f"{kind}_{run}": path for kind, path in files.items()}
-    return out
+    wildcards = ("{feature_set}", "{window}", "{nsig}")
+    return grouped(lambda run: classifier_outputs(study, *wildcards, run, "{method}"), runs)
 
 
 def classifier_group_inputs(
     study: str, feature_set: str, window: str, nsig: int | str, runs: Sequence[int], method: str
 ) -> dict[str, str]:
     """Every run's classifier inputs (:func:`classifier_inputs`), keyed ``{source}_{run}``."""
-    out = {}
-    for run in runs:
-        files = classifier_inputs(study, feature_set, window, nsig, run, method)
-        out |= {f"{source}_{run}": path for source, path in files.items()}
-    return out
+    return grouped(
+        lambda run: classifier_inputs(study, feature_set, window, nsig, run, method), runs
+    )
+
+
+def bumphunt_group_inputs(
+    study: str, runs: Sequence[int], methods: Sequence[str]
+) -> dict[str, str]:
+    """The data-test score tables of a bump-hunt job, keyed ``scores_{method}_{run}``."""
+    scores = SCORES.replace("{testset}", "data")
+    return run_files(study, runs, **{f"scores_{m}": _fill(scores, {"method": m}) for m in methods})
+
+
+def bumphunt_group_outputs(
+    study: str, runs: Sequence[int], methods: Sequence[str]
+) -> dict[str, str]:
+    """The tables of a bump-hunt job, keyed ``results_{method}_{run}`` / ``bins_{method}_{run}``."""
+    kinds = {}
+    for m in methods:
+        kinds[f"results_{m}"] = _fill(BUMPHUNT_RESULTS, {"method": m})
+        kinds[f"bins_{m}"] = _fill(BUMPHUNT_BINS, {"method": m})
+    return run_files(study, runs, **kinds)
 
 
 def per_run(files: Mapping[str, str], runs: Sequence[int]) -> list[dict[str, str]]:
@@ -143,7 +195,7 @@ def split_outputs(study: str, feature_set: str, window: str, nsig: int | str) ->
 
 
 def latent_inputs(study: str, feature_set: str, window: str, nsig: int | str) -> dict[str, str]:
-    """The split parts that :func:`latent_outputs` maps to latent space."""
+    """The split parts that the flow maps to its latent (and decorrelated) space."""
     return {
         part: path
         for part, path in split_outputs(study, feature_set, window, nsig).items()
@@ -159,14 +211,14 @@ def latent_outputs(
     return {part: LATENT_PART.format(**ids, part=part) for part in LATENT_PARTS}
 
 
-def decorrelated_outputs(
-    study: str, feature_set: str, window: str, nsig: int | str, run: int | str
-) -> dict[str, str]:
-    """The decorrelated parts (:data:`LATENT_PARTS` at m0) and the samples at m0 of one run."""
-    ids = {"study": study, "feature_set": feature_set, "window": window, "nsig": nsig, "run": run}
-    out = {part: DECORRELATED_PART.format(**ids, part=part) for part in LATENT_PARTS}
-    out["samples_m0"] = DECORRELATED_SAMPLES.format(**ids)
-    return out
+def latent_patterns() -> dict[str, str]:
+    """Part → the latent-space pattern of each :data:`LATENT_PARTS` part (``{run}`` left)."""
+    return {part: LATENT_PART.replace("{part}", part) for part in LATENT_PARTS}
+
+
+def decorrelated_patterns() -> dict[str, str]:
+    """Part → the decorrelated-space pattern of each :data:`LATENT_PARTS` part."""
+    return {part: DECORRELATED_PART.replace("{part}", part) for part in LATENT_PARTS}
 
 
 def classifier_outputs(

@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,17 @@ def script_run(snakemake: Any, func: Callable[..., Any], *args: Any, **kwargs: A
     log_path = snakemake.log[0] if len(snakemake.log) else None
     with logged(log_path, snakemake.threads):
         return func(*args, **kwargs)
+
+
+def run_each(func: Callable[..., Any], calls: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    """``func(*args)`` for each ``(label, args)`` of a group job, one after the other.
+
+    A group job handles several runs (or methods) that are independent of each other in one
+    process, to pay the interpreter's and torch's start once; each call logs its label.
+    """
+    for label, args in calls:
+        logging.getLogger(PACKAGE).info("%s", label)
+        func(*args)
 
 
 def _module_file(name: str) -> Path | None:
