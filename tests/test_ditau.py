@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import copy_workflow, run_snakemake
 
 from resonant_ad.core.flow import ConditionalFlow
@@ -16,6 +17,7 @@ from resonant_ad.studies.ditau import data as ditau
 from resonant_ad.studies.ditau import study as ds
 from resonant_ad.studies.ditau.data import OBJECT_TYPES, PADDING
 from resonant_ad.studies.ditau.generate import generate_objects
+from resonant_ad.workflow.targets import ditau_group_outputs
 
 SELECTION = {"tau_eta_max": 2.4, "leading_tau_pt_min": 40.0, "mvis_min": 100.0}
 FEATURES = {"n_rho": 10, "padding_noise": 0.01, "ht_floor": 1.0}
@@ -353,7 +355,10 @@ def test_paper_config_lists_the_full_scan(tmp_path):
         for line in proc.stdout.splitlines()
         if len(line.split()) == 2 and line.split()[1].isdigit()
     }
-    assert counts["ditau_train_classifier"] == 3 * 6 * 5
+    # a job per signal (runs_per_job: all), each its 6 injections × 5 repeats
+    assert counts["ditau_train_classifier_repeats0_4"] == 3
+    paper = yaml.safe_load((workdir / "config/ditau.yaml").read_text())["ditau"]
+    assert len(ditau_group_outputs(paper, range(5))) == 2 * 6 * 5  # scores and summary each
     assert counts["ditau_sample"] == 5 and counts["ditau_train_flow"] == 1
     assert "train_flow" not in counts  # only the di-τ study
 

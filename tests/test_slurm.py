@@ -67,7 +67,7 @@ def test_profile_runs_every_job_through_slurm_with_local_results(cluster, toy_ru
     jobs = [line.split("|") for line in queue if "rule_toy" in line]
     rules = sorted(comment.split("_wildcards")[0] for _, _, comment in jobs)
     print("SLURM jobs of the run:\n" + "\n".join(queue))
-    assert rules.count("rule_toy_train_classifier") == 8  # 2 c × 2 spaces × 2 runs
+    assert rules.count("rule_toy_train_classifier_runs0_1") == 4  # 2 c × 2 spaces, 2 runs each
     assert rules.count("rule_toy_generate") == 2
     assert all(state == "COMPLETED" for _, state, _ in jobs)
     completed = (cluster / "log" / "jobcomp.txt").read_text()

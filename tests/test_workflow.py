@@ -20,7 +20,7 @@ def test_outputs_exist_and_are_sane(toy_run):
         for ext in ("png", "pdf"):
             path = toy_run / f"results/toy/figures/{name}.{ext}"
             assert path.stat().st_size > 5_000, path
-    for rule in ("generate_c0.1", "train_c0.1_x_run0", "evaluate", "fig4"):
+    for rule in ("generate_c0.1", "train_c0.1_x_runs0-1", "evaluate", "fig4"):
         assert (toy_run / f"benchmarks/toy/{rule}.tsv").exists()
         assert (toy_run / f"logs/toy/{rule}.log").exists()
 

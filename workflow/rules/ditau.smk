@@ -167,39 +167,52 @@ rule ditau_background_check:
         "../scripts/ditau_background_check.py"
 
 
-rule ditau_train_classifier:
-    """Inject one signal at one strength; SR data against synthetic background; score."""
-    input:
-        **targets.ditau_split_parts(),
-        signal=patterns.DITAU_SIGNAL,
-        samples=patterns.DITAU_SAMPLES,
-        split=patterns.DITAU_SPLIT_SUMMARY,
-        model=patterns.DITAU_FLOW_MODEL,
-    output:
-        scores=patterns.DITAU_SCORES,
-        summary=patterns.DITAU_TRAINING,
-    log:
-        "logs/ditau/{signal}/sigma{sigma}/repeat{repeat}/train_classifier.log",
-    benchmark:
-        "benchmarks/ditau/{signal}/sigma{sigma}/repeat{repeat}/train_classifier.tsv"
-    conda:
-        ENV
-    threads: resource(config, "ditau_train_classifier", "threads")
-    resources:
-        **rule_resources(config, "ditau_train_classifier"),
-    params:
-        classifier=lambda w: config["ditau"]["classifier"],
-        sampling=lambda w: {
-            "signal_region": config["ditau"]["signal_region"],
-            "kde_bandwidth": config["ditau"]["flow"]["kde_bandwidth"],
-            "oversampling": config["ditau"]["oversampling"],
-        },
-        seed=lambda w: derive_seed(
-            config["ditau"]["seed"], "classifier", w.signal, w.sigma, int(w.repeat)
-        ),
-        code=source_hash("studies.ditau.study"),
-    script:
-        "../scripts/ditau_train_classifier.py"
+# One job per signal trains every injection of a group of repeats (`runs_per_job`), one after
+# the other: each training keeps its own seed and files, the job starts once.
+for _repeats in files.run_groups(int(config["ditau"]["repeats"]), config.get("runs_per_job", 1)):
+    _label = files.runs_label(_repeats)
+
+    rule:
+        """Inject one signal at each strength; SR data against synthetic background; score."""
+        name:
+            f"ditau_train_classifier_repeats{_label.replace('-', '_')}"
+        input:
+            **{k: targets.ditau_split_parts()[k] for k in parts.DITAU_SR_PARTS},
+            **targets.ditau_group_samples(_repeats),
+            signal=patterns.DITAU_SIGNAL,
+            split=patterns.DITAU_SPLIT_SUMMARY,
+            model=patterns.DITAU_FLOW_MODEL,
+        output:
+            **targets.ditau_group_outputs(config["ditau"], _repeats),
+        log:
+            f"logs/ditau/{{signal}}/repeats{_label}/train_classifier.log",
+        benchmark:
+            f"benchmarks/ditau/{{signal}}/repeats{_label}/train_classifier.tsv"
+        conda:
+            ENV
+        threads: resource(config, "ditau_train_classifier", "threads")
+        resources:
+            **rule_resources(config, "ditau_train_classifier"),
+        params:
+            classifier=config["ditau"]["classifier"],
+            sampling={
+                "signal_region": config["ditau"]["signal_region"],
+                "kde_bandwidth": config["ditau"]["flow"]["kde_bandwidth"],
+                "oversampling": config["ditau"]["oversampling"],
+            },
+            trainings=lambda w, repeats=_repeats: [
+                {
+                    "sigma": sigma,
+                    "repeat": repeat,
+                    "seed": derive_seed(
+                        config["ditau"]["seed"], "classifier", w.signal, sigma, repeat
+                    ),
+                }
+                for sigma, repeat in targets.ditau_group_trainings(config["ditau"], repeats)
+            ],
+            code=source_hash("studies.ditau.study"),
+        script:
+            "../scripts/ditau_train_classifier.py"
 
 
 rule ditau_evaluate:

@@ -1,4 +1,4 @@
-# The analytic toy of LaCATHODE Sec. III: generate → classifier per (c, space, run) →
+# The analytic toy of LaCATHODE Sec. III: generate → classifiers per (c, space, group of runs) →
 # sculpting table → Figs. 3–5.
 TOY_RUNS = targets.toy_runs(config["toy"])
 TOY_C = [parts.format_c(c) for c in config["toy"]["correlations"]]
@@ -27,28 +27,44 @@ rule toy_generate:
         "../scripts/toy_generate.py"
 
 
-rule toy_train_classifier:
-    """One toy classifier run (c, space x or z) and its scores."""
-    input:
-        data=patterns.TOY_DATA,
-    output:
-        scores=patterns.TOY_SCORES,
-        model=patterns.TOY_MODEL,
-        history=patterns.TOY_HISTORY,
-    log:
-        "logs/toy/train_c{c}_{space}_run{run}.log",
-    benchmark:
-        "benchmarks/toy/train_c{c}_{space}_run{run}.tsv"
-    conda:
-        ENV
-    threads: resource(config, "toy_train_classifier", "threads")
-    resources:
-        **rule_resources(config, "toy_train_classifier"),
-    params:
-        toy=config_slice(config, "toy", "seed", "signal_region", "classifier"),
-        code=source_hash("studies.toy.analysis"),
-    script:
-        "../scripts/toy_train_classifier.py"
+# One job trains the classifiers of a group of runs (`runs_per_job`) of one (c, space), one
+# after the other: the same numbers as a job per run, one process start.
+for _runs in files.run_groups(int(config["toy"]["runs"]), config.get("runs_per_job", 1)):
+    _label = files.runs_label(_runs)
+
+    rule:
+        """The toy classifiers of a group of runs (c, space x or z) and their scores."""
+        name:
+            f"toy_train_classifier_runs{_label.replace('-', '_')}"
+        input:
+            data=patterns.TOY_DATA,
+        output:
+            **files.grouped(
+                lambda run: {
+                    kind: pattern.replace("{run}", str(run))
+                    for kind, pattern in (
+                        ("scores", patterns.TOY_SCORES),
+                        ("model", patterns.TOY_MODEL),
+                        ("history", patterns.TOY_HISTORY),
+                    )
+                },
+                _runs,
+            ),
+        log:
+            f"logs/toy/train_c{{c}}_{{space}}_runs{_label}.log",
+        benchmark:
+            f"benchmarks/toy/train_c{{c}}_{{space}}_runs{_label}.tsv"
+        conda:
+            ENV
+        threads: resource(config, "toy_train_classifier", "threads")
+        resources:
+            **rule_resources(config, "toy_train_classifier"),
+        params:
+            toy=config_slice(config, "toy", "seed", "signal_region", "classifier"),
+            runs=list(_runs),
+            code=source_hash("studies.toy.analysis"),
+        script:
+            "../scripts/toy_train_classifier.py"
 
 
 rule toy_evaluate:

@@ -71,15 +71,15 @@ def script_run(snakemake: Any, func: Callable[..., Any], *args: Any, **kwargs: A
         return func(*args, **kwargs)
 
 
-def run_each(func: Callable[..., Any], calls: Sequence[tuple[str, Sequence[Any]]]) -> None:
-    """``func(*args)`` for each ``(label, args)`` of a group job, one after the other.
+def run_each(func: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> None:
+    """``func(*args, **kwargs)`` for each ``(label, args[, kwargs])`` of a group job, in turn.
 
     A group job handles several runs (or methods) that are independent of each other in one
     process, to pay the interpreter's and torch's start once; each call logs its label.
     """
-    for label, args in calls:
+    for label, args, *kwargs in calls:
         logging.getLogger(PACKAGE).info("%s", label)
-        func(*args)
+        func(*args, **(kwargs[0] if kwargs else {}))
 
 
 def _module_file(name: str) -> Path | None:
