@@ -51,3 +51,69 @@ def test_package_import_is_followed_and_patterns_are_not_hashed():
     assert not {f"resonant_ad.workflow.{m}" for m in ("patterns", "files", "targets")} & set(
         closure
     )
+
+
+def test_run_each_calls_in_order_and_logs_each_label(caplog):
+    calls = []
+    with caplog.at_level(logging.INFO, logger="resonant_ad"):
+        smk.run_each(
+            lambda a, b=0: calls.append((a, b)), [("run 0", (1,)), ("run 1", (2,), {"b": 3})]
+        )
+    assert calls == [(1, 0), (2, 3)]
+    assert [r.getMessage() for r in caplog.records] == ["run 0", "run 1"]
+
+
+def _dijet_config(runs_per_job):
+    windows = [[2.9, 3.3], [3.3, 3.7]]
+    study = {
+        "signal_region": [3.3, 3.7],
+        "runs": 3,
+        "methods": ["cathode", "lacathode", "idealized"],
+        "scan": {"windows": windows, "runs": 1, "methods": ["cathode"]},
+    }
+    return {"studies": ["lhco_surrogate"], "runs_per_job": runs_per_job, "lhco_surrogate": study}
+
+
+@pytest.mark.parametrize(
+    ("per_job", "nominal_groups"),
+    [("all", [(0, 1, 2)]), (2, [(0, 1), (2,)]), (1, [(0,), (1,), (2,)])],
+)
+def test_bump_hunt_jobs_cover_every_run_and_method_once(per_job, nominal_groups):
+    """The nominal window's runs in groups with every method; the scan's extra window with the
+    scan's methods, in a job of its own even where its runs' label is a nominal one's."""
+    from resonant_ad.workflow import files
+
+    groups = files.bumphunt_groups(_dijet_config(per_job))
+    nominal = [(runs, methods) for _, kind, runs, methods, _ in groups if kind == ""]
+    assert [runs for runs, _ in nominal] == nominal_groups
+    assert all(m == ["cathode", "lacathode", "idealized"] for _, m in nominal)
+    scan = [(runs, methods, w) for _, kind, runs, methods, w in groups if kind == "scan"]
+    assert scan == [((0,), ["cathode"], ["2.9-3.3"])]
+    outs = files.bumphunt_group_outputs("lhco_surrogate", (0, 1), ["cathode", "idealized"])
+    per = files.per_run(outs, (0, 1))
+    assert sorted(per[1]) == [
+        "bins_cathode",
+        "bins_idealized",
+        "results_cathode",
+        "results_idealized",
+    ]
+    assert per[1]["results_idealized"].endswith("run1/idealized/bumphunt.csv")
+    assert "{feature_set}" in per[1]["results_idealized"]  # the other wildcards stay
+
+
+def test_group_files_round_trip_through_per_run():
+    from resonant_ad.workflow import files
+
+    outs = files.run_files("s", (3, 4), model="a/run{run}/{study}.pt", samples="b/run{run}.pq")
+    assert files.per_run(outs, (4, 3)) == [
+        {"model": "a/run4/s.pt", "samples": "b/run4.pq"},
+        {"model": "a/run3/s.pt", "samples": "b/run3.pq"},
+    ]
+    toy = files.per_run(files.toy_group_outputs((0, 1)), (0, 1))
+    assert toy[1]["scores"] == "results/toy/c{c}/{space}/run1/scores.parquet"
+    ditau = {"injections": [0, 0.5], "repeats": 2}
+    trainings = files.ditau_group_trainings(ditau, (0, 1))
+    assert trainings == [("0", 0), ("0", 1), ("0.5", 0), ("0.5", 1)]
+    outputs = files.ditau_group_outputs(ditau, (0, 1))
+    assert outputs["scores_2"] == "results/ditau/{signal}/sigma0.5/repeat0/scores.parquet"
+    assert list(files.ditau_group_samples((1,))) == ["samples_1"]

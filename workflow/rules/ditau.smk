@@ -178,12 +178,12 @@ for _repeats in files.run_groups(int(config["ditau"]["repeats"]), config.get("ru
             f"ditau_train_classifier_repeats{_label.replace('-', '_')}"
         input:
             **{k: targets.ditau_split_parts()[k] for k in parts.DITAU_SR_PARTS},
-            **targets.ditau_group_samples(_repeats),
+            **files.ditau_group_samples(_repeats),
             signal=patterns.DITAU_SIGNAL,
             split=patterns.DITAU_SPLIT_SUMMARY,
             model=patterns.DITAU_FLOW_MODEL,
         output:
-            **targets.ditau_group_outputs(config["ditau"], _repeats),
+            **files.ditau_group_outputs(config["ditau"], _repeats),
         log:
             f"logs/ditau/{{signal}}/repeats{_label}/train_classifier.log",
         benchmark:
@@ -208,7 +208,7 @@ for _repeats in files.run_groups(int(config["ditau"]["repeats"]), config.get("ru
                         config["ditau"]["seed"], "classifier", w.signal, sigma, repeat
                     ),
                 }
-                for sigma, repeat in targets.ditau_group_trainings(config["ditau"], repeats)
+                for sigma, repeat in files.ditau_group_trainings(config["ditau"], repeats)
             ],
             code=source_hash("studies.ditau.study"),
         script:

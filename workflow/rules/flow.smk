@@ -145,7 +145,7 @@ for _study, _runs, _windows in files.training_groups(config):
             **rule_resources(config, "flow_diagnostics"),
         params:
             seeds=run_seeds(_study, "auc", _runs),
-            feature_set=lambda w: config[_study]["feature_sets"][w.feature_set],
+            feature_set=lambda w, study=_study: config[study]["feature_sets"][w.feature_set],
             runs=list(_runs),
             code=source_hash("stages.checks"),
         script:

@@ -39,17 +39,7 @@ for _runs in files.run_groups(int(config["toy"]["runs"]), config.get("runs_per_j
         input:
             data=patterns.TOY_DATA,
         output:
-            **files.grouped(
-                lambda run: {
-                    kind: pattern.replace("{run}", str(run))
-                    for kind, pattern in (
-                        ("scores", patterns.TOY_SCORES),
-                        ("model", patterns.TOY_MODEL),
-                        ("history", patterns.TOY_HISTORY),
-                    )
-                },
-                _runs,
-            ),
+            **files.toy_group_outputs(_runs),
         log:
             f"logs/toy/train_c{{c}}_{{space}}_runs{_label}.log",
         benchmark:

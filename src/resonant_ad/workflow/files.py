@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from resonant_ad.stages.parts import LATENT_PARTS, SPLIT_PARTS, format_window
+from resonant_ad.stages.parts import LATENT_PARTS, SPLIT_PARTS, format_c, format_window
 from resonant_ad.workflow.config import NULL_DATASET, null_dataset_name
 from resonant_ad.workflow.patterns import (
     BUMPHUNT_BINS,
@@ -19,6 +19,9 @@ from resonant_ad.workflow.patterns import (
     DECORRELATED_PART,
     DECORRELATED_SAMPLES,
     DIJET_STUDIES,
+    DITAU_SAMPLES,
+    DITAU_SCORES,
+    DITAU_TRAINING,
     FEATURE_SET_FIGURE,
     FEATURE_SET_FIGURES,
     FIGURE_FORMATS,
@@ -30,6 +33,9 @@ from resonant_ad.workflow.patterns import (
     SCORES,
     SPLIT_PART,
     TEST_SETS,
+    TOY_HISTORY,
+    TOY_MODEL,
+    TOY_SCORES,
 )
 
 
@@ -151,6 +157,12 @@ def classifier_group_inputs(
     )
 
 
+def toy_group_outputs(runs: Sequence[int]) -> dict[str, str]:
+    """The scores, model and history of a group of toy runs, keyed ``{kind}_{run}``."""
+    kinds = {"scores": TOY_SCORES, "model": TOY_MODEL, "history": TOY_HISTORY}
+    return grouped(lambda run: {k: _fill(p, {"run": run}) for k, p in kinds.items()}, runs)
+
+
 def bumphunt_group_inputs(
     study: str, runs: Sequence[int], methods: Sequence[str]
 ) -> dict[str, str]:
@@ -168,6 +180,29 @@ def bumphunt_group_outputs(
         kinds[f"results_{m}"] = _fill(BUMPHUNT_RESULTS, {"method": m})
         kinds[f"bins_{m}"] = _fill(BUMPHUNT_BINS, {"method": m})
     return run_files(study, runs, **kinds)
+
+
+def ditau_group_trainings(
+    ditau: Mapping[str, Any], repeats: Sequence[int]
+) -> list[tuple[str, int]]:
+    """(σ as in the paths, repeat) of every training of one signal's group of ``repeats``."""
+    return [(format_c(sigma), int(r)) for sigma in ditau["injections"] for r in repeats]
+
+
+def ditau_group_samples(repeats: Sequence[int]) -> dict[str, str]:
+    """The synthetic samples of a group of repeats, keyed ``samples_{repeat}``."""
+    return {f"samples_{r}": DITAU_SAMPLES.format(repeat=r) for r in repeats}
+
+
+def ditau_group_outputs(ditau: Mapping[str, Any], repeats: Sequence[int]) -> dict[str, str]:
+    """The score and summary files of :func:`ditau_group_trainings`, keyed ``{kind}_{i}``
+    in that order (``{signal}`` left as a wildcard)."""
+    out = {}
+    for i, (sigma, repeat) in enumerate(ditau_group_trainings(ditau, repeats)):
+        ids = {"signal": "{signal}", "sigma": sigma, "repeat": repeat}
+        out[f"scores_{i}"] = DITAU_SCORES.format(**ids)
+        out[f"summary_{i}"] = DITAU_TRAINING.format(**ids)
+    return out
 
 
 def per_run(files: Mapping[str, str], runs: Sequence[int]) -> list[dict[str, str]]:

@@ -5,7 +5,7 @@ path patterns themselves are in :mod:`~resonant_ad.workflow.patterns`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from resonant_ad.stages.parts import (
@@ -35,7 +35,6 @@ from resonant_ad.workflow.patterns import (
     DITAU_METRICS,
     DITAU_METRICS_SUMMARY,
     DITAU_OBJECTS,
-    DITAU_SAMPLES,
     DITAU_SCORES,
     DITAU_SIC_CURVES,
     DITAU_SIGNAL,
@@ -208,29 +207,6 @@ def ditau_runs(ditau: Mapping[str, Any]) -> list[dict[str, Any]]:
                         "summary": DITAU_TRAINING.format(**ids),
                     }
                 )
-    return out
-
-
-def ditau_group_trainings(
-    ditau: Mapping[str, Any], repeats: Sequence[int]
-) -> list[tuple[str, int]]:
-    """(σ as in the paths, repeat) of every training of one signal's group of ``repeats``."""
-    return [(format_c(sigma), int(r)) for sigma in ditau["injections"] for r in repeats]
-
-
-def ditau_group_samples(repeats: Sequence[int]) -> dict[str, str]:
-    """The synthetic samples of a group of repeats, keyed ``samples_{repeat}``."""
-    return {f"samples_{r}": DITAU_SAMPLES.format(repeat=r) for r in repeats}
-
-
-def ditau_group_outputs(ditau: Mapping[str, Any], repeats: Sequence[int]) -> dict[str, str]:
-    """The score and summary files of :func:`ditau_group_trainings`, keyed ``{kind}_{i}``
-    in that order (``{signal}`` left as a wildcard)."""
-    out = {}
-    for i, (sigma, repeat) in enumerate(ditau_group_trainings(ditau, repeats)):
-        ids = {"signal": "{signal}", "sigma": sigma, "repeat": repeat}
-        out[f"scores_{i}"] = DITAU_SCORES.format(**ids)
-        out[f"summary_{i}"] = DITAU_TRAINING.format(**ids)
     return out
 
 
