@@ -117,3 +117,12 @@ def test_group_files_round_trip_through_per_run():
     outputs = files.ditau_group_outputs(ditau, (0, 1))
     assert outputs["scores_2"] == "results/ditau/{signal}/sigma0.5/repeat0/scores.parquet"
     assert list(files.ditau_group_samples((1,))) == ["samples_1"]
+
+
+def test_di_tau_classifier_jobs_follow_runs_per_job_and_need_a_di_tau_section():
+    from resonant_ad.workflow import files
+
+    ditau = {"repeats": 5}
+    assert files.ditau_repeat_groups({"runs_per_job": "all", "ditau": ditau}) == [(0, 1, 2, 3, 4)]
+    assert files.ditau_repeat_groups({"runs_per_job": 2, "ditau": ditau}) == [(0, 1), (2, 3), (4,)]
+    assert files.ditau_repeat_groups({"runs_per_job": "all"}) == []  # a dijet-only config

@@ -169,7 +169,7 @@ rule ditau_background_check:
 
 # One job per signal trains every injection of a group of repeats (`runs_per_job`), one after
 # the other: each training keeps its own seed and files, the job starts once.
-for _repeats in files.run_groups(int(config["ditau"]["repeats"]), config.get("runs_per_job", 1)):
+for _repeats in files.ditau_repeat_groups(config):
     _label = files.runs_label(_repeats)
 
     rule:

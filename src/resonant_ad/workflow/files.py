@@ -182,6 +182,14 @@ def bumphunt_group_outputs(
     return run_files(study, runs, **kinds)
 
 
+def ditau_repeat_groups(config: Mapping[str, Any]) -> list[tuple[int, ...]]:
+    """The di-τ repeats in groups of ``runs_per_job`` (a classifier job per signal and group;
+    none when the config has no di-τ section)."""
+    if "ditau" not in config:
+        return []
+    return run_groups(int(config["ditau"]["repeats"]), config.get("runs_per_job", 1))
+
+
 def ditau_group_trainings(
     ditau: Mapping[str, Any], repeats: Sequence[int]
 ) -> list[tuple[str, int]]:
