@@ -2,12 +2,10 @@
 method) at each efficiency."""
 
 from resonant_ad.stats.bumphunt import write_bump_hunt
-from resonant_ad.workflow.files import per_run
-from resonant_ad.workflow.smk import run_each, script_run
+from resonant_ad.workflow.smk import group_files, run_each, script_run
 
-runs, methods = snakemake.params.runs, snakemake.params.methods
-inputs = per_run(dict(snakemake.input.items()), runs)
-outputs = per_run(dict(snakemake.output.items()), runs)
+runs, inputs, outputs = group_files(snakemake)
+methods = snakemake.params.methods
 script_run(
     snakemake,
     run_each,

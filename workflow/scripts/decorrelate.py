@@ -3,12 +3,9 @@ samples at m0."""
 
 from resonant_ad.stages.flows import decorrelate
 from resonant_ad.stages.parts import LATENT_PARTS
-from resonant_ad.workflow.files import per_run
-from resonant_ad.workflow.smk import run_each, script_run
+from resonant_ad.workflow.smk import group_files, run_each, script_run
 
-runs = snakemake.params.runs
-models = per_run(dict(snakemake.input.items()), runs)
-outputs = per_run(dict(snakemake.output.items()), runs)
+runs, models, outputs = group_files(snakemake)
 parts = {part: getattr(snakemake.input, part) for part in LATENT_PARTS}
 script_run(
     snakemake,

@@ -1,12 +1,9 @@
 """Latent-space checks and the real-vs-synthetic AUC of each run's flow."""
 
 from resonant_ad.stages.checks import flow_diagnostics
-from resonant_ad.workflow.files import per_run
-from resonant_ad.workflow.smk import run_each, script_run
+from resonant_ad.workflow.smk import group_files, run_each, script_run
 
-runs = snakemake.params.runs
-inputs = per_run(dict(snakemake.input.items()), runs)
-outputs = per_run(dict(snakemake.output.items()), runs)
+runs, inputs, outputs = group_files(snakemake)
 data = {"sb_test": snakemake.input.data_sb, "sr_test": snakemake.input.data_sr}
 script_run(
     snakemake,

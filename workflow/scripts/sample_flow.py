@@ -1,12 +1,9 @@
 """CATHODE: sample synthetic SR background from each run's flow (masses from the SR KDE)."""
 
 from resonant_ad.stages.flows import sample_sr
-from resonant_ad.workflow.files import per_run
-from resonant_ad.workflow.smk import run_each, script_run
+from resonant_ad.workflow.smk import group_files, run_each, script_run
 
-runs = snakemake.params.runs
-models = per_run(dict(snakemake.input.items()), runs)
-outputs = per_run(dict(snakemake.output.items()), runs)
+runs, models, outputs = group_files(snakemake)
 script_run(
     snakemake,
     run_each,

@@ -1,16 +1,15 @@
 """Train one method's classifiers of a group of runs and score their test sets."""
 
 from resonant_ad.stages.classify import train_and_score_runs
-from resonant_ad.workflow.files import per_run
-from resonant_ad.workflow.smk import script_run
+from resonant_ad.workflow.smk import group_files, script_run
 
-runs = snakemake.params.runs
+_, inputs, outputs = group_files(snakemake)
 script_run(
     snakemake,
     train_and_score_runs,
     snakemake.wildcards.method,
-    per_run(dict(snakemake.input.items()), runs),
-    per_run(dict(snakemake.output.items()), runs),
+    inputs,
+    outputs,
     snakemake.params.classifier,
     snakemake.params.sampling,
     snakemake.params.seeds,

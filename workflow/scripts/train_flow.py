@@ -1,12 +1,11 @@
 """Train the conditional flows of a group of runs (one model, its members) on the SB data."""
 
 from resonant_ad.stages.flows import train_flows
-from resonant_ad.workflow.files import per_run
-from resonant_ad.workflow.smk import script_run
+from resonant_ad.workflow.smk import group_files, script_run
 
 outputs = [
     {"model": o["model"], "history": o["history"], "figures": [o["png"], o["pdf"]]}
-    for o in per_run(dict(snakemake.output.items()), snakemake.params.runs)
+    for o in group_files(snakemake)[2]
 ]
 script_run(
     snakemake,

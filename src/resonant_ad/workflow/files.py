@@ -199,18 +199,20 @@ def ditau_group_trainings(
 
 def ditau_group_samples(repeats: Sequence[int]) -> dict[str, str]:
     """The synthetic samples of a group of repeats, keyed ``samples_{repeat}``."""
-    return {f"samples_{r}": DITAU_SAMPLES.format(repeat=r) for r in repeats}
+    return grouped(lambda r: {"samples": DITAU_SAMPLES.format(repeat=r)}, repeats)
 
 
 def ditau_group_outputs(ditau: Mapping[str, Any], repeats: Sequence[int]) -> dict[str, str]:
     """The score and summary files of :func:`ditau_group_trainings`, keyed ``{kind}_{i}``
-    in that order (``{signal}`` left as a wildcard)."""
-    out = {}
-    for i, (sigma, repeat) in enumerate(ditau_group_trainings(ditau, repeats)):
+    with i the training's place in that list (``{signal}`` left as a wildcard)."""
+    trainings = ditau_group_trainings(ditau, repeats)
+
+    def files_of(i: int) -> dict[str, str]:
+        sigma, repeat = trainings[i]
         ids = {"signal": "{signal}", "sigma": sigma, "repeat": repeat}
-        out[f"scores_{i}"] = DITAU_SCORES.format(**ids)
-        out[f"summary_{i}"] = DITAU_TRAINING.format(**ids)
-    return out
+        return {"scores": DITAU_SCORES.format(**ids), "summary": DITAU_TRAINING.format(**ids)}
+
+    return grouped(files_of, range(len(trainings)))
 
 
 def per_run(files: Mapping[str, str], runs: Sequence[int]) -> list[dict[str, str]]:
@@ -251,7 +253,7 @@ def latent_outputs(
 ) -> dict[str, str]:
     """Every latent-space part of one flow run (:data:`LATENT_PARTS`)."""
     ids = {"study": study, "feature_set": feature_set, "window": window, "nsig": nsig, "run": run}
-    return {part: LATENT_PART.format(**ids, part=part) for part in LATENT_PARTS}
+    return {part: pattern.format(**ids) for part, pattern in latent_patterns().items()}
 
 
 def latent_patterns() -> dict[str, str]:

@@ -71,6 +71,16 @@ def script_run(snakemake: Any, func: Callable[..., Any], *args: Any, **kwargs: A
         return func(*args, **kwargs)
 
 
+def group_files(snakemake: Any) -> tuple[list[int], list[dict[str, str]], list[dict[str, str]]]:
+    """A group job's runs (``params.runs``) and, per run, its inputs and outputs by kind
+    (the ``{kind}_{run}`` keys of :func:`resonant_ad.workflow.files.grouped` undone)."""
+    from resonant_ad.workflow.files import per_run
+
+    runs = list(snakemake.params.runs)
+    inputs = per_run(dict(snakemake.input.items()), runs)
+    return runs, inputs, per_run(dict(snakemake.output.items()), runs)
+
+
 def run_each(func: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> None:
     """``func(*args, **kwargs)`` for each ``(label, args[, kwargs])`` of a group job, in turn.
 
