@@ -254,6 +254,48 @@ def test_checkpoint_round_trip_gives_identical_outputs(gaussian_flow, tmp_path):
     np.testing.assert_array_equal(loaded.sample(m, seed=2)[0], flow.sample(m, seed=2)[0])
 
 
+def _tiny_chunks(monkeypatch) -> None:
+    """CPU chunks of 64 events (the default is thousands), to compare against one chunk."""
+    from resonant_ad.core import device
+
+    monkeypatch.setattr(device, "CPU_CHUNK_ROWS", 64)
+    monkeypatch.setattr(device, "CPU_MIN_CHUNK_EVENTS", 16)
+
+
+def test_chunk_size_changes_no_number(gaussian_flow, monkeypatch):
+    """Maps, densities, samples, batch-norm statistics and validation losses computed in
+    chunks of 64 events equal those of one chunk bit for bit (each event is computed on its
+    own, and a loss is one sum over all events), so the CPU's cache-sized chunks change no
+    result. (A BLAS whose kernels depended on the number of rows could break the bits.)"""
+    from resonant_ad.core.flow import fit_members
+
+    flow, draw = gaussian_flow
+    X, m = draw(3000)
+    z = flow.transform(X, m)
+    outputs = (z, flow.inverse_transform(z, m), flow.log_prob(X, m), flow.sample(m, seed=4)[0])
+    torch.manual_seed(5)
+    stacked = MAF.stack([MAF(2, blocks=2, hidden=16) for _ in range(3)])
+    x, c = torch.randn(1000, 2), torch.randn(1000, 1)
+    stacked.set_batchnorm_statistics(x, c)
+    stats = stacked.running_mean.clone(), stacked.running_var.clone()
+    kw = {"blocks": 2, "hidden": 16, "epochs": 3, "batch_size": 200, "progress": False}
+    fit = [ConditionalFlow(**kw, seed=s) for s in (1, 2, 3)]
+    args = (X[:1000], m[:1000], X[1000:], m[1000:])
+    histories = [f.history_ for f in fit_members(fit, *args)]
+
+    _tiny_chunks(monkeypatch)
+    z_small = flow.transform(X, m)
+    small = (z_small, flow.inverse_transform(z, m), flow.log_prob(X, m), flow.sample(m, seed=4)[0])
+    for one, many in zip(outputs, small, strict=True):
+        np.testing.assert_array_equal(many, one)
+    stacked.set_batchnorm_statistics(x, c)
+    assert torch.equal(stacked.running_mean, stats[0])
+    assert torch.equal(stacked.running_var, stats[1])
+    fit = fit_members([ConditionalFlow(**kw, seed=s) for s in (1, 2, 3)], *args)
+    for one, f in zip(histories, fit, strict=True):
+        pd.testing.assert_frame_equal(f.history_, one, check_exact=True)
+
+
 def test_flow_rejects_bad_input():
     X = np.ones((10, 2))
     X[0, 0] = np.nan

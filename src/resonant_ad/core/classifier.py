@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from resonant_ad.core.device import select_device
+from resonant_ad.core.device import chunk_events, chunks, select_device
 from resonant_ad.core.estimator import BestEpochs, Estimator, check_members
 
 __all__ = [
@@ -172,8 +172,7 @@ class NeuralClassifierEnsemble(ClassifierEnsemble):
         out = np.empty((len(self.states_), len(xt)), dtype=np.float64)
         for i, state in enumerate(self.states_):
             model.load_state_dict(state)
-            for start in range(0, len(xt), 65536):
-                sl = slice(start, start + 65536)
+            for sl in chunks(len(xt), chunk_events(dev)):
                 out[i, sl] = torch.sigmoid(model(xt[sl]).squeeze(1)).double().cpu().numpy()
         return out
 
@@ -326,14 +325,13 @@ def _fit_group(classifiers: list[NeuralClassifierEnsemble], data: list[TrainingD
 
     @torch.no_grad()
     def val_loss() -> torch.Tensor:
-        total = torch.zeros(members, device=dev)
-        for start in range(0, xv.shape[1], 65536):
-            sl = slice(start, start + 65536)
-            losses = F.binary_cross_entropy_with_logits(
+        losses = [
+            F.binary_cross_entropy_with_logits(
                 model(xv[:, sl]), yv[:, sl], weight=wv[:, sl], reduction="none"
             )
-            total += losses.sum(1)
-        return total / xv.shape[1]
+            for sl in chunks(xv.shape[1], chunk_events(dev, members))
+        ]  # one sum over all events: the loss does not depend on the chunk size
+        return torch.cat(losses, 1).sum(1) / xv.shape[1]
 
     n = xt.shape[1]
     runner = EpochRunner(model, loss_fn, opt, n, lead.batch_size, members, dev, graphs)

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from resonant_ad.core.device import select_device
+from resonant_ad.core.device import chunk_events, chunks, select_device
 from resonant_ad.core.estimator import BestEpochs, Estimator, check_members
 from resonant_ad.core.maf import MAF
 from resonant_ad.core.preprocessing import LogitScaler
@@ -137,9 +137,8 @@ class ConditionalFlow(Estimator):
         return x, c
 
     @staticmethod
-    def _chunks(n: int, size: int = 65536) -> Iterator[slice]:
-        for s in range(0, n, size):
-            yield slice(s, s + size)
+    def _chunks(n: int, device: torch.device) -> Iterator[slice]:
+        return chunks(n, chunk_events(device))
 
     # -- training ------------------------------------------------------------------------
     def fit(
@@ -155,7 +154,8 @@ class ConditionalFlow(Estimator):
         """Latent z = f(preprocess(x); m) with the best epoch, in batches."""
         x, c = self._tensors(X, m)
         self.model_.eval()
-        out = [self.model_.transform(x[s], c[s])[0].cpu().numpy() for s in self._chunks(len(x))]
+        parts = self._chunks(len(x), x.device)
+        out = [self.model_.transform(x[s], c[s])[0].cpu().numpy() for s in parts]
         return np.concatenate(out) if out else np.empty((0, self.n_features_))
 
     @torch.no_grad()
@@ -165,7 +165,7 @@ class ConditionalFlow(Estimator):
         z = torch.as_tensor(np.asarray(Z), dtype=torch.float32, device=dev)
         c = torch.as_tensor(self._cond(m), dtype=torch.float32, device=dev)
         self.model_.eval()
-        out = [self.model_.inverse(z[s], c[s]).cpu().numpy() for s in self._chunks(len(z))]
+        out = [self.model_.inverse(z[s], c[s]).cpu().numpy() for s in self._chunks(len(z), dev)]
         if not out:
             return np.empty((0, self.n_features_))
         return self.scaler_.inverse_transform(np.concatenate(out))
@@ -176,7 +176,7 @@ class ConditionalFlow(Estimator):
         x, c = self._tensors(X, m)
         self.model_.eval()
         lp = np.concatenate(
-            [self.model_.log_prob(x[s], c[s]).cpu().numpy() for s in self._chunks(len(x))]
+            [self.model_.log_prob(x[s], c[s]).cpu().numpy() for s in self._chunks(len(x), x.device)]
         )
         return lp + self.scaler_.log_abs_det_jacobian(X)
 
@@ -289,11 +289,12 @@ def fit_members(
         @torch.no_grad()
         def val_nll() -> torch.Tensor:
             model.eval()
-            total = torch.zeros(members, device=dev)
-            for s in ConditionalFlow._chunks(len(xv)):
-                xs = xv[s].expand(members, *xv[s].shape)
-                total += -model.log_prob(xs, cv[s].expand(members, *cv[s].shape)).sum(1)
-            return total / len(xv)
+            size = chunk_events(dev, members)
+            lp = [
+                model.log_prob(xv[s].expand(members, -1, -1), cv[s].expand(members, -1, -1))
+                for s in chunks(len(xv), size)
+            ]  # one sum over all events: the loss does not depend on the chunk size
+            return -torch.cat(lp, 1).sum(1) / len(xv)
 
     else:
 
@@ -303,10 +304,8 @@ def fit_members(
         @torch.no_grad()
         def val_nll() -> torch.Tensor:
             model.eval()
-            total = sum(
-                -model.log_prob(xv[s], cv[s]).sum() for s in ConditionalFlow._chunks(len(xv))
-            )
-            return (total / len(xv)).reshape(1)
+            lp = [model.log_prob(xv[s], cv[s]) for s in ConditionalFlow._chunks(len(xv), dev)]
+            return (-torch.cat(lp).sum() / len(xv)).reshape(1)
 
     runner = EpochRunner(
         model, loss_fn, opt, len(x), p.batch_size, members, dev, graphs, min_batch=2

@@ -28,6 +28,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from resonant_ad.core.device import chunk_events
+
 _LOG_2PI = math.log(2 * math.pi)
 
 
@@ -279,15 +281,17 @@ class MAF(nn.Module):
 
     @torch.no_grad()
     def set_batchnorm_statistics(
-        self, x: torch.Tensor, c: torch.Tensor, chunk: int = 65536
+        self, x: torch.Tensor, c: torch.Tensor, chunk: int | None = None
     ) -> None:
         """Set every batch norm's running mean/variance from the full dataset ``x``.
 
         The CATHODE reference recomputes these statistics on the whole training set after
         each epoch instead of trusting momentum averages. Block by block, the input of each
         batch norm is computed with the statistics already set for the blocks before it.
-        ``x`` (n, d) is shared by all members, or (members, n, d).
+        ``x`` (n, d) is shared by all members, or (members, n, d). ``chunk`` events are
+        pushed through at a time (default: :func:`~resonant_ad.core.device.chunk_events`).
         """
+        chunk = chunk or chunk_events(x.device, self.members)
         if x.dim() == 2 and self.members > 1:
             x, c = x.expand(self.members, *x.shape), c.expand(self.members, *c.shape)
         elif x.dim() == 3 and self.members == 1:
