@@ -174,10 +174,12 @@ class MAF(nn.Module):
         """Per-block relu(context layer) + MADE input bias, indexable by block.
 
         For training batches all blocks come from one product, in (block, (member,) event,
-        hidden) layout so each slice is contiguous; for large inputs each block's context is
-        computed when asked for, to keep memory at members × n × hidden.
+        hidden) layout so each slice is contiguous; for large inputs and for passes without
+        gradients (validation, maps, sampling, in chunks of thousands of rows) each block's
+        context is computed when asked for, which keeps memory at members × n × hidden and
+        was 2× faster for the validation pass of 3 members on a CPU (the same numbers).
         """
-        if c.shape[-2] > self.BATCHED_CONTEXT_MAX:
+        if c.shape[-2] > self.BATCHED_CONTEXT_MAX or not torch.is_grad_enabled():
             return _LazyContext(self, c)
         wc, bc, b0 = self._p(self.wc), self._p(self.bc), self._p(self.b0)
         if wc.dim() == 3:  # one member: (blocks, hidden, context)
