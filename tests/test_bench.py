@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from resonant_ad.bench.cli import main
-from resonant_ad.bench.cpu import bench_rules
+from resonant_ad.bench.cpu import bench_chunks, bench_rules
 from resonant_ad.bench.stages import STAGES, bench_stages, default_study
 
 
@@ -25,6 +25,15 @@ def test_every_stage_runs_in_its_own_process_and_reports(tmp_path):
     assert (table["peak_rss_mb"] > 100).all()  # each child's own peak, torch included
     events = table.set_index("stage")["events"]
     assert events["generate"] > events["split"] * 0.9  # the split keeps (almost) everything
+
+
+def test_chunk_table_times_every_pass_and_checks_the_bits():
+    table = bench_chunks(events=600, members=[1, 2], sizes=[600, 64])
+    assert len(table) == 2 * 2 * 3  # members x sizes x passes
+    assert set(table["stage"]) == {"flow_forward", "flow_inverse", "batchnorm_statistics"}
+    assert (table["events_per_s"] > 0).all()
+    assert table["same_as_first"].all()  # chunks of 64 give the numbers of one chunk
+    assert not table["default"].any()  # neither size is the CPU's default here
 
 
 def test_rule_table_groups_wildcard_file_names(tmp_path):

@@ -265,8 +265,9 @@ def _tiny_chunks(monkeypatch) -> None:
 def test_chunk_size_changes_no_number(gaussian_flow, monkeypatch):
     """Maps, densities, samples, batch-norm statistics and validation losses computed in
     chunks of 64 events equal those of one chunk bit for bit (each event is computed on its
-    own, and a loss is one sum over all events), so the CPU's cache-sized chunks change no
-    result. (A BLAS whose kernels depended on the number of rows could break the bits.)"""
+    own, and a loss is one sum over all events). Exact on the reference CPU; matrix kernels
+    that round differently for other row counts would break the bits (see ``bench chunks``),
+    but a per-chunk sum of the losses fails here whatever the kernels."""
     from resonant_ad.core.flow import fit_members
 
     flow, draw = gaussian_flow

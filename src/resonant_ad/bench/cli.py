@@ -3,6 +3,9 @@
 - ``python -m resonant_ad.bench flow``: events/s and peak memory of flow training steps
   (CATHODE architecture, 4 features) for the lean MAF and nflows' classes, CPU 1/2 threads
   and CUDA when present.
+- ``python -m resonant_ad.bench chunks``: events/s of the flow's passes over many events
+  (latent map, inverse, batch-norm statistics) by chunk size on the CPU, 1 and 3 members,
+  and whether every size gives the same numbers bit for bit.
 - ``python -m resonant_ad.bench stages``: the dijet chain stage by stage (generation,
   prepare, injection, split, one flow epoch, sampling, latent mapping, decorrelation, one
   classifier epoch, evaluation, bump hunt), each in its own process with the functions the
@@ -24,7 +27,7 @@ import sys
 
 import pandas as pd
 
-from resonant_ad.bench.cpu import bench_flow, bench_rules, figure_table
+from resonant_ad.bench.cpu import bench_chunks, bench_flow, bench_rules, figure_table
 from resonant_ad.bench.stages import STAGES, bench_stages, run_stage
 
 
@@ -33,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     flow = sub.add_parser("flow", help="flow training throughput, lean MAF vs nflows")
     flow.add_argument("--batch", type=int, nargs="+", default=[256, 1024])
+    chunks = sub.add_parser("chunks", help="the flow's no-grad passes by chunk size (CPU)")
+    chunks.add_argument("--events", type=int, default=100_000)
+    chunks.add_argument("--members", type=int, nargs="+", default=[1, 3])
+    chunks.add_argument("--sizes", type=int, nargs="+", help="chunk sizes (default: 4)")
     stages = sub.add_parser("stages", help="the dijet chain stage by stage")
     stages.add_argument("--background", type=int, help="QCD events (default: the config's)")
     rules = sub.add_parser("rules", help="Snakemake benchmark files summed per rule")
@@ -46,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     child = sub.add_parser("_stage")
     child.add_argument("name", choices=STAGES)
     child.add_argument("work")
-    for p in (flow, stages, rules):
+    for p in (flow, chunks, stages, rules):
         p.add_argument("--csv", help="also write the table here")
         p.add_argument("--figure", help="also draw it here (png/pdf)")
     args = parser.parse_args(argv)
@@ -70,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "flow":
         table = bench_flow(args.batch)
         plot = ("implementation", "events_per_s", "peak_mem_mb")
+    elif args.command == "chunks":
+        table = bench_chunks(args.events, args.members, args.sizes)
+        plot = ("label", "events_per_s", "peak_mem_mb")
     elif args.command == "stages":
         table = bench_stages(args.background)
         plot = ("stage", "events_per_s", "peak_rss_mb")
@@ -83,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         labels = table.copy()
         if args.command == "rules":
             labels["label"] = labels["study"] + ": " + labels["rule"]
+        if args.command == "chunks":
+            labels["label"] = (
+                labels["stage"] + " x" + labels["members"].astype(str) + " chunk "
+            ) + labels["chunk"].astype(str)
         if args.command == "flow":
             labels["implementation"] = (
                 labels["implementation"]

@@ -1,4 +1,5 @@
-"""The flow's training step (lean MAF vs nflows) and the Snakemake benchmark files per rule."""
+"""The flow's training step (lean MAF vs nflows), its passes over many events by chunk size,
+and the Snakemake benchmark files per rule."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from resonant_ad.core.device import chunk_events, chunks
 from resonant_ad.core.maf import MAF, build_nflows_maf
 
 
@@ -103,6 +105,77 @@ def bench_flow(batches: list[int]) -> pd.DataFrame:
                 for impl in ("lean", "nflows"):
                     rows.append(flow_training_throughput(impl, device, threads, batch))
                 rows.append(flow_training_throughput("lean", device, threads, batch, members=3))
+    return pd.DataFrame(rows)
+
+
+def chunk_throughput(
+    members: int, events: int, sizes: list[int], threads: int = 1, repeats: int = 2
+) -> list[dict[str, float | str | int | bool]]:
+    """Events/s of the CATHODE MAF's no-grad passes over ``events`` events on the CPU (latent
+    map, inverse, batch-norm statistics) for each chunk size, and whether each size gives
+    the first size's numbers bit for bit (``members`` flows stacked, events/s summed)."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = MAF.stack([MAF(4) for _ in range(members)]).eval()
+    x, c = torch.randn(events, 4), torch.randn(events, 1)
+    if members > 1:
+        x, c = x.expand(members, -1, -1), c.expand(members, -1, -1)
+    model.set_batchnorm_statistics(x, c)
+    stats = [t.clone() for t in (model.running_mean, model.running_var)]
+
+    def batchnorm(_x: torch.Tensor, _c: torch.Tensor, size: int) -> torch.Tensor:
+        model.set_batchnorm_statistics(x, c, chunk=size)
+        out = torch.cat([model.running_mean, model.running_var], -1).clone()
+        for buffer, saved in zip((model.running_mean, model.running_var), stats, strict=True):
+            buffer.copy_(saved)
+        return out
+
+    def in_chunks(f):
+        def run(xs: torch.Tensor, cs: torch.Tensor, size: int) -> torch.Tensor:
+            parts = chunks(events, size)
+            return torch.cat([f(xs[..., s, :], cs[..., s, :]) for s in parts], -2)
+
+        return run
+
+    passes = {
+        "flow_forward": in_chunks(lambda a, b: model.transform(a, b)[0]),
+        "flow_inverse": in_chunks(model.inverse),
+        "batchnorm_statistics": batchnorm,
+    }
+    rows, first = [], {}
+    with torch.no_grad():
+        for size in sizes:
+            for stage, run in passes.items():
+                best = float("inf")
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    out = run(x, c, size)
+                    best = min(best, time.perf_counter() - start)
+                ref = first.setdefault(stage, out)
+                rows.append(
+                    {
+                        "stage": stage,
+                        "members": members,
+                        "events": events,
+                        "chunk": size,
+                        "default": size == chunk_events(torch.device("cpu"), members),
+                        "seconds": best,
+                        "events_per_s": events * members / best,
+                        "same_as_first": bool(torch.equal(out, ref)),
+                        "peak_mem_mb": peak_rss_mb(),
+                    }
+                )
+    return rows
+
+
+def bench_chunks(events: int, members: list[int], sizes: list[int] | None = None) -> pd.DataFrame:
+    """The chunk table: 65,536 events (the GPU's chunk, the CPU's before) against the CPU's
+    default (:func:`~resonant_ad.core.device.chunk_events`) and two more sizes, 1 thread."""
+    rows = []
+    for r in members:
+        default = chunk_events(torch.device("cpu"), r)
+        chosen = sizes or sorted({65536, 16384, default, 2048}, reverse=True)
+        rows += chunk_throughput(r, events, chosen)
     return pd.DataFrame(rows)
 
 

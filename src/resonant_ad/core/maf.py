@@ -177,7 +177,7 @@ class MAF(nn.Module):
         hidden) layout so each slice is contiguous; for large inputs and for passes without
         gradients (validation, maps, sampling, in chunks of thousands of rows) each block's
         context is computed when asked for, which keeps memory at members × n × hidden and
-        was 2× faster for the validation pass of 3 members on a CPU (the same numbers).
+        was 2× faster for the validation pass of 3 members on a CPU (the same numbers there).
         """
         if c.shape[-2] > self.BATCHED_CONTEXT_MAX or not torch.is_grad_enabled():
             return _LazyContext(self, c)
