@@ -72,6 +72,15 @@ def content_digest(path: Path) -> str:
 TINY = ["--configfile", "test_configs/toy_tiny.yaml"]
 
 
+@pytest.fixture
+def tiny_chunks(monkeypatch):
+    """CPU chunks of 64 events (at least 16) instead of thousands, for one test."""
+    from resonant_ad.core import device
+
+    monkeypatch.setattr(device, "CPU_CHUNK_ROWS", 64)
+    monkeypatch.setattr(device, "CPU_MIN_CHUNK_EVENTS", 16)
+
+
 @pytest.fixture(scope="session")
 def toy_run(tmp_path_factory):
     """Run the toy study once (per test session) on the tiny config in a scratch copy."""

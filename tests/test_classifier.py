@@ -69,15 +69,12 @@ def test_ensemble_is_the_mean_of_the_best_epochs():
     np.testing.assert_allclose(clf.predict_proba(Xv)[:, 1], members.mean(axis=0))
 
 
-def test_chunk_size_changes_no_score_or_loss(monkeypatch):
+def test_chunk_size_changes_no_score_or_loss(request):
     """Validation losses and scores in chunks of 64 events equal those of one chunk, bitwise."""
-    from resonant_ad.core import device
-
     X, y = _gaussians(1500, 1.0, 0)
     Xv, yv = _gaussians(500, 1.0, 1)
     one = NeuralClassifierEnsemble(**FAST, seed=2).fit(X, y, Xv, yv)
-    monkeypatch.setattr(device, "CPU_CHUNK_ROWS", 64)
-    monkeypatch.setattr(device, "CPU_MIN_CHUNK_EVENTS", 16)
+    request.getfixturevalue("tiny_chunks")  # from here on, chunks of 64 events
     many = NeuralClassifierEnsemble(**FAST, seed=2).fit(X, y, Xv, yv)
     pd.testing.assert_frame_equal(many.history_, one.history_, check_exact=True)
     np.testing.assert_array_equal(many.predict_member_proba(Xv), one.predict_member_proba(Xv))

@@ -254,15 +254,7 @@ def test_checkpoint_round_trip_gives_identical_outputs(gaussian_flow, tmp_path):
     np.testing.assert_array_equal(loaded.sample(m, seed=2)[0], flow.sample(m, seed=2)[0])
 
 
-def _tiny_chunks(monkeypatch) -> None:
-    """CPU chunks of 64 events (the default is thousands), to compare against one chunk."""
-    from resonant_ad.core import device
-
-    monkeypatch.setattr(device, "CPU_CHUNK_ROWS", 64)
-    monkeypatch.setattr(device, "CPU_MIN_CHUNK_EVENTS", 16)
-
-
-def test_chunk_size_changes_no_number(gaussian_flow, monkeypatch):
+def test_chunk_size_changes_no_number(gaussian_flow, request):
     """Maps, densities, samples, batch-norm statistics and validation losses computed in
     chunks of 64 events equal those of one chunk bit for bit (each event is computed on its
     own, and a loss is one sum over all events). Exact on the reference CPU; matrix kernels
@@ -284,7 +276,7 @@ def test_chunk_size_changes_no_number(gaussian_flow, monkeypatch):
     args = (X[:1000], m[:1000], X[1000:], m[1000:])
     histories = [f.history_ for f in fit_members(fit, *args)]
 
-    _tiny_chunks(monkeypatch)
+    request.getfixturevalue("tiny_chunks")  # from here on, chunks of 64 events
     z_small = flow.transform(X, m)
     small = (z_small, flow.inverse_transform(z, m), flow.log_prob(X, m), flow.sample(m, seed=4)[0])
     for one, many in zip(outputs, small, strict=True):

@@ -137,8 +137,9 @@ class ConditionalFlow(Estimator):
         return x, c
 
     @staticmethod
-    def _chunks(n: int, device: torch.device) -> Iterator[slice]:
-        return chunks(n, chunk_events(device))
+    def _chunks(n: int, device: torch.device, members: int = 1) -> Iterator[slice]:
+        """Slices of ``n`` events sized for ``device`` (:func:`~.device.chunk_events`)."""
+        return chunks(n, chunk_events(device, members))
 
     # -- training ------------------------------------------------------------------------
     def fit(
@@ -289,10 +290,9 @@ def fit_members(
         @torch.no_grad()
         def val_nll() -> torch.Tensor:
             model.eval()
-            size = chunk_events(dev, members)
             lp = [
                 model.log_prob(xv[s].expand(members, -1, -1), cv[s].expand(members, -1, -1))
-                for s in chunks(len(xv), size)
+                for s in ConditionalFlow._chunks(len(xv), dev, members)
             ]  # one sum over all events: the loss does not depend on the chunk size
             return -torch.cat(lp, 1).sum(1) / len(xv)
 
