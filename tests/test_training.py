@@ -1,9 +1,14 @@
-"""The shared optimizer-step loop: members, every event once per epoch, the graphs switch."""
+"""The shared optimizer-step loop: members, every event once per epoch, no host syncs, the
+graphs switch."""
 
 from __future__ import annotations
 
+from collections import Counter
+
+import numpy as np
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from resonant_ad.core.training import EpochRunner, adam, permutations, use_graphs
 
@@ -60,3 +65,104 @@ def test_permutations_do_not_depend_on_the_device():
     a = permutations([torch.Generator().manual_seed(3)], 50, CPU)
     b = permutations([torch.Generator().manual_seed(3)], 50, CPU)
     assert torch.equal(a, b) and a.shape == (1, 50)
+
+
+#: aten ops that make the host wait for the device on CUDA (a value read back, or an output
+#: whose shape depends on the data): none may run inside a training epoch, or a step can
+#: neither overlap the next nor be captured as a CUDA graph
+SYNCING_OPS = {
+    "_local_scalar_dense",  # .item(), float(t), bool(t), if t: ...
+    "is_nonzero",
+    "equal",
+    "nonzero",
+    "nonzero_static",
+    "masked_select",
+    "masked_scatter",
+    "unique",
+    "_unique2",
+    "unique_dim",
+    "unique_consecutive",
+    "repeat_interleave",
+    "bincount",
+    "histc",
+}
+
+
+class SyncProbe(TorchDispatchMode):
+    """Counts the syncing aten ops (and boolean-mask indexing) run under it, backward included."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: Counter[str] = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func._schema.name.split("::")[-1]
+        if name in SYNCING_OPS:
+            self.ops[name] += 1
+        elif name in ("index", "index_put", "index_put_", "_index_put_impl_") and any(
+            t is not None and t.dtype == torch.bool for t in args[1]
+        ):
+            self.ops[f"{name} with a boolean mask"] += 1
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.fixture
+def probed_epochs(monkeypatch):
+    """Run every ``EpochRunner.epoch`` under a :class:`SyncProbe`; yields the probes."""
+    probes: list[SyncProbe] = []
+    epoch = EpochRunner.epoch
+
+    def probed(self, perms):
+        probes.append(SyncProbe())
+        with probes[-1]:
+            return epoch(self, perms)
+
+    monkeypatch.setattr(EpochRunner, "epoch", probed)
+    return probes
+
+
+def test_the_probe_sees_a_host_sync(probed_epochs):
+    """Control: a loss read back to the host inside the loop is caught."""
+    weight = torch.nn.Parameter(torch.ones(1))
+    model = torch.nn.Module()
+    model.weight = weight
+
+    def loss_fn(idx: torch.Tensor) -> torch.Tensor:
+        loss = weight * idx.float().mean(1)
+        float(loss.sum())  # the per-step sync the loops must not have
+        return loss
+
+    opt = adam([weight], 1e-3, 0.0, CPU, False)
+    EpochRunner(model, loss_fn, opt, 8, 4, 1, CPU).epoch(permutations([torch.Generator()], 8, CPU))
+    assert probed_epochs[0].ops["_local_scalar_dense"] == 2
+
+
+@pytest.mark.parametrize(
+    "model", ["maf, 3 members", "maf, 1 member", "rqs", "classifier, 2 members"]
+)
+def test_training_epochs_never_wait_for_the_host(model, probed_epochs):
+    """Item 1 of the GPU work: the epochs of the flows (MAF members, the graph-safe RQ spline)
+    and the NN classifiers run no op that syncs host and device (forward, backward, Adam);
+    the losses are read once per epoch, outside the loop. On the CPU this is the part of
+    "capturable as a CUDA graph" that can be checked without a GPU."""
+    from resonant_ad.core.classifier import NeuralClassifierEnsemble, TrainingData, fit_members
+    from resonant_ad.core.flow import ConditionalFlow
+    from resonant_ad.core.flow import fit_members as fit_flows
+
+    rng = np.random.default_rng(0)
+    X, m = rng.normal(size=(600, 4)), rng.uniform(3.0, 4.0, 600)
+    if model.startswith("classifier"):
+        y = (rng.uniform(size=600) < 0.5).astype(float)
+        data = TrainingData(X[:400], y[:400], X[400:], y[400:], np.ones(400), None)
+        kw = {"hidden_layers": [16], "epochs": 2, "n_best_epochs": 1, "batch_size": 64}
+        fit_members([NeuralClassifierEnsemble(**kw, seed=s) for s in (1, 2)], [data, data])
+    else:
+        arch, members = model.split(",")[0], 3 if "3" in model else 1
+        kw = {"architecture": arch, "blocks": 2, "hidden": 16, "bins": 4, "epochs": 2}
+        flows = [
+            ConditionalFlow(**kw, batch_size=128, progress=False, seed=s) for s in range(members)
+        ]
+        fit_flows(flows, X[:400], m[:400], X[400:], m[400:])
+    assert len(probed_epochs) == 2
+    for probe in probed_epochs:
+        assert probe.ops == Counter(), f"{model}: host syncs in a training epoch: {dict(probe.ops)}"
