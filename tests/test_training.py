@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from resonant_ad.core.training import EpochRunner, adam, permutations, use_graphs
+from resonant_ad.core.training import Adam, EpochRunner, permutations, use_graphs
 
 CPU = torch.device("cpu")
 
@@ -43,7 +43,7 @@ def test_an_epoch_visits_every_event_once_per_member_with_the_short_last_batch()
 
     model = torch.nn.Module()
     model.weight = weight
-    opt = adam([weight], 1e-3, 0.0, CPU, False)
+    opt = Adam([weight], 1e-3, 0.0)
     runner = EpochRunner(model, loss_fn, opt, 10, 4, 2, CPU)
     assert runner.batches() == [(0, 4), (4, 4), (8, 2)]
     gens = [torch.Generator().manual_seed(s) for s in (1, 2)]
@@ -132,7 +132,7 @@ def test_the_probe_sees_a_host_sync(probed_epochs):
         float(loss.sum())  # the per-step sync the loops must not have
         return loss
 
-    opt = adam([weight], 1e-3, 0.0, CPU, False)
+    opt = Adam([weight], 1e-3, 0.0)
     EpochRunner(model, loss_fn, opt, 8, 4, 1, CPU).epoch(permutations([torch.Generator()], 8, CPU))
     assert probed_epochs[0].ops["_local_scalar_dense"] == 2
 
@@ -166,3 +166,27 @@ def test_training_epochs_never_wait_for_the_host(model, probed_epochs):
     assert len(probed_epochs) == 2
     for probe in probed_epochs:
         assert probe.ops == Counter(), f"{model}: host syncs in a training epoch: {dict(probe.ops)}"
+
+
+def test_adam_is_torch_fused_adam_bit_for_bit():
+    """The loops' Adam (no torch.optim, so no torch._dynamo import) makes the same updates as
+    ``torch.optim.Adam(fused=True)``, weight decay and a parameter without gradient included."""
+    torch.manual_seed(0)
+    nets = [torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))]
+    nets.append(type(nets[0])(*[torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1)]))
+    nets[1].load_state_dict(nets[0].state_dict())
+    idle = [torch.nn.Parameter(torch.ones(3)) for _ in nets]  # never gets a gradient
+    ours = Adam([*nets[0].parameters(), idle[0]], 1e-2, 1e-3)
+    ref = torch.optim.Adam([*nets[1].parameters(), idle[1]], lr=1e-2, weight_decay=1e-3, fused=True)
+    x = torch.randn(64, 5)
+    for _ in range(5):
+        for net, opt in zip(nets, (ours, ref), strict=True):
+            opt.zero_grad(set_to_none=True)
+            net(x).square().mean().backward()
+            opt.step()
+    for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(nets[0][0].weight, nets[0][0].weight.new_zeros(8, 5))
+    assert torch.equal(idle[0], torch.ones(3)) and idle[0] not in ours.state
+    with pytest.raises(ValueError, match="floating parameters on one device"):
+        Adam([torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2).double())], 1e-3)

@@ -14,6 +14,7 @@ import torch
 
 from resonant_ad.core.device import chunk_events, chunks
 from resonant_ad.core.maf import MAF, build_nflows_maf
+from resonant_ad.core.training import Adam
 
 
 def peak_rss_mb() -> float:
@@ -56,7 +57,7 @@ def flow_training_throughput(
             return model.log_prob(x, context=c)
 
     model.train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-6, fused=True)
+    opt = Adam(model.parameters(), lr=1e-4, weight_decay=1e-6)
     x = torch.randn(batch * 8, features, device=dev)
     c = torch.randn(batch * 8, 1, device=dev)
     if dev.type == "cuda":

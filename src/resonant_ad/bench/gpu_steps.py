@@ -70,7 +70,7 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 # -- 1. training steps -------------------------------------------------------------------------
 def _flow_runner(members: int, batch: int, graphs: bool, steps: int, device: str):
     from resonant_ad.core.maf import MAF
-    from resonant_ad.core.training import EpochRunner, adam
+    from resonant_ad.core.training import Adam, EpochRunner
 
     dev = torch.device(device)
     singles = []
@@ -86,7 +86,7 @@ def _flow_runner(members: int, batch: int, graphs: bool, steps: int, device: str
     def loss_fn(idx: torch.Tensor) -> torch.Tensor:
         return -model.log_prob(x[idx], c[idx]).mean(1)
 
-    opt = adam(list(model.parameters()), 1e-4, 1e-6, dev, graphs)
+    opt = Adam(model.parameters(), 1e-4, 1e-6)
     runner = EpochRunner(model, loss_fn, opt, n, batch, members, dev, graphs, min_batch=2)
     runner.prepare()
     perms = torch.stack([torch.randperm(n, generator=g) for _ in range(members)]).to(dev)
@@ -95,7 +95,7 @@ def _flow_runner(members: int, batch: int, graphs: bool, steps: int, device: str
 
 def _clf_runner(members: int, batch: int, graphs: bool, steps: int, device: str):
     from resonant_ad.core.classifier import MemberMLP, build_mlp
-    from resonant_ad.core.training import EpochRunner, adam
+    from resonant_ad.core.training import Adam, EpochRunner
 
     dev = torch.device(device)
     nets = []
@@ -115,7 +115,7 @@ def _clf_runner(members: int, batch: int, graphs: bool, steps: int, device: str)
             logits, y[rows, idx], reduction="none"
         ).mean(1)
 
-    opt = adam(list(model.parameters()), 1e-3, 0.0, dev, graphs)
+    opt = Adam(model.parameters(), 1e-3, 0.0)
     runner = EpochRunner(model, loss_fn, opt, n, batch, members, dev, graphs)
     runner.prepare()
     perms = torch.stack([torch.randperm(n, generator=g) for _ in range(members)]).to(dev)

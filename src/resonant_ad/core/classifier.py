@@ -282,7 +282,7 @@ def fit_members(
 
 def _fit_group(classifiers: list[NeuralClassifierEnsemble], data: list[TrainingData]) -> None:
     """:func:`fit_members` for classifiers with equally sized data sets."""
-    from resonant_ad.core.training import EpochRunner, adam, permutations, use_graphs
+    from resonant_ad.core.training import Adam, EpochRunner, permutations, use_graphs
 
     lead = classifiers[0]
     dev = select_device(lead.device)
@@ -312,7 +312,7 @@ def _fit_group(classifiers: list[NeuralClassifierEnsemble], data: list[TrainingD
             nets.append(build_mlp(xt.shape[-1], lead.hidden_layers))
     model = MemberMLP.stack(nets).to(dev)
     graphs = use_graphs(lead.graphs, dev)
-    opt = adam(list(model.parameters()), lead.learning_rate, lead.weight_decay, dev, graphs)
+    opt = Adam(model.parameters(), lead.learning_rate, lead.weight_decay)
     shuffles = [torch.Generator().manual_seed(clf.seed + 1) for clf in classifiers]
     rows = torch.arange(members, device=dev).unsqueeze(1)
 

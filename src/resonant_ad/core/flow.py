@@ -239,7 +239,7 @@ def fit_members(
     best epochs and early stopping: the result is that of fitting each flow alone, up to
     floating-point rounding. The nflows RQS trains one flow at a time.
     """
-    from resonant_ad.core.training import EpochRunner, adam, permutations, use_graphs
+    from resonant_ad.core.training import Adam, EpochRunner, permutations, use_graphs
 
     flows = list(flows)
     check_members(flows)
@@ -279,7 +279,7 @@ def fit_members(
             singles.append(build_model(p.architecture, X.shape[1], **model_kwargs(p)))
     model = (MAF.stack(singles) if p.architecture == "maf" else singles[0]).to(dev)
     graphs = use_graphs(p.graphs, dev)
-    opt = adam(list(model.parameters()), p.learning_rate, p.weight_decay, dev, graphs)
+    opt = Adam(model.parameters(), p.learning_rate, p.weight_decay)
     shuffles = [torch.Generator().manual_seed(f.seed + 1) for f in flows]
 
     if p.architecture == "maf":

@@ -50,15 +50,72 @@ def use_graphs(mode: str | bool, device: torch.device, capturable: bool = True) 
     return True
 
 
-def adam(
-    params: Sequence[torch.nn.Parameter],
-    lr: float,
-    weight_decay: float,
-    device: torch.device,
-    graphs: bool,
-) -> torch.optim.Adam:
-    """Adam with one fused kernel per step (same maths), capturable when graphs are used."""
-    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True, capturable=graphs)
+class Adam:
+    """Adam with L2 weight decay (PyTorch's defaults), one fused kernel per step.
+
+    It calls the kernel ``torch.optim.Adam(fused=True)`` calls, with the same state (moments
+    zero at start, a float32 step count on the parameters' device), so the numbers are the same
+    bit for bit; but without ``torch.optim.Optimizer``, whose first use imports
+    ``torch._dynamo`` (~1.1 s of every training job's start on a slow CPU). The step count
+    lives on the device, so a step can be captured in a CUDA graph.
+    """
+
+    def __init__(
+        self,
+        params: Sequence[torch.nn.Parameter],
+        lr: float,
+        weight_decay: float = 0.0,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        self.params = list(params)
+        kinds = {(p.device, p.dtype) for p in self.params}
+        if len(kinds) > 1 or any(not p.dtype.is_floating_point for p in self.params):
+            raise ValueError(f"Adam needs floating parameters on one device, got {kinds}")
+        self.lr, self.weight_decay = float(lr), float(weight_decay)
+        self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
+        #: per parameter: exp_avg, exp_avg_sq and step (created at its first gradient)
+        self.state: dict[torch.nn.Parameter, dict[str, torch.Tensor]] = {}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop the gradients (the next backward pass writes fresh ones)."""
+        for p in self.params:
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.zero_()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One Adam update of every parameter that has a gradient."""
+        params = [p for p in self.params if p.grad is not None]
+        for p in params:
+            if p not in self.state:
+                self.state[p] = {
+                    "step": torch.zeros((), dtype=torch.float32, device=p.device),
+                    "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+                    "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+                }
+        if not params:
+            return
+        states = [self.state[p] for p in params]
+        steps = [st["step"] for st in states]
+        torch._foreach_add_(steps, 1)
+        torch._fused_adam_(
+            params,
+            [p.grad for p in params],
+            [st["exp_avg"] for st in states],
+            [st["exp_avg_sq"] for st in states],
+            [],
+            steps,
+            amsgrad=False,
+            lr=self.lr,
+            beta1=self.betas[0],
+            beta2=self.betas[1],
+            weight_decay=self.weight_decay,
+            eps=self.eps,
+            maximize=False,
+        )
 
 
 def permutations(
@@ -79,7 +136,7 @@ class EpochRunner:
         self,
         model: torch.nn.Module,
         loss_fn: Callable[[torch.Tensor], torch.Tensor],
-        optimizer: torch.optim.Optimizer,
+        optimizer: Adam,
         n_events: int,
         batch_size: int,
         members: int,
