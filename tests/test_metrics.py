@@ -4,6 +4,8 @@ import pytest
 from resonant_ad.stats.metrics import (
     equal_population_edges,
     random_subset_chi2_ndof,
+    roc_auc,
+    roc_curve,
     sculpting_chi2,
     sculpting_chi2_ndof,
     select,
@@ -101,3 +103,36 @@ def test_random_subsets_give_chi2_ndof_near_one_and_sculpting_does_not():
     assert np.mean(ref) == pytest.approx(0.95, abs=0.08)  # 1 − ε for binomial selection
     sculpted = rng.random(m.size) < 0.05 * (1 + 0.05 * m)
     assert sculpting_chi2_ndof(m, sculpted, edges, 0.05) > 3
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_roc_curve_and_auc_are_sklearns(ties):
+    """The ROC is sklearn's (drop_intermediate=False) bit for bit; the AUC, an exact rank sum,
+    agrees with sklearn's trapezoids to float rounding, ties (counted half) included."""
+    from sklearn import metrics
+
+    g = np.random.default_rng(3)
+    labels = (g.uniform(size=5000) < 0.2).astype(int)
+    scores = g.normal(size=5000) + labels
+    if ties:
+        scores = np.round(scores, 1)  # ~60 distinct values
+    fpr, tpr = roc_curve(labels, scores)
+    ref_fpr, ref_tpr, _ = metrics.roc_curve(labels, scores, drop_intermediate=False)
+    np.testing.assert_array_equal(fpr, ref_fpr)
+    np.testing.assert_array_equal(tpr, ref_tpr)
+    auc = roc_auc(labels, scores)
+    assert auc == pytest.approx(metrics.roc_auc_score(labels, scores), rel=1e-13, abs=0)
+    assert 0.7 < auc < 0.8
+    assert roc_auc(labels.astype(bool), scores) == auc  # booleans are labels too
+
+
+def test_roc_auc_hand_counted_and_bad_input():
+    # pairs (signal, background): (3 > 1), (3 > 2), (2 = 2: half), (2 > 1) -> 3.5 / 4
+    assert roc_auc([1, 0, 1, 0], [3.0, 1.0, 2.0, 2.0]) == 3.5 / 4
+    assert roc_auc([1, 1, 0], [0.0, 0.0, 0.0]) == 0.5
+    with pytest.raises(ValueError, match="signal and background"):
+        roc_auc([1, 1], [0.1, 0.2])
+    with pytest.raises(ValueError, match="NaN or inf"):
+        roc_auc([1, 0], [np.nan, 0.2])
+    with pytest.raises(ValueError, match="0 or 1"):
+        roc_curve([2, 0], [0.1, 0.2])

@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import roc_auc_score
 
 from resonant_ad.core.flow import ConditionalFlow
 from resonant_ad.core.io import read_parquet, write_csv, write_json
 from resonant_ad.core.plotting import COLORS, density_step, feature_label, new_figure, save_figure
 from resonant_ad.core.seeding import rng
 from resonant_ad.stages.flows import feature_columns
+from resonant_ad.stats.metrics import roc_auc
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def real_vs_synthetic_auc(real: np.ndarray, synthetic: np.ndarray, seed: int) ->
         max_iter=200, early_stopping=True, random_state=seed % 2**31
     )
     clf.fit(X[train], y[train])
-    return float(roc_auc_score(y[test], clf.predict_proba(X[test])[:, 1]))
+    return roc_auc(y[test], clf.predict_proba(X[test])[:, 1])
 
 
 def real_vs_synthetic(

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from resonant_ad.core.classifier import NeuralClassifierEnsemble, TrainingData, fit_members
 from resonant_ad.core.hgb import HGBEnsemble
@@ -29,6 +28,7 @@ from resonant_ad.core.io import read_parquet, write_csv, write_json, write_parqu
 from resonant_ad.core.seeding import derive_seed, rng
 from resonant_ad.stages.flows import feature_columns
 from resonant_ad.stages.methods import TEST_PARTS, Method, method
+from resonant_ad.stats.metrics import roc_auc
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +306,7 @@ def _score_run(
     write_csv(history, outputs["history"])
     # one class only (an SR window the signal does not reach): no AUC
     has_both = sic_out["label"].nunique() == 2
-    auc = float(roc_auc_score(sic_out["label"], sic_out["score"])) if has_both else float("nan")
+    auc = roc_auc(sic_out["label"], sic_out["score"]) if has_both else float("nan")
     y, y_val = data.y, data.y_val
     out_of_range_test = {
         p: int((~frames[p]["in_range"].to_numpy(dtype=bool)).sum())

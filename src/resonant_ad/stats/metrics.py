@@ -8,7 +8,48 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score, roc_curve
+
+
+def _binary(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(is_signal, scores) as arrays; labels must be 0/1 (or bool), scores finite."""
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
+    if labels.shape != scores.shape or labels.ndim != 1:
+        raise ValueError(
+            f"labels {labels.shape} and scores {scores.shape}: need two equal 1-d arrays"
+        )
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError(f"labels must be 0 or 1, got {np.unique(labels)[:5]}")
+    if not np.isfinite(scores).all():
+        raise ValueError("scores contain NaN or inf")
+    return labels == 1, scores
+
+
+def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """False and true positive rates of the cut ``score >= t`` at every distinct score, from
+    (0, 0) to (1, 1): sklearn's ``roc_curve(drop_intermediate=False)``, the same arithmetic and
+    numbers, without importing sklearn (~1.2 s of every classifier job's start)."""
+    signal, scores = _binary(labels, scores)
+    order = np.argsort(scores, kind="mergesort")[::-1]  # stable, highest first
+    scores, signal = scores[order], signal[order]
+    ends = np.r_[np.flatnonzero(np.diff(scores)), scores.size - 1]  # last event of each score
+    tps = np.cumsum(signal, dtype=np.float64)[ends]
+    fps = 1 + ends - tps
+    tps, fps = np.r_[0.0, tps], np.r_[0.0, fps]
+    return fps / fps[-1], tps / tps[-1]
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC: the chance that a signal event scores above a background one, ties
+    counting half (Mann–Whitney U / (n_s n_b)). The rank sums are exact, so the area is one
+    rounding from the true value (sklearn's trapezoids agree to ~1e-15)."""
+    signal, scores = _binary(labels, scores)
+    n_s, n_b = int(signal.sum()), int((~signal).sum())
+    if n_s == 0 or n_b == 0:
+        raise ValueError(f"AUC needs signal and background: got {n_s} signal, {n_b} background")
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    mean_rank = np.cumsum(counts) - (counts - 1) / 2  # of each distinct score, from 1
+    u = mean_rank[inverse][signal].sum() - n_s * (n_s + 1) / 2
+    return float(u / (n_s * n_b))
 
 
 def threshold_at_efficiency(reference_scores: np.ndarray, efficiency: float) -> float:
@@ -127,7 +168,7 @@ def sic_curve(labels: np.ndarray, scores: np.ndarray, min_background: int) -> pd
     n_b, n_s = int((labels == 0).sum()), int((labels == 1).sum())
     if n_b == 0 or n_s == 0:
         raise ValueError(f"SIC needs signal and background: got {n_s} signal, {n_b} background")
-    fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+    fpr, tpr = roc_curve(labels, scores)
     keep = fpr * n_b >= min_background
     fpr, tpr = fpr[keep], tpr[keep]
     return pd.DataFrame({"eps_b": fpr, "eps_s": tpr, "sic": tpr / np.sqrt(fpr)})
@@ -167,7 +208,7 @@ def sic_metrics(
     """
     at = sic_on_grid(curve, np.asarray(efficiencies, dtype=float))
     return SICMetrics(
-        auc=float(roc_auc_score(labels, scores)),
+        auc=roc_auc(labels, scores),
         max_sic=float(curve["sic"].max()) if len(curve) else float("nan"),
         sic_at={float(eff): float(v) for eff, v in zip(efficiencies, at, strict=True)},
     )

@@ -21,11 +21,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from resonant_ad.core.io import read_csv, read_json, read_parquet, write_csv
 from resonant_ad.core.plotting import COLORS, new_figure, save_figure
 from resonant_ad.stages.methods import method
+from resonant_ad.stats.metrics import roc_auc
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,8 @@ def null_rows(
                 "method": name,
                 "auc_signal": read_json(summaries[name])["auc_sic_test"],
                 # two samples of the same true background: 0.5 unless they differ
-                "auc_sr_vs_extra_background": float(
-                    roc_auc_score(background["part"] == "sr_test", background["score"])
+                "auc_sr_vs_extra_background": roc_auc(
+                    background["part"] == "sr_test", background["score"]
                 ),
             }
         )

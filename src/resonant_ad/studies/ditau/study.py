@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from resonant_ad.core.classifier import NeuralClassifierEnsemble
 from resonant_ad.core.flow import ConditionalFlow
@@ -39,7 +38,7 @@ from resonant_ad.stages.classify import make_classifier
 from resonant_ad.stages.evaluate import SIC_GRID
 from resonant_ad.stages.flows import feature_columns, synthetic_frame
 from resonant_ad.stages.parts import DITAU_BACKGROUND_PARTS, DITAU_SR_PARTS
-from resonant_ad.stats.metrics import sic_curve, sic_metrics, sic_on_grid
+from resonant_ad.stats.metrics import roc_auc, sic_curve, sic_metrics, sic_on_grid
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +309,7 @@ def train_and_score(
         "n_synthetic_of_injected": [int((extra["split"] == s).sum()) for s in ("train", "val")],
         "n_test": [int((out["label"] == 0).sum()), int((out["label"] == 1).sum())],
         "classifier": classifier_cfg["type"],
-        "auc": float(roc_auc_score(out["label"], out["score"])),
+        "auc": roc_auc(out["label"], out["score"]),
         "seed": seed,
     }
     if isinstance(clf, HGBEnsemble):
