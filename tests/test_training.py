@@ -129,7 +129,7 @@ def test_the_probe_sees_a_host_sync(probed_epochs):
 
     def loss_fn(idx: torch.Tensor) -> torch.Tensor:
         loss = weight * idx.float().mean(1)
-        float(loss.sum())  # the per-step sync the loops must not have
+        float(loss.detach().sum())  # the per-step sync the loops must not have
         return loss
 
     opt = Adam([weight], 1e-3, 0.0)
