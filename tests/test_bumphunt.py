@@ -221,3 +221,38 @@ def test_minuit_fit_agrees_with_the_newton_fit_it_replaced(n_params, total):
         lo, hi = res["sr_predicted_lo"], res["sr_predicted_hi"]
         assert lo < res["sr_predicted"] < hi
         assert (hi - lo) / 2 == pytest.approx(res["sr_predicted_err"], rel=0.1)
+
+
+def test_fits_panel_of_a_cut_too_tight_to_fit_says_so_without_nan():
+    """The figure draws what the bump hunt reports: a fit with its numbers, or "no SB fit"
+    (and no NaN prediction, Z or χ² in titles and legends) where the cut left too few bins."""
+    import matplotlib.pyplot as plt
+
+    from resonant_ad.core.plotting import new_figure
+    from resonant_ad.studies.dijet.bumphunt_figures import draw_fit
+
+    centres = 0.5 * (EDGES[1:] + EDGES[:-1])
+    sr = sr_bins(EDGES, WINDOW)
+    counts = np.zeros(centres.size)
+    counts[0], counts[sr] = 1, [2, 3, 1, 0]
+    res = bump_hunt(counts, EDGES, WINDOW, SQRT_S, 4)
+    assert np.isnan(res["sr_predicted"])  # one filled SB bin: no fit
+    full = 200 * np.exp(-4 * (centres - centres[0]))
+    fitted = bump_hunt(np.round(full), EDGES, WINDOW, SQRT_S, 4)
+    for result, hist, fit_title in ((res, counts, False), (fitted, np.round(full), True)):
+        bins = pd.DataFrame(
+            {"low": EDGES[:-1], "high": EDGES[1:], "count": hist, "fit": result["expected"]}
+        )
+        bins["sr"], bins["signal"] = sr, 0.0
+        row = pd.Series({k: v for k, v in result.items() if np.ndim(v) == 0} | {"efficiency": 0.01})
+        fig, (ax, res_ax) = new_figure(2, 1)
+        draw_fit(ax, res_ax, bins, row, WINDOW)
+        texts = [ax.get_title()] + [t.get_text() for t in ax.get_legend().get_texts()]
+        texts += [t.get_text() for t in res_ax.texts]
+        plt.close(fig)
+        assert not any("nan" in t for t in texts), texts
+        if fit_title:
+            assert "Z = " in ax.get_title() and "SR prediction" in " ".join(texts)
+        else:
+            assert "no SB fit: 1 filled SB bin\n" not in ax.get_title()
+            assert ax.get_title().endswith("no SB fit: 1 filled SB bin") and "no fit" in texts

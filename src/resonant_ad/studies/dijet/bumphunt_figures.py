@@ -24,34 +24,50 @@ def _label(name: str) -> str:
 
 
 def draw_fit(ax, res_ax, bins: pd.DataFrame, row: pd.Series, window: Sequence[float]) -> None:
-    """Selected mJJ spectrum, SB fit and SR prediction (``ax``) and the pulls (``res_ax``)."""
+    """Selected mJJ spectrum, SB fit and SR prediction (``ax``) and the pulls (``res_ax``).
+
+    A cut too tight for a fit (too few filled SB bins: the bump hunt reports no prediction)
+    shows the selected spectrum and says so, instead of NaN numbers.
+    """
     centres = 0.5 * (bins["low"] + bins["high"]).to_numpy()
     count, fit = bins["count"].to_numpy(), bins["fit"].to_numpy()
     sr = bins["sr"].to_numpy(dtype=bool)
+    fitted = bool(np.isfinite(row["sr_predicted"]))
     shade_region(ax, window)
     ax.errorbar(centres, count, yerr=np.sqrt(count), fmt="o", ms=2.5, color="k", label="data")
-    ax.step(bins["low"], fit, where="post", color=COLORS["z"], label="SB fit")
-    ax.step(
-        bins["low"].to_numpy()[sr],
-        fit[sr],
-        where="post",
-        color=COLORS["x"],
-        label=f"SR prediction {row['sr_predicted']:.0f} ± {row['sr_predicted_err']:.0f}",
-    )
+    if fitted:
+        ax.step(bins["low"], fit, where="post", color=COLORS["z"], label="SB fit")
+        ax.step(
+            bins["low"].to_numpy()[sr],
+            fit[sr],
+            where="post",
+            color=COLORS["x"],
+            label=f"SR prediction {row['sr_predicted']:.0f} ± {row['sr_predicted_err']:.0f}",
+        )
     if bins["signal"].sum() > 0:
         ax.step(bins["low"], bins["signal"], where="post", color="#999999", ls=":", label="signal")
     ax.set_yscale("log")
     top = max(float(np.nanmax(count)), 1.0)
     ax.set_ylim(0.3, 3 * top)  # below one event the fit's tail says nothing
-    ax.set_title(
-        f"ε = {row['efficiency']:g}: N_SR = {row['n_sr']:.0f}, Z = {row['z_local']:.1f}\n"
-        f"SB χ²/ndof = {row['sb_chi2']:.0f}/{row['sb_ndof']:.0f} (p = {row['sb_p_value']:.2g})",
-        fontsize=8,
-    )
+    head = f"ε = {row['efficiency']:g}: N_SR = {row['n_sr']:.0f}"
+    if fitted:
+        ax.set_title(
+            f"{head}, Z = {row['z_local']:.1f}\nSB χ²/ndof = {row['sb_chi2']:.0f}/"
+            f"{row['sb_ndof']:.0f} (p = {row['sb_p_value']:.2g})",
+            fontsize=8,
+        )
+    else:
+        filled = int(np.count_nonzero(count[~sr]))
+        why = f"no SB fit: {filled} filled SB bin{'s' * (filled != 1)}"
+        ax.set_title(f"{head}, N_SB = {row['n_sb']:.0f}\n{why}", fontsize=8)
     ax.legend(fontsize=6)
     shade_region(res_ax, window, label=None)
-    pull = (count - fit) / np.sqrt(np.maximum(fit, 1e-9))
-    res_ax.bar(centres, pull, width=(bins["high"] - bins["low"]).to_numpy(), color="#777777")
+    if fitted:
+        pull = (count - fit) / np.sqrt(np.maximum(fit, 1e-9))
+        width = (bins["high"] - bins["low"]).to_numpy()
+        res_ax.bar(centres, pull, width=width, color="#777777")
+    else:
+        res_ax.text(0.5, 0.5, "no fit", transform=res_ax.transAxes, ha="center", va="center")
     res_ax.axhline(0, color="k", lw=0.8)
 
 
