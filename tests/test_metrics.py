@@ -132,6 +132,8 @@ def test_roc_auc_hand_counted_and_bad_input():
     assert roc_auc([1, 1, 0], [0.0, 0.0, 0.0]) == 0.5
     with pytest.raises(ValueError, match="signal and background"):
         roc_auc([1, 1], [0.1, 0.2])
+    with pytest.raises(ValueError, match="signal and background"):
+        roc_curve([0, 0], [0.1, 0.2])
     with pytest.raises(ValueError, match="NaN or inf"):
         roc_auc([1, 0], [np.nan, 0.2])
     with pytest.raises(ValueError, match="0 or 1"):

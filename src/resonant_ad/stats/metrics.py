@@ -11,7 +11,8 @@ import pandas as pd
 
 
 def _binary(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(is_signal, scores) as arrays; labels must be 0/1 (or bool), scores finite."""
+    """(is_signal, scores) as arrays; labels must be 0/1 (or bool) with both classes present,
+    scores finite."""
     labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
     if labels.shape != scores.shape or labels.ndim != 1:
         raise ValueError(
@@ -21,7 +22,11 @@ def _binary(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndar
         raise ValueError(f"labels must be 0 or 1, got {np.unique(labels)[:5]}")
     if not np.isfinite(scores).all():
         raise ValueError("scores contain NaN or inf")
-    return labels == 1, scores
+    signal = labels == 1
+    n_s = int(signal.sum())
+    if n_s == 0 or n_s == signal.size:
+        raise ValueError(f"ROC needs signal and background: got {n_s} signal of {signal.size}")
+    return signal, scores
 
 
 def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -44,8 +49,6 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     rounding from the true value (sklearn's trapezoids agree to ~1e-15)."""
     signal, scores = _binary(labels, scores)
     n_s, n_b = int(signal.sum()), int((~signal).sum())
-    if n_s == 0 or n_b == 0:
-        raise ValueError(f"AUC needs signal and background: got {n_s} signal, {n_b} background")
     _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
     mean_rank = np.cumsum(counts) - (counts - 1) / 2  # of each distinct score, from 1
     u = mean_rank[inverse][signal].sum() - n_s * (n_s + 1) / 2
