@@ -181,7 +181,7 @@ def test_adam_is_torch_fused_adam_bit_for_bit():
     x = torch.randn(64, 5)
     for _ in range(5):
         for net, opt in zip(nets, (ours, ref), strict=True):
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             net(x).square().mean().backward()
             opt.step()
     for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):

@@ -66,7 +66,7 @@ def flow_training_throughput(
     def step(i: int) -> None:
         s = (i % 8) * batch
         loss = -log_prob(x[s : s + batch], c[s : s + batch]).mean()
-        opt.zero_grad(set_to_none=True)
+        opt.zero_grad()
         loss.backward()
         opt.step()
 

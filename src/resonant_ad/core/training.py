@@ -60,35 +60,31 @@ class Adam:
     lives on the device, so a step can be captured in a CUDA graph.
     """
 
+    #: PyTorch's defaults, which the flows and classifiers train with
+    BETAS, EPS = (0.9, 0.999), 1e-8
+
     def __init__(
-        self,
-        params: Sequence[torch.nn.Parameter],
-        lr: float,
-        weight_decay: float = 0.0,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
+        self, params: Sequence[torch.nn.Parameter], lr: float, weight_decay: float = 0.0
     ) -> None:
         self.params = list(params)
         kinds = {(p.device, p.dtype) for p in self.params}
         if len(kinds) > 1 or any(not p.dtype.is_floating_point for p in self.params):
             raise ValueError(f"Adam needs floating parameters on one device, got {kinds}")
         self.lr, self.weight_decay = float(lr), float(weight_decay)
-        self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
         #: per parameter: exp_avg, exp_avg_sq and step (created at its first gradient)
         self.state: dict[torch.nn.Parameter, dict[str, torch.Tensor]] = {}
 
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        """Drop the gradients (the next backward pass writes fresh ones)."""
+    def zero_grad(self) -> None:
+        """Drop the gradients (set to None: the next backward pass writes fresh ones)."""
         for p in self.params:
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                p.grad.zero_()
+            p.grad = None
 
     @torch.no_grad()
     def step(self) -> None:
         """One Adam update of every parameter that has a gradient."""
         params = [p for p in self.params if p.grad is not None]
+        if not params:
+            return
         for p in params:
             if p not in self.state:
                 self.state[p] = {
@@ -96,8 +92,6 @@ class Adam:
                     "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
                     "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
                 }
-        if not params:
-            return
         states = [self.state[p] for p in params]
         steps = [st["step"] for st in states]
         torch._foreach_add_(steps, 1)
@@ -110,10 +104,10 @@ class Adam:
             steps,
             amsgrad=False,
             lr=self.lr,
-            beta1=self.betas[0],
-            beta2=self.betas[1],
+            beta1=self.BETAS[0],
+            beta2=self.BETAS[1],
             weight_decay=self.weight_decay,
-            eps=self.eps,
+            eps=self.EPS,
             maximize=False,
         )
 
@@ -161,7 +155,7 @@ class EpochRunner:
 
     def _step(self, idx: torch.Tensor) -> None:
         loss = self.loss_fn(idx)
-        self.opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad()
         loss.sum().backward()
         self.opt.step()
         self.total += loss.detach() * idx.shape[1]
@@ -216,7 +210,7 @@ class EpochRunner:
         for size in sizes:
             static = perms[:, :size].clone()
             graph = torch.cuda.CUDAGraph()
-            self.opt.zero_grad(set_to_none=True)
+            self.opt.zero_grad()
             with torch.cuda.graph(graph):
                 self._step(static)
             self._graphs[size] = (graph, static)
