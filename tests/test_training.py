@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -190,3 +191,120 @@ def test_adam_is_torch_fused_adam_bit_for_bit():
     assert torch.equal(idle[0], torch.ones(3)) and idle[0] not in ours.state
     with pytest.raises(ValueError, match="floating parameters on one device"):
         Adam([torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2).double())], 1e-3)
+
+
+class _FakeStream:
+    def wait_stream(self, other: object) -> None:
+        """Nothing to order on the CPU."""
+
+
+class _FakeGraph:
+    """A CUDA graph's contract on the CPU: capturing runs nothing, replay reruns the captured
+    step on the very index tensor it was captured with (the static buffer), and the tensors
+    the step reads and writes (parameters, buffers, Adam's state, the loss sum) must be the
+    ones it was captured on: a real graph replays on fixed addresses."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[EpochRunner, torch.Tensor, dict[str, int]]] = []
+        self.replays = 0
+
+
+def _addresses(runner: EpochRunner) -> dict[str, int]:
+    """Where the step's persistent tensors live (what a captured graph would write into)."""
+    out = {f"parameter {k}": v.data_ptr() for k, v in runner.model.named_parameters()}
+    out |= {f"buffer {k}": v.data_ptr() for k, v in runner.model.named_buffers()}
+    for i, state in enumerate(runner.opt.state.values()):
+        out |= {f"adam {i} {k}": v.data_ptr() for k, v in state.items()}
+    return out | {"loss sum": runner.total.data_ptr()}
+
+
+@pytest.fixture
+def fake_cuda_graphs(monkeypatch):
+    """Route ``graphs: on`` to :class:`_FakeGraph` on the CPU; yields the captured graphs."""
+    import contextlib
+
+    import resonant_ad.core.training as training
+
+    graphs: list[_FakeGraph] = []
+    capturing: list[_FakeGraph] = []
+    step = EpochRunner._step
+
+    def recorded_step(self: EpochRunner, idx: torch.Tensor) -> None:
+        if capturing:  # a capture records the step and executes none of it
+            capturing[-1].calls.append((self, idx, _addresses(self)))
+        else:
+            step(self, idx)
+
+    def replay(graph: _FakeGraph) -> None:
+        graph.replays += 1
+        for runner, idx, addresses in graph.calls:
+            assert _addresses(runner) == addresses, "a tensor of the step moved after capture"
+            step(runner, idx)
+
+    @contextlib.contextmanager
+    def capture(graph: _FakeGraph):
+        capturing.append(graph)
+        graphs.append(graph)
+        try:
+            yield
+        finally:
+            capturing.pop()
+
+    monkeypatch.setattr(_FakeGraph, "replay", replay, raising=False)
+    monkeypatch.setattr(EpochRunner, "_step", recorded_step)
+    monkeypatch.setattr(training, "use_graphs", lambda mode, device, capturable=True: mode is True)
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", _FakeGraph)
+    monkeypatch.setattr(torch.cuda, "graph", capture)
+    monkeypatch.setattr(torch.cuda, "Stream", lambda device=None: _FakeStream())
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: _FakeStream())
+    monkeypatch.setattr(torch.cuda, "stream", lambda stream: contextlib.nullcontext())
+    return graphs
+
+
+def _fit(model: str, graphs: bool) -> list:
+    """Fit the flows or classifiers of ``model`` on small data (short last batch included)."""
+    from resonant_ad.core.classifier import NeuralClassifierEnsemble, TrainingData, fit_members
+    from resonant_ad.core.flow import ConditionalFlow
+    from resonant_ad.core.flow import fit_members as fit_flows
+
+    rng = np.random.default_rng(0)
+    X, m = rng.normal(size=(650, 4)), rng.uniform(3.0, 4.0, 650)
+    if model.startswith("classifier"):
+        y = (rng.uniform(size=650) < 0.5).astype(float)
+        data = TrainingData(X[:450], y[:450], X[450:], y[450:], np.ones(450), None)
+        kw = {"hidden_layers": [16], "epochs": 3, "n_best_epochs": 2, "batch_size": 64}
+        clfs = [NeuralClassifierEnsemble(**kw, seed=s, graphs=graphs) for s in (1, 2)]
+        return fit_members(clfs, [data, data])
+    arch, members = model.split(",")[0], 2 if "2" in model else 1
+    kw = {"architecture": arch, "blocks": 2, "hidden": 16, "bins": 4, "epochs": 3}
+    flows = [
+        ConditionalFlow(**kw, batch_size=128, progress=False, seed=s, graphs=graphs)
+        for s in range(members)
+    ]
+    return fit_flows(flows, X[:450], m[:450], X[450:], m[450:])
+
+
+@pytest.mark.parametrize("model", ["maf, 2 members", "rqs", "classifier, 2 members"])
+def test_graph_replayed_training_is_eager_training_bit_for_bit(model, fake_cuda_graphs):
+    """Item 2 of the GPU work, the part a CPU can check: the capture logic of
+    :class:`EpochRunner` (warm-up steps undone, one graph per batch size, the index copied
+    into the static buffer before each replay, no tensor of the step replaced after capture)
+    gives exactly eager training: the same losses, selected epochs and models, bit for bit.
+    The graphs are CPU stand-ins that rerun the captured step (:class:`_FakeGraph`); the real
+    capture needs CUDA."""
+    eager = _fit(model, graphs=False)
+    assert fake_cuda_graphs == []
+    replayed = _fit(model, graphs=True)
+    # 450 training events: batches of 128 (64) and a short last one of 66 (2), two graphs,
+    # each replayed once per batch of that size
+    sizes = sorted(call[1].shape[1] for g in fake_cuda_graphs for call in g.calls)
+    assert sizes == ([2, 64] if model.startswith("classifier") else [66, 128])
+    per_epoch = 3 if not model.startswith("classifier") else 7
+    assert sum(g.replays for g in fake_cuda_graphs) == 3 * (per_epoch + 1)
+    for a, b in zip(eager, replayed, strict=True):
+        pd.testing.assert_frame_equal(a.history_, b.history_, check_exact=True)
+        assert list(a.best_epochs_) == list(b.best_epochs_)
+        for sa, sb in zip(a.states_, b.states_, strict=True):
+            assert sa.keys() == sb.keys()
+            for k in sa:
+                assert torch.equal(sa[k], sb[k]), f"{model}: {k} differs"
