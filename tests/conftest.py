@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -10,6 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+from resonant_ad.core import training
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -95,3 +99,68 @@ def dijet_run(tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("dijet"), config="dijet_tiny.yaml")
     run_snakemake(workdir, "--cores", "2")
     return workdir
+
+
+class _FakeStream:
+    def wait_stream(self, other: object) -> None:
+        """Nothing to order on the CPU."""
+
+
+class _FakeGraph:
+    """A CUDA graph's contract on the CPU: capturing runs nothing, replay reruns the captured
+    step on the very index tensor it was captured with (the static buffer), and the tensors
+    the step reads and writes (parameters, buffers, Adam's state, the loss sum) must be the
+    ones it was captured on: a real graph replays on fixed addresses."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[training.EpochRunner, torch.Tensor, dict[str, int]]] = []
+        self.replays = 0
+
+
+def _addresses(runner: training.EpochRunner) -> dict[str, int]:
+    """Where the step's persistent tensors live (what a captured graph would write into)."""
+    out = {f"parameter {k}": v.data_ptr() for k, v in runner.model.named_parameters()}
+    out |= {f"buffer {k}": v.data_ptr() for k, v in runner.model.named_buffers()}
+    for i, state in enumerate(runner.opt.state.values()):
+        out |= {f"adam {i} {k}": v.data_ptr() for k, v in state.items()}
+    return out | {"loss sum": runner.total.data_ptr()}
+
+
+@pytest.fixture
+def fake_cuda_graphs(monkeypatch):
+    """Route ``graphs: on`` to :class:`_FakeGraph` on the CPU; yields the captured graphs."""
+    on = (True, "on", "auto")  # as on a CUDA device
+    graphs: list[_FakeGraph] = []
+    capturing: list[_FakeGraph] = []
+    step = training.EpochRunner._step
+
+    def recorded_step(self: training.EpochRunner, idx: torch.Tensor) -> None:
+        if capturing:  # a capture records the step and executes none of it
+            capturing[-1].calls.append((self, idx, _addresses(self)))
+        else:
+            step(self, idx)
+
+    def replay(graph: _FakeGraph) -> None:
+        graph.replays += 1
+        for runner, idx, addresses in graph.calls:
+            assert _addresses(runner) == addresses, "a tensor of the step moved after capture"
+            step(runner, idx)
+
+    @contextlib.contextmanager
+    def capture(graph: _FakeGraph):
+        capturing.append(graph)
+        graphs.append(graph)
+        try:
+            yield
+        finally:
+            capturing.pop()
+
+    monkeypatch.setattr(_FakeGraph, "replay", replay, raising=False)
+    monkeypatch.setattr(training.EpochRunner, "_step", recorded_step)
+    monkeypatch.setattr(training, "use_graphs", lambda mode, device, capturable=True: mode in on)
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", _FakeGraph)
+    monkeypatch.setattr(torch.cuda, "graph", capture)
+    monkeypatch.setattr(torch.cuda, "Stream", lambda device=None: _FakeStream())
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: _FakeStream())
+    monkeypatch.setattr(torch.cuda, "stream", lambda stream: contextlib.nullcontext())
+    return graphs

@@ -77,3 +77,25 @@ def test_gpu_benchmark_code_runs_on_the_cpu_at_smoke_size(tmp_path):
     assert (flows["s_per_epoch"] > 0).all() and (flows["projected_100_epochs_s"] > 0).all()
     assert json.loads((tmp_path / "gpu_bench.json").read_text())["projection"]["total_h"] > 0
     assert (tmp_path / "gpu_bench.png").stat().st_size > 5_000
+
+
+def test_gpu_benchmark_graph_branches_run_with_stand_in_graphs(
+    tmp_path, monkeypatch, fake_cuda_graphs
+):
+    """The benchmark's CUDA-only branches (graph and member step rows, the graph-vs-eager
+    check, graph-mode trainings) at smoke size, with the CPU stand-in graphs of
+    ``conftest.fake_cuda_graphs``: they run, and a replayed step loses what an eager one does."""
+    from resonant_ad.bench import gpu, gpu_steps
+
+    monkeypatch.setattr(gpu_steps, "graphs_possible", lambda scale: True)
+    monkeypatch.setattr(gpu, "graphs_possible", lambda scale: True)
+    report = gpu.run(str(tmp_path), gpu_steps.SMOKE, parts="steps,data,flow,classifier,ditau_rqs")
+    assert not [k for k, v in report.items() if isinstance(v, dict) and "error" in v], report
+    steps = pd.read_csv(tmp_path / "gpu_bench.csv").query("part == 'steps'")
+    modes = set(zip(steps["model"], steps["mode"], steps["members"], strict=True))
+    for model in ("flow", "classifier"):
+        assert {(model, "eager", 1), (model, "graph", 1), (model, "graph", 2)} <= modes
+        assert report["steps"]["graph_vs_eager"][model]["max_rel_diff"] == 0
+    trainings = pd.read_csv(tmp_path / "gpu_bench.csv").query("part in ('flow', 'classifier')")
+    assert (trainings["mode"] == "graph").all()
+    assert sum(g.replays for g in fake_cuda_graphs) > 0
