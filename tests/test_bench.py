@@ -99,3 +99,14 @@ def test_gpu_benchmark_graph_branches_run_with_stand_in_graphs(
     trainings = pd.read_csv(tmp_path / "gpu_bench.csv").query("part in ('flow', 'classifier')")
     assert (trainings["mode"] == "graph").all()
     assert sum(g.replays for g in fake_cuda_graphs) > 0
+
+
+def test_gpu_projection_counts_the_paper_scale_config():
+    """The projected study is the one ``config/lhco_surrogate_full.yaml`` runs."""
+    from resonant_ad.bench.gpu import PAPER_STUDY
+    from resonant_ad.workflow.config import load_study
+
+    full = load_study("config/lhco_surrogate_full.yaml", "lhco_surrogate")
+    assert PAPER_STUDY["groups"] == len(full["feature_sets"]) * len(full["injections"])
+    assert PAPER_STUDY["runs"] == full["runs"]
+    assert PAPER_STUDY["methods"] == len(full["methods"])  # each trains classifiers

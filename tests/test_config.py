@@ -73,14 +73,32 @@ def test_shipped_configs_validate_and_get_defaults(schema):
 
 
 def test_load_study_checks_as_the_workflow_does(tmp_path):
-    study = load_study("tests/configs/dijet_tiny.yaml", "lhco_surrogate")
+    study = load_study("tests/configs/dijet_tiny.yaml", "lhco_surrogate", base=None)
     assert study["flow"]["epochs"] == 2 and "null_study" in study  # the file's values + defaults
     bad = yaml.safe_load((SCHEMA_PATH.parents[2] / "tests/configs/dijet_tiny.yaml").read_text())
     bad["lhco_surrogate"]["scan"]["windows"] = [[6.5, 7.0]]  # beyond bumphunt.fit_range
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(bad))
     with pytest.raises(ValueError, match=r"scan.windows\[0\].*fit_range"):
-        load_study(path, "lhco_surrogate")
+        load_study(path, "lhco_surrogate", base=None)
+
+
+def test_study_files_are_merged_over_the_default_as_snakemake_does():
+    """``--configfile config/lhco_surrogate_full.yaml`` is merged over config/config.yaml:
+    the paper's scale must be stated in the file, everything else is the default's."""
+    default = load_study("config/config.yaml", "lhco_surrogate")
+    full = load_study("config/lhco_surrogate_full.yaml", "lhco_surrogate")
+    assert full["data"]["surrogate"]["n_background"] == 1_000_000
+    assert (full["injections"], full["scan"]["injection"], full["runs"]) == ([1000, 0], 1000, 10)
+    assert (full["flow"]["epochs"], full["flow"]["n_samples"]) == (100, 267_000)
+    nn = full["classifier"]["nn"]
+    assert (nn["epochs"], nn["n_best_epochs"], nn["batch_size"]) == (100, 10, 128)
+    assert full["evaluation"]["sculpting_bins"] == 300
+    assert set(default["methods"]) <= set(full["methods"])  # every method of the default
+    assert full["scan"]["windows"] == default["scan"]["windows"]  # inherited, not restated
+    assert full["bumphunt"] == default["bumphunt"]
+    alone = load_study("config/lhco_surrogate_full.yaml", "lhco_surrogate", base=None)
+    assert alone["scan"]["windows"] == []  # the file alone gets the schema's defaults only
 
 
 def test_project_root_is_found_from_inside_the_checkout_only(tmp_path):

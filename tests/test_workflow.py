@@ -77,6 +77,10 @@ def test_schema_rejects_bad_config_naming_the_key(tmp_path, override, culprit):
             "lhco_surrogate={scan: {windows: [[3.0, 3.4]], feature_set: nope}}",
             "lhco_surrogate.scan.feature_set",
         ),
+        # the scan's nominal window is the main analysis: it can only read what that builds
+        ("lhco_surrogate={scan: {methods: [cathode, cwola]}}", "lhco_surrogate.scan.methods"),
+        ("lhco_surrogate={scan: {injection: 700}}", "lhco_surrogate.scan.injection"),
+        ("lhco_surrogate={scan: {runs: 4}}", "lhco_surrogate.scan.runs"),
     ],
 )
 def test_cross_key_config_errors_name_the_key(tmp_path, override, culprit):
@@ -86,3 +90,40 @@ def test_cross_key_config_errors_name_the_key(tmp_path, override, culprit):
     assert proc.returncode != 0
     assert culprit in proc.stdout + proc.stderr
     assert not (workdir / "results").exists()
+
+
+def _job_counts(stdout: str) -> dict[str, int]:
+    """Jobs per rule from the job-stats table of a dry run."""
+    counts: dict[str, int] = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--configfile", "config/lhco_surrogate_full.yaml", "--profile", "workflow/profiles/gpu"),
+        ("--configfile", "config/lhco.yaml", "--profile", "workflow/profiles/gpu"),
+        (
+            *("--configfile", "config/lhco_surrogate_full.yaml", "--profile"),
+            *("workflow/profiles/slurm", "--slurm-no-account", "--config", "runs_per_job=1"),
+        ),
+    ],
+    ids=["surrogate_full-gpu", "lhco-gpu", "surrogate_full-slurm"],
+)
+def test_the_paper_scale_configs_plan_their_dag_with_the_readme_commands(tmp_path, args):
+    """The README's paper-scale commands plan a DAG (each study file merged over the default,
+    as Snakemake does). On a CPU cluster (a job per run): 3 feature sets × 2 injections × 10
+    runs, 60 flows and 6 methods × 60 classifier trainings, and the scan's two other windows
+    with one run each (a flow, 3 classifiers)."""
+    workdir = copy_workflow(tmp_path / "wf")
+    proc = run_snakemake(workdir, "-n", "--quiet", "rules", *args)
+    counts = _job_counts(proc.stdout)
+    assert counts, proc.stdout
+    if "runs_per_job=1" in args:
+        flows = sum(v for k, v in counts.items() if k.startswith("train_flow"))
+        classifiers = sum(v for k, v in counts.items() if k.startswith("train_classifier"))
+        assert (flows, classifiers) == (60 + 2, 6 * 60 + 2 * 3)

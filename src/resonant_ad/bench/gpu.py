@@ -38,6 +38,11 @@ import torch
 
 from resonant_ad.bench.gpu_steps import PAPER, SHIFT, SR, Scale, bench_steps, graphs_possible, timed
 
+#: the paper-scale study of ``config/lhco_surrogate_full.yaml`` (merged over the default):
+#: (feature sets × injections) groups of runs, methods with a classifier, runs per group
+#: (the benchmark needs no YAML reader; ``tests/test_bench.py`` checks these against it)
+PAPER_STUDY = {"groups": 3 * 2, "methods": 6, "runs": 10}
+
 
 def paper_data(n_background: int = 1_000_000, seed: int = 1) -> dict[str, Any]:
     """The shifted feature set of a 1M-event surrogate, split as the workflow splits it."""
@@ -239,7 +244,7 @@ def projection(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The paper-scale LaCATHODE surrogate study on this GPU, from the measured parts.
 
     3 feature sets × 2 injections: 6 jobs training 10 flows together (100 epochs, or the
-    early-stopped length measured here), 6 × 5 method jobs training 10 classifiers together,
+    early-stopped length measured here), 6 × 6 method jobs training 10 classifiers together,
     sampling / latents / decorrelation per run on the GPU; the CPU stages (generation,
     evaluation, bump hunts) at the README's measured paper-scale seconds per job, 14 jobs
     side by side on the machine's cores.
@@ -249,7 +254,7 @@ def projection(rows: list[dict[str, Any]]) -> dict[str, Any]:
     clf10 = df[(df["part"] == "classifier") & (df["members"] > 1)].iloc[0]
     infer = df[df["part"] == "inference"].set_index("model")["seconds"]
     flow_s = float(flow10["projected_100_epochs_s"])
-    groups, methods, runs = 6, 5, 10
+    groups, methods, runs = PAPER_STUDY["groups"], PAPER_STUDY["methods"], PAPER_STUDY["runs"]
     gpu = groups * flow_s + groups * methods * float(clf10["seconds"])
     gpu += groups * runs * float(infer.sum())
     cpu_jobs_s = groups * runs * methods * (8.7 + 0.2) + 60 + 6 * 5

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from resonant_ad.stages.parts import format_window
 from resonant_ad.workflow.patterns import DIJET_STUDIES
 
 _NON_STRING = {"integer", "number", "boolean", "null", "array", "object"}
@@ -39,18 +40,31 @@ def project_root(start: str | os.PathLike[str] | None = None) -> Path:
     raise FileNotFoundError(f"no {SCHEMA} in {here} or above: run from the project checkout")
 
 
-def load_study(config_path: str | os.PathLike[str], study: str) -> dict[str, Any]:
-    """One study's section of a config file, checked as the workflow checks it.
+#: the workflow's base config (the Snakefile's ``configfile:``), relative to the project root
+BASE_CONFIG = "config/config.yaml"
 
-    The schema (its defaults filled in) and, for a dijet study, the cross-key checks. A
-    relative ``config_path`` is taken from the project root (:func:`project_root`), as
-    Snakemake would.
+
+def load_study(
+    config_path: str | os.PathLike[str], study: str, base: str | None = BASE_CONFIG
+) -> dict[str, Any]:
+    """One study's section of a config file, resolved and checked as the workflow does it.
+
+    ``snakemake --configfile F`` merges F over the Snakefile's ``config/config.yaml`` (nested
+    mappings key by key, anything else replaced), so a study file states only what differs
+    from the default; ``base`` is that default (None: the file alone, as the tests' configs,
+    which replace it). Then the schema (its defaults filled in) and, for a dijet study, the
+    cross-key checks. Relative paths are taken from the project root (:func:`project_root`).
     """
-    from snakemake.utils import validate
+    from snakemake.utils import update_config, validate
 
     root = project_root()
     with open(root / config_path) as fh:
         config = yaml.safe_load(fh)
+    if base is not None and (root / base).resolve() != (root / config_path).resolve():
+        with open(root / base) as fh:
+            merged = yaml.safe_load(fh)
+        update_config(merged, config)
+        config = merged
     if study not in config:
         raise KeyError(f"{config_path}: no {study!r} section")
     config["studies"] = [study]
@@ -190,6 +204,25 @@ def check_dijet_study(config: Mapping[str, Any], study: str) -> None:
             f"config: {study}.scan.feature_set = {scan['feature_set']!r} is not one of "
             f"{study}.feature_sets {sorted(cfg['feature_sets'])}"
         )
+    if format_window(cfg["signal_region"]) in [format_window(w) for w in scan["windows"]]:
+        # the scan's nominal window is the main analysis, whose bump hunts it reads
+        where = f"the scan's window {cfg['signal_region']} is the main analysis, but"
+        missing = [m for m in scan["methods"] if m not in cfg["methods"]]
+        if missing:
+            raise ValueError(
+                f"config: {where} {study}.scan.methods {missing} are not in "
+                f"{study}.methods {cfg['methods']}"
+            )
+        if scan["injection"] not in cfg["injections"]:
+            raise ValueError(
+                f"config: {where} {study}.scan.injection = {scan['injection']} is not in "
+                f"{study}.injections {cfg['injections']}"
+            )
+        if scan["runs"] > cfg["runs"]:
+            raise ValueError(
+                f"config: {where} {study}.scan.runs = {scan['runs']} exceeds "
+                f"{study}.runs = {cfg['runs']}"
+            )
 
 
 _DIJET = "|".join(DIJET_STUDIES)
