@@ -4,7 +4,13 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from resonant_ad.workflow.config import coerce_strings, load_schema, load_study, project_root
+from resonant_ad.workflow.config import (
+    coerce_strings,
+    load_schema,
+    load_study,
+    project_root,
+    rule_resources,
+)
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
 
@@ -99,6 +105,21 @@ def test_study_files_are_merged_over_the_default_as_snakemake_does():
     assert full["bumphunt"] == default["bumphunt"]
     alone = load_study("config/lhco_surrogate_full.yaml", "lhco_surrogate", base=None)
     assert alone["scan"]["windows"] == []  # the file alone gets the schema's defaults only
+
+
+def test_grouped_jobs_ask_for_the_runtime_of_their_runs():
+    """SLURM's time limit of a job of k runs: k × the per-run runtime, as the work adds up,
+    but one runtime for k members trained as one model on a GPU."""
+    cpu = {"threads": 1, "mem_mb": 4000, "runtime": 240, "gpu": 0}
+    config = {
+        "resources": {"train_flow": cpu, "gpu_flow": {**cpu, "gpu": 1}, "fit": {"runtime": 10}}
+    }
+    assert rule_resources(config, "train_flow") == {"mem_mb": 4000, "runtime": 240, "gpu": 0}
+    assert rule_resources(config, "train_flow", 10, members=True)["runtime"] == 2400
+    assert rule_resources(config, "gpu_flow", 10, members=True)["runtime"] == 240
+    assert rule_resources(config, "gpu_flow", 10)["runtime"] == 2400  # runs one after another
+    assert rule_resources(config, "fit", 3) == {"runtime": 30}
+    assert config["resources"]["train_flow"]["runtime"] == 240  # the table is left as it is
 
 
 def test_project_root_is_found_from_inside_the_checkout_only(tmp_path):

@@ -27,7 +27,7 @@ for _study, _kind, _runs, _methods, _windows in files.bumphunt_groups(config):
             ENV
         threads: resource(config, "bumphunt", "threads")
         resources:
-            **rule_resources(config, "bumphunt"),
+            **rule_resources(config, "bumphunt", len(_runs)),
         params:
             window=lambda w: parts.parse_window(w.window),
             bumphunt=config[_study]["bumphunt"],

@@ -24,7 +24,7 @@ for _study, _runs, _windows in files.training_groups(config):
             ENV
         threads: resource(config, "train_classifier", "threads")
         resources:
-            **rule_resources(config, "train_classifier"),
+            **rule_resources(config, "train_classifier", len(_runs), members=True),
         params:
             classifier=config[_study]["classifier"],
             sampling={k: config[_study]["flow"][k] for k in ("n_samples", "sample_val_fraction")},

@@ -192,7 +192,7 @@ for _repeats in files.ditau_repeat_groups(config):
             ENV
         threads: resource(config, "ditau_train_classifier", "threads")
         resources:
-            **rule_resources(config, "ditau_train_classifier"),
+            **rule_resources(config, "ditau_train_classifier", len(_repeats)),
         params:
             classifier=config["ditau"]["classifier"],
             sampling={

@@ -26,7 +26,7 @@ for _study, _runs, _windows in files.training_groups(config):
             ENV
         threads: resource(config, "train_flow", "threads")
         resources:
-            **rule_resources(config, "train_flow"),
+            **rule_resources(config, "train_flow", len(_runs), members=True),
         params:
             flow=flow_training_slice(config, _study),
             seeds=run_seeds(_study, "flow", _runs),
@@ -67,7 +67,7 @@ for _study, _runs, _windows in files.training_groups(config):
             ENV
         threads: resource(config, "sample_flow", "threads")
         resources:
-            **rule_resources(config, "sample_flow"),
+            **rule_resources(config, "sample_flow", len(_runs)),
         params:
             flow=config[_study]["flow"],
             signal_region=lambda w: parts.parse_window(w.window),
@@ -96,7 +96,7 @@ for _study, _runs, _windows in files.training_groups(config):
             ENV
         threads: resource(config, "to_latent", "threads")
         resources:
-            **rule_resources(config, "to_latent"),
+            **rule_resources(config, "to_latent", len(_runs)),
         params:
             runs=list(_runs),
             code=source_hash("stages.flows"),
@@ -142,7 +142,7 @@ for _study, _runs, _windows in files.training_groups(config):
             ENV
         threads: resource(config, "flow_diagnostics", "threads")
         resources:
-            **rule_resources(config, "flow_diagnostics"),
+            **rule_resources(config, "flow_diagnostics", len(_runs)),
         params:
             seeds=run_seeds(_study, "auc", _runs),
             feature_set=lambda w, study=_study: config[study]["feature_sets"][w.feature_set],
@@ -176,7 +176,7 @@ for _study, _runs, _windows in files.training_groups(config):
             ENV
         threads: resource(config, "to_latent", "threads")
         resources:
-            **rule_resources(config, "to_latent"),
+            **rule_resources(config, "to_latent", len(_runs)),
         params:
             flow=config[_study]["flow"],
             signal_region=lambda w: parts.parse_window(w.window),

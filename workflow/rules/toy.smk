@@ -48,7 +48,7 @@ for _runs in files.run_groups(int(config["toy"]["runs"]), config.get("runs_per_j
             ENV
         threads: resource(config, "toy_train_classifier", "threads")
         resources:
-            **rule_resources(config, "toy_train_classifier"),
+            **rule_resources(config, "toy_train_classifier", len(_runs)),
         params:
             toy=config_slice(config, "toy", "seed", "signal_region", "classifier"),
             runs=list(_runs),

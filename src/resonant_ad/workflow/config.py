@@ -175,13 +175,21 @@ def resource(config: Mapping[str, Any], rule: str, key: str) -> Any:
     return config["resources"][rule][key]
 
 
-def rule_resources(config: Mapping[str, Any], rule: str) -> dict[str, Any]:
+def rule_resources(
+    config: Mapping[str, Any], rule: str, runs: int = 1, members: bool = False
+) -> dict[str, Any]:
     """A rule family's ``resources:`` (all of its ``config['resources']`` entry but threads).
 
     The table in the config is the one place compute requests are set: a rule takes
-    ``threads`` and ``**rule_resources(config, name)`` from it.
+    ``threads`` and ``**rule_resources(config, name)`` from it. ``runtime`` is per run: a job
+    that does ``runs`` runs asks for ``runs`` × it, as their work adds up, except where they
+    train as the ``members`` of one model on a GPU (``gpu`` > 0), which takes about the time
+    of one (a CPU cluster's time limit would otherwise kill a grouped job).
     """
-    return {k: v for k, v in config["resources"][rule].items() if k != "threads"}
+    out = {k: v for k, v in config["resources"][rule].items() if k != "threads"}
+    if "runtime" in out and not (members and out.get("gpu", 0) > 0):
+        out["runtime"] = int(out["runtime"]) * max(1, int(runs))
+    return out
 
 
 def check_dijet_study(config: Mapping[str, Any], study: str) -> None:
