@@ -138,6 +138,32 @@ def test_the_probe_sees_a_host_sync(probed_epochs):
     assert probed_epochs[0].ops["_local_scalar_dense"] == 2
 
 
+def _fit(model: str, n_train: int, epochs: int, graphs: bool = False) -> list:
+    """Fit the flows or classifiers of ``model`` ("maf, 3 members", "rqs", "classifier, 2
+    members") on ``n_train`` small training events and 200 validation events."""
+    from resonant_ad.core.classifier import NeuralClassifierEnsemble, TrainingData, fit_members
+    from resonant_ad.core.flow import ConditionalFlow
+    from resonant_ad.core.flow import fit_members as fit_flows
+
+    members = int(model.split(",")[1].split()[0]) if "," in model else 1
+    n = n_train + 200
+    rng = np.random.default_rng(0)
+    X, m = rng.normal(size=(n, 4)), rng.uniform(3.0, 4.0, n)
+    t, v = slice(0, n_train), slice(n_train, n)
+    if model.startswith("classifier"):
+        y = (rng.uniform(size=n) < 0.5).astype(float)
+        data = TrainingData(X[t], y[t], X[v], y[v], np.ones(n_train), None)
+        kw = {"hidden_layers": [16], "epochs": epochs, "n_best_epochs": 2, "batch_size": 64}
+        clfs = [NeuralClassifierEnsemble(**kw, seed=s + 1, graphs=graphs) for s in range(members)]
+        return fit_members(clfs, [data] * members)
+    kw = {"architecture": model.split(",")[0], "blocks": 2, "hidden": 16, "bins": 4}
+    flows = [
+        ConditionalFlow(**kw, epochs=epochs, batch_size=128, progress=False, seed=s, graphs=graphs)
+        for s in range(members)
+    ]
+    return fit_flows(flows, X[t], m[t], X[v], m[v])
+
+
 @pytest.mark.parametrize(
     "model", ["maf, 3 members", "maf, 1 member", "rqs", "classifier, 2 members"]
 )
@@ -146,24 +172,7 @@ def test_training_epochs_never_wait_for_the_host(model, probed_epochs):
     and the NN classifiers run no op that syncs host and device (forward, backward, Adam);
     the losses are read once per epoch, outside the loop. On the CPU this is the part of
     "capturable as a CUDA graph" that can be checked without a GPU."""
-    from resonant_ad.core.classifier import NeuralClassifierEnsemble, TrainingData, fit_members
-    from resonant_ad.core.flow import ConditionalFlow
-    from resonant_ad.core.flow import fit_members as fit_flows
-
-    rng = np.random.default_rng(0)
-    X, m = rng.normal(size=(600, 4)), rng.uniform(3.0, 4.0, 600)
-    if model.startswith("classifier"):
-        y = (rng.uniform(size=600) < 0.5).astype(float)
-        data = TrainingData(X[:400], y[:400], X[400:], y[400:], np.ones(400), None)
-        kw = {"hidden_layers": [16], "epochs": 2, "n_best_epochs": 1, "batch_size": 64}
-        fit_members([NeuralClassifierEnsemble(**kw, seed=s) for s in (1, 2)], [data, data])
-    else:
-        arch, members = model.split(",")[0], 3 if "3" in model else 1
-        kw = {"architecture": arch, "blocks": 2, "hidden": 16, "bins": 4, "epochs": 2}
-        flows = [
-            ConditionalFlow(**kw, batch_size=128, progress=False, seed=s) for s in range(members)
-        ]
-        fit_flows(flows, X[:400], m[:400], X[400:], m[400:])
+    _fit(model, n_train=400, epochs=2)
     assert len(probed_epochs) == 2
     for probe in probed_epochs:
         assert probe.ops == Counter(), f"{model}: host syncs in a training epoch: {dict(probe.ops)}"
@@ -193,29 +202,6 @@ def test_adam_is_torch_fused_adam_bit_for_bit():
         Adam([torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2).double())], 1e-3)
 
 
-def _fit(model: str, graphs: bool) -> list:
-    """Fit the flows or classifiers of ``model`` on small data (short last batch included)."""
-    from resonant_ad.core.classifier import NeuralClassifierEnsemble, TrainingData, fit_members
-    from resonant_ad.core.flow import ConditionalFlow
-    from resonant_ad.core.flow import fit_members as fit_flows
-
-    rng = np.random.default_rng(0)
-    X, m = rng.normal(size=(650, 4)), rng.uniform(3.0, 4.0, 650)
-    if model.startswith("classifier"):
-        y = (rng.uniform(size=650) < 0.5).astype(float)
-        data = TrainingData(X[:450], y[:450], X[450:], y[450:], np.ones(450), None)
-        kw = {"hidden_layers": [16], "epochs": 3, "n_best_epochs": 2, "batch_size": 64}
-        clfs = [NeuralClassifierEnsemble(**kw, seed=s, graphs=graphs) for s in (1, 2)]
-        return fit_members(clfs, [data, data])
-    arch, members = model.split(",")[0], 2 if "2" in model else 1
-    kw = {"architecture": arch, "blocks": 2, "hidden": 16, "bins": 4, "epochs": 3}
-    flows = [
-        ConditionalFlow(**kw, batch_size=128, progress=False, seed=s, graphs=graphs)
-        for s in range(members)
-    ]
-    return fit_flows(flows, X[:450], m[:450], X[450:], m[450:])
-
-
 @pytest.mark.parametrize("model", ["maf, 2 members", "rqs", "classifier, 2 members"])
 def test_graph_replayed_training_is_eager_training_bit_for_bit(model, fake_cuda_graphs):
     """Item 2 of the GPU work, the part a CPU can check: the capture logic of
@@ -224,9 +210,9 @@ def test_graph_replayed_training_is_eager_training_bit_for_bit(model, fake_cuda_
     gives exactly eager training: the same losses, selected epochs and models, bit for bit.
     The graphs are CPU stand-ins that rerun the captured step (:class:`_FakeGraph`); the real
     capture needs CUDA."""
-    eager = _fit(model, graphs=False)
+    eager = _fit(model, n_train=450, epochs=3)
     assert fake_cuda_graphs == []
-    replayed = _fit(model, graphs=True)
+    replayed = _fit(model, n_train=450, epochs=3, graphs=True)
     # 450 training events: batches of 128 (64) and a short last one of 66 (2), two graphs,
     # each replayed once per batch of that size
     sizes = sorted(call[1].shape[1] for g in fake_cuda_graphs for call in g.calls)
