@@ -10,7 +10,7 @@ import pytest
 from conftest import copy_workflow, run_snakemake
 
 from resonant_ad.core.io import write_parquet
-from resonant_ad.studies.dijet.null import null_rows, summarize
+from resonant_ad.studies.dijet.null import null_figure, null_rows, summarize
 from resonant_ad.workflow.config import load_study, null_datasets
 from resonant_ad.workflow.files import null_run_inputs, training_groups
 from resonant_ad.workflow.targets import null_targets
@@ -47,11 +47,14 @@ def test_datasets_train_like_studies_and_feed_the_null_run(config):
     assert {"lhco_surrogate", "lhco_surrogate_null4", "lhco_surrogate_null5"} == groups
     files = null_run_inputs(config, "lhco_surrogate", "shifted", 5)
     assert sorted(files) == [
+        "bumphunt_idealized",
+        "bumphunt_lacathode",
         "scores_idealized",
         "scores_lacathode",
         "summary_idealized",
         "summary_lacathode",
     ]
+    assert files["bumphunt_lacathode"].endswith("nsig0/run0/lacathode/bumphunt.csv")
     assert files["scores_lacathode"].startswith("results/lhco_surrogate_null5/shifted/sr")
     assert files["scores_lacathode"].endswith("nsig0/run0/lacathode/scores_sic.parquet")
     with pytest.raises(ValueError, match="lhco_surrogate_null6"):
@@ -69,8 +72,11 @@ def test_only_weakly_supervised_methods_and_generated_data(config):
 
 def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path):
     g = np.random.default_rng(3)
-    scores, summaries = {}, {}
+    scores, summaries, bumphunts = {}, {}, {}
     for name, auc in (("idealized", 0.41), ("cathode", 0.62)):
+        bumphunts[name] = str(tmp_path / f"{name}_bumphunt.csv")
+        fits = {"efficiency": [0.1, 0.01, 0.001], "z_local": [auc * 4, -auc, np.nan]}
+        pd.DataFrame(fits | {"sb_chi2_ndof": [1.1, 0.9, np.nan]}).to_csv(bumphunts[name])
         n = 400
         table = pd.DataFrame(
             {
@@ -83,14 +89,23 @@ def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path)
         write_parquet(table, scores[name])
         summaries[name] = str(tmp_path / f"{name}.json")
         (tmp_path / f"{name}.json").write_text(json.dumps({"auc_sic_test": auc}))
-    rows = null_rows(7, "original", scores, summaries)
+    rows = null_rows(7, "original", scores, summaries, bumphunts)
     assert list(rows["method"]) == ["idealized", "cathode"]
     assert list(rows["auc_signal"]) == [0.41, 0.62] and (rows["data_seed"] == 7).all()
     assert rows["auc_sr_vs_extra_background"].between(0.4, 0.6).all()  # random scores
-    summary = summarize(pd.concat([rows, rows.assign(data_seed=8, auc_signal=[0.59, 0.38])]))
+    assert list(rows["z_local_eps0.1"]) == [0.41 * 4, 0.62 * 4]
+    assert list(rows["sb_chi2_ndof_eps0.01"]) == [0.9, 0.9]
+    assert rows["z_local_eps0.001"].isna().all()  # a cut too tight to fit stays NaN
+    other = rows.assign(data_seed=8, auc_signal=[0.59, 0.38], **{"z_local_eps0.1": [-1.0, 3.0]})
+    summary = summarize(pd.concat([rows, other]))
     assert list(summary.index) == ["idealized", "cathode"]
     assert summary.loc["idealized", "mean"] == pytest.approx(0.5)
     assert (summary["datasets"] == 2).all()
+    assert summary.loc["idealized", "z_mean_eps0.1"] == pytest.approx((1.64 - 1.0) / 2)
+    assert summary.loc["cathode", "z_std_eps0.1"] == pytest.approx(np.std([2.48, 3.0], ddof=1))
+    assert (summary["z_fits_eps0.001"] == 0).all() and (summary["z_fits_eps0.1"] == 2).all()
+    null_figure(pd.concat([rows, other]), "test", [str(tmp_path / "null.png")])
+    assert (tmp_path / "null.png").stat().st_size > 5_000
 
 
 @pytest.mark.workflow
@@ -103,6 +118,8 @@ def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
     assert list(table["data_seed"]) == [4, 4, 5, 5]
     assert list(table["method"]) == ["idealized", "lacathode"] * 2
     assert table["auc_signal"].between(0.0, 1.0).all()
+    assert {"z_local_eps0.2", "z_local_eps0.05", "sb_chi2_ndof_eps0.2"} <= set(table.columns)
+    assert table["z_local_eps0.2"].notna().all()  # each dataset's bump hunt, from its scores
     # the SR data's test background and the extra SR sample are one distribution
     assert table["auc_sr_vs_extra_background"].between(0.42, 0.58).all()
     ideal = table[table["method"] == "idealized"]["auc_signal"]

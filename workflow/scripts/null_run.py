@@ -1,4 +1,4 @@
-"""Null study: one dataset's signal AUC per method, from the scores the workflow built."""
+"""Null study: one dataset's signal AUC and bump-hunt Z per method, from the workflow's files."""
 
 from resonant_ad.studies.dijet.null import write_null_run
 from resonant_ad.workflow.smk import script_run
@@ -11,5 +11,6 @@ script_run(
     snakemake.wildcards.feature_set,
     {k.removeprefix("scores_"): v for k, v in files.items() if k.startswith("scores_")},
     {k.removeprefix("summary_"): v for k, v in files.items() if k.startswith("summary_")},
+    {k.removeprefix("bumphunt_"): v for k, v in files.items() if k.startswith("bumphunt_")},
     snakemake.output[0],
 )

@@ -415,7 +415,8 @@ def feature_set_figures(study: str, feature_set: str, window: str) -> dict[str, 
 def null_run_inputs(
     config: Mapping[str, Any], study: str, feature_set: str, data_seed: int | str
 ) -> dict[str, str]:
-    """A null-study dataset's files: ``scores_<method>`` and ``summary_<method>`` of run 0.
+    """A null-study dataset's files of run 0: ``scores_<method>``, ``summary_<method>`` and
+    ``bumphunt_<method>`` (the bump hunt's results table).
 
     The dataset is the study section ``<study>_null<seed>`` (``config.null_datasets``).
     """
@@ -428,4 +429,6 @@ def null_run_inputs(
         files = classifier_outputs(dataset, feature_set, window, 0, 0, name)
         out[f"scores_{name}"] = files["sic"]
         out[f"summary_{name}"] = files["summary"]
+        ids = {"study": dataset, "feature_set": feature_set, "window": window, "nsig": 0}
+        out[f"bumphunt_{name}"] = BUMPHUNT_RESULTS.format(**ids, run=0, method=name)
     return out

@@ -6,6 +6,9 @@ so its AUC on the signal is a random variable of the dataset. The workflow's run
 dataset (they differ in network seeds, as in the paper) and so share its fluctuation: their
 AUCs agree with each other, not with 0.5. Over independent datasets a classifier that learns
 only noise scatters around 0.5; a systematic offset left over is the background model's.
+The same holds for the bump hunt after the cut: with no signal its local significance Z
+should scatter around 0 with a spread of about 1 over datasets; an offset is a cut that
+passes more (or fewer) SR events than the SB fit predicts, i.e. a false excess (deficit).
 
 Each dataset is a study section of its own (``<study>_null<seed>``, built by
 :func:`resonant_ad.workflow.config.null_datasets`), which the workflow's rules build like
@@ -30,33 +33,44 @@ from resonant_ad.stats.metrics import roc_auc
 log = logging.getLogger(__name__)
 
 
+def _eps(efficiency: float) -> str:
+    """The column suffix of a bump-hunt efficiency: 0.1 → ``eps0.1``."""
+    return f"eps{efficiency:g}"
+
+
 def null_rows(
     data_seed: int,
     feature_set: str,
     scores: Mapping[str, str],
     summaries: Mapping[str, str],
+    bumphunts: Mapping[str, str],
 ) -> pd.DataFrame:
-    """One dataset's row per method: signal AUC, and the AUC of the two background samples.
+    """One dataset's row per method: signal AUC, the AUC of the two background samples, and
+    the bump hunt's local significance and SB fit quality at each efficiency.
 
-    ``scores`` and ``summaries`` map each method to its SIC-test score table and its
-    ``training.json`` (whose ``auc_sic_test`` is the signal AUC).
+    ``scores``, ``summaries`` and ``bumphunts`` map each method to its SIC-test score table,
+    its ``training.json`` (whose ``auc_sic_test`` is the signal AUC) and its bump-hunt
+    results table (``z_local_eps<ε>``, ``sb_chi2_ndof_eps<ε>``; NaN where the cut left too
+    few SB bins to fit).
     """
     rows = []
     for name, path in scores.items():
         table = read_parquet(path)
         background = table[table["label"] == 0]
-        rows.append(
-            {
-                "data_seed": int(data_seed),
-                "feature_set": feature_set,
-                "method": name,
-                "auc_signal": read_json(summaries[name])["auc_sic_test"],
-                # two samples of the same true background: 0.5 unless they differ
-                "auc_sr_vs_extra_background": roc_auc(
-                    background["part"] == "sr_test", background["score"]
-                ),
-            }
-        )
+        row = {
+            "data_seed": int(data_seed),
+            "feature_set": feature_set,
+            "method": name,
+            "auc_signal": read_json(summaries[name])["auc_sic_test"],
+            # two samples of the same true background: 0.5 unless they differ
+            "auc_sr_vs_extra_background": roc_auc(
+                background["part"] == "sr_test", background["score"]
+            ),
+        }
+        for _, fit in read_csv(bumphunts[name]).iterrows():
+            row[f"z_local_{_eps(fit['efficiency'])}"] = fit["z_local"]
+            row[f"sb_chi2_ndof_{_eps(fit['efficiency'])}"] = fit["sb_chi2_ndof"]
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -65,38 +79,76 @@ def write_null_run(
     feature_set: str,
     scores: Mapping[str, str],
     summaries: Mapping[str, str],
+    bumphunts: Mapping[str, str],
     out: str,
 ) -> None:
     """One dataset of the null study (the ``null_run`` rule): its rows to ``out`` (CSV)."""
-    table = null_rows(data_seed, feature_set, scores, summaries)
+    table = null_rows(data_seed, feature_set, scores, summaries, bumphunts)
     write_csv(table, out)
     log.info("dataset %d:\n%s", data_seed, table.to_string(index=False))
 
 
+def z_columns(table: pd.DataFrame) -> list[str]:
+    """The bump-hunt Z columns of a null table, tightest cut last (``z_local_eps0.1``, …)."""
+    cols = [c for c in table.columns if c.startswith("z_local_eps")]
+    return sorted(cols, key=lambda c: -float(c.removeprefix("z_local_eps")))
+
+
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Per method: datasets, median, mean and its standard error of the signal AUC."""
-    auc = table.groupby("method", sort=False)["auc_signal"]
-    return pd.DataFrame(
+    """Per method: datasets, median, mean and its standard error of the signal AUC; and per
+    bump-hunt efficiency the fits, mean, standard error and spread of Z (the last two of a
+    calibrated null: mean 0, spread ≈ 1)."""
+    methods = table.groupby("method", sort=False)
+    auc = methods["auc_signal"]
+    out = pd.DataFrame(
         {"datasets": auc.size(), "median": auc.median(), "mean": auc.mean(), "sem": auc.sem()}
     )
+    for col in z_columns(table):
+        z = methods[col]
+        eps = col.removeprefix("z_local_")
+        out[f"z_fits_{eps}"] = z.count()
+        out[f"z_mean_{eps}"] = z.mean()
+        out[f"z_sem_{eps}"] = z.sem()
+        out[f"z_std_{eps}"] = z.std()
+    return out
 
 
 def null_figure(table: pd.DataFrame, title: str, outputs: Sequence[str]) -> None:
-    """Signal AUC per dataset and method without signal, with each method's mean ± s.e.m."""
+    """Per dataset and method without signal: the signal AUC, and the bump hunt's Z at each
+    efficiency; each method's mean ± s.e.m. beside its points."""
     summary = summarize(table)
-    fig, ax = new_figure(figsize=(5.5, 3.6))
-    for i, (name, row) in enumerate(summary.iterrows()):
-        auc = table.loc[table["method"] == name, "auc_signal"].to_numpy()
-        jitter = np.linspace(-0.15, 0.15, auc.size) if auc.size > 1 else np.zeros(1)
+    zcols = [c for c in z_columns(table) if table[c].notna().any()]
+    fig, axes = new_figure(1, 2, figsize=(11, 3.8))
+    markers = ("s", "D", "^", "v", "o")
+    for i, name in enumerate(summary.index):
         color = COLORS.get(str(name), "k")
-        ax.plot(i + jitter, auc, "o", color=color, alpha=0.5, ms=4)
-        ax.errorbar(i + 0.3, row["mean"], yerr=row["sem"], fmt="s", color=color, capsize=3)
-    ax.axhline(0.5, color="k", ls=":", lw=1, label="AUC 0.5 (no information)")
-    ax.set_xticks(range(len(summary)), [method(m).label for m in summary.index])
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("signal vs background AUC, no signal injected")
-    ax.set_title(title, fontsize=9)
-    ax.legend(loc="lower right", fontsize=8)
+        sel = table["method"] == name
+        for ax, cols in ((axes[0], ["auc_signal"]), (axes[1], zcols)):
+            for k, col in enumerate(cols):
+                values = table.loc[sel, col].dropna().to_numpy()
+                if not values.size:
+                    continue
+                x = i + (k - (len(cols) - 1) / 2) * 0.25
+                jitter = np.linspace(-0.06, 0.06, values.size) if values.size > 1 else 0.0
+                ax.plot(x + jitter, values, markers[k % 5], color=color, alpha=0.35, ms=4)
+                mean = values.mean()
+                sem = values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else 0.0
+                ax.errorbar(x + 0.1, mean, yerr=sem, fmt=markers[k % 5], color=color, capsize=3)
+    ax_auc, ax_z = axes
+    ax_auc.axhline(0.5, color="k", ls=":", lw=1, label="AUC 0.5 (no information)")
+    ax_auc.set_ylim(0, 1)
+    ax_auc.set_ylabel("signal vs background AUC, no signal injected")
+    ax_auc.legend(loc="lower right", fontsize=8)
+    ax_z.axhspan(-1, 1, color="0.9", zorder=0, label="|Z| < 1")
+    ax_z.axhline(0, color="k", ls=":", lw=1)
+    for k, col in enumerate(zcols):
+        eps = float(col.removeprefix("z_local_eps"))
+        ax_z.plot([], [], markers[k % 5], color="0.3", label=f"ε = {eps:g}")
+    ax_z.set_ylabel("bump-hunt local significance Z, no signal")
+    ax_z.legend(loc="upper right", fontsize=8)
+    for ax in axes:
+        ax.set_xticks(range(len(summary)), [method(m).label for m in summary.index])
+    fig.suptitle(title, fontsize=9)
     save_figure(fig, *outputs)
 
 
@@ -107,4 +159,4 @@ def write_null_summary(tables: Sequence[str], outputs: Mapping[str, str], title:
     summary = summarize(table)
     write_csv(summary.reset_index(), outputs["summary"])
     null_figure(table, title, [outputs["png"], outputs["pdf"]])
-    log.info("null study, signal AUC without signal:\n%s", summary.to_string())
+    log.info("null study, signal AUC and bump-hunt Z without signal:\n%s", summary.to_string())
