@@ -226,7 +226,7 @@ def bench_ditau_rqs(rows: list[dict[str, Any]], scale: Scale) -> dict[str, Any]:
         {
             "part": "ditau_rqs",
             "model": "rqs 6x512 24 bins",
-            "mode": "eager (nflows)",
+            "mode": "graph" if graphs_possible(scale) else "eager",
             "members": 1,
             "batch": 256,
             "events": n,
@@ -280,7 +280,9 @@ def figure(rows: list[dict[str, Any]], path: str) -> None:
     for ax, model in zip(axes, ("flow", "classifier"), strict=True):
         sub = steps[steps["model"] == model]
         for (mode, members), grp in sub.groupby(["mode", "members"]):
-            ax.plot(grp["batch"], grp["events_per_s"], "o-", label=f"{mode}, {members} member(s)")
+            ax.plot(
+                grp["batch"], grp["events_per_s"], "o-", label=f"{mode}, {int(members)} member(s)"
+            )
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("batch size")
@@ -338,5 +340,5 @@ def run(out: str, scale: Scale = PAPER, parts: str = "all") -> dict:
     part("ditau_rqs", lambda: bench_ditau_rqs(rows, scale))
     part("projection", lambda: projection(rows))
     if rows:
-        figure(rows, str(outdir / "gpu_bench.png"))
+        part("figure", lambda: figure(rows, str(outdir / "gpu_bench.png")))
     return report
