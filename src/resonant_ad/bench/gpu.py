@@ -19,7 +19,8 @@ timed separately; a part that fails is recorded with its error and the others go
 
 It writes ``gpu_bench.csv`` (one row per measurement), ``gpu_bench.json`` (everything, with
 the device) and ``gpu_bench.png``. Needs torch with CUDA, numpy, pandas, scikit-learn,
-matplotlib and nflows (part 5); neither Snakemake nor PyTables.
+matplotlib, mplhep (the figure, itself a recorded part) and nflows (part 5); neither
+Snakemake nor PyTables.
 """
 
 from __future__ import annotations
