@@ -54,6 +54,17 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.C
     return proc
 
 
+def dry_run_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Rule name → jobs of ``snakemake -n --quiet rules *args`` in ``workdir`` (its job table)."""
+    proc = run_snakemake(workdir, "-n", "--quiet", "rules", *args)
+    out: dict[str, int] = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
+            out[parts[0]] = int(parts[1])
+    return out
+
+
 def content_digest(path: Path) -> str:
     """Content digest: tables byte for byte, models by their tensors (the archive differs)."""
     if path.suffix == ".pt":

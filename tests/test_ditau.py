@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_workflow, run_snakemake
+from conftest import copy_workflow, dry_run_jobs
 
 from resonant_ad.core.flow import ConditionalFlow
 from resonant_ad.stages.flows import feature_columns
@@ -347,14 +347,7 @@ def test_significance_after_the_cut_is_injection_times_sic():
 
 def test_paper_config_lists_the_full_scan(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
-    proc = run_snakemake(
-        workdir, "-n", "--quiet", "rules", "--configfile", "config/ditau.yaml", check=True
-    )
-    counts = {
-        line.split()[0]: int(line.split()[1])
-        for line in proc.stdout.splitlines()
-        if len(line.split()) == 2 and line.split()[1].isdigit()
-    }
+    counts = dry_run_jobs(workdir, "--configfile", "config/ditau.yaml")
     # a job per signal (runs_per_job: all), each its 6 injections × 5 repeats
     assert counts["ditau_train_classifier_repeats0_4"] == 3
     paper = yaml.safe_load((workdir / "config/ditau.yaml").read_text())["ditau"]

@@ -104,7 +104,7 @@ def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path)
     assert summary.loc["idealized", "z_mean_eps0.1"] == pytest.approx((1.64 - 1.0) / 2)
     assert summary.loc["cathode", "z_std_eps0.1"] == pytest.approx(np.std([2.48, 3.0], ddof=1))
     assert (summary["z_fits_eps0.001"] == 0).all() and (summary["z_fits_eps0.1"] == 2).all()
-    null_figure(pd.concat([rows, other]), "test", [str(tmp_path / "null.png")])
+    null_figure(pd.concat([rows, other]), summary, "test", [str(tmp_path / "null.png")])
     assert (tmp_path / "null.png").stat().st_size > 5_000
 
 

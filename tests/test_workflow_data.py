@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_workflow, run_snakemake
+from conftest import copy_workflow, dry_run_jobs, run_snakemake
 
 from resonant_ad.stages.evaluate import METRIC_COLUMNS
 from resonant_ad.stages.methods import METHODS
@@ -215,13 +215,7 @@ def test_wrong_checksum_fails_and_leaves_no_file(tmp_path, served_files):
 
 def _jobs_to_rerun(workdir, config: str) -> dict[str, int]:
     """Rule name → jobs that a dry run with ``--config config`` would run on a finished run."""
-    proc = run_snakemake(workdir, "-n", "--quiet", "rules", "--config", config)
-    out = {}
-    for line in proc.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
-            out[parts[0]] = int(parts[1])
-    return out
+    return dry_run_jobs(workdir, "--config", config)
 
 
 @pytest.mark.parametrize(

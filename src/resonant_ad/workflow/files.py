@@ -429,6 +429,6 @@ def null_run_inputs(
         files = classifier_outputs(dataset, feature_set, window, 0, 0, name)
         out[f"scores_{name}"] = files["sic"]
         out[f"summary_{name}"] = files["summary"]
-        ids = {"study": dataset, "feature_set": feature_set, "window": window, "nsig": 0}
-        out[f"bumphunt_{name}"] = BUMPHUNT_RESULTS.format(**ids, run=0, method=name)
+    for rec in bumphunt_runs(config, dataset, feature_set, window):  # one run, no signal
+        out[f"bumphunt_{rec['method']}"] = rec["results"]
     return out

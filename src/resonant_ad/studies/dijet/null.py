@@ -113,11 +113,18 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def null_figure(table: pd.DataFrame, title: str, outputs: Sequence[str]) -> None:
+def null_figure(
+    table: pd.DataFrame, summary: pd.DataFrame, title: str, outputs: Sequence[str]
+) -> None:
     """Per dataset and method without signal: the signal AUC, and the bump hunt's Z at each
-    efficiency; each method's mean ± s.e.m. beside its points."""
-    summary = summarize(table)
+    efficiency; each method's mean ± s.e.m. (from ``summary``, :func:`summarize`) beside its
+    points."""
     zcols = [c for c in z_columns(table) if table[c].notna().any()]
+    # the summary's mean and s.e.m. columns of each plotted column
+    stats = {"auc_signal": ("mean", "sem")}
+    for col in zcols:
+        eps = col.removeprefix("z_local_")
+        stats[col] = (f"z_mean_{eps}", f"z_sem_{eps}")
     fig, axes = new_figure(1, 2, figsize=(11, 3.8))
     markers = ("s", "D", "^", "v", "o")
     for i, name in enumerate(summary.index):
@@ -131,8 +138,7 @@ def null_figure(table: pd.DataFrame, title: str, outputs: Sequence[str]) -> None
                 x = i + (k - (len(cols) - 1) / 2) * 0.25
                 jitter = np.linspace(-0.06, 0.06, values.size) if values.size > 1 else 0.0
                 ax.plot(x + jitter, values, markers[k % 5], color=color, alpha=0.35, ms=4)
-                mean = values.mean()
-                sem = values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else 0.0
+                mean, sem = (summary.loc[name, key] for key in stats[col])
                 ax.errorbar(x + 0.1, mean, yerr=sem, fmt=markers[k % 5], color=color, capsize=3)
     ax_auc, ax_z = axes
     ax_auc.axhline(0.5, color="k", ls=":", lw=1, label="AUC 0.5 (no information)")
@@ -158,5 +164,5 @@ def write_null_summary(tables: Sequence[str], outputs: Mapping[str, str], title:
     write_csv(table, outputs["table"])
     summary = summarize(table)
     write_csv(summary.reset_index(), outputs["summary"])
-    null_figure(table, title, [outputs["png"], outputs["pdf"]])
+    null_figure(table, summary, title, [outputs["png"], outputs["pdf"]])
     log.info("null study, signal AUC and bump-hunt Z without signal:\n%s", summary.to_string())
