@@ -110,3 +110,31 @@ def test_gpu_projection_counts_the_paper_scale_config():
     assert PAPER_STUDY["groups"] == len(full["feature_sets"]) * len(full["injections"])
     assert PAPER_STUDY["runs"] == full["runs"]
     assert PAPER_STUDY["methods"] == len(full["methods"])  # each trains classifiers
+
+
+def test_ditau_benchmarks_time_the_flows_and_the_hgb_ensemble(tmp_path, capsys):
+    """The di-τ flow epochs (paper and default flows) and HGB ensemble sizes, at smoke size."""
+    import numpy as np
+
+    from resonant_ad.bench.cpu import bench_ditau_flows, bench_hgb
+
+    flows = bench_ditau_flows(events=300)
+    assert len(flows) == 2 and (flows["s_per_epoch"] > 0).all()
+    assert flows["flow"].str.contains("6 MADE").iloc[0]
+    g = np.random.default_rng(0)
+    cols = [f"rho{i}" for i in range(3)]
+    (tmp_path / "split").mkdir()
+    (tmp_path / "repeat0").mkdir()
+    for split in ("train", "val"):
+        pd.DataFrame(g.normal(size=(300, 3)), columns=cols).assign(mvis=200.0).to_parquet(
+            tmp_path / "split" / f"sr_{split}.parquet"
+        )
+    samples = pd.DataFrame(g.normal(size=(1800, 3)), columns=cols)
+    samples.assign(mvis=200.0, split=["train", "val"] * 900).to_parquet(
+        tmp_path / "repeat0" / "samples.parquet"
+    )
+    table = bench_hgb([1, 3], str(tmp_path))
+    assert list(table["members"]) == [1, 3] and (table["events"] == 2400).all()
+    assert (table["s_per_member"] > 0).all()
+    assert main(["hgb", "--members", "2", "--results", str(tmp_path)]) == 0
+    assert "s_per_training" in capsys.readouterr().out

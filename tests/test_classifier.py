@@ -116,18 +116,21 @@ def test_bad_inputs_are_named():
         NeuralClassifierEnsemble(epochs=3, n_best_epochs=5)
 
 
-def test_hgb_ensemble_separates_and_does_not_invent_differences():
+def test_hgb_ensemble_separates_and_its_members_differ():
+    """Each member has its own split of the pool: different models even with max_features 1."""
     from resonant_ad.core.hgb import HGBEnsemble
 
     X, y = _gaussians(2000, 3.0, 0)
     Xv, yv = _gaussians(1000, 3.0, 4)
     Xt, yt = _gaussians(2000, 3.0, 1)
-    ens = HGBEnsemble(n_members=4, max_iter=50, seed=3, max_features=0.5).fit(X, y, Xv, yv)
+    ens = HGBEnsemble(n_members=4, max_iter=50, seed=3).fit(X, y, Xv, yv)
     assert roc_auc_score(yt, ens.predict_proba(Xt)[:, 1]) > 0.98
     members = ens.predict_member_proba(Xt)
     assert members.shape == (4, len(Xt))
-    assert not np.allclose(members[0], members[1])  # feature subsampling with its own seed
+    for i in range(1, 4):
+        assert not np.allclose(members[0], members[i])
     np.testing.assert_allclose(ens.predict_proba(Xt)[:, 1], members.mean(axis=0))
+    assert len(ens.best_iterations_) == 4
 
     X, y = _gaussians(2000, 0.0, 2)
     Xv, yv = _gaussians(1000, 0.0, 5)
@@ -136,48 +139,46 @@ def test_hgb_ensemble_separates_and_does_not_invent_differences():
     assert abs(roc_auc_score(yt, ens.predict_proba(Xt)[:, 1]) - 0.5) < 0.04
 
 
-def test_hgb_ensemble_early_stops_on_the_explicit_validation_set():
-    """The validation set given to fit decides the number of iterations (sk_cathode's HGB)."""
-    from resonant_ad.core.hgb import HGBEnsemble
+def test_member_split_is_stratified_and_disjoint():
+    from resonant_ad.core.hgb import member_split
 
-    X, y = _gaussians(3000, 1.0, 6)
-    clean_val = _gaussians(3000, 1.0, 7)
-    flipped_val = (clean_val[0], 1.0 - clean_val[1])  # every extra iteration makes it worse
-    kw = {"n_members": 1, "max_iter": 200, "n_iter_no_change": 5, "seed": 2}
-    good = HGBEnsemble(**kw).fit(X, y, *clean_val)
-    bad = HGBEnsemble(**kw).fit(X, y, *flipped_val)
-    assert bad.members_[0].n_iter_ <= 7 < good.members_[0].n_iter_
-    # every training row is used: the same data with another row order gives the same model
-    order = np.random.default_rng(0).permutation(len(X))
-    again = HGBEnsemble(**kw).fit(X[order], y[order], *clean_val)
-    assert again.members_[0].n_iter_ == good.members_[0].n_iter_
+    y = np.r_[np.ones(300), np.zeros(900)]
+    train, val = member_split(y, 0.25, np.random.default_rng(0))
+    assert len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == len(y)
+    assert (y[val] == 1).sum() == 75 and (y[val] == 0).sum() == 225
+    other, _ = member_split(y, 0.25, np.random.default_rng(1))
+    assert not np.array_equal(train, other)
+    with pytest.raises(ValueError, match="class 1: 1 events"):
+        member_split(np.r_[1.0, np.zeros(10)], 0.5, np.random.default_rng(0))
 
 
-def test_identical_hgb_members_are_fitted_once_with_the_same_result():
-    """With max_features = 1 and a small training set the seeds draw nothing: one fit."""
+def test_hgb_members_keep_their_best_iteration():
+    """Each member is rolled back to its lowest validation loss: the same trees as a model
+    fitted with that many iterations on the member's own split."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from resonant_ad.core.classifier import balanced_weights
-    from resonant_ad.core.hgb import HGBEnsemble
+    from resonant_ad.core.hgb import HGBEnsemble, member_split
+    from resonant_ad.core.seeding import rng
 
-    X, y = _gaussians(2000, 1.5, 8)
-    Xv, yv = _gaussians(1000, 1.5, 9)
-    ens = HGBEnsemble(n_members=3, max_iter=40, seed=4).fit(X, y, Xv, yv)
-    assert ens.members_are_identical(len(X)) and len({id(m) for m in ens.members_}) == 1
-    for seed in (11, 12):  # separately fitted members with other seeds agree exactly
-        member = HistGradientBoostingClassifier(
-            max_iter=40, early_stopping=True, n_iter_no_change=10, random_state=seed
-        ).fit(
-            X,
-            y,
-            sample_weight=balanced_weights(y),
-            X_val=Xv,
-            y_val=yv,
-            sample_weight_val=balanced_weights(yv),
+    # weak signal, fast learning: the validation loss rises after a few trees
+    X, y = _gaussians(3000, 0.3, 6)
+    Xv, yv = _gaussians(3000, 0.3, 7)
+    kw = {"max_iter": 100, "learning_rate": 0.5, "n_iter_no_change": 8}
+    ens = HGBEnsemble(n_members=3, seed=2, **kw).fit(X, y, Xv, yv)
+    pool_X, pool_y = np.vstack([X, Xv]), np.r_[y, yv]
+    rolled_back = 0
+    for i, (member, best) in enumerate(zip(ens.members_, ens.best_iterations_, strict=True)):
+        assert best == max(1, int(np.argmax(member.validation_score_)))
+        rolled_back += best < member.n_iter_
+        train, _ = member_split(pool_y, 0.5, rng(2, "hgb-member-split", i))
+        alone = HistGradientBoostingClassifier(
+            max_iter=best, learning_rate=0.5, early_stopping=False
+        ).fit(pool_X[train], pool_y[train], sample_weight=balanced_weights(pool_y[train]))
+        np.testing.assert_allclose(
+            ens.predict_member_proba(Xv)[i], alone.predict_proba(Xv)[:, 1], rtol=1e-12
         )
-        p = member.predict_proba(X)[:, 1]
-        np.testing.assert_array_equal(p, ens.predict_member_proba(X)[0])
-        np.testing.assert_allclose(p, ens.predict_proba(X)[:, 1], rtol=1e-14)
+    assert rolled_back == 3  # every member ran past its best iteration and was rolled back
 
 
 def test_hgb_ensemble_seeded_and_balanced():
@@ -191,7 +192,9 @@ def test_hgb_ensemble_seeded_and_balanced():
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     assert a.predict_proba(X)[:, 1].mean() == pytest.approx(0.5, abs=0.05)  # balanced weights
     with pytest.raises(ValueError, match="both classes"):
-        HGBEnsemble(n_members=1).fit(X, np.zeros(4000), X, y)
+        HGBEnsemble(n_members=1).fit(X, np.zeros(4000), X, np.zeros(4000))
+    c = HGBEnsemble(n_members=3, max_iter=30, seed=2).fit(X, y, X, y)
+    assert not np.array_equal(a.predict_proba(X), c.predict_proba(X))
 
 
 def test_classifiers_trained_together_equal_classifiers_trained_alone():

@@ -147,3 +147,24 @@ def test_ditau_flow_models_all_kept_rho_as_one_composition():
         rho = [f"rho{i}" for i in range(d["features"]["n_rho"])]
         assert d["flow"]["simplex_features"] == rho, name
         assert not set(d["flow"]["log_features"]) & set(rho), name
+
+
+def test_ditau_paper_config_states_the_papers_flow_and_ensemble():
+    """config/ditau.yaml: Appendix 2's flow and Sec. IV B's 50 HGB members, and injection 0."""
+    cfg = yaml.safe_load((SCHEMA_PATH.parents[2] / "config/ditau.yaml").read_text())["ditau"]
+    paper = {
+        "architecture": "rqs",
+        "blocks": 6,
+        "made_blocks": 6,
+        "residual_blocks": False,
+        "hidden": 512,
+        "bins": 24,
+        "tail_bound": 6.0,
+        "learning_rate": 5.0e-5,
+        "batch_size": 256,
+        "patience": 50,
+        "kde_bandwidth": 0.01,
+    }
+    assert {k: cfg["flow"][k] for k in paper} == paper
+    assert cfg["classifier"]["hgb"]["n_members"] == 50 and cfg["oversampling"] == 3.0
+    assert cfg["injections"] == [0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0] and cfg["repeats"] == 5

@@ -348,49 +348,101 @@ def test_significance_after_the_cut_is_injection_times_sic():
 def test_paper_config_lists_the_full_scan(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     counts = dry_run_jobs(workdir, "--configfile", "config/ditau.yaml")
-    # a job per signal (runs_per_job: all), each its 6 injections × 5 repeats
+    # a job per signal (runs_per_job: all), each its 7 injections (0 included) × 5 repeats
     assert counts["ditau_train_classifier_repeats0_4"] == 3
     paper = yaml.safe_load((workdir / "config/ditau.yaml").read_text())["ditau"]
-    assert len(ditau_group_outputs(paper, range(5))) == 2 * 6 * 5  # scores and summary each
+    assert len(ditau_group_outputs(paper, range(5))) == 2 * 7 * 5  # scores and summary each
     assert counts["ditau_sample"] == 5 and counts["ditau_train_flow"] == 1
     assert "train_flow" not in counts  # only the di-τ study
 
 
+def _tiny_flow(parts: dict, tmp_path) -> str:
+    """A one-epoch flow on the SB, saved: a stand-in for the study's flow."""
+    path = tmp_path / "flow.pt"
+    if not path.exists():
+        cols, sb = feature_columns(parts["sb_train"]), parts["sb_train"]
+        flow = ConditionalFlow(blocks=1, hidden=8, epochs=1, progress=False, seed=1)
+        flow.fit(sb[cols].to_numpy(), sb["mvis"], sb[cols].to_numpy(), sb["mvis"])
+        flow.save(path)
+    return str(path)
+
+
+def test_mass_kde_reads_the_data_masses_only(split, tmp_path):
+    """The synthetic class is drawn from the KDE of the SR data, event by event: the same
+    masses give the same synthetic events whatever the labels, the order, or which events
+    the repeat's cache holds."""
+    _, parts, signals, _ = split
+    flow = _tiny_flow(parts, tmp_path)
+    cols = feature_columns(parts["sr_train"])
+    sampling = {"signal_region": [175.0, 300.0], "kde_bandwidth": 0.01, "oversampling": 3.0}
+    injected = signals["ttphi"].iloc[:40].drop(columns="role")
+    data = {
+        "train": pd.concat([parts["sr_train"], injected.iloc[:20]], ignore_index=True),
+        "val": pd.concat([parts["sr_val"], injected.iloc[20:]], ignore_index=True),
+    }
+    empty = pd.DataFrame({"split": pd.Series([], dtype="string"), "kde_center": []})
+    fresh, n_fresh = ds.data_synthetic(flow, empty, data, cols, sampling, seed=5)
+    assert n_fresh == len(data["train"]) + len(data["val"])
+    for split_name, df in data.items():
+        mine = fresh[fresh["split"] == split_name]
+        counts = mine["kde_center"].value_counts()
+        assert set(counts.index) == set(df["mvis"]) and (counts == 3).all()
+        logit = np.log((mine["mvis"] - 175.0) / (300.0 - mine["mvis"]))
+        centre = np.log((mine["kde_center"] - 175.0) / (300.0 - mine["kde_center"]))
+        assert np.std(logit - centre) == pytest.approx(0.01, rel=0.1)  # the kernel width
+    g = np.random.default_rng(0)
+    shuffled = {
+        k: df.iloc[g.permutation(len(df))].assign(label=g.permutation(df["label"].to_numpy()))
+        for k, df in data.items()
+    }
+    again, _ = ds.data_synthetic(flow, empty, shuffled, cols, sampling, seed=5)
+    pd.testing.assert_frame_equal(again, fresh)
+    # the repeat's cache of the background part gives the same table, drawing only the rest
+    background = {"train": parts["sr_train"], "val": parts["sr_val"]}
+    cache, _ = ds.data_synthetic(flow, empty, background, cols, sampling, seed=5)
+    cached, n_cached = ds.data_synthetic(flow, cache, data, cols, sampling, seed=5)
+    assert n_cached == len(injected)
+    pd.testing.assert_frame_equal(cached, fresh)
+    # a fractional oversampling draws its integer part or one more per event, as often as due
+    half = ds.data_synthetic(flow, empty, background, cols, {**sampling, "oversampling": 2.5}, 5)
+    per_event = half[0]["kde_center"].value_counts()
+    assert set(per_event.unique()) <= {2, 3} and per_event.mean() == pytest.approx(2.5, abs=0.05)
+
+
 @pytest.mark.parametrize("sigma", [0.0, 5.0])
-def test_train_and_score_injects_sigma_root_b_into_train_and_val_only(split, tmp_path, sigma):
+def test_train_and_score_injects_sigma_root_b_into_train_and_val_only(
+    split, tmp_path, sigma, monkeypatch
+):
     """σ = 0 is the no-signal run: SR background alone against the synthetic background."""
     _, parts, signals, summary = split
+    background = pd.concat([parts[f"sr_{s}"] for s in ("train", "val", "test")])
+
+    def perfect_model(flow, masses, cols, per_event, window, bandwidth, seed, mass):
+        """A perfect background model: SR background events, ``per_event`` per data mass."""
+        g = np.random.default_rng(seed)
+        rows = background.iloc[g.integers(0, len(background), round(per_event) * len(masses))]
+        centre = np.repeat(masses, round(per_event))
+        out = rows[list(cols)].reset_index(drop=True)
+        return out.assign(**{mass: centre, "kde_center": centre})
+
+    monkeypatch.setattr(ds, "kernel_samples", perfect_model)
     files = {}
     for name in ("sr_train", "sr_val", "sr_test"):
         files[name] = str(tmp_path / f"{name}.parquet")
         parts[name].to_parquet(files[name])
-    # a stand-in for the flow's samples: 3× bootstrap of the SR background of each split
-    g = np.random.default_rng(0)
-    samples = pd.concat(
-        [
-            parts[f"sr_{s}"]
-            .iloc[g.integers(0, len(parts[f"sr_{s}"]), k * len(parts[f"sr_{s}"]))]
-            .drop(columns="label")
-            .assign(split=s)
-            for s, k in (("train", 3), ("val", 3), ("test", 1))
-        ],
-        ignore_index=True,
-    )
-    samples.to_parquet(tmp_path / "samples.parquet")
     signals["tprime"].to_parquet(tmp_path / "signal.parquet")
     (tmp_path / "split.json").write_text(json.dumps(summary))
-    cols = feature_columns(parts["sb_train"])
-    sb = parts["sb_train"]
-    flow = ConditionalFlow(blocks=1, hidden=8, epochs=1, progress=False, seed=1)
-    flow.fit(sb[cols].to_numpy(), sb["mvis"].to_numpy(), sb[cols].to_numpy(), sb["mvis"].to_numpy())
-    flow.save(tmp_path / "flow.pt")
+    flow = _tiny_flow(parts, tmp_path)
     sampling = {"signal_region": [175.0, 300.0], "kde_bandwidth": 0.01, "oversampling": 3.0}
+    ds.write_samples(
+        flow, files, str(tmp_path / "samples.parquet"), str(tmp_path / "s.json"), sampling, 9
+    )
     ds.train_and_score(
         files,
         str(tmp_path / "signal.parquet"),
         str(tmp_path / "samples.parquet"),
         str(tmp_path / "split.json"),
-        str(tmp_path / "flow.pt"),
+        flow,
         str(tmp_path / "scores.parquet"),
         str(tmp_path / "training.json"),
         "tprime",
@@ -398,14 +450,16 @@ def test_train_and_score_injects_sigma_root_b_into_train_and_val_only(split, tmp
         {"type": "hgb", "hgb": {"n_members": 2}},
         sampling,
         seed=4,
+        sampling_seed=9,
     )
     info = json.loads((tmp_path / "training.json").read_text())
     n = ds.n_injected(sigma, summary["n_sr_background"])
     assert info["n_injected"] == n == round(sigma * np.sqrt(summary["n_sr_background"]))
     # [synthetic, data] per split: the data class is the SR background plus half the signal;
-    # the synthetic class 3× the data, its injected part drawn at the injected events' masses
+    # the synthetic class 3 kernel draws per data event, those of the injected events (not in
+    # the repeat's samples) drawn in the job
     n_tr, n_va = (n + 1) // 2, n // 2
-    assert info["n_synthetic_of_injected"] == [3 * n_tr, 3 * n_va]
+    assert info["n_data_events_drawn_in_job"] == n
     assert info["n_train"] == [3 * (len(parts["sr_train"]) + n_tr), len(parts["sr_train"]) + n_tr]
     assert info["n_val"] == [3 * (len(parts["sr_val"]) + n_va), len(parts["sr_val"]) + n_va]
     assert info["n_test"] == [len(parts["sr_test"])] * 2
@@ -441,3 +495,77 @@ def test_background_check_compares_all_sr_background_with_as_many_samples(split,
         assert check["n_events"] == min(n_real, len(samples))
         aucs[name] = check["real_vs_synthetic_auc"]
     assert abs(aucs["perfect"] - 0.5) < 0.05 and aucs["shifted"] > 0.6, aucs
+
+
+def test_probe_measures_a_flow_variant_on_a_runs_split(split, tmp_path, capsys):
+    """The background-model probe: trains the flow with overrides, prints one JSON line."""
+    from resonant_ad.studies.ditau import probe
+
+    _, parts, signals, _ = split
+    (tmp_path / "split").mkdir()
+    for name, table in {**parts, **{f"signal_{k}": v for k, v in signals.items()}}.items():
+        table.to_parquet(tmp_path / "split" / f"{name}.parquet")
+    config = {
+        "ditau": {
+            "signal_region": [175.0, 300.0],
+            "signals": ["xyh"],
+            "flow": {
+                "architecture": "rqs",
+                "blocks": 1,
+                "hidden": 8,
+                "bins": 4,
+                "epochs": 2,
+                "log_features": ["met", "ht"],
+            },
+        }
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    argv = [
+        "--results",
+        str(tmp_path),
+        "--config",
+        str(tmp_path / "config.yaml"),
+        "--set",
+        "tail_bound=9",
+        "--members",
+        "1",
+        "--repeats",
+        "1",
+    ]
+    assert probe.main(argv) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["flow"]["tail_bound"] == 9 and out["epochs"] <= 2
+    assert 0.4 < out["real_vs_synthetic_auc"] <= 1.0
+    assert sum(out["objects_real"]) == sum(len(parts[f"sr_{s}"]) for s in ("train", "val", "test"))
+    assert len(out["xyh"]) == 1 and 0 <= out["xyh"][0]["auc"] <= 1
+
+
+def test_diagnostics_find_where_a_selection_cuts_and_what_is_mismodelled():
+    """The no-signal selection's percentiles point at the feature it cuts on; a feature the
+    synthetic sample gets wrong stands out in the per-feature AUC and importance."""
+    from resonant_ad.studies.ditau import diagnostics as dg
+
+    g = np.random.default_rng(0)
+    n = 6000
+
+    def events(ht_scale: float) -> pd.DataFrame:
+        objects = g.integers(2, 5, (n, 1))
+        rho = np.where(np.arange(4) < objects, g.uniform(0.05, 0.3, (n, 4)), 2e-4)
+        table = pd.DataFrame(rho, columns=[f"rho{i}" for i in range(4)])
+        return table.assign(ht=g.exponential(ht_scale, n), mvis=g.uniform(176, 299, n))
+
+    real = events(100.0)
+    assert set(dg.multiplicity(real)) == {2, 3, 4}
+    scores = pd.DataFrame(
+        {"score": np.r_[real["ht"], g.exponential(300.0, 500)], "label": [0] * n + [1] * 500}
+    )
+    chosen, summary = dg.top_selection(real, scores, 0.01)
+    assert len(chosen) == pytest.approx(0.01 * n, abs=2)
+    assert summary["percentile_ht"] > 99 and 30 < summary["percentile_mvis"] < 70
+    assert summary["efficiency_signal"] > 0.05  # the harder signal passes more often
+    synthetic = events(150.0)  # a 50 % too hard HT spectrum
+    table = dg.feature_table(real, synthetic, seed=1).set_index("feature")
+    assert table.loc["ht", "auc_1d"] > 0.55 and abs(table.loc["rho0", "auc_1d"] - 0.5) < 0.03
+    assert table.loc["ht", "importance"] == table["importance"].max()
+    counts = dg.multiplicity_table(real, synthetic, {"selected": chosen})
+    assert counts[["real", "synthetic", "selected"]].sum().round(6).tolist() == [1, 1, 1]

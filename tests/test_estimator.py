@@ -79,14 +79,6 @@ def test_unfitted_estimators_are_not_saved_and_files_are_checked(tmp_path):
         ConditionalFlow.load(tmp_path / "hgb.pt")
 
 
-def test_identical_hgb_members_stay_one_model_after_loading(tmp_path):
-    est = _fit(HGBEnsemble, HGBEnsemble(n_members=4, max_iter=10))
-    assert est.members_are_identical(600)
-    est.save(tmp_path / "hgb.pt")
-    loaded = HGBEnsemble.load(tmp_path / "hgb.pt")
-    assert len(loaded.members_) == 4 and len({id(m) for m in loaded.members_}) == 1
-
-
 def test_members_must_share_their_hyperparameters():
     check_members([ConditionalFlow(seed=1), ConditionalFlow(seed=2, progress=False)])
     with pytest.raises(ValueError, match="learning_rate"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -456,15 +458,51 @@ def test_graph_safe_spline_equals_nflows(inverse):
     assert ((x.abs() > 6) == (out == x)).all()  # identity outside, spline inside
 
 
-def test_graph_safe_rqs_flow_equals_the_nflows_flow():
+@pytest.mark.parametrize(("made_blocks", "residual"), [(2, False), (6, False), (3, True)])
+def test_graph_safe_rqs_flow_equals_the_nflows_flow(made_blocks, residual):
+    """Any MADE depth (the paper's 6 blocks per layer), residual or not."""
+    from nflows.transforms.made import MaskedLinear
+
     from resonant_ad.core.rqs import NflowsRQS
 
     torch.manual_seed(5)
-    ours = NflowsRQS(4, blocks=2, hidden=16, bins=6, tail_bound=3.0)
-    ref = NflowsRQS(4, blocks=2, hidden=16, bins=6, tail_bound=3.0, graph_safe=False)
+    kw = {
+        "blocks": 2,
+        "hidden": 16,
+        "bins": 6,
+        "tail_bound": 3.0,
+        "made_blocks": made_blocks,
+        "residual_blocks": residual,
+    }
+    ours = NflowsRQS(4, **kw)
+    ref = NflowsRQS(4, **kw, graph_safe=False)
+    linear = sum(isinstance(m, MaskedLinear) for m in ours.modules())
+    # per layer: input, the blocks (two layers each when residual), output
+    assert linear == 2 * (2 + made_blocks * (2 if residual else 1))
     ref.load_state_dict(ours.state_dict())
     x, c = torch.randn(300, 4) * 2, torch.randn(300, 1)
     torch.testing.assert_close(ours.log_prob(x, c), ref.log_prob(x, c), atol=1e-4, rtol=1e-5)
     z = ours.transform(x, c)[0]
     torch.testing.assert_close(ours.inverse(z, c), ref.inverse(z, c), atol=1e-4, rtol=1e-5)
     torch.testing.assert_close(ours.inverse(z, c), x, atol=1e-3, rtol=1e-4)
+
+
+def test_rqs_settings_belong_to_the_rqs_flow_and_unreachable_values_are_reported(caplog):
+    """made_blocks/residual_blocks are rqs settings; SB values that the spline flow cannot
+    generate (beyond its tail bound after preprocessing) are named in the log."""
+    with pytest.raises(ValueError, match="made_blocks and residual_blocks are settings of the rqs"):
+        ConditionalFlow(architecture="maf", made_blocks=6)
+    g = np.random.default_rng(0)
+    n = 4000
+    spike = np.where(g.random(n) < 0.01, 5.0 + g.random(n), 1.0 + 0.001 * g.normal(size=n))
+    X = np.c_[g.normal(size=n), spike]  # feature 1: a narrow spike and a rare far mode
+    m = g.uniform(1, 2, n)
+    flow = ConditionalFlow(
+        architecture="rqs", blocks=1, hidden=8, bins=4, epochs=1, progress=False, made_blocks=1
+    )
+    with caplog.at_level("WARNING", logger="resonant_ad.core.rqs"):
+        flow.fit(X, m, X, m)
+    # the rare mode (1% of the events) lies beyond; of the Gaussian feature, only the few
+    # extremes that the logit of the min-max scaling stretches
+    assert "beyond the spline's tail bound 6" in caplog.text
+    assert re.search(r"feature 1: 1(\.\d)?%", caplog.text), caplog.text

@@ -224,7 +224,8 @@ def test_hgb_classifier_is_a_config_choice(stage_files):
     sampling = {"n_samples": 100, "sample_val_fraction": 0.25}
     train_and_score("supervised", inputs, outputs, cfg, sampling, 7)
     history = pd.read_csv(outputs["history"])
-    assert list(history.columns) == ["member", "n_iter"] and len(history) == 3
+    assert list(history.columns) == ["member", "n_iter", "best_iteration"] and len(history) == 3
+    assert (history["best_iteration"] <= history["n_iter"]).all()
     summary = json.loads(open(outputs["summary"]).read())
     assert summary["classifier"] == "hgb" and summary["auc_sic_test"] > 0.8
 

@@ -157,6 +157,8 @@ def _fit(model: str, n_train: int, epochs: int, graphs: bool = False) -> list:
         clfs = [NeuralClassifierEnsemble(**kw, seed=s + 1, graphs=graphs) for s in range(members)]
         return fit_members(clfs, [data] * members)
     kw = {"architecture": model.split(",")[0], "blocks": 2, "hidden": 16, "bins": 4}
+    if "MADE" in model:  # the di-τ paper's layer: a MADE of 6 blocks
+        kw["made_blocks"] = 6
     flows = [
         ConditionalFlow(**kw, epochs=epochs, batch_size=128, progress=False, seed=s, graphs=graphs)
         for s in range(members)
@@ -165,7 +167,14 @@ def _fit(model: str, n_train: int, epochs: int, graphs: bool = False) -> list:
 
 
 @pytest.mark.parametrize(
-    "model", ["maf, 3 members", "maf, 1 member", "rqs", "classifier, 2 members"]
+    "model",
+    [
+        "maf, 3 members",
+        "maf, 1 member",
+        "rqs",
+        "rqs, 1 member, 6 MADE blocks",
+        "classifier, 2 members",
+    ],
 )
 def test_training_epochs_never_wait_for_the_host(model, probed_epochs):
     """Item 1 of the GPU work: the epochs of the flows (MAF members, the graph-safe RQ spline)
@@ -202,7 +211,9 @@ def test_adam_is_torch_fused_adam_bit_for_bit():
         Adam([torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2).double())], 1e-3)
 
 
-@pytest.mark.parametrize("model", ["maf, 2 members", "rqs", "classifier, 2 members"])
+@pytest.mark.parametrize(
+    "model", ["maf, 2 members", "rqs", "rqs, 1 member, 6 MADE blocks", "classifier, 2 members"]
+)
 def test_graph_replayed_training_is_eager_training_bit_for_bit(model, fake_cuda_graphs):
     """Item 2 of the GPU work, the part a CPU can check: the capture logic of
     :class:`EpochRunner` (warm-up steps undone, one graph per batch size, the index copied

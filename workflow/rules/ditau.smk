@@ -207,6 +207,7 @@ for _repeats in files.ditau_repeat_groups(config):
                     "seed": derive_seed(
                         config["ditau"]["seed"], "classifier", w.signal, sigma, repeat
                     ),
+                    "sampling_seed": derive_seed(config["ditau"]["seed"], "sample", repeat),
                 }
                 for sigma, repeat in files.ditau_group_trainings(config["ditau"], repeats)
             ],
@@ -241,6 +242,37 @@ rule ditau_evaluate:
         code=source_hash("studies.ditau.study"),
     script:
         "../scripts/ditau_evaluate.py"
+
+
+rule ditau_diagnostics:
+    """What the background model gets wrong: real vs synthetic per feature, the features a
+    classifier uses, where the no-signal classifiers' top εB sits (repeat 0)."""
+    input:
+        **{k: targets.ditau_split_parts()[k] for k in parts.DITAU_SR_PARTS},
+        **{
+            f"scores_{s}": patterns.DITAU_SCORES.format(
+                signal=s, sigma=parts.format_c(0.0), repeat=0
+            )
+            for s in config.get("ditau", {"signals": []})["signals"]
+        },
+        samples=patterns.DITAU_SAMPLES.replace("{repeat}", "0"),
+    output:
+        **targets.ditau_diagnostics(),
+    log:
+        "logs/ditau/diagnostics.log",
+    benchmark:
+        "benchmarks/ditau/diagnostics.tsv"
+    conda:
+        ENV
+    threads: resource(config, "ditau_evaluate", "threads")
+    resources:
+        **rule_resources(config, "ditau_evaluate"),
+    params:
+        efficiency=lambda w: config["ditau"]["evaluation"]["selection_efficiency"],
+        seed=lambda w: derive_seed(config["ditau"]["seed"], "diagnostics"),
+        code=source_hash("studies.ditau.diagnostics"),
+    script:
+        "../scripts/ditau_diagnostics.py"
 
 
 rule ditau_figures:

@@ -26,6 +26,7 @@ script_run(
                 snakemake.params.classifier,
                 snakemake.params.sampling,
                 t["seed"],
+                t["sampling_seed"],
             ),
         )
         for i, t in enumerate(snakemake.params.trainings)

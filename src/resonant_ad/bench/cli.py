@@ -13,6 +13,10 @@
   events/s and the stage's peak memory.
 - ``python -m resonant_ad.bench rules DIR``: the Snakemake ``benchmark:`` files under DIR
   summed per rule (jobs, median and total seconds, peak RSS).
+- ``python -m resonant_ad.bench ditau-flow``: seconds per training epoch of the di-τ paper's
+  flow (6 layers × 6 MADE blocks × 512) and of the default's CPU-sized flow on 83k events.
+- ``python -m resonant_ad.bench hgb``: seconds of one di-τ HGB ensemble training (10 and 50
+  members) on a finished run's no-signal training set.
 - ``python -m resonant_ad.bench gpu --out DIR``: on a CUDA device, training steps eager vs
   CUDA graph vs members, paper-scale flow and classifier trainings, the di-τ paper flow and
   the projected paper-scale study (:mod:`resonant_ad.bench.gpu`).
@@ -27,7 +31,14 @@ import sys
 
 import pandas as pd
 
-from resonant_ad.bench.cpu import bench_chunks, bench_flow, bench_rules, figure_table
+from resonant_ad.bench.cpu import (
+    bench_chunks,
+    bench_ditau_flows,
+    bench_flow,
+    bench_hgb,
+    bench_rules,
+    figure_table,
+)
 from resonant_ad.bench.stages import STAGES, bench_stages, run_stage
 
 
@@ -44,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     stages.add_argument("--background", type=int, help="QCD events (default: the config's)")
     rules = sub.add_parser("rules", help="Snakemake benchmark files summed per rule")
     rules.add_argument("directory", nargs="?", default="benchmarks")
+    dtf = sub.add_parser("ditau-flow", help="one epoch of the di-tau paper flow on the CPU")
+    dtf.add_argument("--events", type=int, default=83_000, help="SB training events (paper)")
+    hgb = sub.add_parser("hgb", help="one di-tau HGB ensemble training per member count")
+    hgb.add_argument("--members", type=int, nargs="+", default=[10, 50])
+    hgb.add_argument("--results", default="results/ditau", help="a finished run's di-tau folder")
     gpu = sub.add_parser("gpu", help="CUDA: steps eager/graph/members, paper-scale trainings")
     gpu.add_argument("--out", default="benchmarks/gpu", help="folder for the CSV, JSON, figure")
     gpu.add_argument("--members", type=int, default=10, help="runs trained together")
@@ -53,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     child = sub.add_parser("_stage")
     child.add_argument("name", choices=STAGES)
     child.add_argument("work")
-    for p in (flow, chunks, stages, rules):
+    for p in (flow, chunks, stages, rules, dtf, hgb):
         p.add_argument("--csv", help="also write the table here")
         p.add_argument("--figure", help="also draw it here (png/pdf)")
     args = parser.parse_args(argv)
@@ -80,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "chunks":
         table = bench_chunks(args.events, args.members, args.sizes)
         plot = ("label", "events_per_s", "peak_mem_mb")
+    elif args.command == "ditau-flow":
+        table = bench_ditau_flows(args.events)
+        plot = ("flow", "events_per_s", "peak_rss_mb")
+    elif args.command == "hgb":
+        table = bench_hgb(args.members, args.results)
+        plot = ("members", "s_per_training", "peak_rss_mb")
     elif args.command == "stages":
         table = bench_stages(args.background)
         plot = ("stage", "events_per_s", "peak_rss_mb")

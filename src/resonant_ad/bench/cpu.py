@@ -185,6 +185,69 @@ def bench_chunks(events: int, members: list[int], sizes: list[int] | None = None
 RULE_SUFFIX = re.compile(r"_(?:c[0-9]|nsig[0-9]|sr[0-9]|run[0-9]|[A-Za-z][A-Za-z0-9]*_sr[0-9]).*$")
 
 
+def bench_ditau_flows(events: int) -> pd.DataFrame:
+    """One epoch of the di-τ paper flow and of the default config's CPU-sized flow, here."""
+    from resonant_ad.bench.gpu import DITAU_PAPER_FLOW, ditau_flow_epoch
+
+    cpu_sized = {"blocks": 6, "made_blocks": 2, "hidden": 128, "bins": 12, "tail_bound": 6.0}
+    rows = []
+    for name, arch in (
+        ("paper 6x(6 MADE x 512), 24 bins", DITAU_PAPER_FLOW),
+        ("default 6x(2 MADE x 128), 12 bins", cpu_sized),
+    ):
+        print(f"{name}: one epoch of {events:,} events", flush=True)
+        seconds = ditau_flow_epoch(events, "cpu", arch)
+        rows.append(
+            {
+                "flow": name,
+                "events": events,
+                "threads": torch.get_num_threads(),
+                "s_per_epoch": seconds,
+                "events_per_s": events / seconds,
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def bench_hgb(members: list[int], results: str) -> pd.DataFrame:
+    """Seconds of one di-τ training of the HGB ensemble at each size in ``members``, on a
+    run's no-signal training set (its SR train/val data and repeat 0's samples)."""
+    from resonant_ad.core.hgb import HGBEnsemble
+    from resonant_ad.stages.flows import feature_columns
+
+    parts = {
+        k: pd.read_parquet(Path(results, "split", f"sr_{k}.parquet")) for k in ("train", "val")
+    }
+    samples = pd.read_parquet(Path(results, "repeat0", "samples.parquet"))
+    cols = feature_columns(parts["train"])
+
+    def classes(split: str) -> tuple[np.ndarray, np.ndarray]:
+        fake = samples.loc[samples["split"] == split, cols].to_numpy()
+        X = np.vstack([parts[split][cols].to_numpy(), fake])
+        return X, np.r_[np.ones(len(parts[split])), np.zeros(len(fake))]
+
+    (X, y), (X_val, y_val) = classes("train"), classes("val")
+    rows = []
+    for n in members:
+        print(f"HGB ensemble of {n} on {len(y) + len(y_val):,} events", flush=True)
+        start = time.perf_counter()
+        ens = HGBEnsemble(n_members=n, seed=1).fit(X, y, X_val, y_val)
+        seconds = time.perf_counter() - start
+        rows.append(
+            {
+                "members": n,
+                "events": len(y) + len(y_val),
+                "threads": torch.get_num_threads(),
+                "s_per_training": seconds,
+                "s_per_member": seconds / n,
+                "median_best_iteration": float(np.median(ens.best_iterations_)),
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def bench_rules(directory: str) -> pd.DataFrame:
     """Jobs, median and total seconds and peak RSS per (study, rule) from ``benchmark:`` files.
 

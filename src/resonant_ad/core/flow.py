@@ -28,13 +28,13 @@ from resonant_ad.core.device import chunk_events, chunks, select_device
 from resonant_ad.core.estimator import BestEpochs, Estimator, check_members
 from resonant_ad.core.maf import MAF
 from resonant_ad.core.preprocessing import LogitScaler
-from resonant_ad.core.rqs import NflowsRQS
+from resonant_ad.core.rqs import NflowsRQS, warn_beyond_tail_bound
 
 log = logging.getLogger(__name__)
 
 
 ARCHITECTURES = ("maf", "rqs")
-ARCH_KEYS = ("blocks", "hidden", "bins", "tail_bound")
+ARCH_KEYS = ("blocks", "hidden", "bins", "tail_bound", "made_blocks", "residual_blocks")
 
 
 def estimator_params(section: Mapping[str, Any]) -> dict[str, Any]:
@@ -65,6 +65,8 @@ def build_model(architecture: str, features: int, **kwargs: Any) -> nn.Module:
             hidden=kwargs.get("hidden", 512),
             bins=kwargs.get("bins", 24),
             tail_bound=kwargs.get("tail_bound", 6.0),
+            made_blocks=kwargs.get("made_blocks", 2),
+            residual_blocks=kwargs.get("residual_blocks", False),
         )
     raise ValueError(f"flow architecture must be 'maf' or 'rqs', got {architecture!r}")
 
@@ -85,6 +87,8 @@ class ConditionalFlow(Estimator):
         hidden: int = 128,
         bins: int = 24,
         tail_bound: float = 6.0,
+        made_blocks: int = 2,
+        residual_blocks: bool = False,
         learning_rate: float = 1e-4,
         weight_decay: float = 1e-6,
         batch_size: int = 256,
@@ -105,6 +109,8 @@ class ConditionalFlow(Estimator):
         self.hidden = int(hidden)
         self.bins = int(bins)
         self.tail_bound = float(tail_bound)
+        self.made_blocks = int(made_blocks)
+        self.residual_blocks = bool(residual_blocks)
         self.learning_rate = float(learning_rate)
         self.weight_decay = float(weight_decay)
         self.batch_size = int(batch_size)
@@ -121,6 +127,13 @@ class ConditionalFlow(Estimator):
         self.progress = progress
         if self.n_best_epochs < 1:
             raise ValueError("n_best_epochs must be >= 1")
+        if self.made_blocks < 1:
+            raise ValueError(f"made_blocks must be >= 1, got {made_blocks}")
+        if architecture == "maf" and (self.made_blocks != 2 or self.residual_blocks):
+            raise ValueError(
+                "made_blocks and residual_blocks are settings of the rqs flow; the maf flow "
+                "is the CATHODE reference (MADE with two hidden layers, no residual blocks)"
+            )
         if architecture not in ARCHITECTURES:
             raise ValueError(
                 f"flow architecture must be one of {ARCHITECTURES}, got {architecture!r}"
@@ -180,6 +193,20 @@ class ConditionalFlow(Estimator):
             [self.model_.log_prob(x[s], c[s]).cpu().numpy() for s in self._chunks(len(x), x.device)]
         )
         return lp + self.scaler_.log_abs_det_jacobian(X)
+
+    @torch.no_grad()
+    def sample_latent(self, Z: np.ndarray, m: np.ndarray, states: np.ndarray) -> np.ndarray:
+        """Physical x for latent points ``Z`` at masses ``m``, each with the kept epoch state
+        ``states[i]`` (an index into the best epochs; CATHODE's sampling ensemble)."""
+        states = np.asarray(states)
+        out = np.empty((len(m), self.n_features_))
+        for k, state in enumerate(self.states_):
+            idx = np.flatnonzero(states == k)
+            if len(idx):
+                self.model_.load_state_dict(state)
+                out[idx] = self.inverse_transform(np.asarray(Z)[idx], np.asarray(m)[idx])
+        self.model_.load_state_dict(self.states_[0])
+        return out
 
     @torch.no_grad()
     def sample(self, m: np.ndarray, seed: int) -> tuple[np.ndarray, int]:
@@ -253,6 +280,8 @@ def fit_members(
     scaler = LogitScaler(
         margin=p.margin, log_features=p.log_features, simplex_features=p.simplex_features
     ).fit(X)
+    if p.architecture == "rqs":
+        warn_beyond_tail_bound(scaler.transform(X), p.tail_bound)
     lead = flows[0]
     for f in flows:
         f.scaler_ = scaler
@@ -395,4 +424,11 @@ class MassKDE:
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` masses drawn from the KDE."""
         y = rng.choice(self.values_, size=n) + rng.normal(0.0, self.sigma_, size=n)
+        return self._from_logit(y)
+
+    def kernel_draw(self, centers: np.ndarray, unit_normal: np.ndarray) -> np.ndarray:
+        """Masses from the kernels centred on the masses ``centers``, given N(0, 1) draws."""
+        return self._from_logit(self._to_logit(centers) + self.sigma_ * np.asarray(unit_normal))
+
+    def _from_logit(self, y: np.ndarray) -> np.ndarray:
         return self.lo + (self.hi - self.lo) / (1.0 + np.exp(-y))

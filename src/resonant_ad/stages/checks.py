@@ -59,11 +59,13 @@ def latent_table(
     return rows
 
 
-def real_vs_synthetic_auc(real: np.ndarray, synthetic: np.ndarray, seed: int) -> float:
-    """Held-out AUC of a gradient-boosted classifier telling real from synthetic events.
+def real_vs_synthetic_fit(
+    real: np.ndarray, synthetic: np.ndarray, seed: int
+) -> tuple[HistGradientBoostingClassifier, np.ndarray, np.ndarray]:
+    """A gradient-boosted classifier of real (1) against synthetic (0) events, and its
+    held-out half: (classifier, X_test, y_test).
 
-    0.5 means the flow's samples are indistinguishable from the real background. Both
-    samples are cut to the same size, split in halves; trained on one half, scored on the other.
+    Both samples are cut to the same size, split in halves; trained on one half.
     """
     g = rng(seed, "auc")
     n = min(len(real), len(synthetic))
@@ -77,7 +79,15 @@ def real_vs_synthetic_auc(real: np.ndarray, synthetic: np.ndarray, seed: int) ->
         max_iter=200, early_stopping=True, random_state=seed % 2**31
     )
     clf.fit(X[train], y[train])
-    return roc_auc(y[test], clf.predict_proba(X[test])[:, 1])
+    return clf, X[test], y[test]
+
+
+def real_vs_synthetic_auc(real: np.ndarray, synthetic: np.ndarray, seed: int) -> float:
+    """Held-out AUC of a gradient-boosted classifier telling real from synthetic events
+    (:func:`real_vs_synthetic_fit`). 0.5 means the flow's samples are indistinguishable
+    from the real background."""
+    clf, X, y = real_vs_synthetic_fit(real, synthetic, seed)
+    return roc_auc(y, clf.predict_proba(X)[:, 1])
 
 
 def real_vs_synthetic(

@@ -301,7 +301,11 @@ def _score_run(
         history = clf.history_
     else:
         history = pd.DataFrame(
-            {"member": range(len(clf.members_)), "n_iter": [mm.n_iter_ for mm in clf.members_]}
+            {
+                "member": range(len(clf.members_)),
+                "n_iter": [mm.n_iter_ for mm in clf.members_],
+                "best_iteration": clf.best_iterations_,
+            }
         )
     write_csv(history, outputs["history"])
     # one class only (an SR window the signal does not reach): no AUC

@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 #: columns of the workflow's tables that are not features: the dijet and the di-τ mass, the
 #: truth label, and bookkeeping (sample split, di-τ process and signal role, whether a mapped
-#: event lies inside the flow's fitted range)
-NON_FEATURES = ("mjj", "mvis", "label", "split", "process", "role", "in_range")
+#: event lies inside the flow's fitted range, the data mass a synthetic event's kernel is
+#: centred on)
+NON_FEATURES = ("mjj", "mvis", "label", "split", "process", "role", "in_range", "kde_center")
 
 
 def feature_columns(df: pd.DataFrame) -> list[str]:
@@ -136,6 +137,53 @@ def synthetic_frame(
     out = pd.DataFrame(x, columns=list(cols))
     out[mass] = m
     return out, n_out
+
+
+def kernel_samples(
+    flow: ConditionalFlow,
+    masses: np.ndarray,
+    cols: Sequence[str],
+    per_event: float,
+    signal_region: Sequence[float],
+    bandwidth: float,
+    seed: int,
+    mass: str = "mjj",
+) -> pd.DataFrame:
+    """Synthetic background from the mass KDE of the data ``masses``, drawn event by event.
+
+    The KDE of the data is a sum of one Gaussian kernel per data event (in the logit space of
+    :class:`~resonant_ad.core.flow.MassKDE`); a stratified sample of it takes ``per_event``
+    draws from each kernel (its integer part, plus one with the probability of its fraction),
+    and the features from the flow at each drawn mass. Each event's draws (count, mass,
+    latent point, epoch state) come from a generator seeded by ``seed`` and the event's mass
+    alone, so the synthetic set is a function of the data masses only: no label is read, the
+    order of the events does not matter, and the draws of the events of a part of the data
+    can be computed once and reused. ``kde_center`` holds the data mass of each draw's kernel;
+    ``cols`` names the features. Non-finite samples are an error.
+    """
+    masses = np.asarray(masses, dtype=np.float64)
+    kde = MassKDE(tuple(signal_region), float(bandwidth)).fit(masses) if len(masses) else None
+    whole, frac = int(np.floor(per_event)), float(per_event) - np.floor(per_event)
+    d, n_states = flow.n_features_, len(flow.states_)
+    centers, ys, zs, states = [], [], [], []
+    for m_i in masses:
+        g = np.random.default_rng([int(seed), int(np.float64(m_i).view(np.uint64))])
+        k = whole + int(g.random() < frac)
+        centers.append(np.full(k, m_i))
+        ys.append(g.normal(0.0, 1.0, k))
+        zs.append(g.standard_normal((k, d)))
+        states.append(g.integers(n_states, size=k))
+    center = np.concatenate(centers) if centers else np.empty(0)
+    if kde is None or len(center) == 0:
+        return pd.DataFrame({c: np.empty(0) for c in (*cols, mass, "kde_center")})
+    m = kde.kernel_draw(center, np.concatenate(ys))
+    x = flow.sample_latent(np.concatenate(zs), m, np.concatenate(states))
+    if not np.isfinite(x).all():
+        raise FloatingPointError(f"{int((~np.isfinite(x).all(axis=1)).sum())} samples NaN/inf")
+    out = pd.DataFrame(x, columns=list(cols))
+    out[mass] = m
+    out["kde_center"] = center
+    return out
 
 
 def sample_split(n: int, val_fraction: float, g: np.random.Generator) -> np.ndarray:

@@ -29,6 +29,8 @@ from resonant_ad.workflow.patterns import (
     DITAU_BACKGROUND_CHECK,
     DITAU_CHECKS,
     DITAU_CUTFLOW,
+    DITAU_DIAGNOSTIC_TABLES,
+    DITAU_DIAGNOSTICS,
     DITAU_FIGURE,
     DITAU_FIGURES,
     DITAU_FLOW_LOSS,
@@ -224,11 +226,22 @@ def ditau_figures() -> dict[str, str]:
     }
 
 
+def ditau_diagnostics() -> dict[str, str]:
+    """name → path of the background model's diagnostic tables and figure (all formats)."""
+    out = {name: DITAU_DIAGNOSTICS.format(name=name) for name in DITAU_DIAGNOSTIC_TABLES}
+    for ext in FIGURE_FORMATS:
+        out[f"figure_{ext}"] = DITAU_FIGURE.format(name="background_diagnostics", ext=ext)
+    return out
+
+
 def ditau_targets(ditau: Mapping[str, Any]) -> list[str]:
-    """What the di-τ study builds: cut flow, flow loss, metric tables and figures."""
+    """What the di-τ study builds: cut flow, flow loss, metric tables and figures, and (with
+    injection 0 in the scan: its no-signal classifiers) the background model's diagnostics."""
     targets = [DITAU_CUTFLOW, DITAU_METRICS, DITAU_METRICS_SUMMARY, DITAU_SIC_CURVES, DITAU_CHECKS]
     targets += [DITAU_FLOW_LOSS.format(ext=e) for e in FIGURE_FORMATS]
     targets += ditau_figures().values()
+    if 0 in [float(s) for s in ditau["injections"]]:
+        targets += ditau_diagnostics().values()
     return targets
 
 

@@ -5,8 +5,8 @@ One function per workflow rule:
 - :func:`write_split` — background-only SB (flow train/val) and SR background split
   42.5/42.5/15 % (train/val/test); per signal, an SR test set as large as the background
   test set and a pool for injection;
-- :func:`write_samples` — per repeat, synthetic SR background from the SB flow and the SR
-  mass KDE, ``oversampling`` × the SR data of each split (and as many as the test set);
+- :func:`write_samples` — per repeat, synthetic SR background from the SB flow and the mass
+  KDE of the SR data, ``oversampling`` kernel draws per SR data event (one per test event);
 - :func:`write_background_check` — real vs synthetic SR background AUC (paper: 0.55);
 - :func:`train_and_score` — per (signal, injection σ, repeat): inject σ·√B signal events
   into the SR train/val data, train the classifier (SR data vs synthetic background,
@@ -32,11 +32,11 @@ from resonant_ad.core.flow import ConditionalFlow
 from resonant_ad.core.hgb import HGBEnsemble
 from resonant_ad.core.io import read_json, read_parquet, write_csv, write_json, write_parquet
 from resonant_ad.core.regions import in_window
-from resonant_ad.core.seeding import derive_seed, rng
+from resonant_ad.core.seeding import rng
 from resonant_ad.stages.checks import real_vs_synthetic
 from resonant_ad.stages.classify import make_classifier
 from resonant_ad.stages.evaluate import SIC_GRID
-from resonant_ad.stages.flows import feature_columns, synthetic_frame
+from resonant_ad.stages.flows import feature_columns, kernel_samples
 from resonant_ad.stages.parts import DITAU_BACKGROUND_PARTS, DITAU_SR_PARTS
 from resonant_ad.stats.metrics import roc_auc, sic_curve, sic_metrics, sic_on_grid
 
@@ -133,29 +133,87 @@ def write_samples(
     params: Mapping[str, Any],
     seed: int,
 ) -> None:
-    """Synthetic SR background of one repeat: m from the SR mass KDE, x from the SB flow.
+    """The repeat's synthetic SR background for the SR data known before any injection.
 
-    ``params``: signal_region, kde_bandwidth, oversampling. The KDE is fitted to the SR
-    train+val masses; ``oversampling`` × the SR train (val) events are drawn for training
-    (validation), and as many as the SR test set for the real-vs-synthetic check.
+    ``params``: signal_region, kde_bandwidth, oversampling. Each SR train (val) event gets
+    ``oversampling`` kernel draws of the mass KDE of the data, with the flow's features
+    (:func:`~resonant_ad.stages.flows.kernel_samples`, seeded by ``seed`` and the event's
+    mass): the draws every dataset of this repeat shares, computed once; a training adds those
+    of its injected events (:func:`data_synthetic`). Each SR test event gets one draw, for the
+    real-vs-synthetic check and Fig. 3. A ``split`` column says train/val/test.
     """
     flow = ConditionalFlow.load(model)
     frames = {k: read_parquet(parts[k]) for k in DITAU_SR_PARTS}
     cols = feature_columns(frames["sr_train"])
-    g = rng(seed, "ditau-sample")
-    masses = np.r_[frames["sr_train"][MASS].to_numpy(), frames["sr_val"][MASS].to_numpy()]
     k = float(params["oversampling"])
-    sizes = {
-        "train": round(k * len(frames["sr_train"])),
-        "val": round(k * len(frames["sr_val"])),
-        "test": len(frames["sr_test"]),
-    }
-    out, n_out = stratified_samples(
-        flow, masses, sizes, cols, params, g, derive_seed(seed, "ditau-sample-latent")
-    )
+    pieces = []
+    for split, per_event in (("train", k), ("val", k), ("test", 1.0)):
+        draws = kernel_samples(
+            flow,
+            frames[f"sr_{split}"][MASS].to_numpy(),
+            cols,
+            per_event,
+            params["signal_region"],
+            params["kde_bandwidth"],
+            seed,
+            MASS,
+        )
+        pieces.append(draws.assign(split=pd.array([split] * len(draws), dtype="string")))
+    out = pd.concat(pieces, ignore_index=True)
+    n_out = int(flow.scaler_.out_of_range(out[cols].to_numpy()).sum())
+    sizes = {s: int((out["split"] == s).sum()) for s in ("train", "val", "test")}
     write_parquet(out, samples_out)
     write_json({"sizes": sizes, "n_outside_training_range": n_out}, summary_out)
     log.info("samples %s, %d outside the flow's training range", sizes, n_out)
+
+
+def data_synthetic(
+    model: str,
+    cache: pd.DataFrame,
+    data: Mapping[str, pd.DataFrame],
+    cols: Sequence[str],
+    params: Mapping[str, Any],
+    seed: int,
+) -> tuple[pd.DataFrame, int]:
+    """The synthetic class of one training: the mass KDE of its SR data, event by event.
+
+    ``data`` maps train/val to the SR data of that split (whatever it holds: background and
+    injected signal alike, labels unread). Every data event contributes ``oversampling``
+    kernel draws (:func:`~resonant_ad.stages.flows.kernel_samples`, seeded by the repeat's
+    ``seed`` and the event's mass), so that the synthetic masses follow the KDE of the data
+    as in a search. The draws of events that the repeat's ``cache`` (:func:`write_samples`)
+    already holds are taken from it, the others drawn here with the flow ``model``; both give
+    the same numbers. Rows are ordered by kernel centre. Returns (table with a ``split``
+    column, number of events drawn here).
+    """
+    k = float(params["oversampling"])
+    pieces, n_fresh, flow = [], 0, None
+    for split, df in data.items():
+        masses = df[MASS].to_numpy(np.float64)
+        cached = cache[cache["split"] == split]
+        known = cached[cached["kde_center"].isin(masses)]
+        fresh = masses[~np.isin(masses, cached["kde_center"].to_numpy())]
+        new = []
+        if len(fresh):
+            flow = flow or ConditionalFlow.load(model)
+            new = [
+                kernel_samples(
+                    flow,
+                    fresh,
+                    cols,
+                    k,
+                    params["signal_region"],
+                    params["kde_bandwidth"],
+                    seed,
+                    MASS,
+                )
+            ]
+        n_fresh += len(fresh)
+        keep = [known[[*cols, MASS, "kde_center"]]] if len(known) else []
+        table = pd.concat([*keep, *new], ignore_index=True)
+        table = table.sort_values("kde_center", kind="stable", ignore_index=True)
+        pieces.append(table.assign(split=pd.array([split] * len(table), dtype="string")))
+    return pd.concat(pieces, ignore_index=True), n_fresh
 
 
 def write_background_check(sr_parts: Sequence[str], samples: str, out: str, seed: int) -> None:
@@ -190,62 +248,6 @@ def inject_signal(
     return train.reset_index(drop=True), val.reset_index(drop=True)
 
 
-def injected_synthetic(
-    model: str,
-    injected_train: pd.DataFrame,
-    injected_val: pd.DataFrame,
-    params: Mapping[str, Any],
-    seed: int,
-) -> pd.DataFrame:
-    """The synthetic events of the mass-KDE component of the injected signal events.
-
-    CATHODE's background model draws m from a KDE of the SR *data*, which in a search holds
-    the signal: KDE(data) = (B·KDE_B + S·KDE_S)/(B + S) for the B background and S injected
-    events, a KDE being a sum over its events. A repeat's samples are drawn once from the
-    KDE_B component (``oversampling`` × B, :func:`write_samples`); this adds ``oversampling``
-    × S events at masses from the KDE_S component, so that the union is a stratified draw of
-    ``oversampling`` × (B + S) events from the KDE of the SR data, with the train/val split
-    of the data. (The paper's di-τ code fitted the KDE to background-only masses.)
-    ``params``: signal_region, kde_bandwidth, oversampling. A ``split`` column says train/val.
-    """
-    k = float(params["oversampling"])
-    sizes = {"train": round(k * len(injected_train)), "val": round(k * len(injected_val))}
-    cols = feature_columns(injected_train)
-    if sum(sizes.values()) == 0:
-        return pd.DataFrame(columns=[*cols, MASS, "split"])
-    flow = ConditionalFlow.load(model)
-    masses = np.r_[injected_train[MASS].to_numpy(), injected_val[MASS].to_numpy()]
-    g, latent_seed = rng(seed, "ditau-injected-kde"), derive_seed(seed, "ditau-injected-latent")
-    return stratified_samples(flow, masses, sizes, cols, params, g, latent_seed)[0]
-
-
-def stratified_samples(
-    flow: ConditionalFlow,
-    masses: np.ndarray,
-    sizes: Mapping[str, int],
-    cols: list[str],
-    params: Mapping[str, Any],
-    g: np.random.Generator,
-    latent_seed: int,
-) -> tuple[pd.DataFrame, int]:
-    """The shared synthetic background (:func:`~resonant_ad.stages.flows.synthetic_frame`,
-    ``params``: signal_region, kde_bandwidth) with ``sizes[split]`` events per split, in the
-    order of ``sizes``: (table with a ``split`` column, n beyond the flow's range)."""
-    out, n_out = synthetic_frame(
-        flow,
-        masses,
-        sum(sizes.values()),
-        cols,
-        params["signal_region"],
-        params["kde_bandwidth"],
-        g,
-        latent_seed,
-        MASS,
-    )
-    out["split"] = pd.array(np.repeat(list(sizes), list(sizes.values())), dtype="string")
-    return out, n_out
-
-
 def train_and_score(
     parts: Mapping[str, str],
     signal_path: str,
@@ -259,16 +261,17 @@ def train_and_score(
     classifier_cfg: Mapping[str, Any],
     sampling: Mapping[str, Any],
     seed: int,
+    sampling_seed: int,
 ) -> None:
     """One (signal, σ, repeat): inject, train SR data vs synthetic background, score the test.
 
     The SR data of training (validation) is the SR background train (val) part plus half the
-    injected signal; the synthetic class is the repeat's samples of the same split plus those
-    of the injected events' KDE component (:func:`injected_synthetic`, with the flow
-    ``model`` and ``sampling``: signal_region, kde_bandwidth, oversampling), so that the
-    synthetic masses follow the SR data as in a search; the test set is the SR background
-    test part and the signal's test events. Labels of the training come from the source
-    (data = 1, synthetic = 0), never from the truth.
+    injected signal; the synthetic class is drawn from the mass KDE of that data with the flow
+    ``model`` (:func:`data_synthetic`; ``sampling``: signal_region, kde_bandwidth,
+    oversampling; ``sampling_seed``: the repeat's, whose samples ``samples_path`` hold the
+    draws of the background part), so that the synthetic masses follow the SR data as in a
+    search; the test set is the SR background test part and the signal's test events. Labels
+    of the training come from the source (data = 1, synthetic = 0), never from the truth.
     """
     frames = {k: read_parquet(parts[k]) for k in DITAU_SR_PARTS}
     samples = read_parquet(samples_path)
@@ -277,17 +280,20 @@ def train_and_score(
     n = n_injected(sigma, n_sr)
     inj_train, inj_val = inject_signal(sig, n, seed, signal)
     cols = feature_columns(frames["sr_train"])
-    extra = injected_synthetic(model, inj_train, inj_val, sampling, seed)
-    samples = pd.concat([samples[[*cols, MASS, "split"]], extra], ignore_index=True)
+    data = {
+        "train": pd.concat([frames["sr_train"], inj_train], ignore_index=True),
+        "val": pd.concat([frames["sr_val"], inj_val], ignore_index=True),
+    }
+    synthetic, n_fresh = data_synthetic(model, samples, data, cols, sampling, sampling_seed)
 
-    def classes(split: str, injected: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        data = pd.concat([frames[f"sr_{split}"], injected], ignore_index=True)[cols]
-        fake = samples.loc[samples["split"] == split, cols]
-        X = np.vstack([data.to_numpy(np.float64), fake.to_numpy(np.float64)])
-        return X, np.r_[np.ones(len(data)), np.zeros(len(fake))]
+    def classes(split: str) -> tuple[np.ndarray, np.ndarray]:
+        real = data[split][cols]
+        fake = synthetic.loc[synthetic["split"] == split, cols]
+        X = np.vstack([real.to_numpy(np.float64), fake.to_numpy(np.float64)])
+        return X, np.r_[np.ones(len(real)), np.zeros(len(fake))]
 
-    X, y = classes("train", inj_train)
-    X_val, y_val = classes("val", inj_val)
+    X, y = classes("train")
+    X_val, y_val = classes("val")
     clf = make_classifier(classifier_cfg, seed).fit(X, y, X_val, y_val)
     test = pd.concat(
         [frames["sr_test"], sig[sig["role"] == "test"].drop(columns="role")], ignore_index=True
@@ -306,7 +312,7 @@ def train_and_score(
         "n_sr_background": n_sr,
         "n_train": [int((y == 0).sum()), int((y == 1).sum())],
         "n_val": [int((y_val == 0).sum()), int((y_val == 1).sum())],
-        "n_synthetic_of_injected": [int((extra["split"] == s).sum()) for s in ("train", "val")],
+        "n_data_events_drawn_in_job": n_fresh,
         "n_test": [int((out["label"] == 0).sum()), int((out["label"] == 1).sum())],
         "classifier": classifier_cfg["type"],
         "auc": roc_auc(out["label"], out["score"]),
@@ -314,6 +320,7 @@ def train_and_score(
     }
     if isinstance(clf, HGBEnsemble):
         summary["member_iterations"] = [int(mm.n_iter_) for mm in clf.members_]
+        summary["member_best_iterations"] = list(clf.best_iterations_)
     elif isinstance(clf, NeuralClassifierEnsemble):
         summary["best_epochs"] = [int(e) + 1 for e in clf.best_epochs_]
     write_json(summary, summary_out)

@@ -1,0 +1,214 @@
+"""What the di-τ background model gets wrong, read at a glance.
+
+Three views of the synthetic SR background of one repeat against the real SR background:
+
+- per feature, real against synthetic: quantiles and the held-out AUC of a classifier that
+  sees that feature alone (0.5: the marginal is modelled);
+- the real-vs-synthetic classifier on all features, and how much its held-out AUC drops
+  when one feature is shuffled (the features it uses);
+- where the no-signal classifier (injection 0: SR background against synthetic background)
+  puts its top ``efficiency`` of the background: the percentile of the selected events in
+  each feature and their object multiplicity. A calibrated background model selects events
+  like any others; a mismodelled one selects the region where data exceed the model, and a
+  signal living there is "found" without being injected.
+
+The object multiplicity is not a feature: it is read from the ρ (an object carries ρ above
+:data:`PHYSICAL_RHO`; a padded object's ρ is ~1e-4).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from resonant_ad.core.io import read_parquet, write_csv
+from resonant_ad.core.seeding import rng
+from resonant_ad.stages.checks import real_vs_synthetic_auc, real_vs_synthetic_fit
+from resonant_ad.stages.flows import feature_columns
+from resonant_ad.stats.metrics import roc_auc
+
+log = logging.getLogger(__name__)
+
+MASS = "mvis"
+#: a ρ above this is an object's, below a padded one's
+PHYSICAL_RHO = 3e-3
+QUANTILES = (0.01, 0.5, 0.99)
+
+
+def multiplicity(df: pd.DataFrame) -> np.ndarray:
+    """Objects per event among the ρ columns (ρ above :data:`PHYSICAL_RHO`)."""
+    rho = df[[c for c in df.columns if c.startswith("rho")]].to_numpy()
+    return (rho > PHYSICAL_RHO).sum(axis=1)
+
+
+def feature_table(real: pd.DataFrame, synthetic: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Per feature (and m_vis, and the multiplicity): quantiles, 1-D AUC, importance."""
+    cols = [*feature_columns(real), MASS]
+    g = rng(seed, "ditau-diagnostics")
+    clf, X, y = real_vs_synthetic_fit(real[cols].to_numpy(), synthetic[cols].to_numpy(), seed)
+    full = roc_auc(y, clf.predict_proba(X)[:, 1])
+    rows = []
+    for j, col in enumerate(cols):
+        shuffled = X.copy()
+        shuffled[:, j] = g.permutation(shuffled[:, j])
+        rows.append(
+            {
+                "feature": col,
+                "auc_1d": real_vs_synthetic_auc(
+                    real[[col]].to_numpy(), synthetic[[col]].to_numpy(), seed
+                ),
+                "importance": full - roc_auc(y, clf.predict_proba(shuffled)[:, 1]),
+                **{f"real_q{q:g}": float(real[col].quantile(q)) for q in QUANTILES},
+                **{f"synthetic_q{q:g}": float(synthetic[col].quantile(q)) for q in QUANTILES},
+            }
+        )
+    n_real, n_syn = multiplicity(real), multiplicity(synthetic)
+    rows.append(
+        {
+            "feature": "n_objects",
+            "auc_1d": real_vs_synthetic_auc(n_real[:, None], n_syn[:, None], seed),
+            "importance": np.nan,
+            **{f"real_q{q:g}": float(np.quantile(n_real, q)) for q in QUANTILES},
+            **{f"synthetic_q{q:g}": float(np.quantile(n_syn, q)) for q in QUANTILES},
+        }
+    )
+    table = pd.DataFrame(rows)
+    table.attrs["auc_all"] = full
+    return table
+
+
+def multiplicity_table(
+    real: pd.DataFrame, synthetic: pd.DataFrame, selected: Mapping[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """Fraction of events per object multiplicity: real, synthetic, and each selection."""
+    sets = {"real": real, "synthetic": synthetic, **selected}
+    top = int(max(multiplicity(df).max(initial=0) for df in sets.values()))
+    out = pd.DataFrame({"n_objects": np.arange(top + 1)})
+    for name, df in sets.items():
+        counts = np.bincount(multiplicity(df), minlength=top + 1)
+        out[name] = counts / max(len(df), 1)
+    return out
+
+
+def top_selection(
+    test: pd.DataFrame, scores: pd.DataFrame, efficiency: float
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """(background events passing the cut at background efficiency ``efficiency``, summary).
+
+    ``scores`` is a score file of the test set (SR test background then the signal's test
+    events, as written by :func:`~resonant_ad.studies.ditau.study.train_and_score`); the
+    summary holds the signal efficiency at that cut and, per feature, the median percentile
+    of the selected background events within the test background (50: unselective).
+    """
+    bkg = scores["label"].to_numpy() == 0
+    threshold = np.quantile(scores["score"].to_numpy()[bkg], 1.0 - efficiency)
+    passed = scores["score"].to_numpy()[bkg] > threshold
+    chosen = test.loc[passed]
+    summary = {
+        "efficiency_background": float(passed.mean()),
+        "efficiency_signal": float((scores["score"].to_numpy()[~bkg] > threshold).mean()),
+    }
+    for col in [*feature_columns(test), MASS]:
+        values = np.sort(test[col].to_numpy())
+        rank = np.searchsorted(values, chosen[col].to_numpy()) / len(values)
+        summary[f"percentile_{col}"] = float(100 * np.median(rank)) if len(rank) else np.nan
+    return chosen, summary
+
+
+def write_diagnostics(
+    sr_parts: Sequence[str],
+    sr_test: str,
+    samples: str,
+    no_signal_scores: Mapping[str, str],
+    outputs: Mapping[str, str],
+    figure_outputs: Sequence[str],
+    efficiency: float,
+    seed: int,
+) -> None:
+    """Write the three views (``outputs``: features, multiplicity, selection) and the figure.
+
+    ``sr_parts``: every SR background part (the real events); ``samples``: one repeat's
+    synthetic background; ``no_signal_scores``: per signal, the injection-0 score file of
+    that repeat.
+    """
+    real = pd.concat([read_parquet(p) for p in sr_parts], ignore_index=True)
+    synthetic = read_parquet(samples)
+    test = read_parquet(sr_test)
+    features = feature_table(real, synthetic, seed)
+    selected, rows = {}, []
+    for signal, path in no_signal_scores.items():
+        chosen, summary = top_selection(test, read_parquet(path), efficiency)
+        selected[f"selected_{signal}"] = chosen
+        rows.append({"signal": signal, **summary})
+    write_csv(features, outputs["features"])
+    write_csv(multiplicity_table(real, synthetic, selected), outputs["multiplicity"])
+    write_csv(pd.DataFrame(rows), outputs["selection"])
+    log.info("real vs synthetic, all features: AUC %.4f", features.attrs["auc_all"])
+    log.info("per feature:\n%s", features.to_string(index=False))
+    log.info("no-signal selections:\n%s", pd.DataFrame(rows).to_string(index=False))
+    plot_diagnostics(real, synthetic, selected, features, figure_outputs)
+
+
+def plot_diagnostics(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    selected: Mapping[str, pd.DataFrame],
+    features: pd.DataFrame,
+    outputs: Sequence[str],
+) -> None:
+    """Real vs synthetic per feature with the no-signal selections, the multiplicity, and
+    the real-vs-synthetic classifier's feature importance."""
+    from resonant_ad.core.plotting import COLORS, density_step, new_figure, save_figure
+
+    cols = [*feature_columns(real), MASS]
+    panels = len(cols) + 2
+    ncols = 4
+    nrows = int(np.ceil(panels / ncols))
+    fig, axes = new_figure(nrows, ncols, figsize=(3.2 * ncols, 2.5 * nrows))
+    axes = np.atleast_1d(axes).ravel()
+    styles = ["--", ":", "-."]
+    for ax, col in zip(axes, cols, strict=False):
+        lo, hi = np.quantile(np.r_[real[col], synthetic[col]], [0.001, 0.999])
+        edges = np.linspace(lo, hi, 41)
+        density_step(ax, real[col], edges, color="k", label="SR background")
+        density_step(ax, synthetic[col], edges, color=COLORS["cathode"], label="synthetic")
+        for (name, df), style in zip(selected.items(), styles, strict=False):
+            if len(df):  # a few dozen events: coarser bins
+                density_step(ax, df[col], edges[::5], color="C3", label=name, linestyle=style)
+        auc = features.loc[features["feature"] == col, "auc_1d"].iloc[0]
+        ax.set_title(f"{col}: 1-D AUC {auc:.3f}", fontsize=8)
+        ax.set_yscale("log")
+    ax = axes[len(cols)]
+    table = multiplicity_table(real, synthetic, selected)
+    ax.step(table["n_objects"], table["real"], where="mid", color="k", label="SR background")
+    ax.step(
+        table["n_objects"],
+        table["synthetic"],
+        where="mid",
+        color=COLORS["cathode"],
+        label="synthetic",
+    )
+    for name, style in zip(selected, styles, strict=False):
+        ax.step(
+            table["n_objects"],
+            table[name],
+            where="mid",
+            color="C3",
+            linestyle=style,
+            label=f"{name} (no signal)",
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel(f"objects (ρ > {PHYSICAL_RHO:g})")
+    ax.legend(fontsize=6)
+    ax = axes[len(cols) + 1]
+    ranked = features.dropna(subset=["importance"]).sort_values("importance")
+    ax.barh(ranked["feature"], ranked["importance"], color=COLORS["cathode"])
+    ax.set_xlabel("AUC drop when shuffled")
+    ax.set_title(f"real vs synthetic AUC {features.attrs['auc_all']:.3f}", fontsize=8)
+    ax.tick_params(axis="y", labelsize=7)
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    save_figure(fig, *outputs)
