@@ -2,7 +2,7 @@
 
 A method is a pair of classes (class 1 = "data-like", class 0 = the reference) built from
 named sources, and the space its classifier sees. Sources are the parts of a split
-(:data:`resonant_ad.workflow.patterns.SPLIT_PARTS`) or two synthetic ones:
+(:data:`resonant_ad.stages.parts.SPLIT_PARTS`) or two synthetic ones:
 
 - ``samples``: CATHODE's flow samples in the SR (their ``split`` column says train / val);
 - ``normal``: draws from the flow's N(0, 1) base density, LaCATHODE's background model.
