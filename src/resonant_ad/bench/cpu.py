@@ -215,6 +215,7 @@ def bench_hgb(members: list[int], results: str) -> pd.DataFrame:
     run's no-signal training set (its SR train/val data and repeat 0's samples)."""
     from resonant_ad.core.hgb import HGBEnsemble
     from resonant_ad.stages.flows import feature_columns
+    from resonant_ad.studies.ditau.study import weak_classes
 
     parts = {
         k: pd.read_parquet(Path(results, "split", f"sr_{k}.parquet")) for k in ("train", "val")
@@ -222,12 +223,8 @@ def bench_hgb(members: list[int], results: str) -> pd.DataFrame:
     samples = pd.read_parquet(Path(results, "repeat0", "samples.parquet"))
     cols = feature_columns(parts["train"])
 
-    def classes(split: str) -> tuple[np.ndarray, np.ndarray]:
-        fake = samples.loc[samples["split"] == split, cols].to_numpy()
-        X = np.vstack([parts[split][cols].to_numpy(), fake])
-        return X, np.r_[np.ones(len(parts[split])), np.zeros(len(fake))]
-
-    (X, y), (X_val, y_val) = classes("train"), classes("val")
+    X, y = weak_classes(parts["train"], samples, "train", cols)
+    X_val, y_val = weak_classes(parts["val"], samples, "val", cols)
     rows = []
     for n in members:
         print(f"HGB ensemble of {n} on {len(y) + len(y_val):,} events", flush=True)

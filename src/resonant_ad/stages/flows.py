@@ -162,7 +162,6 @@ def kernel_samples(
     ``cols`` names the features. Non-finite samples are an error.
     """
     masses = np.asarray(masses, dtype=np.float64)
-    kde = MassKDE(tuple(signal_region), float(bandwidth)).fit(masses) if len(masses) else None
     whole, frac = int(np.floor(per_event)), float(per_event) - np.floor(per_event)
     d, n_states = flow.n_features_, len(flow.states_)
     centers, ys, zs, states = [], [], [], []
@@ -174,8 +173,9 @@ def kernel_samples(
         zs.append(g.standard_normal((k, d)))
         states.append(g.integers(n_states, size=k))
     center = np.concatenate(centers) if centers else np.empty(0)
-    if kde is None or len(center) == 0:
+    if len(center) == 0:
         return pd.DataFrame({c: np.empty(0) for c in (*cols, mass, "kde_center")})
+    kde = MassKDE(tuple(signal_region), float(bandwidth)).fit(masses)
     m = kde.kernel_draw(center, np.concatenate(ys))
     x = flow.sample_latent(np.concatenate(zs), m, np.concatenate(states))
     if not np.isfinite(x).all():

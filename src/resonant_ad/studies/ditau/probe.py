@@ -25,9 +25,9 @@ import yaml
 from resonant_ad.core.flow import ConditionalFlow, estimator_params
 from resonant_ad.core.hgb import HGBEnsemble
 from resonant_ad.stages.checks import real_vs_synthetic
-from resonant_ad.stages.flows import feature_columns, kernel_samples
+from resonant_ad.stages.flows import feature_columns
 from resonant_ad.studies.ditau.diagnostics import multiplicity
-from resonant_ad.studies.ditau.study import MASS, run_metrics
+from resonant_ad.studies.ditau.study import MASS, repeat_samples, run_metrics, weak_classes
 
 PARTS = ("sb_train", "sb_val", "sr_train", "sr_val", "sr_test")
 
@@ -62,16 +62,12 @@ def probe(
         out["best_epochs"] = history.loc[history["selected"], "epoch"].tolist()
         out["best_val_nll"] = float(history["val_nll"].min())
     out["fit_s"] = round(time.time() - start, 1)
-    bandwidth = float(flow_cfg.get("kde_bandwidth", 0.01))
-    samples = pd.concat(
-        [
-            kernel_samples(
-                flow, parts[f"sr_{s}"][MASS].to_numpy(), cols, k, window, bandwidth, seed, MASS
-            ).assign(split=s)
-            for s, k in (("train", 3.0), ("val", 3.0), ("test", 1.0))
-        ],
-        ignore_index=True,
-    )
+    sampling = {
+        "signal_region": window,
+        "kde_bandwidth": float(flow_cfg.get("kde_bandwidth", 0.01)),
+        "oversampling": 3.0,
+    }
+    samples = repeat_samples(flow, parts, cols, sampling, seed)
     real = pd.concat([parts[f"sr_{s}"] for s in ("train", "val", "test")], ignore_index=True)
     out["real_vs_synthetic_auc"] = real_vs_synthetic(real, samples, MASS, seed)[
         "real_vs_synthetic_auc"
@@ -80,13 +76,8 @@ def probe(
     out["objects_real"] = np.bincount(multiplicity(real), minlength=top + 1).tolist()
     out["objects_synthetic"] = np.bincount(multiplicity(samples), minlength=top + 1).tolist()
 
-    def classes(split: str) -> tuple[np.ndarray, np.ndarray]:
-        data = parts[f"sr_{split}"][cols].to_numpy()
-        fake = samples.loc[samples["split"] == split, cols].to_numpy()
-        return np.vstack([data, fake]), np.r_[np.ones(len(data)), np.zeros(len(fake))]
-
-    X, y = classes("train")
-    X_val, y_val = classes("val")
+    X, y = weak_classes(parts["sr_train"], samples, "train", cols)
+    X_val, y_val = weak_classes(parts["sr_val"], samples, "val", cols)
     for r in range(repeats):
         clf = HGBEnsemble(n_members=members, seed=seed + 100 + r).fit(X, y, X_val, y_val)
         for signal in signals:

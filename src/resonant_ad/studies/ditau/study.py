@@ -145,26 +145,56 @@ def write_samples(
     flow = ConditionalFlow.load(model)
     frames = {k: read_parquet(parts[k]) for k in DITAU_SR_PARTS}
     cols = feature_columns(frames["sr_train"])
-    k = float(params["oversampling"])
-    pieces = []
-    for split, per_event in (("train", k), ("val", k), ("test", 1.0)):
-        draws = kernel_samples(
-            flow,
-            frames[f"sr_{split}"][MASS].to_numpy(),
-            cols,
-            per_event,
-            params["signal_region"],
-            params["kde_bandwidth"],
-            seed,
-            MASS,
-        )
-        pieces.append(draws.assign(split=pd.array([split] * len(draws), dtype="string")))
-    out = pd.concat(pieces, ignore_index=True)
+    out = repeat_samples(flow, frames, cols, params, seed)
     n_out = int(flow.scaler_.out_of_range(out[cols].to_numpy()).sum())
     sizes = {s: int((out["split"] == s).sum()) for s in ("train", "val", "test")}
     write_parquet(out, samples_out)
     write_json({"sizes": sizes, "n_outside_training_range": n_out}, summary_out)
     log.info("samples %s, %d outside the flow's training range", sizes, n_out)
+
+
+def kernel_draws(
+    flow: ConditionalFlow,
+    masses: np.ndarray,
+    cols: Sequence[str],
+    per_event: float,
+    params: Mapping[str, Any],
+    seed: int,
+) -> pd.DataFrame:
+    """:func:`~resonant_ad.stages.flows.kernel_samples` with the study's ``params``
+    (signal_region, kde_bandwidth) and mass column."""
+    return kernel_samples(
+        flow, masses, cols, per_event, params["signal_region"], params["kde_bandwidth"], seed, MASS
+    )
+
+
+def repeat_samples(
+    flow: ConditionalFlow,
+    frames: Mapping[str, pd.DataFrame],
+    cols: Sequence[str],
+    params: Mapping[str, Any],
+    seed: int,
+) -> pd.DataFrame:
+    """``oversampling`` kernel draws per SR train and val event, one per SR test event
+    (``frames``: the SR parts), with a ``split`` column (see :func:`write_samples`)."""
+    k = float(params["oversampling"])
+    pieces = []
+    for split, per_event in (("train", k), ("val", k), ("test", 1.0)):
+        draws = kernel_draws(
+            flow, frames[f"sr_{split}"][MASS].to_numpy(), cols, per_event, params, seed
+        )
+        pieces.append(draws.assign(split=pd.array([split] * len(draws), dtype="string")))
+    return pd.concat(pieces, ignore_index=True)
+
+
+def weak_classes(
+    data: pd.DataFrame, synthetic: pd.DataFrame, split: str, cols: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y) of a weakly supervised training set: SR ``data`` (class 1) and the synthetic
+    events of ``split`` (class 0); the class is the source, never the truth label."""
+    real = data[list(cols)].to_numpy(np.float64)
+    fake = synthetic.loc[synthetic["split"] == split, list(cols)].to_numpy(np.float64)
+    return np.vstack([real, fake]), np.r_[np.ones(len(real)), np.zeros(len(fake))]
 
 
 def data_synthetic(
@@ -196,18 +226,7 @@ def data_synthetic(
         new = []
         if len(fresh):
             flow = flow or ConditionalFlow.load(model)
-            new = [
-                kernel_samples(
-                    flow,
-                    fresh,
-                    cols,
-                    k,
-                    params["signal_region"],
-                    params["kde_bandwidth"],
-                    seed,
-                    MASS,
-                )
-            ]
+            new = [kernel_draws(flow, fresh, cols, k, params, seed)]
         n_fresh += len(fresh)
         keep = [known[[*cols, MASS, "kde_center"]]] if len(known) else []
         table = pd.concat([*keep, *new], ignore_index=True)
@@ -286,14 +305,8 @@ def train_and_score(
     }
     synthetic, n_fresh = data_synthetic(model, samples, data, cols, sampling, sampling_seed)
 
-    def classes(split: str) -> tuple[np.ndarray, np.ndarray]:
-        real = data[split][cols]
-        fake = synthetic.loc[synthetic["split"] == split, cols]
-        X = np.vstack([real.to_numpy(np.float64), fake.to_numpy(np.float64)])
-        return X, np.r_[np.ones(len(real)), np.zeros(len(fake))]
-
-    X, y = classes("train")
-    X_val, y_val = classes("val")
+    X, y = weak_classes(data["train"], synthetic, "train", cols)
+    X_val, y_val = weak_classes(data["val"], synthetic, "val", cols)
     clf = make_classifier(classifier_cfg, seed).fit(X, y, X_val, y_val)
     test = pd.concat(
         [frames["sr_test"], sig[sig["role"] == "test"].drop(columns="role")], ignore_index=True
