@@ -3,9 +3,8 @@
 Every case calls the function a workflow rule runs, with an output file that already holds an
 earlier result; the call must fail with a message naming the bad file, key or value, and the
 earlier result must keep its bytes (outputs are only ever replaced by a complete new file).
-Config values of the wrong type or range are rejected by the schema before any rule runs
-(``tests/test_workflow.py::test_schema_rejects_bad_config_naming_the_key`` and
-``test_cross_key_config_errors_name_the_key``); a download with the wrong checksum is
+Config values of the wrong type or range, or that disagree with each other, are refused
+before any rule runs (``tests/test_config_guards.py``); a download with the wrong checksum is
 ``tests/test_download.py::test_md5_mismatch_names_file_and_both_checksums_and_leaves_nothing``.
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import TINY, copy_workflow, dry_run_jobs, run_snakemake
+from conftest import REPO, TINY, copy_workflow, dry_run_jobs, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -50,49 +50,6 @@ def test_nothing_to_do_after_a_complete_run(toy_run):
 
 
 @pytest.mark.parametrize(
-    ("override", "culprit"),
-    [
-        ("toy={classifier: {epoch: 3}}", "epoch"),
-        ("toy={classifier: {epochs: ten}}", "epochs"),
-        ("toy={selection_efficiency: 1.5}", "selection_efficiency"),
-        ("studies=[nonsense]", "studies"),
-    ],
-)
-def test_schema_rejects_bad_config_naming_the_key(tmp_path, override, culprit):
-    workdir = copy_workflow(tmp_path / "wf")
-    proc = run_snakemake(workdir, "-n", "--cores", "1", "--config", override, check=False)
-    assert proc.returncode != 0
-    message = proc.stdout + proc.stderr
-    assert "Error validating config" in message
-    assert culprit in message
-    assert not (workdir / "results").exists()
-
-
-@pytest.mark.parametrize(
-    ("override", "culprit"),
-    [
-        ("lhco_surrogate={scan: {windows: [[1.0, 1.4]]}}", "lhco_surrogate.scan.windows[0]"),
-        ("lhco_surrogate={signal_region: [3.7, 3.3]}", "lhco_surrogate.signal_region"),
-        (
-            "lhco_surrogate={scan: {windows: [[3.0, 3.4]], feature_set: nope}}",
-            "lhco_surrogate.scan.feature_set",
-        ),
-        # the scan's nominal window is the main analysis: it can only read what that builds
-        ("lhco_surrogate={scan: {methods: [cathode, cwola]}}", "lhco_surrogate.scan.methods"),
-        ("lhco_surrogate={scan: {injection: 700}}", "lhco_surrogate.scan.injection"),
-        ("lhco_surrogate={scan: {runs: 4}}", "lhco_surrogate.scan.runs"),
-    ],
-)
-def test_cross_key_config_errors_name_the_key(tmp_path, override, culprit):
-    """What the schema cannot say (windows inside the fit range, known names) is checked next."""
-    workdir = copy_workflow(tmp_path / "wf")
-    proc = run_snakemake(workdir, "-n", "--cores", "1", "--config", override, check=False)
-    assert proc.returncode != 0
-    assert culprit in proc.stdout + proc.stderr
-    assert not (workdir / "results").exists()
-
-
-@pytest.mark.parametrize(
     "args",
     [
         # the GPU profile's settings with the real data's config (its runs_per_job: all is
@@ -117,3 +74,58 @@ def test_the_paper_scale_configs_plan_their_dag_with_the_readme_commands(tmp_pat
         flows = sum(v for k, v in counts.items() if k.startswith("train_flow"))
         classifiers = sum(v for k, v in counts.items() if k.startswith("train_classifier"))
         assert (flows, classifiers) == (60 + 2, 6 * 60 + 2 * 3)
+
+
+def planned_resources(workdir, *args: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, {threads, gpu, mem_mb, …}) of every job that ``snakemake -n *args`` plans."""
+    out = run_snakemake(workdir, "-n", *args).stdout
+    jobs: list[tuple[str, dict[str, str]]] = []
+    for block in out.split("\nrule ")[1:]:
+        name, _, body = block.partition(":\n")
+        found: dict[str, str] = {}
+        for line in body.splitlines():
+            key, _, value = line.strip().partition(": ")
+            if key == "threads":
+                found["threads"] = value
+            elif key == "resources":
+                found.update(item.split("=", 1) for item in value.split(", "))
+        jobs.append((name.strip(), found))
+    return jobs
+
+
+def _training(rule: str) -> bool:
+    return rule.split("_lhco")[0] in ("train_flow", "train_classifier") or rule == (
+        "ditau_train_flow"
+    )
+
+
+def test_gpu_profile_keeps_every_training_job_on_the_gpu_under_a_users_config(tmp_path):
+    """The GPU profile declares the machine's GPU (`resources: [gpu=1]`); a `--config` of the
+    user's (which replaces a profile's `config:`) cannot drop the training jobs' GPU."""
+    workdir = copy_workflow(tmp_path / "wf")
+    jobs = planned_resources(
+        workdir,
+        *("--profile", "workflow/profiles/gpu", "--configfile", "config/lhco_surrogate_full.yaml"),
+        *("--config", "lhco_surrogate={flow: {epochs: 50}}"),
+    )
+    training = [(rule, res) for rule, res in jobs if _training(rule)]
+    assert {rule.split("_lhco")[0] for rule, _ in training} == {"train_flow", "train_classifier"}
+    for rule, res in training:
+        assert (res["gpu"], res["threads"], res["mem_mb"]) == ("1", "2", "16000"), rule
+    others = [res.get("gpu", "0") for rule, res in jobs if not _training(rule)]
+    assert others and set(others) == {"0"}
+
+
+@pytest.mark.parametrize("declared", [None, "gpu=4"])
+def test_slurm_profile_gpu_example_gives_training_jobs_a_gpu(tmp_path, declared):
+    """The SLURM profile's commented GPU example (`resources: [gpu=4]`) as a flag: training
+    jobs ask for one GPU each; without it, none does."""
+    workdir = copy_workflow(tmp_path / "wf")
+    extra = ("--resources", declared) if declared else ()
+    jobs = planned_resources(
+        workdir, "--profile", "workflow/profiles/slurm", "--slurm-no-account", *extra
+    )
+    training = [res for rule, res in jobs if _training(rule)]
+    assert len(training) >= 3
+    assert {res["gpu"] for res in training} == ({"1"} if declared else {"0"})
+    assert "# resources: [gpu=4]" in (REPO / "workflow/profiles/slurm/config.yaml").read_text()

@@ -1,12 +1,11 @@
 # Shared set-up: config validation (defaults filled in from the schema) and the wildcard
 # constraints. Helpers live in the package (resonant_ad.workflow.patterns / .config / .smk).
-from snakemake.utils import validate
-
 from resonant_ad.stages import parts
 from resonant_ad.workflow import files, patterns, targets
 from resonant_ad.stages.methods import METHODS
 from resonant_ad.workflow.config import (
-    check_dijet_study,
+    claim_gpus,
+    declared_gpus,
     coerce_strings,
     config_slice,
     flow_training_slice,
@@ -18,18 +17,17 @@ from resonant_ad.workflow.config import (
 )
 from resonant_ad.core.seeding import derive_seed, run_seed
 from resonant_ad.studies.dijet.realism import REFERENCE_FILES
+from resonant_ad.workflow.guards import check_config
 from resonant_ad.workflow.smk import source_hash
 
 # Nested `--config` values arrive as strings: re-read them where the schema wants numbers,
-# then validate (which also fills in the schema's defaults).
+# then check the schema (which also fills in its defaults) and the cross-key rules: a bad
+# value stops here, before any job, with a few lines naming its key.
 CONFIG_SCHEMA = "../schemas/config.schema.yaml"
 config.update(coerce_strings(dict(config), load_schema(workflow.source_path(CONFIG_SCHEMA))))
-validate(config, CONFIG_SCHEMA)
-for _study in config["studies"]:
-    if _study not in config:
-        raise ValueError(f"config: study {_study!r} is listed in `studies` but has no section")
-    if _study in patterns.DIJET_STUDIES:
-        check_dijet_study(config, _study)
+check_config(config, workflow.source_path(CONFIG_SCHEMA))
+# a run that declares GPUs (`--resources gpu=N`, the GPU profile) gives each training job one
+claim_gpus(config, declared_gpus(workflow))
 # the null study's datasets are study sections of their own, built only when asked for
 config.update(null_datasets(config))
 

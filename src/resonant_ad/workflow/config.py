@@ -17,7 +17,6 @@ from typing import Any
 
 import yaml
 
-from resonant_ad.stages.parts import format_window
 from resonant_ad.workflow.patterns import DIJET_STUDIES
 
 _NON_STRING = {"integer", "number", "boolean", "null", "array", "object"}
@@ -52,10 +51,13 @@ def load_study(
     ``snakemake --configfile F`` merges F over the Snakefile's ``config/config.yaml`` (nested
     mappings key by key, anything else replaced), so a study file states only what differs
     from the default; ``base`` is that default (None: the file alone, as the tests' configs,
-    which replace it). Then the schema (its defaults filled in) and, for a dijet study, the
-    cross-key checks. Relative paths are taken from the project root (:func:`project_root`).
+    which replace it). Then the schema (its defaults filled in) and the cross-key checks
+    (:func:`~resonant_ad.workflow.guards.check_config`). Relative paths are taken from the
+    project root (:func:`project_root`).
     """
-    from snakemake.utils import update_config, validate
+    from snakemake.utils import update_config
+
+    from resonant_ad.workflow.guards import check_config
 
     root = project_root()
     with open(root / config_path) as fh:
@@ -68,9 +70,7 @@ def load_study(
     if study not in config:
         raise KeyError(f"{config_path}: no {study!r} section")
     config["studies"] = [study]
-    validate(config, str(root / SCHEMA))
-    if study in DIJET_STUDIES:
-        check_dijet_study(config, study)  # as the workflow does before any rule
+    check_config(config, root / SCHEMA)  # as the workflow does before any rule
     return config[study]
 
 
@@ -186,51 +186,35 @@ def rule_resources(
     train as the ``members`` of one model on a GPU (``gpu`` > 0), which takes about the time
     of one (a CPU cluster's time limit would otherwise kill a grouped job).
     """
-    out = {k: v for k, v in config["resources"][rule].items() if k != "threads"}
+    out = {k: v for k, v in config["resources"][rule].items() if k not in ("threads", "on_gpu")}
     if "runtime" in out and not (members and out.get("gpu", 0) > 0):
         out["runtime"] = int(out["runtime"]) * max(1, int(runs))
     return out
 
 
-def check_dijet_study(config: Mapping[str, Any], study: str) -> None:
-    """Cross-key checks of a dijet study the schema cannot express; errors name the key."""
-    cfg = config[study]
-    windows = [("signal_region", cfg["signal_region"])]
-    windows += [(f"scan.windows[{i}]", w) for i, w in enumerate(cfg["scan"]["windows"])]
-    lo_fit, hi_fit = cfg["bumphunt"]["fit_range"]
-    for key, (low, high) in windows:
-        if not low < high:
-            raise ValueError(f"config: {study}.{key} = {[low, high]} needs low < high")
-        if not (lo_fit <= low and high <= hi_fit):
-            raise ValueError(
-                f"config: {study}.{key} = {[low, high]} lies outside "
-                f"{study}.bumphunt.fit_range = {[lo_fit, hi_fit]}"
-            )
-    scan = cfg["scan"]
-    if scan["windows"] and scan["feature_set"] not in cfg["feature_sets"]:
-        raise ValueError(
-            f"config: {study}.scan.feature_set = {scan['feature_set']!r} is not one of "
-            f"{study}.feature_sets {sorted(cfg['feature_sets'])}"
-        )
-    if format_window(cfg["signal_region"]) in [format_window(w) for w in scan["windows"]]:
-        # the scan's nominal window is the main analysis, whose bump hunts it reads
-        where = f"the scan's window {cfg['signal_region']} is the main analysis, but"
-        missing = [m for m in scan["methods"] if m not in cfg["methods"]]
-        if missing:
-            raise ValueError(
-                f"config: {where} {study}.scan.methods {missing} are not in "
-                f"{study}.methods {cfg['methods']}"
-            )
-        if scan["injection"] not in cfg["injections"]:
-            raise ValueError(
-                f"config: {where} {study}.scan.injection = {scan['injection']} is not in "
-                f"{study}.injections {cfg['injections']}"
-            )
-        if scan["runs"] > cfg["runs"]:
-            raise ValueError(
-                f"config: {where} {study}.scan.runs = {scan['runs']} exceeds "
-                f"{study}.runs = {cfg['runs']}"
-            )
+#: the rules whose jobs train torch models: they take a GPU when the run declares one
+GPU_RULES = ("train_flow", "train_classifier", "ditau_train_flow")
+
+
+def declared_gpus(workflow: Any) -> int:
+    """The GPUs a Snakemake run declares (``--resources gpu=N``, as the GPU profile does)."""
+    declared = workflow.global_resources.get("gpu")
+    return int(getattr(declared, "value", None) or 0)
+
+
+def claim_gpus(config: dict[str, Any], gpus: int) -> None:
+    """With ``gpus`` declared, every :data:`GPU_RULES` job asks for one GPU and takes its
+    ``on_gpu`` threads and memory (in place).
+
+    The declaration is a command-line resource, not a config value, so a user's ``--config``
+    (which replaces a profile's ``config:``) cannot drop the GPU requests.
+    """
+    if gpus < 1:
+        return
+    for rule in GPU_RULES:
+        entry = config["resources"][rule]
+        entry.update(entry.get("on_gpu", {}))
+        entry["gpu"] = max(int(entry.get("gpu", 0)), 1)
 
 
 _DIJET = "|".join(DIJET_STUDIES)
@@ -256,7 +240,6 @@ def null_datasets(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     (``results/<study>_null<seed>/…``); only the null study's tables ask for them.
     """
     from resonant_ad.core.seeding import derive_seed
-    from resonant_ad.stages.methods import method
 
     out: dict[str, dict[str, Any]] = {}
     for study in DIJET_STUDIES:
@@ -265,12 +248,7 @@ def null_datasets(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         cfg = config[study]
         if cfg["data"]["source"] != "surrogate":
             continue
-        null = cfg["null_study"]
-        for name in null["methods"]:
-            if not method(name).weakly_supervised:
-                raise ValueError(
-                    f"config: {study}.null_study.methods: {name!r} is not weakly supervised"
-                )
+        null = cfg["null_study"]  # its methods are checked in guards.dijet_problems
         for seed in null["data_seeds"]:
             section = copy.deepcopy(dict(cfg))
             section["data"]["surrogate"]["seed"] = int(seed)
