@@ -65,6 +65,24 @@ def dry_run_jobs(workdir: Path, *args: str) -> dict[str, int]:
     return out
 
 
+def planned_jobs(workdir: Path, *args: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, {threads, wildcards and resources by name}) of every job ``snakemake -n *args``
+    plans in ``workdir``."""
+    out = run_snakemake(workdir, "-n", *args).stdout
+    jobs: list[tuple[str, dict[str, str]]] = []
+    for block in out.split("\nrule ")[1:]:
+        name, _, body = block.partition(":\n")
+        found: dict[str, str] = {}
+        for line in body.splitlines():
+            key, _, value = line.strip().partition(": ")
+            if key == "threads":
+                found["threads"] = value
+            elif key in ("resources", "wildcards"):
+                found.update(item.split("=", 1) for item in value.split(", ") if "=" in item)
+        jobs.append((name.strip(), found))
+    return jobs
+
+
 def content_digest(path: Path) -> str:
     """Content digest: tables byte for byte, models by their tensors (the archive differs)."""
     if path.suffix == ".pt":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import REPO, TINY, copy_workflow, dry_run_jobs, run_snakemake
+from conftest import REPO, TINY, copy_workflow, dry_run_jobs, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -76,23 +76,6 @@ def test_the_paper_scale_configs_plan_their_dag_with_the_readme_commands(tmp_pat
         assert (flows, classifiers) == (60 + 2, 6 * 60 + 2 * 3)
 
 
-def planned_resources(workdir, *args: str) -> list[tuple[str, dict[str, str]]]:
-    """(rule, {threads, gpu, mem_mb, …}) of every job that ``snakemake -n *args`` plans."""
-    out = run_snakemake(workdir, "-n", *args).stdout
-    jobs: list[tuple[str, dict[str, str]]] = []
-    for block in out.split("\nrule ")[1:]:
-        name, _, body = block.partition(":\n")
-        found: dict[str, str] = {}
-        for line in body.splitlines():
-            key, _, value = line.strip().partition(": ")
-            if key == "threads":
-                found["threads"] = value
-            elif key == "resources":
-                found.update(item.split("=", 1) for item in value.split(", "))
-        jobs.append((name.strip(), found))
-    return jobs
-
-
 def _training(rule: str) -> bool:
     return rule.split("_lhco")[0] in ("train_flow", "train_classifier") or rule == (
         "ditau_train_flow"
@@ -103,7 +86,7 @@ def test_gpu_profile_keeps_every_training_job_on_the_gpu_under_a_users_config(tm
     """The GPU profile declares the machine's GPU (`resources: [gpu=1]`); a `--config` of the
     user's (which replaces a profile's `config:`) cannot drop the training jobs' GPU."""
     workdir = copy_workflow(tmp_path / "wf")
-    jobs = planned_resources(
+    jobs = planned_jobs(
         workdir,
         *("--profile", "workflow/profiles/gpu", "--configfile", "config/lhco_surrogate_full.yaml"),
         *("--config", "lhco_surrogate={flow: {epochs: 50}}"),
@@ -122,7 +105,7 @@ def test_slurm_profile_gpu_example_gives_training_jobs_a_gpu(tmp_path, declared)
     jobs ask for one GPU each; without it, none does."""
     workdir = copy_workflow(tmp_path / "wf")
     extra = ("--resources", declared) if declared else ()
-    jobs = planned_resources(
+    jobs = planned_jobs(
         workdir, "--profile", "workflow/profiles/slurm", "--slurm-no-account", *extra
     )
     training = [res for rule, res in jobs if _training(rule)]

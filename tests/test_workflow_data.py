@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_workflow, dry_run_jobs, run_snakemake
+from conftest import copy_workflow, planned_jobs, run_snakemake
 
 from resonant_ad.stages.evaluate import METRIC_COLUMNS
 from resonant_ad.stages.methods import METHODS
@@ -213,32 +213,65 @@ def test_wrong_checksum_fails_and_leaves_no_file(tmp_path, served_files):
     assert not folder.exists() or list(folder.iterdir()) == []  # no partial or temporary file
 
 
-def _jobs_to_rerun(workdir, config: str) -> dict[str, int]:
-    """Rule name → jobs that a dry run with ``--config config`` would run on a finished run."""
-    return dry_run_jobs(workdir, "--config", config)
+#: the tiny run's methods
+ALL = {"cathode", "lacathode", "decorrelated", "idealized", "supervised", "cwola"}
 
 
 @pytest.mark.parametrize(
-    ("change", "reruns", "keeps"),
+    ("change", "reruns", "keeps", "retrained"),
     [
-        # the CATHODE sample size: sampling and what uses the samples, not the flow training
+        # the CATHODE sample size: the sampling, the m0 samples of the decorrelation and
+        # LaCATHODE's N(0, 1) class (sized like it): those three methods' classifiers only
         (
             "lhco_surrogate={flow: {n_samples: 2500}}",
-            {"sample_flow", "decorrelate", "evaluate"},
+            {"sample_flow", "decorrelate", "train_classifier", "evaluate"},
             {"train_flow", "to_latent", "split"},
+            {"cathode", "lacathode", "decorrelated"},
+        ),
+        # the mass KDE's width: CATHODE's sampling and what reads its samples, no decorrelation
+        (
+            "lhco_surrogate={flow: {kde_bandwidth: 0.02}}",
+            {"sample_flow", "train_classifier", "evaluate"},
+            {"train_flow", "to_latent", "decorrelate", "split"},
+            {"cathode"},
         ),
         # CWoLa's sidebands: only the CWoLa classifiers and what follows them
         (
             "lhco_surrogate={cwola: {sideband_width: 0.3}}",
-            {"evaluate", "bumphunt"},
+            {"train_classifier", "evaluate", "bumphunt"},
             {"train_flow", "sample_flow", "decorrelate", "to_latent"},
+            {"cwola"},
+        ),
+        # the NN classifiers' epochs: every method's classifiers, no flow step
+        (
+            "lhco_surrogate={classifier: {nn: {epochs: 3}}}",
+            {"train_classifier", "evaluate", "bumphunt"},
+            {"train_flow", "sample_flow", "decorrelate", "to_latent", "split"},
+            ALL,
+        ),
+        # the HGB settings, unused while classifier.type is nn: nothing
+        ("lhco_surrogate={classifier: {hgb: {n_members: 3}}}", set(), None, set()),
+        # the bump hunt's selections: the bump hunts and their summaries, no training
+        (
+            "lhco_surrogate={bumphunt: {efficiencies: [0.1]}}",
+            {"bumphunt"},
+            {"train_flow", "sample_flow", "train_classifier", "evaluate", "split"},
+            set(),
         ),
     ],
+    ids=["n_samples", "kde_bandwidth", "cwola", "nn.epochs", "hgb", "bumphunt"],
 )
-def test_a_config_change_reruns_exactly_what_it_touches(dijet_run, change, reruns, keeps):
-    jobs = _jobs_to_rerun(dijet_run, change)
-    rules = {name.split("_lhco_surrogate_")[0] for name in jobs}  # group rules → their family
-    assert reruns <= rules, jobs
-    assert not (keeps & rules), jobs
-    if "cwola" in change:  # CWoLa's classifier jobs only: 2 feature sets × 2 injections
-        assert jobs.get("train_classifier_lhco_surrogate_runs0_0", 0) == 2 * 2, jobs
+def test_a_config_change_reruns_exactly_what_it_touches(
+    dijet_run, change, reruns, keeps, retrained
+):
+    """Each rule's params carry only what it reads: a change reruns the jobs that read it
+    (the classifiers of the methods that read it) and what follows them."""
+    jobs = planned_jobs(dijet_run, "--config", change)
+    rules = {name.split("_lhco_surrogate")[0] for name, _ in jobs}  # group rules → family
+    if keeps is None:
+        assert jobs == [], jobs
+        return
+    assert reruns <= rules, rules
+    assert not (keeps & rules), rules
+    methods = {w["method"] for name, w in jobs if name.startswith("train_classifier")}
+    assert methods == retrained, methods

@@ -26,8 +26,8 @@ for _study, _runs, _windows in files.training_groups(config):
         resources:
             **rule_resources(config, "train_classifier", len(_runs), members=True),
         params:
-            classifier=config[_study]["classifier"],
-            sampling={k: config[_study]["flow"][k] for k in ("n_samples", "sample_val_fraction")},
+            classifier=classifier_slice(config[_study]["classifier"]),
+            sampling=lambda w: method_sampling_slice(config, _study, w.method),
             signal_region=lambda w: parts.parse_window(w.window),
             cwola=cwola_slice(_study),
             seeds=method_seeds(_study, _runs),

@@ -5,7 +5,10 @@ from resonant_ad.workflow import files, patterns, targets
 from resonant_ad.stages.methods import METHODS
 from resonant_ad.workflow.config import (
     claim_gpus,
+    classifier_slice,
     declared_gpus,
+    flow_sampling_slice,
+    method_sampling_slice,
     coerce_strings,
     config_slice,
     flow_training_slice,

@@ -194,7 +194,7 @@ for _repeats in files.ditau_repeat_groups(config):
         resources:
             **rule_resources(config, "ditau_train_classifier", len(_repeats)),
         params:
-            classifier=config["ditau"]["classifier"],
+            classifier=classifier_slice(config["ditau"]["classifier"]),
             sampling={
                 "signal_region": config["ditau"]["signal_region"],
                 "kde_bandwidth": config["ditau"]["flow"]["kde_bandwidth"],

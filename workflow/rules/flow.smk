@@ -69,7 +69,7 @@ for _study, _runs, _windows in files.training_groups(config):
         resources:
             **rule_resources(config, "sample_flow", len(_runs)),
         params:
-            flow=config[_study]["flow"],
+            flow=flow_sampling_slice(config, _study),
             signal_region=lambda w: parts.parse_window(w.window),
             seeds=run_seeds(_study, "sample", _runs),
             runs=list(_runs),
@@ -178,7 +178,7 @@ for _study, _runs, _windows in files.training_groups(config):
         resources:
             **rule_resources(config, "to_latent", len(_runs)),
         params:
-            flow=config[_study]["flow"],
+            flow=flow_sampling_slice(config, _study, ("n_samples", "sample_val_fraction")),
             signal_region=lambda w: parts.parse_window(w.window),
             seeds=run_seeds(_study, "decorrelate", _runs),
             runs=list(_runs),

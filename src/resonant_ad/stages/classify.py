@@ -204,7 +204,7 @@ def train_and_score_runs(
     inputs: Sequence[Mapping[str, str]],
     outputs: Sequence[Mapping[str, str]],
     classifier_cfg: Mapping[str, Any],
-    flow_params: Mapping[str, Any],
+    flow_params: Mapping[str, Any] | None,
     seeds: Sequence[int],
     signal_region: Sequence[float] | None = None,
     cwola: Mapping[str, Any] | None = None,
@@ -218,7 +218,8 @@ def train_and_score_runs(
     tests). NN classifiers of the runs train together as the members of one model
     (:func:`resonant_ad.core.classifier.fit_members`: the same result as one by one); HGB
     ensembles one after the other. ``signal_region`` and ``cwola`` (its
-    ``sideband_width``) are needed by CWoLa only.
+    ``sideband_width``) are needed by CWoLa only, ``flow_params`` (``n_samples``,
+    ``sample_val_fraction``: the size of the N(0, 1) class) by LaCATHODE only.
     """
     m = method(method_name)
     runs = []
@@ -228,11 +229,14 @@ def train_and_score_runs(
         if missing:
             raise KeyError(f"{method_name}: inputs lack {missing}")
         frames = {name: read_parquet(run_inputs[name]) for name in needed}
+        if "normal" in m.sources() and not flow_params:
+            raise ValueError(f"{method_name}: its N(0, 1) class needs n_samples and a val share")
+        sampling = flow_params or {"n_samples": 0, "sample_val_fraction": 0.0}
         data = training_sets(
             m,
             frames,
-            int(flow_params["n_samples"]),
-            float(flow_params["sample_val_fraction"]),
+            int(sampling["n_samples"]),
+            float(sampling["sample_val_fraction"]),
             derive_seed(seed, "synthetic"),
             signal_region,
             None if cwola is None else cwola["sideband_width"],

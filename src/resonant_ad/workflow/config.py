@@ -170,6 +170,34 @@ def flow_training_slice(config: Mapping[str, Any], study: str) -> dict[str, Any]
     return {k: v for k, v in flow.items() if k not in FLOW_SAMPLING_KEYS}
 
 
+def flow_sampling_slice(
+    config: Mapping[str, Any], study: str, keys: tuple[str, ...] = FLOW_SAMPLING_KEYS
+) -> dict[str, Any]:
+    """The flow section's sampling ``keys`` that one step reads (e.g. the decorrelation draws
+    ``n_samples`` at m0 but no KDE, so ``kde_bandwidth`` does not rerun it)."""
+    return {k: config[study]["flow"][k] for k in keys}
+
+
+def classifier_slice(section: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``classifier`` section's type and that type's settings only: a change under
+    ``classifier.hgb`` does not retrain NN classifiers, nor the reverse."""
+    kind = section["type"]
+    return {"type": kind, kind: section[kind]}
+
+
+def method_sampling_slice(
+    config: Mapping[str, Any], study: str, method_name: str
+) -> dict[str, Any] | None:
+    """The flow's sampling settings a method's classifier training reads: the N(0, 1) draws
+    of LaCATHODE's reference class are sized like CATHODE's samples (``n_samples``,
+    ``sample_val_fraction``); the other methods read none (None)."""
+    from resonant_ad.stages.methods import method
+
+    if "normal" not in method(method_name).sources():
+        return None
+    return flow_sampling_slice(config, study, ("n_samples", "sample_val_fraction"))
+
+
 def resource(config: Mapping[str, Any], rule: str, key: str) -> Any:
     """One compute request (threads, mem_mb, runtime) of ``rule`` from ``config['resources']``."""
     return config["resources"][rule][key]
