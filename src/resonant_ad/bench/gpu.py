@@ -255,8 +255,8 @@ def projection(rows: list[dict[str, Any]]) -> dict[str, Any]:
     3 feature sets × 2 injections: 6 jobs training 10 flows together (100 epochs, or the
     early-stopped length measured here), 6 × 6 method jobs training 10 classifiers together,
     sampling / latents / decorrelation per run on the GPU; the CPU stages (generation,
-    evaluation, bump hunts) at the README's measured paper-scale seconds per job, 14 jobs
-    side by side on the machine's cores.
+    evaluation, bump hunts) at the measured paper-scale seconds per job
+    (docs/benchmarks.md), 14 jobs side by side on the machine's cores.
     """
     df = pd.DataFrame(rows)
     flow10 = df[(df["part"] == "flow") & (df["members"] > 1)].iloc[0]

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 SIC_GRID = np.logspace(-5, 0, 201)
 #: quantiles of the bands over runs (the paper's central 68%)
 BAND = (0.16, 0.84)
-#: the columns of metrics.csv, in order (an interface: see the README's "Outputs")
+#: the columns of metrics.csv, in order (an interface: see docs/outputs.md)
 METRIC_COLUMNS = (
     "method",
     "injection",

@@ -43,7 +43,7 @@ from resonant_ad.stats.metrics import roc_auc, sic_curve, sic_metrics, sic_on_gr
 log = logging.getLogger(__name__)
 
 MASS = "mvis"
-#: metrics.csv columns (an interface, see the README)
+#: metrics.csv columns (an interface, see docs/outputs.md)
 METRIC_COLUMNS = (
     "signal",
     "injection",
