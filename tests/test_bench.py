@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from resonant_ad.bench.chain import STAGES, bench_stages, default_study
 from resonant_ad.bench.cli import main
 from resonant_ad.bench.cpu import bench_chunks, bench_rules
-from resonant_ad.bench.stages import STAGES, bench_stages, default_study
 
 
 def test_default_study_rescales_and_shortens_trainings():
@@ -104,7 +104,7 @@ def test_gpu_benchmark_graph_branches_run_with_stand_in_graphs(
 def test_gpu_projection_counts_the_paper_scale_config():
     """The projected study is the one ``config/lhco_surrogate_full.yaml`` runs."""
     from resonant_ad.bench.gpu import PAPER_STUDY
-    from resonant_ad.workflow.config import load_study
+    from resonant_ad.pipeline.config import load_study
 
     full = load_study("config/lhco_surrogate_full.yaml", "lhco_surrogate")
     assert PAPER_STUDY["groups"] == len(full["feature_sets"]) * len(full["injections"])

@@ -4,7 +4,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from resonant_ad.workflow.config import (
+from resonant_ad.pipeline.config import (
     coerce_strings,
     load_schema,
     load_study,

@@ -1,5 +1,5 @@
 """Every bad config value is refused by ``snakemake -n`` before any job: a few lines naming
-the key, the value and what is allowed (``resonant_ad.workflow.guards``), no schema dump."""
+the key, the value and what is allowed (``resonant_ad.pipeline.guards``), no schema dump."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import REPO, copy_workflow, run_snakemake
 
-from resonant_ad.workflow.guards import ConfigError, check_config, key_path
+from resonant_ad.pipeline.guards import ConfigError, check_config, key_path
 
 #: (--config override, the key path the error must name)
 BAD = [

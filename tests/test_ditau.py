@@ -11,13 +11,13 @@ import yaml
 from conftest import copy_workflow, dry_run_jobs
 
 from resonant_ad.core.flow import ConditionalFlow
+from resonant_ad.pipeline.files import ditau_group_outputs
 from resonant_ad.stages.flows import feature_columns
 from resonant_ad.stages.parts import DITAU_BACKGROUND_PARTS
 from resonant_ad.studies.ditau import data as ditau
 from resonant_ad.studies.ditau import study as ds
 from resonant_ad.studies.ditau.data import OBJECT_TYPES, PADDING
 from resonant_ad.studies.ditau.generate import generate_objects
-from resonant_ad.workflow.files import ditau_group_outputs
 
 SELECTION = {"tau_eta_max": 2.4, "leading_tau_pt_min": 40.0, "mvis_min": 100.0}
 FEATURES = {"n_rho": 10, "padding_noise": 0.01, "ht_floor": 1.0}

@@ -9,7 +9,7 @@ import resonant_ad
 
 PACKAGE = Path(resonant_ad.__file__).parent
 #: lower layers first; a module may import its own layer and the ones before it
-LAYERS = ("core", "stats", "stages", "studies", "workflow", "bench")
+LAYERS = ("core", "stats", "stages", "studies", "pipeline", "bench")
 STUDIES = ("toy", "dijet", "ditau")
 MAX_LINES = 450
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from resonant_ad.pipeline import files
 from resonant_ad.stages import parts
 from resonant_ad.stages.classify import (
     input_columns,
@@ -17,7 +18,6 @@ from resonant_ad.stages.classify import (
     training_sets,
 )
 from resonant_ad.stages.methods import METHODS, SIC_SIGNAL_PARTS, TEST_PARTS, method
-from resonant_ad.workflow import files
 
 FEATURES = ["a", "b"]
 

@@ -10,10 +10,10 @@ import pytest
 from conftest import copy_workflow, run_snakemake
 
 from resonant_ad.core.io import write_parquet
+from resonant_ad.pipeline.config import load_study, null_datasets
+from resonant_ad.pipeline.files import null_run_inputs, training_groups
+from resonant_ad.pipeline.targets import null_targets
 from resonant_ad.studies.dijet.null import null_figure, null_rows, summarize
-from resonant_ad.workflow.config import load_study, null_datasets
-from resonant_ad.workflow.files import null_run_inputs, training_groups
-from resonant_ad.workflow.targets import null_targets
 
 TINY = "tests/configs/dijet_tiny.yaml"
 

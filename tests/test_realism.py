@@ -114,7 +114,7 @@ def test_write_realism_check_flags_and_warns(tmp_path, caplog):
 def test_paper_scale_signal_strength():
     """1000 signal events in 1M QCD (config/lhco_surrogate_full.yaml) give the paper's
     S/B ≈ 0.6 % and S/√B ≈ 2.2 in the SR (estimated from the SR fractions of a sample)."""
-    from resonant_ad.workflow.config import load_study  # the config as the workflow reads it
+    from resonant_ad.pipeline.config import load_study  # the config as the workflow reads it
 
     full = load_study("config/lhco_surrogate_full.yaml", "lhco_surrogate")
     n_bkg = full["data"]["surrogate"]["n_background"]

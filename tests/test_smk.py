@@ -2,7 +2,7 @@ import logging
 
 import pytest
 
-from resonant_ad.workflow import smk
+from resonant_ad.pipeline import smk
 
 
 def test_source_hash_follows_package_imports():
@@ -45,10 +45,10 @@ def test_logged_writes_log_and_reraises(tmp_path):
 
 def test_package_import_is_followed_and_patterns_are_not_hashed():
     # `from resonant_ad.stages import flows` names the package, then the module
-    closure = smk.source_modules("bench.stages")
-    assert {"resonant_ad.stages.flows", "resonant_ad.workflow.config"} <= closure.keys()
+    closure = smk.source_modules("bench.chain")
+    assert {"resonant_ad.stages.flows", "resonant_ad.pipeline.config"} <= closure.keys()
     # path patterns, job files and targets are the DAG's, not a computation
-    assert not {f"resonant_ad.workflow.{m}" for m in ("patterns", "files", "targets")} & set(
+    assert not {f"resonant_ad.pipeline.{m}" for m in ("patterns", "files", "targets")} & set(
         closure
     )
 
@@ -81,7 +81,7 @@ def _dijet_config(runs_per_job):
 def test_bump_hunt_jobs_cover_every_run_and_method_once(per_job, nominal_groups):
     """The nominal window's runs in groups with every method; the scan's extra window with the
     scan's methods, in a job of its own even where its runs' label is a nominal one's."""
-    from resonant_ad.workflow import files
+    from resonant_ad.pipeline import files
 
     groups = files.bumphunt_groups(_dijet_config(per_job))
     nominal = [(runs, methods) for _, kind, runs, methods, _ in groups if kind == ""]
@@ -102,7 +102,7 @@ def test_bump_hunt_jobs_cover_every_run_and_method_once(per_job, nominal_groups)
 
 
 def test_group_files_round_trip_through_per_run():
-    from resonant_ad.workflow import files
+    from resonant_ad.pipeline import files
 
     outs = files.run_files("s", (3, 4), model="a/run{run}/{study}.pt", samples="b/run{run}.pq")
     assert files.per_run(outs, (4, 3)) == [
@@ -120,7 +120,7 @@ def test_group_files_round_trip_through_per_run():
 
 
 def test_di_tau_classifier_jobs_follow_runs_per_job_and_need_a_di_tau_section():
-    from resonant_ad.workflow import files
+    from resonant_ad.pipeline import files
 
     ditau = {"repeats": 5}
     assert files.ditau_repeat_groups({"runs_per_job": "all", "ditau": ditau}) == [(0, 1, 2, 3, 4)]

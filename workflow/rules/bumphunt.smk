@@ -47,12 +47,12 @@ rule bumphunt_summary:
     output:
         table=patterns.BUMPHUNT_SUMMARY,
         png=report(
-            patterns.BUMPHUNT_SIGNIFICANCE.replace("{ext}", "png"),
+            patterns.fill(patterns.BUMPHUNT_SIGNIFICANCE, ext="png"),
             caption="../report/bumphunt_significance.rst",
             category="Bump hunt",
             labels={"study": "{study}", "analysis": "{feature_set} SR {window}"},
         ),
-        pdf=patterns.BUMPHUNT_SIGNIFICANCE.replace("{ext}", "pdf"),
+        pdf=patterns.fill(patterns.BUMPHUNT_SIGNIFICANCE, ext="pdf"),
     log:
         "logs/{study}/{feature_set}/sr{window}/bumphunt_summary.log",
     benchmark:
@@ -80,12 +80,12 @@ rule bumphunt_fits:
         ],
     output:
         png=report(
-            patterns.BUMPHUNT_FITS.replace("{ext}", "png"),
+            patterns.fill(patterns.BUMPHUNT_FITS, ext="png"),
             caption="../report/bumphunt_fits.rst",
             category="Bump hunt",
             labels={"study": "{study}", "analysis": "{feature_set} SR {window} nsig {nsig}"},
         ),
-        pdf=patterns.BUMPHUNT_FITS.replace("{ext}", "pdf"),
+        pdf=patterns.fill(patterns.BUMPHUNT_FITS, ext="pdf"),
     log:
         "logs/{study}/{feature_set}/sr{window}/bumphunt_fits_nsig{nsig}.log",
     benchmark:
@@ -113,11 +113,11 @@ rule scan_summary:
     output:
         table=patterns.SCAN_SUMMARY,
         png=report(
-            patterns.SCAN_FIGURE.replace("{ext}", "png"),
+            patterns.fill(patterns.SCAN_FIGURE, ext="png"),
             caption="../report/scan.rst",
             category="Bump hunt",
         ),
-        pdf=patterns.SCAN_FIGURE.replace("{ext}", "pdf"),
+        pdf=patterns.fill(patterns.SCAN_FIGURE, ext="pdf"),
     log:
         "logs/{study}/scan/{feature_set}/nsig{nsig}/scan_summary.log",
     benchmark:

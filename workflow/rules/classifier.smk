@@ -88,26 +88,30 @@ rule evaluation_figures:
         mjj=patterns.MJJ_SELECTION,
     output:
         sic_png=report(
-            patterns.FEATURE_SET_FIGURE.replace("{name}.{ext}", "sic.png"),
+            patterns.fill(patterns.FEATURE_SET_FIGURE, name="sic", ext="png"),
             caption="../report/sic.rst",
             category="Dijet: {feature_set}",
             labels={"study": "{study}", "figure": "SIC"},
         ),
-        sic_pdf=patterns.FEATURE_SET_FIGURE.replace("{name}.{ext}", "sic.pdf"),
+        sic_pdf=patterns.fill(patterns.FEATURE_SET_FIGURE, name="sic", ext="pdf"),
         sculpting_chi2_png=report(
-            patterns.FEATURE_SET_FIGURE.replace("{name}.{ext}", "sculpting_chi2.png"),
+            patterns.fill(patterns.FEATURE_SET_FIGURE, name="sculpting_chi2", ext="png"),
             caption="../report/sculpting_chi2.rst",
             category="Dijet: {feature_set}",
             labels={"study": "{study}", "figure": "sculpting chi2/ndof"},
         ),
-        sculpting_chi2_pdf=patterns.FEATURE_SET_FIGURE.replace("{name}.{ext}", "sculpting_chi2.pdf"),
+        sculpting_chi2_pdf=patterns.fill(
+            patterns.FEATURE_SET_FIGURE, name="sculpting_chi2", ext="pdf"
+        ),
         mjj_selection_png=report(
-            patterns.FEATURE_SET_FIGURE.replace("{name}.{ext}", "mjj_selection.png"),
+            patterns.fill(patterns.FEATURE_SET_FIGURE, name="mjj_selection", ext="png"),
             caption="../report/mjj_selection.rst",
             category="Dijet: {feature_set}",
             labels={"study": "{study}", "figure": "mJJ after the cut"},
         ),
-        mjj_selection_pdf=patterns.FEATURE_SET_FIGURE.replace("{name}.{ext}", "mjj_selection.pdf"),
+        mjj_selection_pdf=patterns.fill(
+            patterns.FEATURE_SET_FIGURE, name="mjj_selection", ext="pdf"
+        ),
     log:
         "logs/{study}/{feature_set}/sr{window}/evaluation_figures.log",
     benchmark:

@@ -1,9 +1,9 @@
 # Shared set-up: config validation (defaults filled in from the schema) and the wildcard
-# constraints. Helpers live in the package (resonant_ad.workflow.patterns / .config / .smk).
+# constraints. Helpers live in the package (resonant_ad.pipeline.patterns / .config / .smk).
 from resonant_ad.stages import parts
-from resonant_ad.workflow import files, patterns, targets
+from resonant_ad.pipeline import files, patterns, targets
 from resonant_ad.stages.methods import METHODS
-from resonant_ad.workflow.config import (
+from resonant_ad.pipeline.config import (
     claim_gpus,
     classifier_slice,
     declared_gpus,
@@ -20,8 +20,8 @@ from resonant_ad.workflow.config import (
 )
 from resonant_ad.core.seeding import derive_seed, run_seed
 from resonant_ad.studies.dijet.realism import REFERENCE_FILES
-from resonant_ad.workflow.guards import check_config
-from resonant_ad.workflow.smk import source_hash
+from resonant_ad.pipeline.guards import check_config
+from resonant_ad.pipeline.smk import source_hash
 
 # Nested `--config` values arrive as strings: re-read them where the schema wants numbers,
 # then check the schema (which also fills in its defaults) and the cross-key rules: a bad

@@ -128,11 +128,11 @@ rule data_overview:
         events=patterns.PREPARED_EVENTS,
     output:
         png=report(
-            patterns.DATA_OVERVIEW.replace("{ext}", "png"),
+            patterns.fill(patterns.DATA_OVERVIEW, ext="png"),
             caption="../report/data_overview.rst",
             category="Dijet data",
         ),
-        pdf=patterns.DATA_OVERVIEW.replace("{ext}", "pdf"),
+        pdf=patterns.fill(patterns.DATA_OVERVIEW, ext="pdf"),
         correlations=patterns.FEATURE_CORRELATIONS,
     log:
         "logs/{study}/data_overview.log",
@@ -160,11 +160,11 @@ rule realism_check:
     output:
         table=patterns.REALISM_TABLE,
         png=report(
-            patterns.REALISM_FIGURE.replace("{ext}", "png"),
+            patterns.fill(patterns.REALISM_FIGURE, ext="png"),
             caption="../report/realism.rst",
             category="Dijet data",
         ),
-        pdf=patterns.REALISM_FIGURE.replace("{ext}", "pdf"),
+        pdf=patterns.fill(patterns.REALISM_FIGURE, ext="pdf"),
     log:
         "logs/{study}/realism_check.log",
     benchmark:

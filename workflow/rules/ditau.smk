@@ -85,17 +85,17 @@ rule ditau_split:
 rule ditau_train_flow:
     """The RQ-spline flow p(x | m_vis) on the background-only sidebands (one flow)."""
     input:
-        sb_train=patterns.DITAU_SPLIT_PART.replace("{part}", "sb_train"),
-        sb_val=patterns.DITAU_SPLIT_PART.replace("{part}", "sb_val"),
+        sb_train=patterns.fill(patterns.DITAU_SPLIT_PART, part="sb_train"),
+        sb_val=patterns.fill(patterns.DITAU_SPLIT_PART, part="sb_val"),
     output:
         model_0=patterns.DITAU_FLOW_MODEL,
         history_0=patterns.DITAU_FLOW_HISTORY,
         png_0=report(
-            patterns.DITAU_FLOW_LOSS.replace("{ext}", "png"),
+            patterns.fill(patterns.DITAU_FLOW_LOSS, ext="png"),
             caption="../report/ditau_flow_loss.rst",
             category="Di-tau",
         ),
-        pdf_0=patterns.DITAU_FLOW_LOSS.replace("{ext}", "pdf"),
+        pdf_0=patterns.fill(patterns.DITAU_FLOW_LOSS, ext="pdf"),
     log:
         "logs/ditau/train_flow.log",
     benchmark:
@@ -255,7 +255,7 @@ rule ditau_diagnostics:
             )
             for s in config.get("ditau", {"signals": []})["signals"]
         },
-        samples=patterns.DITAU_SAMPLES.replace("{repeat}", "0"),
+        samples=patterns.fill(patterns.DITAU_SAMPLES, repeat="0"),
     output:
         **targets.ditau_diagnostics(),
     log:
@@ -279,8 +279,8 @@ rule ditau_figures:
     """The di-τ paper's Figs. 1, 3, 4, 5."""
     input:
         events=patterns.DITAU_EVENTS,
-        sr_test=patterns.DITAU_SPLIT_PART.replace("{part}", "sr_test"),
-        samples=patterns.DITAU_SAMPLES.replace("{repeat}", "0"),
+        sr_test=patterns.fill(patterns.DITAU_SPLIT_PART, part="sr_test"),
+        samples=patterns.fill(patterns.DITAU_SAMPLES, repeat="0"),
         sic=patterns.DITAU_SIC_CURVES,
         summary=patterns.DITAU_METRICS_SUMMARY,
     output:

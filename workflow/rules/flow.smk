@@ -10,8 +10,8 @@ for _study, _runs, _windows in files.training_groups(config):
         name:
             f"train_flow_{_study}_runs{files.runs_label(_runs).replace('-', '_')}"
         input:
-            sb_train=patterns.SPLIT_PART.replace("{part}", "sb_train").replace("{study}", _study),
-            sb_val=patterns.SPLIT_PART.replace("{part}", "sb_val").replace("{study}", _study),
+            sb_train=patterns.fill(patterns.SPLIT_PART, part="sb_train", study=_study),
+            sb_val=patterns.fill(patterns.SPLIT_PART, part="sb_val", study=_study),
         output:
             **reported(
                 files.flow_group_outputs(_study, _runs), "png", "../report/flow_loss.rst", "Flow"
@@ -52,7 +52,7 @@ for _study, _runs, _windows in files.training_groups(config):
             f"sample_flow_{_name}"
         input:
             **_models,
-            sr_train=patterns.SPLIT_PART.replace("{part}", "sr_train").replace("{study}", _study),
+            sr_train=patterns.fill(patterns.SPLIT_PART, part="sr_train", study=_study),
         output:
             **files.run_files(
                 _study, _runs, samples=patterns.SAMPLES, summary=patterns.SAMPLING_SUMMARY
@@ -113,11 +113,11 @@ for _study, _runs, _windows in files.training_groups(config):
                 _study,
                 _runs,
                 samples=patterns.SAMPLES,
-                latent_sb=patterns.LATENT_PART.replace("{part}", "sb_test"),
-                latent_sr=patterns.LATENT_PART.replace("{part}", "sr_test"),
+                latent_sb=patterns.fill(patterns.LATENT_PART, part="sb_test"),
+                latent_sr=patterns.fill(patterns.LATENT_PART, part="sr_test"),
             ),
-            data_sb=patterns.SPLIT_PART.replace("{part}", "sb_test").replace("{study}", _study),
-            data_sr=patterns.SPLIT_PART.replace("{part}", "sr_test").replace("{study}", _study),
+            data_sb=patterns.fill(patterns.SPLIT_PART, part="sb_test", study=_study),
+            data_sr=patterns.fill(patterns.SPLIT_PART, part="sr_test", study=_study),
         output:
             **reported(
                 files.run_files(
@@ -125,8 +125,8 @@ for _study, _runs, _windows in files.training_groups(config):
                     _runs,
                     table=patterns.FLOW_CHECKS,
                     summary=patterns.FLOW_DIAGNOSTICS,
-                    png=patterns.FLOW_SR_FEATURES.replace("{ext}", "png"),
-                    pdf=patterns.FLOW_SR_FEATURES.replace("{ext}", "pdf"),
+                    png=patterns.fill(patterns.FLOW_SR_FEATURES, ext="png"),
+                    pdf=patterns.fill(patterns.FLOW_SR_FEATURES, ext="pdf"),
                 ),
                 "png",
                 "../report/flow_sr_features.rst",

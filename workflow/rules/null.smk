@@ -44,11 +44,11 @@ rule null_summary:
         table=patterns.NULL_TABLE,
         summary=patterns.NULL_SUMMARY,
         png=report(
-            patterns.NULL_FIGURE.replace("{ext}", "png"),
+            patterns.fill(patterns.NULL_FIGURE, ext="png"),
             caption="../report/null_auc.rst",
             category="Null study",
         ),
-        pdf=patterns.NULL_FIGURE.replace("{ext}", "pdf"),
+        pdf=patterns.fill(patterns.NULL_FIGURE, ext="pdf"),
     log:
         "logs/{study}/null/{feature_set}/null_summary.log",
     benchmark:

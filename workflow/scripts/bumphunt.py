@@ -1,8 +1,8 @@
 """SB fit, SR prediction and local significance of each classifier run of a group (every
 method) at each efficiency."""
 
+from resonant_ad.pipeline.smk import group_files, run_each, script_run
 from resonant_ad.stats.bumphunt import write_bump_hunt
-from resonant_ad.workflow.smk import group_files, run_each, script_run
 
 runs, inputs, outputs = group_files(snakemake)
 methods = snakemake.params.methods

@@ -1,7 +1,7 @@
 """The bump-hunt fits of run 0 of one injection: a row per method, a column per ε."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.dijet.bumphunt_figures import write_fits
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

@@ -1,7 +1,7 @@
 """One analysis's bump-hunt table and its figure of significance and fit quality vs ε."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.dijet.bumphunt_figures import write_summary
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

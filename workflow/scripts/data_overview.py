@@ -1,7 +1,7 @@
 """Data overview figure and feature–mJJ correlation table of a dijet study."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.dijet.figures import plot_data_overview
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

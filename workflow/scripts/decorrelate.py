@@ -1,9 +1,9 @@
 """x' = f⁻¹(f(x; m); m0) of each run for the parts the decorrelated method reads, and
 samples at m0."""
 
+from resonant_ad.pipeline.smk import group_files, run_each, script_run
 from resonant_ad.stages.flows import decorrelate
 from resonant_ad.stages.parts import LATENT_PARTS
-from resonant_ad.workflow.smk import group_files, run_each, script_run
 
 runs, models, outputs = group_files(snakemake)
 parts = {part: getattr(snakemake.input, part) for part in LATENT_PARTS}

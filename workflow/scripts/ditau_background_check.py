@@ -1,8 +1,8 @@
 """Real vs synthetic SR background AUC of one repeat (the paper's background-model check)."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.stages.parts import DITAU_SR_PARTS
 from resonant_ad.studies.ditau.study import write_background_check
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

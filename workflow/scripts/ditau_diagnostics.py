@@ -1,9 +1,9 @@
 """The di-tau background model's diagnostics: real vs synthetic per feature, the features a
 classifier uses, and where the no-signal classifiers select."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.stages.parts import DITAU_SR_PARTS
 from resonant_ad.studies.ditau.diagnostics import write_diagnostics
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

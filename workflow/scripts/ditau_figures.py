@@ -1,7 +1,7 @@
 """The di-tau figures: m_vis per process, synthetic vs real, SIC (Fig. 4), significance (Fig. 5)."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.ditau.figures import ditau_figures
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

@@ -1,7 +1,7 @@
 """Select di-tau events (Sec. IV) and compute their features (simplex coordinates, MET, HT, dR)."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.ditau.data import write_prepared
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

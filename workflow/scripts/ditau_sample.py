@@ -1,8 +1,8 @@
 """Synthetic SR background of one repeat from the SB flow and the SR mass KDE."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.stages.parts import DITAU_SR_PARTS
 from resonant_ad.studies.ditau.study import write_samples
-from resonant_ad.workflow.smk import script_run
 
 parts = {k: snakemake.input[k] for k in DITAU_SR_PARTS}
 script_run(

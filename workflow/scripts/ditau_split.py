@@ -1,7 +1,7 @@
 """Split the selected di-tau events: SB flow train/val, SR train/val/test, signal test/pool."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.ditau.study import write_split
-from resonant_ad.workflow.smk import script_run
 
 parts = {
     k: v for k, v in snakemake.output.items() if not k.startswith("signal_") and k != "summary"

@@ -1,9 +1,9 @@
 """Inject one signal at each strength of a group of repeats, train SR data vs synthetic
 background, score the test set."""
 
+from resonant_ad.pipeline.smk import run_each, script_run
 from resonant_ad.stages.parts import DITAU_SR_PARTS
 from resonant_ad.studies.ditau.study import train_and_score
-from resonant_ad.workflow.smk import run_each, script_run
 
 parts = {k: snakemake.input[k] for k in DITAU_SR_PARTS}
 script_run(

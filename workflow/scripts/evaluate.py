@@ -1,7 +1,7 @@
 """SIC, sculpting χ²/ndof and the metric tables of one feature set."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.stages.evaluate import write_evaluation
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

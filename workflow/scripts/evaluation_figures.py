@@ -1,7 +1,7 @@
 """The SIC, sculpting and mJJ-after-the-cut figures of one feature set."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.dijet.evaluation_figures import evaluation_figures
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

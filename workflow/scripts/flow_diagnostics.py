@@ -1,7 +1,7 @@
 """Latent-space checks and the real-vs-synthetic AUC of each run's flow."""
 
+from resonant_ad.pipeline.smk import group_files, run_each, script_run
 from resonant_ad.stages.checks import flow_diagnostics
-from resonant_ad.workflow.smk import group_files, run_each, script_run
 
 runs, inputs, outputs = group_files(snakemake)
 data = {"sb_test": snakemake.input.data_sb, "sr_test": snakemake.input.data_sr}

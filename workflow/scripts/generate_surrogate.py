@@ -1,7 +1,7 @@
 """Generate the LHCO-like surrogate files (features and SR-only background)."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.dijet.surrogate import write_surrogate
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

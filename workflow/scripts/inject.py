@@ -1,7 +1,7 @@
 """Inject n_sig signal events into the background (the `nsig` wildcard)."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.dijet.data import write_injection
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

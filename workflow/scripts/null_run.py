@@ -1,7 +1,7 @@
 """Null study: one dataset's signal AUC and bump-hunt Z per method, from the workflow's files."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.dijet.null import write_null_run
-from resonant_ad.workflow.smk import script_run
 
 files = dict(snakemake.input.items())
 script_run(

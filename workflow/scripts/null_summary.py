@@ -1,7 +1,7 @@
 """Null study: the per-dataset tables joined, summarized per method, and drawn."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.dijet.null import write_null_summary
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

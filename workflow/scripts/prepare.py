@@ -1,7 +1,7 @@
 """Raw LHCO HDF5 files → prepared parquet tables (mJJ, jet features, label; TeV)."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.dijet.data import prepare
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.dijet.realism import write_realism_check
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

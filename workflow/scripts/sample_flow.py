@@ -1,7 +1,7 @@
 """CATHODE: sample synthetic SR background from each run's flow (masses from the SR KDE)."""
 
+from resonant_ad.pipeline.smk import group_files, run_each, script_run
 from resonant_ad.stages.flows import sample_sr
-from resonant_ad.workflow.smk import group_files, run_each, script_run
 
 runs, models, outputs = group_files(snakemake)
 script_run(

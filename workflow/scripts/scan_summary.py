@@ -1,7 +1,7 @@
 """The SR window scan: local significance per window and method, table and figure."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.dijet.bumphunt_figures import write_scan
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

@@ -1,8 +1,8 @@
 """SR/SB and train/val/test split of one injection in one feature set."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.stages.parts import SPLIT_PARTS
 from resonant_ad.studies.dijet.data import write_split
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

@@ -1,8 +1,8 @@
 """LaCATHODE: map every split part to each run's flow latent space."""
 
+from resonant_ad.pipeline.smk import group_files, run_each, script_run
 from resonant_ad.stages.flows import to_latent
 from resonant_ad.stages.parts import LATENT_PARTS
-from resonant_ad.workflow.smk import group_files, run_each, script_run
 
 runs, models, outputs = group_files(snakemake)
 parts = {part: getattr(snakemake.input, part) for part in LATENT_PARTS}

@@ -1,7 +1,7 @@
 """χ²/ndof sculpting table of the toy runs."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.toy.analysis import write_sculpting
-from resonant_ad.workflow.smk import script_run
 
 runs = [
     (*run, path) for run, path in zip(snakemake.params.runs, snakemake.input.scores, strict=True)

@@ -1,7 +1,7 @@
 """Toy Figs. 4 and 5: features and m after the cut, per (c, space) panel."""
 
+from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.toy.figures import plot_sculpting_grid
-from resonant_ad.workflow.smk import script_run
 
 script_run(
     snakemake,

@@ -1,7 +1,7 @@
 """Train the toy classifiers of a group of runs (c, space) in the SR and score the test events."""
 
+from resonant_ad.pipeline.smk import group_files, run_each, script_run
 from resonant_ad.studies.toy.analysis import train_toy_run
-from resonant_ad.workflow.smk import group_files, run_each, script_run
 
 runs, _, outputs = group_files(snakemake)
 script_run(

@@ -1,7 +1,7 @@
 """Train one method's classifiers of a group of runs and score their test sets."""
 
+from resonant_ad.pipeline.smk import group_files, script_run
 from resonant_ad.stages.classify import train_and_score_runs
-from resonant_ad.workflow.smk import group_files, script_run
 
 _, inputs, outputs = group_files(snakemake)
 script_run(

@@ -1,7 +1,7 @@
 """Train the conditional flows of a group of runs (one model, its members) on the SB data."""
 
+from resonant_ad.pipeline.smk import group_files, script_run
 from resonant_ad.stages.flows import train_flows
-from resonant_ad.workflow.smk import group_files, script_run
 
 outputs = [
     {"model": o["model"], "history": o["history"], "figures": [o["png"], o["pdf"]]}

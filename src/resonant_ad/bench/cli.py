@@ -31,6 +31,7 @@ import sys
 
 import pandas as pd
 
+from resonant_ad.bench.chain import STAGES, bench_stages, run_stage
 from resonant_ad.bench.cpu import (
     bench_chunks,
     bench_ditau_flows,
@@ -39,7 +40,6 @@ from resonant_ad.bench.cpu import (
     bench_rules,
     figure_table,
 )
-from resonant_ad.bench.stages import STAGES, bench_stages, run_stage
 
 
 def main(argv: list[str] | None = None) -> int:

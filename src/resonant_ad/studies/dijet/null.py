@@ -11,7 +11,7 @@ should scatter around 0 with a spread of about 1 over datasets; an offset is a c
 passes more (or fewer) SR events than the SB fit predicts, i.e. a false excess (deficit).
 
 Each dataset is a study section of its own (``<study>_null<seed>``, built by
-:func:`resonant_ad.workflow.config.null_datasets`), which the workflow's rules build like
+:func:`resonant_ad.pipeline.config.null_datasets`), which the workflow's rules build like
 any study; this module reads each method's scores and training summary, and joins,
 summarizes and draws the datasets. Every row also gives the AUC between the two
 true-background test samples (SR data test set vs the extra SR sample), which must be 0.5.

@@ -2,6 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
+
+def fill(pattern: str, **values: object) -> str:
+    """``pattern`` with the named wildcards filled in and the others left in place, e.g.
+    ``fill(SPLIT_PART, part="sb_train")``; a name that is not a wildcard of it is an error."""
+    names = set(re.findall(r"{(\w+)}", pattern))
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise KeyError(f"{pattern!r} has no wildcard {unknown}")
+    for key, value in values.items():
+        pattern = pattern.replace("{" + key + "}", str(value))
+    return pattern
+
+
 # -- toy study (LaCATHODE Sec. III) -------------------------------------------------------
 TOY_DIR = "results/toy"
 TOY_DATA = TOY_DIR + "/c{c}/data.parquet"
@@ -64,8 +79,8 @@ FEATURE_SET_FIGURE = FEATURE_SET_DIR + "/figures/{name}.{ext}"
 #: figures per feature set (top left, top right and bottom panels of the paper's Figs. 6-8)
 FEATURE_SET_FIGURES = ("sic", "sculpting_chi2", "mjj_selection")
 #: bump-hunt figures per analysis: significance and SB fit quality vs ε; the fits of run 0
-BUMPHUNT_SIGNIFICANCE = FEATURE_SET_FIGURE.replace("{name}", "bumphunt_significance")
-BUMPHUNT_FITS = FEATURE_SET_FIGURE.replace("{name}", "bumphunt_fits_nsig{nsig}")
+BUMPHUNT_SIGNIFICANCE = fill(FEATURE_SET_FIGURE, name="bumphunt_significance")
+BUMPHUNT_FITS = fill(FEATURE_SET_FIGURE, name="bumphunt_fits_nsig{nsig}")
 #: the SR window scan of a dijet study (one feature set and injection, several windows)
 SCAN_DIR = "results/{study}/scan/{feature_set}/nsig{nsig}"
 SCAN_SUMMARY = SCAN_DIR + "/scan.csv"

@@ -1,18 +1,14 @@
 """Target lists from the config: what `all`, the scan, the null study and each study build.
 
 Functions of the config (and wildcards) that the rules' inputs and the targets call; the
-path patterns themselves are in :mod:`~resonant_ad.workflow.patterns`."""
+path patterns themselves are in :mod:`~resonant_ad.pipeline.patterns`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from resonant_ad.stages.parts import (
-    DITAU_BACKGROUND_PARTS,
-    format_c,
-)
-from resonant_ad.workflow.files import (
+from resonant_ad.pipeline.files import (
     bumphunt_figures,
     bumphunt_runs,
     classifier_outputs,
@@ -22,7 +18,7 @@ from resonant_ad.workflow.files import (
     scan_windows,
     split_outputs,
 )
-from resonant_ad.workflow.patterns import (
+from resonant_ad.pipeline.patterns import (
     BUMPHUNT_SUMMARY,
     DATA_OVERVIEW,
     DIJET_STUDIES,
@@ -66,6 +62,10 @@ from resonant_ad.workflow.patterns import (
     TOY_SCORES,
     TOY_SCULPTING,
     TOY_SCULPTING_SUMMARY,
+)
+from resonant_ad.stages.parts import (
+    DITAU_BACKGROUND_PARTS,
+    format_c,
 )
 
 

@@ -1,7 +1,7 @@
 """The files of one job or group of jobs: a rule's inputs and outputs as name → path.
 
 Functions of wildcard values (and of the config's SR windows), built on the patterns of
-:mod:`~resonant_ad.workflow.patterns`; they are what the rules' ``input:``/``output:`` call."""
+:mod:`~resonant_ad.pipeline.patterns`; they are what the rules' ``input:``/``output:`` call."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from resonant_ad.stages.parts import LATENT_PARTS, SPLIT_PARTS, format_c, format_window
-from resonant_ad.workflow.config import NULL_DATASET, null_dataset_name
-from resonant_ad.workflow.patterns import (
+from resonant_ad.pipeline.config import NULL_DATASET, null_dataset_name
+from resonant_ad.pipeline.patterns import (
     BUMPHUNT_BINS,
     BUMPHUNT_RESULTS,
     CLASSIFIER_HISTORY,
@@ -36,7 +35,9 @@ from resonant_ad.workflow.patterns import (
     TOY_HISTORY,
     TOY_MODEL,
     TOY_SCORES,
+    fill,
 )
+from resonant_ad.stages.parts import LATENT_PARTS, SPLIT_PARTS, format_c, format_window
 
 
 def nominal_window(config: Mapping[str, Any], study: str) -> str:
@@ -129,16 +130,22 @@ def grouped(
 
 
 def run_files(study: str, runs: Sequence[int], **kinds: str) -> dict[str, str]:
-    """``{kind}_{run}`` → the pattern ``kinds[kind]`` with ``{study}`` and ``{run}`` filled in,
-    for each run of a group (the other wildcards left in place)."""
-    return grouped(
-        lambda run: {k: _fill(p, {"study": study, "run": run}) for k, p in kinds.items()}, runs
-    )
+    """``{kind}_{run}`` → the pattern ``kinds[kind]`` with ``{study}`` (where it has one) and
+    ``{run}`` filled in, for each run of a group (the other wildcards left in place)."""
+
+    def files_of_run(run: int) -> dict[str, str]:
+        out = {}
+        for kind, pattern in kinds.items():
+            ids = {"study": study, "run": run} if "{study}" in pattern else {"run": run}
+            out[kind] = fill(pattern, **ids)
+        return out
+
+    return grouped(files_of_run, runs)
 
 
 def flow_group_outputs(study: str, runs: Sequence[int]) -> dict[str, str]:
     """The per-run outputs of one flow training job, keyed ``{kind}_{run}`` (wildcards left)."""
-    losses = {ext: FLOW_LOSS.replace("{ext}", ext) for ext in FIGURE_FORMATS}
+    losses = {ext: fill(FLOW_LOSS, ext=ext) for ext in FIGURE_FORMATS}
     return run_files(study, runs, model=FLOW_MODEL, history=FLOW_HISTORY, **losses)
 
 
@@ -160,15 +167,15 @@ def classifier_group_inputs(
 def toy_group_outputs(runs: Sequence[int]) -> dict[str, str]:
     """The scores, model and history of a group of toy runs, keyed ``{kind}_{run}``."""
     kinds = {"scores": TOY_SCORES, "model": TOY_MODEL, "history": TOY_HISTORY}
-    return grouped(lambda run: {k: _fill(p, {"run": run}) for k, p in kinds.items()}, runs)
+    return grouped(lambda run: {k: fill(p, run=run) for k, p in kinds.items()}, runs)
 
 
 def bumphunt_group_inputs(
     study: str, runs: Sequence[int], methods: Sequence[str]
 ) -> dict[str, str]:
     """The data-test score tables of a bump-hunt job, keyed ``scores_{method}_{run}``."""
-    scores = SCORES.replace("{testset}", "data")
-    return run_files(study, runs, **{f"scores_{m}": _fill(scores, {"method": m}) for m in methods})
+    scores = fill(SCORES, testset="data")
+    return run_files(study, runs, **{f"scores_{m}": fill(scores, method=m) for m in methods})
 
 
 def bumphunt_group_outputs(
@@ -177,8 +184,8 @@ def bumphunt_group_outputs(
     """The tables of a bump-hunt job, keyed ``results_{method}_{run}`` / ``bins_{method}_{run}``."""
     kinds = {}
     for m in methods:
-        kinds[f"results_{m}"] = _fill(BUMPHUNT_RESULTS, {"method": m})
-        kinds[f"bins_{m}"] = _fill(BUMPHUNT_BINS, {"method": m})
+        kinds[f"results_{m}"] = fill(BUMPHUNT_RESULTS, method=m)
+        kinds[f"bins_{m}"] = fill(BUMPHUNT_BINS, method=m)
     return run_files(study, runs, **kinds)
 
 
@@ -226,13 +233,6 @@ def per_run(files: Mapping[str, str], runs: Sequence[int]) -> list[dict[str, str
     return out
 
 
-def _fill(pattern: str, values: Mapping[str, Any]) -> str:
-    """Substitute some wildcards of a path pattern, leaving the others in place."""
-    for key, value in values.items():
-        pattern = pattern.replace("{" + key + "}", str(value))
-    return pattern
-
-
 def split_outputs(study: str, feature_set: str, window: str, nsig: int | str) -> dict[str, str]:
     """Every part file of one split (see :data:`SPLIT_PARTS`)."""
     ids = {"study": study, "feature_set": feature_set, "window": window, "nsig": nsig}
@@ -258,12 +258,12 @@ def latent_outputs(
 
 def latent_patterns() -> dict[str, str]:
     """Part → the latent-space pattern of each :data:`LATENT_PARTS` part (``{run}`` left)."""
-    return {part: LATENT_PART.replace("{part}", part) for part in LATENT_PARTS}
+    return {part: fill(LATENT_PART, part=part) for part in LATENT_PARTS}
 
 
 def decorrelated_patterns() -> dict[str, str]:
     """Part → the decorrelated-space pattern of each :data:`LATENT_PARTS` part."""
-    return {part: DECORRELATED_PART.replace("{part}", part) for part in LATENT_PARTS}
+    return {part: fill(DECORRELATED_PART, part=part) for part in LATENT_PARTS}
 
 
 def classifier_outputs(

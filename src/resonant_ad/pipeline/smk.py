@@ -20,7 +20,7 @@ from typing import Any
 PACKAGE = __name__.split(".")[0]
 #: modules left out of code hashes: path patterns do not change results (a moved output is
 #: seen by Snakemake itself), and every rule would otherwise rerun when a study is added
-UNHASHED = {f"{PACKAGE}.workflow.{m}" for m in ("patterns", "files", "targets")}
+UNHASHED = {f"{PACKAGE}.pipeline.{m}" for m in ("patterns", "files", "targets")}
 _PKG_DIR = Path(__file__).resolve().parents[1]  # the package root
 
 
@@ -73,8 +73,8 @@ def script_run(snakemake: Any, func: Callable[..., Any], *args: Any, **kwargs: A
 
 def group_files(snakemake: Any) -> tuple[list[int], list[dict[str, str]], list[dict[str, str]]]:
     """A group job's runs (``params.runs``) and, per run, its inputs and outputs by kind
-    (the ``{kind}_{run}`` keys of :func:`resonant_ad.workflow.files.grouped` undone)."""
-    from resonant_ad.workflow.files import per_run
+    (the ``{kind}_{run}`` keys of :func:`resonant_ad.pipeline.files.grouped` undone)."""
+    from resonant_ad.pipeline.files import per_run
 
     runs = list(snakemake.params.runs)
     inputs = per_run(dict(snakemake.input.items()), runs)

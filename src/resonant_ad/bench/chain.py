@@ -40,7 +40,7 @@ def default_study(config_path: str = "config/config.yaml", background: int | Non
     ``background`` rescales the generated events, the extra SR sample, its split and the
     flow samples by ``background / n_background``; trainings run one epoch.
     """
-    from resonant_ad.workflow.config import load_study
+    from resonant_ad.pipeline.config import load_study
 
     study = load_study(config_path, "lhco_surrogate")
     sur = study["data"]["surrogate"]
@@ -58,12 +58,12 @@ def default_study(config_path: str = "config/config.yaml", background: int | Non
 
 def _stage(name: str, work: Path) -> int:
     """Run one stage on the files of the previous ones in ``work``; return events processed."""
+    from resonant_ad.pipeline.smk import logged
     from resonant_ad.stages import classify, evaluate, flows
     from resonant_ad.stages.parts import LATENT_PARTS, SPLIT_PARTS
     from resonant_ad.stats import bumphunt
     from resonant_ad.studies.dijet import data as dijet_data
     from resonant_ad.studies.dijet import surrogate
-    from resonant_ad.workflow.smk import logged
 
     study = json.loads((work / "study.json").read_text())
     sur = study["data"]["surrogate"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from resonant_ad.workflow.patterns import DIJET_STUDIES
+from resonant_ad.pipeline.patterns import DIJET_STUDIES
 
 _NON_STRING = {"integer", "number", "boolean", "null", "array", "object"}
 
@@ -52,12 +52,12 @@ def load_study(
     mappings key by key, anything else replaced), so a study file states only what differs
     from the default; ``base`` is that default (None: the file alone, as the tests' configs,
     which replace it). Then the schema (its defaults filled in) and the cross-key checks
-    (:func:`~resonant_ad.workflow.guards.check_config`). Relative paths are taken from the
+    (:func:`~resonant_ad.pipeline.guards.check_config`). Relative paths are taken from the
     project root (:func:`project_root`).
     """
     from snakemake.utils import update_config
 
-    from resonant_ad.workflow.guards import check_config
+    from resonant_ad.pipeline.guards import check_config
 
     root = project_root()
     with open(root / config_path) as fh:
