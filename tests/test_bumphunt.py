@@ -256,3 +256,23 @@ def test_fits_panel_of_a_cut_too_tight_to_fit_says_so_without_nan():
         else:
             assert "no SB fit: 1 filled SB bin\n" not in ax.get_title()
             assert ax.get_title().endswith("no SB fit: 1 filled SB bin") and "no fit" in texts
+
+
+def test_global_significance_is_the_sidak_trials_factor_and_calibrated():
+    """One test: the global Z is the local one. N tests: Šidák's p = 1 − (1 − p)^N, so that
+    over background-only scans of N independent tests the global p-value is uniform."""
+    from scipy.stats import norm
+
+    from resonant_ad.stats.bumphunt import global_significance
+
+    assert global_significance([2.5]) == pytest.approx((2.5, 1, 2.5))
+    z_max, trials, z_global = global_significance([3.0, np.nan, 0.1, -1.0])
+    assert (z_max, trials) == (3.0, 3)
+    assert z_global == pytest.approx(norm.isf(1 - (1 - norm.sf(3.0)) ** 3))
+    assert np.isnan(global_significance([np.nan])[2])
+    g = np.random.default_rng(0)
+    p_global = np.array(
+        [norm.sf(global_significance(g.standard_normal(12))[2]) for _ in range(4000)]
+    )
+    assert np.mean(p_global < 0.05) == pytest.approx(0.05, abs=0.012)
+    assert np.mean(p_global < 0.5) == pytest.approx(0.5, abs=0.03)

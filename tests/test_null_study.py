@@ -12,8 +12,9 @@ from conftest import copy_workflow, run_snakemake
 from resonant_ad.core.io import write_parquet
 from resonant_ad.pipeline.config import load_study, null_datasets
 from resonant_ad.pipeline.files import null_run_inputs, training_groups
+from resonant_ad.pipeline.guards import dijet_problems
 from resonant_ad.pipeline.targets import null_targets
-from resonant_ad.studies.dijet.null import null_figure, null_rows, summarize
+from resonant_ad.studies.dijet.null import control_rows, null_figure, null_rows, summarize
 
 TINY = "tests/configs/dijet_tiny.yaml"
 
@@ -49,6 +50,7 @@ def test_datasets_train_like_studies_and_feed_the_null_run(config):
     assert sorted(files) == [
         "bumphunt_idealized",
         "bumphunt_lacathode",
+        "data_scores",
         "scores_idealized",
         "scores_lacathode",
         "summary_idealized",
@@ -57,6 +59,7 @@ def test_datasets_train_like_studies_and_feed_the_null_run(config):
     assert files["bumphunt_lacathode"].endswith("nsig0/run0/lacathode/bumphunt.csv")
     assert files["scores_lacathode"].startswith("results/lhco_surrogate_null5/shifted/sr")
     assert files["scores_lacathode"].endswith("nsig0/run0/lacathode/scores_sic.parquet")
+    assert files["data_scores"].endswith("nsig0/run0/idealized/scores_data.parquet")
     with pytest.raises(ValueError, match="lhco_surrogate_null6"):
         null_run_inputs(config, "lhco_surrogate", "shifted", 6)
     assert "results/lhco_surrogate/null/shifted/null.csv" in null_targets(config)
@@ -64,8 +67,9 @@ def test_datasets_train_like_studies_and_feed_the_null_run(config):
 
 def test_only_weakly_supervised_methods_and_generated_data(config):
     config["lhco_surrogate"]["null_study"]["methods"] = ["supervised"]
-    with pytest.raises(ValueError, match=r"lhco_surrogate.null_study.methods: 'supervised'"):
-        null_datasets(config)
+    assert dijet_problems(config, "lhco_surrogate") == [
+        "lhco_surrogate.null_study.methods: 'supervised' is not weakly supervised"
+    ]
     config["lhco_surrogate"]["data"]["source"] = "download"
     assert null_datasets(config) == {}  # real files cannot be redrawn
 
@@ -76,7 +80,9 @@ def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path)
     for name, auc in (("idealized", 0.41), ("cathode", 0.62)):
         bumphunts[name] = str(tmp_path / f"{name}_bumphunt.csv")
         fits = {"efficiency": [0.1, 0.01, 0.001], "z_local": [auc * 4, -auc, np.nan]}
-        pd.DataFrame(fits | {"sb_chi2_ndof": [1.1, 0.9, np.nan]}).to_csv(bumphunts[name])
+        converged = {"fit_converged": [True, name == "idealized", False]}
+        fits |= {"sb_chi2_ndof": [1.1, 0.9, np.nan]} | converged
+        pd.DataFrame(fits).to_csv(bumphunts[name])
         n = 400
         table = pd.DataFrame(
             {
@@ -94,7 +100,10 @@ def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path)
     assert list(rows["auc_signal"]) == [0.41, 0.62] and (rows["data_seed"] == 7).all()
     assert rows["auc_sr_vs_extra_background"].between(0.4, 0.6).all()  # random scores
     assert list(rows["z_local_eps0.1"]) == [0.41 * 4, 0.62 * 4]
-    assert list(rows["sb_chi2_ndof_eps0.01"]) == [0.9, 0.9]
+    assert rows["sb_chi2_ndof_eps0.01"].tolist()[0] == 0.9
+    # a fit that did not converge is counted, not averaged: its Z and χ² are NaN
+    assert np.isnan(rows["z_local_eps0.01"].tolist()[1])
+    assert list(rows["z_failed_eps0.01"]) == [0.0, 1.0]
     assert rows["z_local_eps0.001"].isna().all()  # a cut too tight to fit stays NaN
     other = rows.assign(data_seed=8, auc_signal=[0.59, 0.38], **{"z_local_eps0.1": [-1.0, 3.0]})
     summary = summarize(pd.concat([rows, other]))
@@ -104,8 +113,39 @@ def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path)
     assert summary.loc["idealized", "z_mean_eps0.1"] == pytest.approx((1.64 - 1.0) / 2)
     assert summary.loc["cathode", "z_std_eps0.1"] == pytest.approx(np.std([2.48, 3.0], ddof=1))
     assert (summary["z_fits_eps0.001"] == 0).all() and (summary["z_fits_eps0.1"] == 2).all()
+    assert list(summary["z_failed_eps0.01"]) == [0, 2] and (summary["z_failed_eps0.001"] == 2).all()
     null_figure(pd.concat([rows, other]), summary, "test", [str(tmp_path / "null.png")])
     assert (tmp_path / "null.png").stat().st_size > 5_000
+
+
+def test_controls_fit_without_a_cut_and_with_random_cuts(tmp_path):
+    """A smooth falling spectrum without signal: the controls' fits converge and give Z of
+    order 1, seeded; ε = 1 keeps every event (SR and SB)."""
+    g = np.random.default_rng(11)
+    mjj = 2.7 + g.exponential(0.45, 60_000)
+    mjj = mjj[mjj < 6.0]
+    events = pd.DataFrame({"score": 0.0, "mjj": mjj, "sr": (mjj > 3.3) & (mjj < 3.7), "label": 0})
+    path = str(tmp_path / "scores_data.parquet")
+    write_parquet(events, path)
+    bumphunt = {
+        "efficiencies": [0.5, 0.2],
+        "function": "dijet4",
+        "bin_width": 0.1,
+        "fit_range": [2.7, 6.0],
+        "sqrt_s": 13.0,
+    }
+    rows = control_rows(3, "original", path, [3.3, 3.7], bumphunt, seed=5)
+    assert list(rows["method"]) == ["no_cut", "random_cut"]
+    no_cut, random_cut = rows.iloc[0], rows.iloc[1]
+    assert np.isnan(no_cut["z_local_eps0.5"]) and np.isnan(random_cut["z_local_eps1"])
+    for z in (no_cut["z_local_eps1"], random_cut["z_local_eps0.5"], random_cut["z_local_eps0.2"]):
+        assert abs(z) < 4
+    assert (rows.filter(like="z_failed").fillna(0) == 0).all().all()
+    again = control_rows(3, "original", path, [3.3, 3.7], bumphunt, seed=5)
+    pd.testing.assert_frame_equal(rows, again)
+    other = control_rows(3, "original", path, [3.3, 3.7], bumphunt, seed=6)
+    assert other["z_local_eps1"].iloc[0] == no_cut["z_local_eps1"]  # no cut: no draw
+    assert other["z_local_eps0.5"].iloc[1] != random_cut["z_local_eps0.5"]
 
 
 @pytest.mark.workflow
@@ -115,13 +155,21 @@ def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
     null_cfg = "lhco_surrogate={null_study: {data_seeds: [4, 5], methods: [idealized, lacathode]}}"
     run_snakemake(workdir, "--cores", "2", target, "--config", null_cfg)
     table = pd.read_csv(workdir / target)
-    assert list(table["data_seed"]) == [4, 4, 5, 5]
-    assert list(table["method"]) == ["idealized", "lacathode"] * 2
-    assert table["auc_signal"].between(0.0, 1.0).all()
+    assert list(table["data_seed"]) == [4] * 4 + [5] * 4
+    assert list(table["method"]) == ["idealized", "lacathode", "no_cut", "random_cut"] * 2
+    methods = table[table["method"].isin(["idealized", "lacathode"])]
+    assert methods["auc_signal"].between(0.0, 1.0).all()
     assert {"z_local_eps0.2", "z_local_eps0.05", "sb_chi2_ndof_eps0.2"} <= set(table.columns)
-    assert table["z_local_eps0.2"].notna().all()  # each dataset's bump hunt, from its scores
+    # each dataset's bump hunt, from its scores, and its controls: the same fit without a
+    # cut (ε = 1) and with random cuts, on the same events
+    assert table["z_local_eps0.2"].notna().sum() + table["z_failed_eps0.2"].sum() == 6
+    no_cut = table[table["method"] == "no_cut"]
+    assert no_cut["z_local_eps1"].notna().all() and no_cut["z_local_eps0.2"].isna().all()
+    summary = pd.read_csv(workdir / "results/lhco_surrogate/null/original/null_summary.csv")
+    assert {"no_cut", "random_cut"} <= set(summary["method"])
+    assert "z_failed_eps0.2" in summary.columns
     # the SR data's test background and the extra SR sample are one distribution
-    assert table["auc_sr_vs_extra_background"].between(0.42, 0.58).all()
+    assert methods["auc_sr_vs_extra_background"].between(0.42, 0.58).all()
     ideal = table[table["method"] == "idealized"]["auc_signal"]
     assert ideal.nunique() == 2  # another dataset, another fluctuation
     for seed in (4, 5):  # each dataset is a study the rules built: data, split, flow, scores

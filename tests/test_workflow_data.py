@@ -130,6 +130,13 @@ def test_bump_hunt_scan_and_decorrelated_space(dijet_run):
     assert windows == {(3.0, 3.4), (3.3, 3.7)}
     assert set(scan["method"]) == {"cathode", "lacathode", "decorrelated"}
     assert len(scan) == 2 * 3 * 2  # windows x methods x efficiencies
+    # per method and run: the largest local Z of the scan and its global Z (trials factor)
+    for _, group in scan.groupby(["method", "run"]):
+        fitted = group["z_local"].dropna()
+        assert (group["n_trials"] == len(fitted)).all()
+        if len(fitted):
+            assert group["z_max_scan"].iloc[0] == fitted.max()
+            assert group["z_global"].iloc[0] <= fitted.max() + 1e-12
     assert (base / "scan/shifted/nsig200/scan.png").stat().st_size > 20_000
 
 

@@ -13,6 +13,7 @@ from resonant_ad.pipeline.config import (
     config_slice,
     flow_training_slice,
     load_schema,
+    null_dataset_name,
     null_datasets,
     STUDY_PATTERN,
     resource,

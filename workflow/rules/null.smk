@@ -13,7 +13,8 @@ rule null_study:
 
 
 rule null_run:
-    """One independent dataset without signal: each method's signal AUC, from its scores."""
+    """One independent dataset without signal: each method's signal AUC and bump-hunt Z, and
+    the controls' Z (no cut, random cuts)."""
     input:
         unpack(lambda w: files.null_run_inputs(config, w.study, w.feature_set, w.data_seed)),
     output:
@@ -28,6 +29,11 @@ rule null_run:
     resources:
         **rule_resources(config, "null_run"),
     params:
+        window=lambda w: config[null_dataset_name(w.study, w.data_seed)]["signal_region"],
+        bumphunt=lambda w: config[null_dataset_name(w.study, w.data_seed)]["bumphunt"],
+        seed=lambda w: derive_seed(
+            config[null_dataset_name(w.study, w.data_seed)]["seed"], "null-controls"
+        ),
         code=source_hash("studies.dijet.null"),
     script:
         "../scripts/null_run.py"

@@ -415,8 +415,9 @@ def feature_set_figures(study: str, feature_set: str, window: str) -> dict[str, 
 def null_run_inputs(
     config: Mapping[str, Any], study: str, feature_set: str, data_seed: int | str
 ) -> dict[str, str]:
-    """A null-study dataset's files of run 0: ``scores_<method>``, ``summary_<method>`` and
-    ``bumphunt_<method>`` (the bump hunt's results table).
+    """A null-study dataset's files of run 0: ``scores_<method>``, ``summary_<method>``,
+    ``bumphunt_<method>`` (the bump hunt's results table) and ``data_scores`` (the first
+    method's test-data scores, whose events the controls cut at random).
 
     The dataset is the study section ``<study>_null<seed>`` (``config.null_datasets``).
     """
@@ -429,6 +430,7 @@ def null_run_inputs(
         files = classifier_outputs(dataset, feature_set, window, 0, 0, name)
         out[f"scores_{name}"] = files["sic"]
         out[f"summary_{name}"] = files["summary"]
+        out.setdefault("data_scores", files["data"])  # the controls' events: any method's
     for rec in bumphunt_runs(config, dataset, feature_set, window):  # one run, no signal
         out[f"bumphunt_{rec['method']}"] = rec["results"]
     return out

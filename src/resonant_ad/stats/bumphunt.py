@@ -240,6 +240,25 @@ def write_bump_hunt(
     write_csv(bins, outputs["bins"])
 
 
+def global_significance(z_local: Sequence[float]) -> tuple[float, int, float]:
+    """(largest local Z, trials, global Z) of a scan's local significances (NaN = no fit).
+
+    The trials factor is Šidák's, p_global = 1 − (1 − p_local)^N for the smallest local
+    p-value of N tests: exact for independent tests, an upper bound on p_global (a lower
+    bound on the global Z) when, as in a scan of overlapping windows and nested cuts, the
+    tests are positively correlated. A calibrated null study gives the exact distribution
+    of the largest Z instead; this is what a scan can say on its own.
+    """
+    z = np.asarray(z_local, dtype=float)
+    z = z[np.isfinite(z)]
+    if not z.size:
+        return float("nan"), 0, float("nan")
+    z_max = float(z.max())
+    p_local = float(special.ndtr(-z_max))  # one-sided, as Z = sign(μ̂)√q0
+    p_global = -np.expm1(z.size * np.log1p(-p_local)) if p_local < 1 else 1.0
+    return z_max, int(z.size), float(-special.ndtri(p_global))
+
+
 def collect(records: Sequence[Mapping[str, Any]], key: str = "results") -> pd.DataFrame:
     """One table from the per-run tables ``record[key]`` (labels are already columns)."""
     if not records:

@@ -13,7 +13,7 @@ from resonant_ad.core.io import write_csv
 from resonant_ad.core.plotting import COLORS, new_figure, save_figure, shade_region
 from resonant_ad.stages.methods import method as lookup
 from resonant_ad.stages.parts import parse_window
-from resonant_ad.stats.bumphunt import collect
+from resonant_ad.stats.bumphunt import collect, global_significance
 
 log = logging.getLogger(__name__)
 
@@ -162,14 +162,17 @@ def write_fits(
 def scan_figure(
     scan: pd.DataFrame, signal_region: Sequence[float], title: str, outputs: Sequence[str]
 ) -> None:
-    """Local significance vs SR window centre, a panel per efficiency, a line per method."""
+    """Local significance vs SR window centre, a panel per efficiency, a line per method; the
+    legend gives each method's global Z over the whole scan (median over runs)."""
     effs = sorted(scan["efficiency"].unique(), reverse=True)
     fig, axes = new_figure(1, len(effs), figsize=(4 * len(effs), 3.8), squeeze=False)
     for ax, eff in zip(axes[0], effs, strict=True):
         shade_region(ax, signal_region, label="nominal SR (signal injected)")
         sub = scan[scan["efficiency"] == eff]
         for meth, g in sub.groupby("method", sort=False):
-            runs_and_median(ax, g, "centre", "z_local", meth, label=_label(meth))
+            z_global = g.groupby("run")["z_global"].first().median() if "run" in g else np.nan
+            label = f"{_label(meth)} (global Z {z_global:.1f})"
+            runs_and_median(ax, g, "centre", "z_local", meth, label=label)
         ax.axhline(0, color="k", lw=0.8)
         ax.set_title(f"ε = {eff:g}")
         ax.set_xlabel(r"SR window centre [TeV]")
@@ -177,6 +180,23 @@ def scan_figure(
         ax.legend(fontsize=7)
     fig.suptitle(title)
     save_figure(fig, *outputs)
+
+
+def with_global_significance(scan: pd.DataFrame) -> pd.DataFrame:
+    """The scan table with, per method and run, the largest local Z over its windows and
+    efficiencies (``z_max_scan``), the number of fitted tests (``n_trials``) and the global
+    Z after the trials factor (``z_global``,
+    :func:`~resonant_ad.stats.bumphunt.global_significance`)."""
+    keys = ["method", "run"] if "run" in scan.columns else ["method"]
+    rows = []
+    for key, group in scan.groupby(keys, sort=False):
+        z_max, trials, z_global = global_significance(group["z_local"])
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append(
+            dict(zip(keys, key, strict=True))
+            | {"z_max_scan": z_max, "n_trials": trials, "z_global": z_global}
+        )
+    return scan.merge(pd.DataFrame(rows), on=keys, how="left")
 
 
 def write_scan(
@@ -194,7 +214,7 @@ def write_scan(
         df.insert(0, "window_low", low)
         df.insert(2, "centre", 0.5 * (low + high))
         frames.append(df)
-    scan = pd.concat(frames, ignore_index=True)
+    scan = with_global_significance(pd.concat(frames, ignore_index=True))
     write_csv(scan, outputs["table"])
     scan_figure(scan, signal_region, title, [outputs["png"], outputs["pdf"]])
     log.info(

@@ -27,10 +27,16 @@ import pandas as pd
 
 from resonant_ad.core.io import read_csv, read_json, read_parquet, write_csv
 from resonant_ad.core.plotting import COLORS, new_figure, save_figure
-from resonant_ad.stages.methods import method
+from resonant_ad.core.seeding import rng
+from resonant_ad.stages.methods import METHODS, method
+from resonant_ad.stats.bumphunt import run_bump_hunt
 from resonant_ad.stats.metrics import roc_auc
 
 log = logging.getLogger(__name__)
+
+
+#: the controls of each dataset: its bump hunt without a cut, and with cuts at random
+CONTROLS = ("no_cut", "random_cut")
 
 
 def _eps(efficiency: float) -> str:
@@ -67,10 +73,54 @@ def null_rows(
                 background["part"] == "sr_test", background["score"]
             ),
         }
-        for _, fit in read_csv(bumphunts[name]).iterrows():
-            row[f"z_local_{_eps(fit['efficiency'])}"] = fit["z_local"]
-            row[f"sb_chi2_ndof_{_eps(fit['efficiency'])}"] = fit["sb_chi2_ndof"]
+        row.update(_fit_columns(read_csv(bumphunts[name])))
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _fit_columns(fits: pd.DataFrame) -> dict[str, float]:
+    """A bump-hunt table as null-table columns per efficiency: Z and the SB fit quality of
+    the fits that converged (NaN otherwise), and ``z_failed_eps<ε>`` (1 where no converged
+    fit: too few SB bins, or MINUIT did not converge), so that failures are counted, not
+    averaged."""
+    out: dict[str, float] = {}
+    for _, fit in fits.iterrows():
+        eps = _eps(fit["efficiency"])
+        ok = bool(fit.get("fit_converged", True)) and np.isfinite(fit["z_local"])
+        out[f"z_local_{eps}"] = fit["z_local"] if ok else np.nan
+        out[f"sb_chi2_ndof_{eps}"] = fit["sb_chi2_ndof"] if ok else np.nan
+        out[f"z_failed_{eps}"] = float(not ok)
+    return out
+
+
+def control_rows(
+    data_seed: int,
+    feature_set: str,
+    data_scores: str,
+    window: Sequence[float],
+    bumphunt: Mapping[str, object],
+    seed: int,
+) -> pd.DataFrame:
+    """The dataset's controls, as rows of the null table: the bump hunt with no cut (ε = 1:
+    the SB fit and the SR prediction on all test events) and with a random cut at each
+    efficiency (every event's score drawn uniformly, seeded by ``seed``). Neither knows the
+    classifier, so a calibrated fit gives Z ~ N(0, 1) for both; a method is judged against
+    them. ``data_scores``: any method's test-data score table (``mjj``, ``sr``, ``label``).
+    """
+    events = read_parquet(data_scores, ["mjj", "sr", "label"])
+    cuts = {
+        "no_cut": (np.zeros(len(events)), [1.0]),
+        "random_cut": (rng(seed, "null-random-cut").random(len(events)), bumphunt["efficiencies"]),
+    }
+    rows = []
+    for name, (score, efficiencies) in cuts.items():
+        fits, _ = run_bump_hunt(
+            events.assign(score=score), window, {**bumphunt, "efficiencies": efficiencies}
+        )
+        rows.append(
+            {"data_seed": int(data_seed), "feature_set": feature_set, "method": name}
+            | _fit_columns(fits)
+        )
     return pd.DataFrame(rows)
 
 
@@ -81,9 +131,20 @@ def write_null_run(
     summaries: Mapping[str, str],
     bumphunts: Mapping[str, str],
     out: str,
+    data_scores: str,
+    window: Sequence[float],
+    bumphunt: Mapping[str, object],
+    seed: int,
 ) -> None:
-    """One dataset of the null study (the ``null_run`` rule): its rows to ``out`` (CSV)."""
-    table = null_rows(data_seed, feature_set, scores, summaries, bumphunts)
+    """One dataset of the null study (the ``null_run`` rule): its rows per method and its
+    control rows (:func:`control_rows`) to ``out`` (CSV)."""
+    table = pd.concat(
+        [
+            null_rows(data_seed, feature_set, scores, summaries, bumphunts),
+            control_rows(data_seed, feature_set, data_scores, window, bumphunt, seed),
+        ],
+        ignore_index=True,
+    )
     write_csv(table, out)
     log.info("dataset %d:\n%s", data_seed, table.to_string(index=False))
 
@@ -101,16 +162,28 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     methods = table.groupby("method", sort=False)
     auc = methods["auc_signal"]
     out = pd.DataFrame(
-        {"datasets": auc.size(), "median": auc.median(), "mean": auc.mean(), "sem": auc.sem()}
+        {
+            "datasets": methods.size(),
+            "median": auc.median(),
+            "mean": auc.mean(),
+            "sem": auc.sem(),
+        }
     )
     for col in z_columns(table):
         z = methods[col]
         eps = col.removeprefix("z_local_")
         out[f"z_fits_{eps}"] = z.count()
+        failed = f"z_failed_{eps}"
+        out[f"z_failed_{eps}"] = methods[failed].sum() if failed in table else 0
         out[f"z_mean_{eps}"] = z.mean()
         out[f"z_sem_{eps}"] = z.sem()
         out[f"z_std_{eps}"] = z.std()
     return out
+
+
+def _label(name: str) -> str:
+    """A method's label, or a control's name in words."""
+    return method(name).label if name in METHODS else name.replace("_", " ")
 
 
 def null_figure(
@@ -139,6 +212,8 @@ def null_figure(
                 jitter = np.linspace(-0.06, 0.06, values.size) if values.size > 1 else 0.0
                 ax.plot(x + jitter, values, markers[k % 5], color=color, alpha=0.35, ms=4)
                 mean, sem = (summary.loc[name, key] for key in stats[col])
+                if not np.isfinite(mean):
+                    continue
                 ax.errorbar(x + 0.1, mean, yerr=sem, fmt=markers[k % 5], color=color, capsize=3)
     ax_auc, ax_z = axes
     ax_auc.axhline(0.5, color="k", ls=":", lw=1, label="AUC 0.5 (no information)")
@@ -153,7 +228,7 @@ def null_figure(
     ax_z.set_ylabel("bump-hunt local significance Z, no signal")
     ax_z.legend(loc="upper right", fontsize=8)
     for ax in axes:
-        ax.set_xticks(range(len(summary)), [method(m).label for m in summary.index])
+        ax.set_xticks(range(len(summary)), [_label(m) for m in summary.index])
     fig.suptitle(title, fontsize=9)
     save_figure(fig, *outputs)
 
