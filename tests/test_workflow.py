@@ -112,3 +112,31 @@ def test_slurm_profile_gpu_example_gives_training_jobs_a_gpu(tmp_path, declared)
     assert len(training) >= 3
     assert {res["gpu"] for res in training} == ({"1"} if declared else {"0"})
     assert "# resources: [gpu=4]" in (REPO / "workflow/profiles/slurm/config.yaml").read_text()
+
+
+def test_title_claim_target_plans_the_shifted_paper_scale_study_on_the_gpu(tmp_path):
+    """`title_claim` with config/lhco_title_claim.yaml: the paper-scale shifted analysis only
+    (2 injections × 10 runs, 3 methods), every training job on the GPU."""
+    workdir = copy_workflow(tmp_path / "wf")
+    args = ("--profile", "workflow/profiles/gpu", "title_claim")
+    jobs = planned_jobs(workdir, *args, "--configfile", "config/lhco_title_claim.yaml")
+    counts: dict[str, int] = {}
+    for rule, _ in jobs:
+        counts[rule] = counts.get(rule, 0) + 1
+    assert counts == {
+        "generate_surrogate": 1,
+        "prepare": 1,
+        "inject": 2,
+        "split": 2,
+        "train_flow_lhco_surrogate_runs0_9": 2,
+        "sample_flow_lhco_surrogate_runs0_9": 2,
+        "to_latent_lhco_surrogate_runs0_9": 2,
+        "train_classifier_lhco_surrogate_runs0_9": 6,
+        "evaluate": 1,
+        "evaluation_figures": 1,
+        "title_claim": 1,
+    }
+    assert all(res["feature_set"] == "shifted" for rule, res in jobs if "feature_set" in res)
+    for rule, res in jobs:
+        if _training(rule):
+            assert res["gpu"] == "1", rule

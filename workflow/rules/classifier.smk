@@ -127,3 +127,11 @@ rule evaluation_figures:
         code=source_hash("studies.dijet.evaluation_figures"),
     script:
         "../scripts/evaluation_figures.py"
+
+
+rule title_claim:
+    """LaCATHODE's title claim at the paper's scale: the shifted features' SIC and sculpting
+    (snakemake --profile workflow/profiles/gpu --configfile config/lhco_title_claim.yaml
+    title_claim)."""
+    input:
+        targets.title_claim_targets(config),

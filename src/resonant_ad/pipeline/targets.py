@@ -139,6 +139,19 @@ def null_targets(config: Mapping[str, Any]) -> list[str]:
     return targets
 
 
+def title_claim_targets(
+    config: Mapping[str, Any], study: str = "lhco_surrogate", feature_set: str = "shifted"
+) -> list[str]:
+    """LaCATHODE's title claim (`rule title_claim`): one feature set's metric tables and its
+    SIC, χ²/ndof and mJJ figures at the nominal window, with every run, injection and method
+    of the config (``config/lhco_title_claim.yaml``: the paper's scale), and nothing else."""
+    if study not in config.get("studies", []) or feature_set not in config[study]["feature_sets"]:
+        return []
+    ids = {"study": study, "feature_set": feature_set, "window": nominal_window(config, study)}
+    figures = feature_set_figures(study, feature_set, ids["window"]).values()
+    return [METRICS.format(**ids), METRICS_SUMMARY.format(**ids), *figures]
+
+
 def dijet_targets(config: Mapping[str, Any], study: str) -> list[str]:
     """What a dijet study builds: data overview, flow diagnostics, metrics, bump hunts, figures."""
     cfg = config[study]

@@ -260,7 +260,11 @@ def inject_signal(
     """(train, val) halves of ``n`` signal events drawn from the pool, without replacement."""
     pool = signal[signal["role"] == "pool"].drop(columns="role")
     if n > len(pool):
-        raise ValueError(f"signal {name!r}: cannot inject {n} events, the pool holds {len(pool)}")
+        raise ValueError(
+            f"config: ditau.injections asks for {n} {name} events (σ·√B), but its SR signal "
+            f"pool holds {len(pool)}: lower the injection or raise "
+            f"ditau.data.surrogate.counts.{name}"
+        )
     chosen = pool.iloc[rng(seed, "ditau-inject").choice(len(pool), size=n, replace=False)]
     n_train = (n + 1) // 2
     train, val = chosen.iloc[:n_train], chosen.iloc[n_train:]
