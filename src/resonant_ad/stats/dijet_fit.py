@@ -1,11 +1,11 @@
 """The dijet-function fit of an mJJ histogram: binned Poisson likelihood with iminuit.
 
-    dN/dm = p0 · (1 − x)^p1 / x^(p2 + p3 ln x),     x = m / √s
+    dN/dm = p0 · (1 − x)^p1 / x^(p2 + p3 ln x + p4 ln² x),     x = m / √s
 
-(``dijet3`` fixes p3 = 0), fitted in the sidebands (MIGRAD), with HESSE for the covariance and
-MINOS for the 68% interval of the SR yield; the shape is fitted in whitened coordinates so
-that MIGRAD sees a round minimum. The bump hunt (:mod:`~resonant_ad.stats.bumphunt`) builds
-on it."""
+(``dijet4`` fixes p4 = 0, ``dijet3`` p3 = p4 = 0), fitted in the sidebands (MIGRAD), with
+HESSE for the covariance and MINOS for the 68% interval of the SR yield; the shape is fitted
+in whitened coordinates so that MIGRAD sees a round minimum. The bump hunt
+(:mod:`~resonant_ad.stats.bumphunt`) builds on it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: fit functions: name → number of parameters (normalization included)
-FUNCTIONS = {"dijet3": 3, "dijet4": 4}
+FUNCTIONS = {"dijet3": 3, "dijet4": 4, "dijet5": 5}
 #: Gauss-Legendre nodes per bin for the bin integrals of the fit function
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(4)
 
@@ -64,7 +64,7 @@ class DijetModel:
 
     def __post_init__(self) -> None:
         if self.n_params not in FUNCTIONS.values():
-            raise ValueError(f"the dijet function has 3 or 4 parameters, not {self.n_params}")
+            raise ValueError(f"the dijet function has 3 to 5 parameters, not {self.n_params}")
         lo, hi = self.edges[:-1], self.edges[1:]
         half = 0.5 * (hi - lo)
         nodes = 0.5 * (hi + lo)[:, None] + half[:, None] * _NODES[None, :]
@@ -74,9 +74,10 @@ class DijetModel:
                 f"bins {self.edges[[0, -1]]} must lie inside (0, sqrt_s={self.sqrt_s})"
             )
         self._weights = half[:, None] * _WEIGHTS[None, :]
-        # log f = p1 ln(1 − x) − p2 ln x − p3 (ln x)²: linear in the shape parameters
+        # log f = p1 ln(1 − x) − p2 ln x − p3 (ln x)² − p4 (ln x)³: linear in the shape
         lx = np.log(x)
-        self._basis = np.stack([np.log1p(-x), -lx, -(lx**2)][: self.n_params - 1], axis=-1)
+        terms = [np.log1p(-x), -lx, -(lx**2), -(lx**3)]
+        self._basis = np.stack(terms[: self.n_params - 1], axis=-1)
 
     def shape(self, theta: np.ndarray) -> np.ndarray:
         """Bin integrals of (1 − x)^p1 / x^(p2 + p3 ln x) for shape parameters ``theta``."""
@@ -126,12 +127,11 @@ class DijetModel:
         widths = np.diff(self.edges)
         x = centres / self.sqrt_s
         lx = np.log(x)
-        design = np.column_stack([np.ones_like(x), np.log1p(-x), -lx, -(lx**2)])
+        design = np.column_stack([np.ones_like(x), np.log1p(-x), -lx, -(lx**2), -(lx**3)])
         design = design[:, : self.n_params]
         if use.sum() < self.n_params:
-            return np.r_[np.log(max(counts[mask].sum(), 1.0) / widths[mask].sum()), 10.0, 5.0, 0.0][
-                : self.n_params
-            ]
+            norm = np.log(max(counts[mask].sum(), 1.0) / widths[mask].sum())
+            return np.r_[norm, 10.0, 5.0, 0.0, 0.0][: self.n_params]
         w = np.sqrt(counts[use])
         y = np.log(counts[use] / widths[use])
         coef, *_ = np.linalg.lstsq(design[use] * w[:, None], y * w, rcond=None)
@@ -257,7 +257,7 @@ def fit_counts(
         g = cost_grad(np.r_[u[0], phi0[1:] + whiten @ u[1:]])
         return np.r_[g[0], whiten.T @ g[1:]]
 
-    names = ("ln_yield", "u1", "u2", "u3")[: model.n_params]
+    names = ("ln_yield", "u1", "u2", "u3", "u4")[: model.n_params]
     m = Minuit(
         internal_cost, np.r_[phi0[0], np.zeros(start.size - 1)], grad=internal_grad, name=names
     )
