@@ -31,6 +31,7 @@ class Scale:
     step_batches: tuple[tuple[int, ...], tuple[int, ...]] = ((256, 1024, 4096), (128, 1024))
     timed_steps: tuple[int, int] = (40, 200)  # eager, graph
     rqs_events: int = 83_000
+    compiled_members: tuple[int, ...] = (1, 10)  # the fused (torch.compile) step rows
 
 
 #: the paper's sizes (the default of a run)
@@ -45,6 +46,7 @@ SMOKE = Scale(
     classifier_epochs=2,
     samples=(3000, 1000),
     step_batches=((256,), (128,)),
+    compiled_members=(2,),  # one compilation per model (tens of seconds each on a CPU)
     timed_steps=(4, 4),
     rqs_events=1000,
 )
@@ -68,7 +70,9 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 
 # -- 1. training steps -------------------------------------------------------------------------
-def _flow_runner(members: int, batch: int, graphs: bool, steps: int, device: str):
+def _flow_runner(
+    members: int, batch: int, graphs: bool, steps: int, device: str, compiled: bool = False
+):
     from resonant_ad.core.maf import MAF
     from resonant_ad.core.training import Adam, EpochRunner
 
@@ -87,13 +91,15 @@ def _flow_runner(members: int, batch: int, graphs: bool, steps: int, device: str
         return -model.log_prob(x[idx], c[idx]).mean(1)
 
     opt = Adam(model.parameters(), 1e-4, 1e-6)
-    runner = EpochRunner(model, loss_fn, opt, n, batch, members, dev, graphs, min_batch=2)
+    runner = EpochRunner(model, loss_fn, opt, n, batch, members, dev, graphs, 2, compiled)
     runner.prepare()
     perms = torch.stack([torch.randperm(n, generator=g) for _ in range(members)]).to(dev)
     return runner, perms, n
 
 
-def _clf_runner(members: int, batch: int, graphs: bool, steps: int, device: str):
+def _clf_runner(
+    members: int, batch: int, graphs: bool, steps: int, device: str, compiled: bool = False
+):
     from resonant_ad.core.classifier import MemberMLP, build_mlp
     from resonant_ad.core.training import Adam, EpochRunner
 
@@ -116,7 +122,7 @@ def _clf_runner(members: int, batch: int, graphs: bool, steps: int, device: str)
         ).mean(1)
 
     opt = Adam(model.parameters(), 1e-3, 0.0)
-    runner = EpochRunner(model, loss_fn, opt, n, batch, members, dev, graphs)
+    runner = EpochRunner(model, loss_fn, opt, n, batch, members, dev, graphs, 1, compiled)
     runner.prepare()
     perms = torch.stack([torch.randperm(n, generator=g) for _ in range(members)]).to(dev)
     return runner, perms, n
@@ -126,8 +132,10 @@ def bench_steps(rows: list[dict[str, Any]], scale: Scale) -> dict[str, Any]:
     """Events/s of training steps, eager vs graph vs members; graph == eager check."""
     checks = {}
     graphs = graphs_possible(scale)
-    modes = [("eager", 1, False)]
-    modes += [("graph", 1, True), ("graph", scale.members, True)] if graphs else []
+    modes = [("eager", 1, False, False)]
+    if graphs:  # and the fused step (torch.compile) inside the graph, alone and as members
+        modes += [("graph", 1, True, False), ("graph", scale.members, True, False)]
+        modes += [("compiled graph", r, True, True) for r in scale.compiled_members]
     for model, make, batches in (
         ("flow", _flow_runner, scale.step_batches[0]),
         ("classifier", _clf_runner, scale.step_batches[1]),
@@ -140,10 +148,16 @@ def bench_steps(rows: list[dict[str, Any]], scale: Scale) -> dict[str, Any]:
             diff = np.abs(np.array(losses[0]) / np.array(losses[1]) - 1)
             checks[model] = {"eager": losses[0], "graph": losses[1], "max_rel_diff": diff.max()}
         for batch in batches:
-            for mode, members, use in modes:
+            for mode, members, use, fused in modes:
                 steps = scale.timed_steps[0] if mode == "eager" else scale.timed_steps[1]
-                runner, perms, n = make(members, batch, use, steps, scale.device)
-                runner.epoch(perms)  # warm-up (and capture)
+                try:
+                    runner, perms, n = make(members, batch, use, steps, scale.device, fused)
+                    runner.epoch(perms)  # warm-up (compilation and capture)
+                except Exception as err:  # a failed compilation is a result, not a crash
+                    if not fused:
+                        raise
+                    checks.setdefault("compile_errors", []).append(f"{model} {batch}: {err}")
+                    continue
                 _, seconds = timed(lambda r=runner, p=perms: [r.epoch(p) for _ in range(3)])
                 rows.append(
                     {

@@ -100,6 +100,7 @@ class ConditionalFlow(Estimator):
         simplex_features: tuple[int, ...] | list[int] = (),
         recompute_batchnorm: bool = True,
         graphs: str | bool = "auto",
+        compiled: bool = False,
         seed: int = 0,
         device: str = "auto",
         progress: bool = True,
@@ -122,6 +123,7 @@ class ConditionalFlow(Estimator):
         self.simplex_features = [int(i) for i in simplex_features]
         self.recompute_batchnorm = bool(recompute_batchnorm)
         self.graphs = graphs
+        self.compiled = bool(compiled)
         self.seed = int(seed)
         self.device = device
         self.progress = progress
@@ -337,7 +339,7 @@ def fit_members(
             return (-torch.cat(lp).sum() / len(xv)).reshape(1)
 
     runner = EpochRunner(
-        model, loss_fn, opt, len(x), p.batch_size, members, dev, graphs, min_batch=2
+        model, loss_fn, opt, len(x), p.batch_size, members, dev, graphs, 2, p.compiled
     )
     runner.prepare()
     best = [BestEpochs(p.n_best_epochs, p.patience) for _ in flows]
