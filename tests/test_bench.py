@@ -95,10 +95,7 @@ def test_gpu_benchmark_graph_branches_run_with_stand_in_graphs(
     modes = set(zip(steps["model"], steps["mode"], steps["members"], strict=True))
     for model in ("flow", "classifier"):
         assert {(model, "eager", 1), (model, "graph", 1), (model, "graph", 2)} <= modes
-        # the fused step (torch.compile) captured in the graph, as members
-        assert (model, "compiled graph", 2) in modes
         assert report["steps"]["graph_vs_eager"][model]["max_rel_diff"] == 0
-    assert "compile_errors" not in report["steps"]["graph_vs_eager"]
     trainings = pd.read_csv(tmp_path / "gpu_bench.csv").query("part in ('flow', 'classifier')")
     assert (trainings["mode"] == "graph").all()
     assert sum(g.replays for g in fake_cuda_graphs) > 0

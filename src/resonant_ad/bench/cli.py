@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         from resonant_ad.bench.gpu_steps import SMOKE, Scale
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-        scale = SMOKE if args.smoke else replace(Scale(), members=args.members)
+        members = {"members": args.members, "compiled_members": (1, args.members)}
+        scale = SMOKE if args.smoke else replace(Scale(), **members)
         if not args.smoke:
             scale = replace(scale, flow_budget_s=args.flow_budget)
         run(args.out, scale, args.parts)
