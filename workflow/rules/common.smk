@@ -27,9 +27,9 @@ from resonant_ad.pipeline.smk import source_hash
 # Nested `--config` values arrive as strings: re-read them where the schema wants numbers,
 # then check the schema (which also fills in its defaults) and the cross-key rules: a bad
 # value stops here, before any job, with a few lines naming its key.
-CONFIG_SCHEMA = "../schemas/config.schema.yaml"
-config.update(coerce_strings(dict(config), load_schema(workflow.source_path(CONFIG_SCHEMA))))
-check_config(config, workflow.source_path(CONFIG_SCHEMA))
+CONFIG_SCHEMA = load_schema(workflow.source_path("../schemas/config.schema.yaml"))
+config.update(coerce_strings(dict(config), CONFIG_SCHEMA))
+check_config(config, CONFIG_SCHEMA)
 # a run that declares GPUs (`--resources gpu=N`, the GPU profile) gives each training job one
 claim_gpus(config, declared_gpus(workflow))
 # the null study's datasets are study sections of their own, built only when asked for

@@ -80,7 +80,8 @@ def load_schema(path: str | os.PathLike[str]) -> dict[str, Any]:
         return yaml.safe_load(fh)
 
 
-def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+def resolve_ref(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with a local ``$ref`` (``#/$defs/…``) replaced by its target, own keys kept."""
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/"):
         target: Any = root
@@ -99,7 +100,7 @@ def _wants_non_string(schema: dict[str, Any], root: dict[str, Any] | None = None
         return True
     # one of several alternatives (e.g. an integer or "all"): a YAML non-string picks its own
     branches = schema.get("oneOf", []) + schema.get("anyOf", [])
-    return any(_wants_non_string(_resolve(b, root or schema), root) for b in branches)
+    return any(_wants_non_string(resolve_ref(b, root or schema), root) for b in branches)
 
 
 def _accepts(schema: dict[str, Any], value: str, root: dict[str, Any]) -> bool:
@@ -116,13 +117,13 @@ def _accepts(schema: dict[str, Any], value: str, root: dict[str, Any]) -> bool:
         if pattern is None or re.search(pattern, value):
             return True
     branches = schema.get("oneOf", []) + schema.get("anyOf", [])
-    return any(_accepts(_resolve(b, root), value, root) for b in branches)
+    return any(_accepts(resolve_ref(b, root), value, root) for b in branches)
 
 
 def coerce_strings(value: Any, schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
     """Return ``value`` with strings re-read as YAML where ``schema`` expects a non-string."""
     root = schema if root is None else root
-    schema = _resolve(schema, root)
+    schema = resolve_ref(schema, root)
     if (
         isinstance(value, str)
         and _wants_non_string(schema, root)

@@ -16,6 +16,7 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, relevance
 
+from resonant_ad.pipeline.config import load_schema, resolve_ref
 from resonant_ad.pipeline.patterns import DIJET_STUDIES
 from resonant_ad.stages.parts import format_window
 
@@ -59,12 +60,7 @@ def _short(value: Any, width: int = 70) -> str:
 
 def _describe(schema: Mapping[str, Any], root: Mapping[str, Any]) -> str:
     """What one schema alternative accepts, in a few words (e.g. ``an integer >= 1``)."""
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target[part]
-        schema = {**target, **schema}
+    schema = resolve_ref(dict(schema), dict(root))
     if "const" in schema:
         return _short(schema["const"])
     if "enum" in schema:
@@ -256,8 +252,7 @@ def check_config(config: dict[str, Any], schema: str | os.PathLike[str] | Mappin
     The schema comes first: cross-key checks run only on a config the schema accepts.
     """
     if not isinstance(schema, Mapping):
-        with open(schema) as fh:
-            schema = yaml.safe_load(fh)
+        schema = load_schema(schema)
     problems = schema_problems(config, schema)
     if not problems:
         problems = cross_key_problems(config)

@@ -120,3 +120,9 @@ def method(name: str) -> Method:
         return METHODS[name]
     except KeyError:
         raise KeyError(f"unknown method {name!r}; known: {sorted(METHODS)}") from None
+
+
+def display_label(name: str) -> str:
+    """A method's label for figures; another row name (a control such as ``random_cut``)
+    in words."""
+    return METHODS[name].label if name in METHODS else name.replace("_", " ")

@@ -11,16 +11,11 @@ import pandas as pd
 
 from resonant_ad.core.io import write_csv
 from resonant_ad.core.plotting import COLORS, new_figure, save_figure, shade_region
-from resonant_ad.stages.methods import method as lookup
+from resonant_ad.stages.methods import display_label
 from resonant_ad.stages.parts import parse_window
 from resonant_ad.stats.bumphunt import collect, global_significance
 
 log = logging.getLogger(__name__)
-
-
-def _label(name: str) -> str:
-    """A method's display name."""
-    return lookup(name).label
 
 
 def draw_fit(ax, res_ax, bins: pd.DataFrame, row: pd.Series, window: Sequence[float]) -> None:
@@ -96,7 +91,7 @@ def fits_figure(
             draw_fit(ax, res_ax, b, row, window)
             res_ax.sharex(ax)
             if k == 0:
-                ax.set_ylabel(f"{_label(meth)}\nselected events / bin")
+                ax.set_ylabel(f"{display_label(meth)}\nselected events / bin")
                 res_ax.set_ylabel("pull")
             if i == len(methods) - 1:
                 res_ax.set_xlabel(r"$m_{JJ}$ [TeV]")
@@ -116,7 +111,7 @@ def significance_figure(summary: pd.DataFrame, title: str, outputs: Sequence[str
     """Local significance and SB fit quality (χ²/ndof) vs ε: runs as points, medians as lines."""
     fig, (ax_z, ax_q) = new_figure(1, 2, figsize=(10, 4))
     for (meth, inj), g in summary.groupby(["method", "injection"], sort=False):
-        style = {"ls": "-" if inj > 0 else "--", "label": f"{_label(meth)}, {inj} injected"}
+        style = {"ls": "-" if inj > 0 else "--", "label": f"{display_label(meth)}, {inj} injected"}
         runs_and_median(ax_z, g, "efficiency", "z_local", meth, **style)
         runs_and_median(ax_q, g, "efficiency", "sb_chi2_ndof", meth, **style)
     for ax in (ax_z, ax_q):
@@ -171,7 +166,7 @@ def scan_figure(
         sub = scan[scan["efficiency"] == eff]
         for meth, g in sub.groupby("method", sort=False):
             z_global = g.groupby("run")["z_global"].first().median() if "run" in g else np.nan
-            label = f"{_label(meth)} (global Z {z_global:.1f})"
+            label = f"{display_label(meth)} (global Z {z_global:.1f})"
             runs_and_median(ax, g, "centre", "z_local", meth, label=label)
         ax.axhline(0, color="k", lw=0.8)
         ax.set_title(f"ε = {eff:g}")

@@ -28,7 +28,7 @@ import pandas as pd
 from resonant_ad.core.io import read_csv, read_json, read_parquet, write_csv
 from resonant_ad.core.plotting import COLORS, new_figure, save_figure
 from resonant_ad.core.seeding import rng
-from resonant_ad.stages.methods import METHODS, method
+from resonant_ad.stages.methods import display_label
 from resonant_ad.stats.bumphunt import run_bump_hunt
 from resonant_ad.stats.metrics import roc_auc
 
@@ -181,11 +181,6 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _label(name: str) -> str:
-    """A method's label, or a control's name in words."""
-    return method(name).label if name in METHODS else name.replace("_", " ")
-
-
 def null_figure(
     table: pd.DataFrame, summary: pd.DataFrame, title: str, outputs: Sequence[str]
 ) -> None:
@@ -228,7 +223,7 @@ def null_figure(
     ax_z.set_ylabel("bump-hunt local significance Z, no signal")
     ax_z.legend(loc="upper right", fontsize=8)
     for ax in axes:
-        ax.set_xticks(range(len(summary)), [_label(m) for m in summary.index])
+        ax.set_xticks(range(len(summary)), [display_label(m) for m in summary.index])
     fig.suptitle(title, fontsize=9)
     save_figure(fig, *outputs)
 
