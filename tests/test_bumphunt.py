@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resonant_ad.stats.bumphunt import bump_hunt, expected_significance, run_bump_hunt
+from resonant_ad.stats.bumphunt import (
+    bump_hunt,
+    expected_significance,
+    run_bump_hunt,
+    selection_histograms,
+)
 from resonant_ad.stats.dijet_fit import DijetModel, bin_edges, fit_counts, poisson_deviance, sr_bins
 
 WINDOW = (3.3, 3.7)
@@ -276,3 +281,28 @@ def test_global_significance_is_the_sidak_trials_factor_and_calibrated():
     )
     assert np.mean(p_global < 0.05) == pytest.approx(0.05, abs=0.012)
     assert np.mean(p_global < 0.5) == pytest.approx(0.5, abs=0.03)
+
+
+def test_out_of_fold_scores_are_cut_per_fold_at_the_same_sr_efficiency():
+    """Two folds scored on different scales (fold 1's classifier outputs 100× larger
+    numbers): each keeps ε of its own SR events, where one threshold over both would take
+    fold 1 only. Fold 0 lives at mJJ < 3.5, fold 1 above, so the histogram tells them apart."""
+    g = np.random.default_rng(3)
+    n = 4000
+    fold = np.arange(n) % 2
+    scores = pd.DataFrame(
+        {
+            "score": g.random(n) * np.where(fold == 1, 100.0, 1.0),
+            "mjj": np.where(fold == 1, 3.5, 3.0) + g.uniform(0.0, 0.5, n),
+            "sr": np.arange(n) < 2000,
+            "label": np.zeros(n, int),
+            "fold": fold,
+        }
+    )
+    edges = np.array([3.0, 3.5, 4.0])
+    counts, _, _, n_sel = selection_histograms(scores, 0.1, edges)
+    sr = scores[scores["sr"]]
+    sr_counts, _, _, _ = selection_histograms(sr, 0.1, edges)
+    assert list(sr_counts) == [100, 100] and n_sel == counts.sum()
+    pooled, _, _, _ = selection_histograms(sr.drop(columns="fold"), 0.1, edges)
+    assert pooled[0] < 5 and pooled.sum() == 200

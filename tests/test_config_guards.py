@@ -58,6 +58,8 @@ BAD = [
     ("lhco_surrogate={scan: {methods: [cathode, cwola]}}", "lhco_surrogate.scan.methods"),
     ("lhco_surrogate={scan: {injection: 700}}", "lhco_surrogate.scan.injection"),
     ("lhco_surrogate={scan: {runs: 4}}", "lhco_surrogate.scan.runs"),
+    # one fold would score the data with a classifier trained on it
+    ("lhco_surrogate={bumphunt: {folds: 1}}", "lhco_surrogate.bumphunt.folds = 1"),
 ]
 MAX_LINES = 15
 

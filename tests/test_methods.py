@@ -17,6 +17,7 @@ from resonant_ad.stages.classify import (
     train_and_score,
     training_sets,
 )
+from resonant_ad.stages.folds import DATA_REGIONS, fold_frames, fold_ids, out_of_fold_scores
 from resonant_ad.stages.methods import METHODS, SIC_SIGNAL_PARTS, TEST_PARTS, method
 
 FEATURES = ["a", "b"]
@@ -186,7 +187,7 @@ def test_inputs_are_in_the_method_space():
     ids = ("lhco_surrogate", "shifted", "3.3-3.7", 1000, 2)
     lac = files.classifier_inputs(*ids, "lacathode")
     assert all("/run2/latent/" in p for p in lac.values())
-    assert set(lac) == {"sr_train", "sr_val", *TEST_PARTS, *SIC_SIGNAL_PARTS}
+    assert set(lac) == {*parts.DATA_PARTS, *TEST_PARTS, *SIC_SIGNAL_PARTS}
     cat = files.classifier_inputs(*ids, "cathode")
     assert cat["samples"].endswith("run2/flow/samples.parquet")
     assert all("/split/" in p for k, p in cat.items() if k != "samples")
@@ -243,3 +244,63 @@ def test_method_labels_render_in_the_figure_font(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "Glyph ... missing from font(s)" fails the test
         save_figure(fig, tmp_path / "labels.png")
+
+
+def test_folds_are_balanced_seeded_and_the_same_size_in_every_run():
+    a, b = fold_ids(1001, 3, 5, "sr_test"), fold_ids(1001, 3, 6, "sr_test")
+    assert sorted(np.bincount(a)) == sorted(np.bincount(b)) == [333, 334, 334]
+    assert (a == fold_ids(1001, 3, 5, "sr_test")).all() and (a != b).any()
+
+
+def test_each_fold_is_scored_by_the_classifier_that_never_saw_it(frames):
+    """Every data event is scored once, by the predictor of the one fold whose training sets
+    (train and val, SR and SB) do not hold it; the other sources are left as they are."""
+    k, seed = 3, 11
+    trained_on = []
+    for f in range(k):
+        sources = fold_frames(frames, k, f, seed)
+        assert sources["samples"] is frames["samples"]
+        seen = pd.concat([sources[p] for r in DATA_REGIONS.values() for p in r[:2]])
+        trained_on.append(set(seen["a"]))
+        n_data = sum(len(frames[p]) for r in DATA_REGIONS.values() for p in r)
+        assert len(seen) == n_data - sum(
+            int((fold_ids(len(frames[p]), k, seed, p) == f).sum())
+            for r in DATA_REGIONS.values()
+            for p in r
+        )
+        val_share = len(sources["sr_val"]) / (len(sources["sr_train"]) + len(sources["sr_val"]))
+        assert val_share == pytest.approx(100 / 400, abs=0.01)  # the split's own train:val
+    scored = [[] for _ in range(k)]
+
+    def predictor(f):
+        def predict(X):
+            scored[f].extend(X[:, 0])
+            return np.full(len(X), float(f))
+
+        return predict
+
+    table = out_of_fold_scores(frames, [predictor(f) for f in range(k)], FEATURES, seed)
+    assert len(table) == n_data and int(table["sr"].sum()) == 550
+    assert (table["score"] == table["fold"]).all()  # each row carries its fold's score
+    for f in range(k):
+        assert scored[f] and not set(scored[f]) & trained_on[f]
+    assert sum(len(s) for s in scored) == n_data
+
+
+@pytest.mark.parametrize(("name", "n_folds"), [("cathode", 2), ("cwola", 2), ("supervised", 1)])
+def test_folds_give_the_bump_hunt_every_data_event(stage_files, name, n_folds):
+    """With ``folds: 2`` the data table holds all SR and SB data, out of fold; a method that
+    never trains on data (supervised) scores it with its one classifier. The SIC and sculpting
+    sets stay those of the usual training."""
+    inputs, outputs = stage_files
+    cfg = {"type": "hgb", "hgb": {"n_members": 2, "max_iter": 20}}
+    sampling = {"n_samples": 800, "sample_val_fraction": 0.25}
+    train_and_score(name, inputs, outputs, cfg, sampling, 7, SR, {"sideband_width": 0.2}, 2)
+    data = pd.read_parquet(outputs["data"])
+    assert len(data) == 550 + 1390 and int(data["sr"].sum()) == 550
+    assert data["fold"].nunique() == n_folds and np.isfinite(data["score"]).all()
+    summary = json.loads(open(outputs["summary"]).read())
+    assert summary["data_scored"] == {"folds": n_folds, "n_sr": 550, "n_sb": 1390}
+    assert len(pd.read_parquet(outputs["sculpting"])) == 485  # the test parts' background
+    with pytest.raises(ValueError, match="bumphunt.folds"):
+        train_and_score(name, inputs, outputs, cfg, sampling, 7, SR, {"sideband_width": 0.2}, 1)

@@ -30,6 +30,7 @@ for _study, _runs, _windows in files.training_groups(config):
             sampling=lambda w: method_sampling_slice(config, _study, w.method),
             signal_region=lambda w: parts.parse_window(w.window),
             cwola=cwola_slice(_study),
+            folds=config[_study]["bumphunt"]["folds"],
             seeds=method_seeds(_study, _runs),
             runs=list(_runs),
             code=source_hash("stages.classify"),

@@ -15,4 +15,5 @@ script_run(
     snakemake.params.seeds,
     snakemake.params.signal_region,
     snakemake.params.cwola,
+    snakemake.params.folds,
 )

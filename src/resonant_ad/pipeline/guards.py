@@ -173,6 +173,10 @@ def dijet_problems(config: Mapping[str, Any], study: str) -> list[str]:
                 f"{study}.extra_split = {_short(dict(cfg['extra_split']))}: asks for {extra} "
                 f"events, more than {study}.data.surrogate.n_extra_sr = {gen['n_extra_sr']}"
             )
+    if int(cfg["bumphunt"]["folds"]) == 1:
+        problems.append(
+            f"{study}.bumphunt.folds = 1: must be 0 (the test parts only) or >= 2 (out of fold)"
+        )
     for name in cfg["null_study"]["methods"]:
         if not method(name).weakly_supervised:
             problems.append(f"{study}.null_study.methods: {name!r} is not weakly supervised")

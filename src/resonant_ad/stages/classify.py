@@ -27,6 +27,7 @@ from resonant_ad.core.hgb import HGBEnsemble
 from resonant_ad.core.io import read_parquet, write_csv, write_json, write_parquet
 from resonant_ad.core.seeding import derive_seed, rng
 from resonant_ad.stages.flows import feature_columns
+from resonant_ad.stages.folds import fold_frames, out_of_fold_scores
 from resonant_ad.stages.methods import TEST_PARTS, Method, method
 from resonant_ad.stats.metrics import roc_auc
 
@@ -192,10 +193,19 @@ def train_and_score(
     seed: int,
     signal_region: Sequence[float] | None = None,
     cwola: Mapping[str, Any] | None = None,
+    folds: int = 0,
 ) -> None:
     """One run of :func:`train_and_score_runs`."""
     train_and_score_runs(
-        method_name, [inputs], [outputs], classifier_cfg, flow_params, [seed], signal_region, cwola
+        method_name,
+        [inputs],
+        [outputs],
+        classifier_cfg,
+        flow_params,
+        [seed],
+        signal_region,
+        cwola,
+        folds,
     )
 
 
@@ -208,6 +218,7 @@ def train_and_score_runs(
     seeds: Sequence[int],
     signal_region: Sequence[float] | None = None,
     cwola: Mapping[str, Any] | None = None,
+    folds: int = 0,
 ) -> None:
     """Train ``method_name``'s classifier of every run (its ``inputs``, source name → parquet)
     and score its test sets into its ``outputs``.
@@ -220,8 +231,15 @@ def train_and_score_runs(
     ensembles one after the other. ``signal_region`` and ``cwola`` (its
     ``sideband_width``) are needed by CWoLa only, ``flow_params`` (``n_samples``,
     ``sample_val_fraction``: the size of the N(0, 1) class) by LaCATHODE only.
+
+    ``folds`` = k ≥ 2: the ``data`` table holds every data event (SR and SB), each scored by
+    one of k more classifiers per run that did not see it (:mod:`resonant_ad.stages.folds`);
+    0: the data's test parts, scored by the usual classifier.
     """
     m = method(method_name)
+    if folds == 1 or folds < 0:
+        raise ValueError(f"bumphunt.folds must be 0 (the test parts only) or >= 2, got {folds}")
+    k = folds if m.trains_on_data() else min(folds, 1)
     runs = []
     for run_inputs, seed in zip(inputs, seeds, strict=True):
         needed = list(m.split_parts()) + [s for s in m.sources() if s == "samples"]
@@ -232,15 +250,24 @@ def train_and_score_runs(
         if "normal" in m.sources() and not flow_params:
             raise ValueError(f"{method_name}: its N(0, 1) class needs n_samples and a val share")
         sampling = flow_params or {"n_samples": 0, "sample_val_fraction": 0.0}
+        width = None if cwola is None else cwola["sideband_width"]
+        n_synthetic = int(sampling["n_samples"])
+        val_share = float(sampling["sample_val_fraction"])
         data = training_sets(
-            m,
-            frames,
-            int(sampling["n_samples"]),
-            float(sampling["sample_val_fraction"]),
-            derive_seed(seed, "synthetic"),
-            signal_region,
-            None if cwola is None else cwola["sideband_width"],
+            m, frames, n_synthetic, val_share, derive_seed(seed, "synthetic"), signal_region, width
         )
+        fold_data = [
+            training_sets(
+                m,
+                fold_frames(frames, k, f, seed),
+                n_synthetic,
+                val_share,
+                derive_seed(seed, "synthetic", "fold", f),
+                signal_region,
+                width,
+            )
+            for f in range(k if k >= 2 else 0)
+        ]
         log.info(
             "%s (seed %d): %d train (%d class 1) / %d val events, inputs %s",
             method_name,
@@ -252,20 +279,29 @@ def train_and_score_runs(
         )
         if any(data.dropped.values()):
             log.info("events beyond the flow's range left out of training: %s", data.dropped)
-        runs.append((frames, data))
-    classifiers = [make_classifier(classifier_cfg, seed) for seed in seeds]
+        runs.append((frames, data, fold_data))
+    # per run: the usual classifier, then its fold classifiers (own seeds), all fitted together
+    trainings = [
+        (make_classifier(classifier_cfg, derive_seed(seed, "fold", f) if f >= 0 else seed), d)
+        for (_, data, fold_data), seed in zip(runs, seeds, strict=True)
+        for f, d in [(-1, data), *enumerate(fold_data)]
+    ]
     if classifier_cfg["type"] == "nn":
-        fit_members(classifiers, [data for _, data in runs])
+        fit_members([c for c, _ in trainings], [d for _, d in trainings])
     else:
-        for clf, (_, data) in zip(classifiers, runs, strict=True):
-            clf.fit(data.X, data.y, data.X_val, data.y_val, data.w, data.w_val)
-    for (frames, data), clf, out, seed in zip(runs, classifiers, outputs, seeds, strict=True):
-        _score_run(method_name, clf, frames, data, out, classifier_cfg, seed, cwola)
+        for clf, d in trainings:
+            clf.fit(d.X, d.y, d.X_val, d.y_val, d.w, d.w_val)
+    fitted = iter(c for c, _ in trainings)
+    for (frames, data, fold_data), out, seed in zip(runs, outputs, seeds, strict=True):
+        clf = next(fitted)
+        fold_clfs = [next(fitted) for _ in fold_data] or ([clf] if k == 1 else [])
+        _score_run(method_name, clf, fold_clfs, frames, data, out, classifier_cfg, seed, cwola)
 
 
 def _score_run(
     name: str,
     clf: NeuralClassifierEnsemble | HGBEnsemble,
+    fold_clfs: Sequence[NeuralClassifierEnsemble | HGBEnsemble],
     frames: Mapping[str, pd.DataFrame],
     data: MethodData,
     outputs: Mapping[str, str],
@@ -273,7 +309,8 @@ def _score_run(
     seed: int,
     cwola: Mapping[str, Any] | None,
 ) -> None:
-    """Score one run's test sets and write its tables, history and summary."""
+    """Score one run's test sets and write its tables, history and summary; with
+    ``fold_clfs``, the ``data`` table is every data event scored out of fold."""
     m = method(name)
     cols = data.columns
     sic, _, test_data = scoring_sets(frames, m.sic_signal_parts())
@@ -294,6 +331,9 @@ def _score_run(
         }
     )
     sculpt_out = background_rows(data_out)[["score", "mjj", "sr"]]  # scored once
+    if fold_clfs:
+        predictors = [lambda X, c=c: c.predict_proba(X)[:, 1] for c in fold_clfs]
+        data_out = out_of_fold_scores(frames, predictors, cols, seed)
     tables = {"sic": sic_out, "sculpting": sculpt_out, "data": data_out}
     for name, df in tables.items():
         if not np.all(np.isfinite(df["score"])):
@@ -335,6 +375,11 @@ def _score_run(
         "out_of_range_in_test_sets": out_of_range_test,
         "auc_sic_test": auc,
         "seed": seed,
+        "data_scored": {
+            "folds": len(fold_clfs),
+            "n_sr": int(data_out["sr"].sum()),
+            "n_sb": int((~data_out["sr"]).sum()),
+        },
     }
     if m.narrow_sidebands:
         summary["sideband_width"] = float(cwola["sideband_width"])

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from resonant_ad.stages.parts import DATA_PARTS
+
 #: test parts every method is scored on, never trained on (see resonant_ad.stages.classify)
 TEST_PARTS = ("sr_test", "sb_test", "extra_test", "signal_test")
 #: the SR signal that was not injected: all of it enters a method's SIC test set, except the
@@ -50,10 +52,16 @@ class Method:
         return tuple(out)
 
     def split_parts(self) -> tuple[str, ...]:
-        """The split parts (training and test) the method reads, in its own space."""
+        """The split parts the method reads, in its own space: its training sources, the
+        test parts and every data part (the bump hunt's out-of-fold scores)."""
         out = [s for s in self.sources() if s not in SYNTHETIC_SOURCES]
-        out += [p for p in TEST_PARTS if p not in out]
+        out += [p for p in (*TEST_PARTS, *DATA_PARTS) if p not in out]
         return tuple(out + [p for p in SIC_SIGNAL_PARTS if p not in out])
+
+    def trains_on_data(self) -> bool:
+        """Whether a class is drawn from the data (then its scores of the data are only
+        fair out of fold); the supervised classifier never sees the data."""
+        return any(s in DATA_PARTS for s in self.sources())
 
     def sic_signal_parts(self) -> tuple[str, ...]:
         """The SR signal parts of the SIC test set: every one the method does not train on."""

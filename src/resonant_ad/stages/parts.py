@@ -25,17 +25,22 @@ SPLIT_PARTS = (
     "signal_val",
     "signal_test",
 )
-#: parts mapped to the flow's latent space: what LaCATHODE trains and is tested on
+#: parts mapped to the flow's latent space: what LaCATHODE trains and is tested on, and the
+#: SB parts that the bump hunt's out-of-fold scores need
 LATENT_PARTS = (
     "sr_train",
     "sr_val",
     "sr_test",
+    "sb_train",
+    "sb_val",
     "sb_test",
     "extra_test",
     "signal_train",
     "signal_val",
     "signal_test",
 )
+#: the data's parts (SR and SB, every role): what the bump hunt's out-of-fold scores cover
+DATA_PARTS = ("sr_train", "sr_val", "sr_test", "sb_train", "sb_val", "sb_test")
 #: the di-τ SR background parts (the classifier's train/val data, the test set; no signal)
 DITAU_SR_PARTS = ("sr_train", "sr_val", "sr_test")
 #: the di-τ background parts (signal is kept per injection strength)

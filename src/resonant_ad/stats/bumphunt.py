@@ -20,8 +20,10 @@ Deficits give negative Z, so that background-only pseudo-experiments scatter aro
 with unit width. Fit quality is the Poisson deviance of the SB fit (a likelihood χ²)
 with n_dof = SB bins − parameters, and its p-value.
 
-The inputs are anomaly scores of the *test* part of the data (SR and SB); the cut keeping a
-fraction ε of the SR test events is applied to SR and SB alike, as in the sculpting study.
+The inputs are anomaly scores of the data (SR and SB): every event scored out of fold
+(``bumphunt.folds`` = k ≥ 2, :mod:`resonant_ad.stages.folds`), or the test part only
+(``folds: 0``); the cut keeping a fraction ε of the SR events (per fold) is applied to SR and
+SB alike, as in the sculpting study. ``n_sr_data`` counts the SR events searched.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ log = logging.getLogger(__name__)
 RESULT_COLUMNS = (
     "efficiency",
     "threshold",
+    "n_sr_data",
+    "folds",
     "n_selected",
     "n_sb",
     "n_sr",
@@ -148,14 +152,23 @@ def selection_histograms(
 ) -> tuple[np.ndarray, np.ndarray, float, int]:
     """mJJ counts of all and of truth-signal selected events, the threshold, and n selected.
 
-    The threshold keeps ``efficiency`` of the SR test events (data: signal included, as in
-    a search, where labels are unknown) and is applied to SR and SB alike.
+    The threshold keeps ``efficiency`` of the SR events (data: signal included, as in a
+    search, where labels are unknown) and is applied to SR and SB alike. Out-of-fold scores
+    (a ``fold`` column: each fold scored by its own classifier, on its own scale) are cut
+    per fold, each at the ``efficiency`` of its SR events; the threshold returned is then
+    the folds' mean.
     """
     mjj = scores["mjj"].to_numpy()
     sr = scores["sr"].to_numpy(dtype=bool)
     s = scores["score"].to_numpy()
-    threshold = threshold_at_efficiency(s[sr], float(efficiency))
-    chosen = select(s, threshold)
+    folds = scores["fold"].to_numpy() if "fold" in scores.columns else np.zeros(len(s), int)
+    chosen = np.zeros(len(s), dtype=bool)
+    thresholds = []
+    for f in np.unique(folds):
+        here = folds == f
+        thresholds.append(threshold_at_efficiency(s[here & sr], float(efficiency)))
+        chosen |= here & select(s, thresholds[-1])
+    threshold = float(np.mean(thresholds))
     counts, _ = np.histogram(mjj[chosen], bins=edges)
     signal, _ = np.histogram(mjj[chosen & (scores["label"].to_numpy() == 1)], bins=edges)
     return counts, signal, threshold, int(chosen.sum())
@@ -176,6 +189,8 @@ def run_bump_hunt(
     if missing:
         raise KeyError(f"bump-hunt scores lack column(s) {missing}")
     edges = bin_edges(window, params["fit_range"], params["bin_width"])
+    n_sr_data = int(scores["sr"].sum())
+    n_folds = int(scores["fold"].nunique()) if "fold" in scores.columns else 0
     rows, bin_rows = [], []
     for eff in sorted((float(e) for e in params["efficiencies"]), reverse=True):
         counts, signal, threshold, n_sel = selection_histograms(scores, eff, edges)
@@ -183,6 +198,8 @@ def run_bump_hunt(
         row = {
             "efficiency": eff,
             "threshold": threshold,
+            "n_sr_data": n_sr_data,
+            "folds": n_folds,
             "n_selected": n_sel,
             "n_sr_signal": int(signal[res["in_sr"]].sum()),
         }
@@ -229,7 +246,7 @@ def write_bump_hunt(
 
     ``labels`` (method, injection, run, …) are added as leading columns of both tables.
     """
-    scores = read_parquet(scores_path, ["score", "mjj", "sr", "label"])
+    scores = read_parquet(scores_path)
     if not scores["sr"].any():
         raise ValueError(f"{scores_path}: no SR events to set the selection threshold on")
     results, bins = run_bump_hunt(scores, window, params)

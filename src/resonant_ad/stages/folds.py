@@ -1,0 +1,97 @@
+"""Out-of-fold scores of the whole data set, for the bump hunt (k-fold cross-training).
+
+A search scores every event with a classifier that did not see it, as the CWoLa hunting
+searches do: the data of each region (every part of the split, SR and SB) is dealt into k
+folds; the classifier of fold f trains on the data outside fold f, in the roles its method
+gives the data (class 1 = SR data; CWoLa's class 0 = SB data), and scores fold f. The other
+sources (flow samples, N(0, 1) draws, the extra SR background) are not data and are never
+scored, so every fold uses them as the method's usual training does.
+
+The fold classifiers' scores are on different scales, so the bump hunt cuts each fold at its
+own threshold (:func:`resonant_ad.stats.bumphunt.selection_histograms`). The SIC and
+sculpting evaluations keep the usual training and its labelled test sets
+(:mod:`resonant_ad.stages.classify`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from resonant_ad.core.seeding import rng
+
+#: the data's parts per region, in the roles (train, val, test) of the usual training
+DATA_REGIONS = {"sr": ("sr_train", "sr_val", "sr_test"), "sb": ("sb_train", "sb_val", "sb_test")}
+
+
+def fold_ids(n: int, k: int, seed: int, part: str) -> np.ndarray:
+    """The fold (0 … k − 1) of each of the ``n`` events of ``part``: a seeded permutation
+    dealt in turn, so that fold sizes differ by at most one event (and are the same in every
+    run, which lets the runs' fold classifiers train together)."""
+    ids = np.empty(n, dtype=np.int64)
+    ids[rng(seed, "folds", part).permutation(n)] = np.arange(n) % k
+    return ids
+
+
+def region_data(frames: Mapping[str, pd.DataFrame], region: str, k: int, seed: int) -> pd.DataFrame:
+    """Every data event of ``region`` (``sr`` or ``sb``), its parts in order, with its fold."""
+    return pd.concat(
+        [
+            frames[part].assign(fold=fold_ids(len(frames[part]), k, seed, part))
+            for part in DATA_REGIONS[region]
+        ],
+        ignore_index=True,
+    )
+
+
+def fold_frames(
+    frames: Mapping[str, pd.DataFrame], k: int, fold: int, seed: int
+) -> dict[str, pd.DataFrame]:
+    """The sources of fold ``fold``'s training: each region's train and val parts replaced by
+    its data outside the fold, dealt at random into train and val in the proportion of the
+    split's own train and val parts; every other source unchanged."""
+    out = dict(frames)
+    for region, (train, val, _) in DATA_REGIONS.items():
+        rest = region_data(frames, region, k, seed)
+        rest = rest[rest["fold"] != fold].drop(columns="fold").reset_index(drop=True)
+        share = len(frames[val]) / max(len(frames[train]) + len(frames[val]), 1)
+        order = rng(seed, "fold-val", region, fold).permutation(len(rest))
+        is_val = np.zeros(len(rest), dtype=bool)
+        is_val[order[: round(share * len(rest))]] = True
+        out[train] = rest[~is_val].reset_index(drop=True)
+        out[val] = rest[is_val].reset_index(drop=True)
+    return out
+
+
+def out_of_fold_scores(
+    frames: Mapping[str, pd.DataFrame],
+    predictors: Sequence[Callable[[np.ndarray], np.ndarray]],
+    cols: Sequence[str],
+    seed: int,
+) -> pd.DataFrame:
+    """Every data event scored by the predictor of its fold (k = ``len(predictors)``): the
+    bump hunt's table (``score``, ``mjj``, ``sr``, ``label``, ``fold``), SR then SB."""
+    k = len(predictors)
+    tables = []
+    for region in DATA_REGIONS:
+        data = region_data(frames, region, k, seed)
+        folds = data["fold"].to_numpy()
+        score = np.full(len(data), np.nan)
+        for f, predict in enumerate(predictors):
+            chosen = folds == f
+            if chosen.any():
+                score[chosen] = predict(data.loc[chosen, list(cols)].to_numpy(np.float64))
+        tables.append(
+            pd.DataFrame(
+                {
+                    "score": score,
+                    "mjj": data["mjj"].to_numpy(),
+                    "sr": region == "sr",
+                    "label": data["label"].to_numpy().astype(np.int8),
+                    "fold": folds.astype(np.int8),
+                }
+            )
+        )
+    return pd.concat(tables, ignore_index=True)
