@@ -302,5 +302,5 @@ def test_folds_give_the_bump_hunt_every_data_event(stage_files, name, n_folds):
     summary = json.loads(open(outputs["summary"]).read())
     assert summary["data_scored"] == {"folds": n_folds, "n_sr": 550, "n_sb": 1390}
     assert len(pd.read_parquet(outputs["sculpting"])) == 485  # the test parts' background
-    with pytest.raises(ValueError, match="bumphunt.folds"):
+    with pytest.raises(ValueError, match=r"bumphunt\.folds"):
         train_and_score(name, inputs, outputs, cfg, sampling, 7, SR, {"sideband_width": 0.2}, 1)

@@ -131,6 +131,9 @@ rule scan_summary:
         records=lambda w: targets.scan_inputs(config, w.study),
         signal_region=lambda w: config[w.study]["signal_region"],
         title=lambda w: f"{w.study}: SR window scan, {w.feature_set}, {w.nsig} signal events",
+        bumphunt=lambda w: config[w.study]["bumphunt"],
+        toys=lambda w: config[w.study]["scan"]["toys"],
+        seed=lambda w: derive_seed(config[w.study]["seed"], "scan-toys"),
         code=source_hash("studies.dijet.bumphunt_figures"),
     script:
         "../scripts/scan_summary.py"

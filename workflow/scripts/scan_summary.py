@@ -1,4 +1,4 @@
-"""The SR window scan: local significance per window and method, table and figure."""
+"""The SR window scan: local and global significance per window and method, table and figure."""
 
 from resonant_ad.pipeline.smk import script_run
 from resonant_ad.studies.dijet.bumphunt_figures import write_scan
@@ -10,4 +10,7 @@ script_run(
     dict(snakemake.output.items()),
     snakemake.params.signal_region,
     snakemake.params.title,
+    snakemake.params.bumphunt,
+    snakemake.params.toys,
+    snakemake.params.seed,
 )

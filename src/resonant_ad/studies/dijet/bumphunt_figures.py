@@ -11,9 +11,11 @@ import pandas as pd
 
 from resonant_ad.core.io import write_csv
 from resonant_ad.core.plotting import COLORS, new_figure, save_figure, shade_region
+from resonant_ad.core.seeding import derive_seed
 from resonant_ad.stages.methods import display_label
 from resonant_ad.stages.parts import parse_window
 from resonant_ad.stats.bumphunt import collect, global_significance
+from resonant_ad.stats.trials import global_from_toys, pseudo_scan_max_z
 
 log = logging.getLogger(__name__)
 
@@ -158,15 +160,19 @@ def scan_figure(
     scan: pd.DataFrame, signal_region: Sequence[float], title: str, outputs: Sequence[str]
 ) -> None:
     """Local significance vs SR window centre, a panel per efficiency, a line per method; the
-    legend gives each method's global Z over the whole scan (median over runs)."""
+    legend gives each method's global Z over the whole scan, from pseudo-scans and Šidák's
+    bound (medians over runs)."""
     effs = sorted(scan["efficiency"].unique(), reverse=True)
     fig, axes = new_figure(1, len(effs), figsize=(4 * len(effs), 3.8), squeeze=False)
     for ax, eff in zip(axes[0], effs, strict=True):
         shade_region(ax, signal_region, label="nominal SR (signal injected)")
         sub = scan[scan["efficiency"] == eff]
         for meth, g in sub.groupby("method", sort=False):
-            z_global = g.groupby("run")["z_global"].first().median() if "run" in g else np.nan
-            label = f"{display_label(meth)} (global Z {z_global:.1f})"
+            per_run = g.groupby("run")[["z_global", "z_global_sidak"]].first().median()
+            label = (
+                f"{display_label(meth)} (global Z {per_run['z_global']:.1f}, "
+                f"Šidák {per_run['z_global_sidak']:.1f})"
+            )
             runs_and_median(ax, g, "centre", "z_local", meth, label=label)
         ax.axhline(0, color="k", lw=0.8)
         ax.set_title(f"ε = {eff:g}")
@@ -177,19 +183,42 @@ def scan_figure(
     save_figure(fig, *outputs)
 
 
-def with_global_significance(scan: pd.DataFrame) -> pd.DataFrame:
+def with_global_significance(
+    scan: pd.DataFrame,
+    bins: Mapping[tuple[str, int], Sequence[tuple[Sequence[float], pd.DataFrame]]],
+    params: Mapping[str, Any],
+    toys: int,
+    seed: int,
+) -> pd.DataFrame:
     """The scan table with, per method and run, the largest local Z over its windows and
-    efficiencies (``z_max_scan``), the number of fitted tests (``n_trials``) and the global
-    Z after the trials factor (``z_global``,
-    :func:`~resonant_ad.stats.bumphunt.global_significance`)."""
-    keys = ["method", "run"] if "run" in scan.columns else ["method"]
+    efficiencies (``z_max_scan``), the number of fitted tests (``n_trials``), the global Z
+    from ``toys`` background-only pseudo-scans (``z_global``, ``p_global``, ``n_eff``,
+    :mod:`resonant_ad.stats.trials`; NaN with ``toys: 0``) and Šidák's bound for independent
+    tests (``z_global_sidak``, :func:`~resonant_ad.stats.bumphunt.global_significance`).
+    ``bins``: (method, run) → each window with its bump hunts' ``bins`` table."""
+    keys = ["method", "run"]
     rows = []
-    for key, group in scan.groupby(keys, sort=False):
-        z_max, trials, z_global = global_significance(group["z_local"])
-        key = key if isinstance(key, tuple) else (key,)
+    for (meth, run), group in scan.groupby(keys, sort=False):
+        z_max, trials, z_sidak = global_significance(group["z_local"])
+        toy_seed = derive_seed(seed, meth, run)
+        toy_z = pseudo_scan_max_z(bins[(meth, int(run))], params, toys, toy_seed)
+        found = global_from_toys(z_max, toy_z)
         rows.append(
-            dict(zip(keys, key, strict=True))
-            | {"z_max_scan": z_max, "n_trials": trials, "z_global": z_global}
+            {"method": meth, "run": run, "z_max_scan": z_max, "n_trials": trials}
+            | {k: found[k] for k in ("z_global", "p_global", "n_eff", "toys", "toys_beyond")}
+            | {"z_global_sidak": z_sidak}
+        )
+        log.info(
+            "%s run %s: largest local Z %.2f of %d tests; global Z %.2f (%d pseudo-scans, "
+            "N_eff %.1f), Šidák %.2f",
+            meth,
+            run,
+            z_max,
+            trials,
+            found["z_global"],
+            found["toys"],
+            found["n_eff"],
+            z_sidak,
         )
     return scan.merge(pd.DataFrame(rows), on=keys, how="left")
 
@@ -199,9 +228,14 @@ def write_scan(
     outputs: Mapping[str, str],
     signal_region: Sequence[float],
     title: str,
+    params: Mapping[str, Any],
+    toys: int,
+    seed: int,
 ) -> None:
-    """The scan table (window, centre and every bump-hunt column) and its figure."""
+    """The scan table (window, centre, every bump-hunt column, local and global Z) and its
+    figure; ``params``, ``toys``, ``seed``: the pseudo-scans' fit settings, number and seed."""
     frames = []
+    bins: dict[tuple[str, int], list[tuple[list[float], pd.DataFrame]]] = {}
     for rec in records:
         low, high = parse_window(rec["window"])
         df = collect([rec])
@@ -209,7 +243,10 @@ def write_scan(
         df.insert(0, "window_low", low)
         df.insert(2, "centre", 0.5 * (low + high))
         frames.append(df)
-    scan = with_global_significance(pd.concat(frames, ignore_index=True))
+        bins.setdefault((rec["method"], int(rec["run"])), []).append(
+            ([low, high], collect([rec], "bins"))
+        )
+    scan = with_global_significance(pd.concat(frames, ignore_index=True), bins, params, toys, seed)
     write_csv(scan, outputs["table"])
     scan_figure(scan, signal_region, title, [outputs["png"], outputs["pdf"]])
     log.info(

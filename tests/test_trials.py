@@ -1,0 +1,70 @@
+"""The scan's look-elsewhere effect: pseudo-scans from the SB fits and the global Z."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from resonant_ad.stats.dijet_fit import bin_edges
+from resonant_ad.stats.trials import effective_trials, global_from_toys, pseudo_scan_max_z
+
+WINDOW = (3.3, 3.7)
+PARAMS = {"function": "dijet4", "sqrt_s": 13.0}
+
+
+def _bins(efficiencies, total=20000.0) -> pd.DataFrame:
+    """A bump hunt's ``bins`` table whose fits are a smooth dijet-like spectrum, scaled by ε."""
+    edges = bin_edges(WINDOW, (2.7, 5.0), 0.1)
+    x = 0.5 * (edges[1:] + edges[:-1]) / 13.0
+    shape = (1 - x) ** 8 / x**5
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "efficiency": e,
+                    "low": edges[:-1],
+                    "high": edges[1:],
+                    "fit": e * total * shape / shape.sum(),
+                }
+            )
+            for e in efficiencies
+        ],
+        ignore_index=True,
+    )
+
+
+def test_effective_trials_recovers_the_number_of_independent_tests():
+    g = np.random.default_rng(1)
+    assert effective_trials(g.standard_normal((20000, 5)).max(axis=1)) == pytest.approx(5, rel=0.05)
+    assert effective_trials(g.standard_normal(20000)) == pytest.approx(1, rel=0.05)
+
+
+def test_one_test_is_its_own_null_and_nested_cuts_count_less_than_independent_ones():
+    """One window and one cut: the pseudo-scans' Z is N(0, 1) (N_eff ≈ 1). Three nested cuts
+    are correlated (they share events), so they count as fewer than three independent tests;
+    a second window drawn independently adds trials."""
+    one = pseudo_scan_max_z([(WINDOW, _bins([0.1]))], PARAMS, 200, 5)
+    assert abs(np.nanmean(one)) < 0.2 and np.nanstd(one) == pytest.approx(1.0, abs=0.15)
+    assert effective_trials(one) == pytest.approx(1.0, abs=0.3)
+    nested = pseudo_scan_max_z([(WINDOW, _bins([0.1, 0.03, 0.01]))], PARAMS, 200, 5)
+    n_nested = effective_trials(nested)
+    assert 1.2 < n_nested < 2.8
+    two = pseudo_scan_max_z([(WINDOW, _bins([0.1, 0.03, 0.01]))] * 2, PARAMS, 200, 5)
+    assert effective_trials(two) > 1.4 * n_nested
+    again = pseudo_scan_max_z([(WINDOW, _bins([0.1, 0.03, 0.01]))], PARAMS, 20, 5)
+    np.testing.assert_array_equal(nested[:20], again)  # seeded
+
+
+def test_global_z_is_the_toys_fraction_where_they_reach_it_and_extrapolated_beyond():
+    g = np.random.default_rng(2)
+    toys = g.standard_normal((2000, 4)).max(axis=1)
+    near = global_from_toys(1.5, toys)
+    assert near["p_global"] == pytest.approx((toys >= 1.5).mean())
+    assert near["toys_beyond"] == int((toys >= 1.5).sum()) and near["toys"] == 2000
+    far = global_from_toys(5.0, toys)  # no toy reaches 5: 1 − Φ(5)^N_eff with N_eff ≈ 4
+    assert far["toys_beyond"] == 0
+    assert far["p_global"] == pytest.approx(1 - norm.cdf(5.0) ** far["n_eff"], rel=1e-6)
+    assert 4.4 < far["z_global"] < 5.0
+    assert np.isnan(global_from_toys(2.0, np.array([]))["z_global"])  # toys: 0
