@@ -24,6 +24,7 @@ the effective number of independent tests fitted to the toys, P(max Z ≥ u) = 1
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,6 +35,8 @@ from scipy import special
 from resonant_ad.core.seeding import rng
 from resonant_ad.stats.bumphunt import bump_hunt
 from resonant_ad.stats.dijet_fit import FUNCTIONS
+
+log = logging.getLogger(__name__)
 
 #: fewer pseudo-scans than this beyond the observed Z: the N_eff extrapolation is used
 MIN_TOYS_BEYOND = 10
@@ -55,28 +58,58 @@ def pseudo_scan_max_z(
     g = rng(seed, "pseudo-scans")
     n_params = FUNCTIONS[params["function"]]
     best = np.full(n_toys, -np.inf)
-    for window, bins in windows:
-        effs = sorted(bins["efficiency"].unique(), reverse=True)
-        fits = [bins[bins["efficiency"] == e] for e in effs]
-        fits = [f for f in fits if np.isfinite(f["fit"]).all()]
-        if not fits:
-            continue
-        edges = np.r_[fits[0]["low"].to_numpy(), fits[0]["high"].to_numpy()[-1]]
-        expected = [f["fit"].to_numpy(dtype=float) for f in fits]
-        keep = [np.ones_like(expected[0])] + [  # the share of the looser cut each bin keeps
-            np.clip(tight / np.maximum(loose, 1e-300), 0.0, 1.0)
-            for loose, tight in itertools.pairwise(expected)
-        ]
-        for t in range(n_toys):
-            counts = g.poisson(expected[0])
-            for j, p in enumerate(keep):
-                if j:
-                    counts = g.binomial(counts, p)
-                z = bump_hunt(counts, edges, window, float(params["sqrt_s"]), n_params)["z_local"]
-                if np.isfinite(z):
-                    best[t] = max(best[t], z)
+    fits = failed = 0
+    fit_log = logging.getLogger(bump_hunt.__module__)  # one line at the end, not one per fit
+    level = fit_log.level
+    fit_log.setLevel(logging.ERROR)
+    try:
+        for window, bins in windows:
+            tried, lost = _pseudo_window(g, window, bins, params, n_params, best)
+            fits, failed = fits + tried, failed + lost
+    finally:
+        fit_log.setLevel(level)
+    log.info(
+        "%d pseudo-scans: %d fits, %d without a fit (too few filled SB bins)", n_toys, fits, failed
+    )
     best[~np.isfinite(best)] = np.nan
     return best
+
+
+def _pseudo_window(
+    g: np.random.Generator,
+    window: Sequence[float],
+    bins: pd.DataFrame,
+    params: Mapping[str, Any],
+    n_params: int,
+    best: np.ndarray,
+) -> tuple[int, int]:
+    """One window's cuts in every pseudo-scan: ``best`` (per pseudo-scan) is raised to the
+    largest Z found; returns the fits tried and those that failed."""
+    tried = lost = 0
+    effs = sorted(bins["efficiency"].unique(), reverse=True)
+    fits = [bins[bins["efficiency"] == e] for e in effs]
+    fits = [f for f in fits if np.isfinite(f["fit"]).all()]
+    if not fits:
+        return tried, lost
+    edges = np.r_[fits[0]["low"].to_numpy(), fits[0]["high"].to_numpy()[-1]]
+    expected = [f["fit"].to_numpy(dtype=float) for f in fits]
+    keep = [np.ones_like(expected[0])] + [  # the share of the looser cut each bin keeps
+        np.clip(tight / np.maximum(loose, 1e-300), 0.0, 1.0)
+        for loose, tight in itertools.pairwise(expected)
+    ]
+    for t in range(best.size):
+        counts = g.poisson(expected[0])
+        for j, p in enumerate(keep):
+            if j:
+                counts = g.binomial(counts, p)
+            with np.errstate(over="ignore", invalid="ignore"):
+                z = bump_hunt(counts, edges, window, float(params["sqrt_s"]), n_params)["z_local"]
+            tried += 1
+            if np.isfinite(z):
+                best[t] = max(best[t], z)
+            else:
+                lost += 1
+    return tried, lost
 
 
 def effective_trials(toy_max_z: np.ndarray) -> float:

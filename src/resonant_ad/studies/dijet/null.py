@@ -222,8 +222,12 @@ def null_figure(
         ax_z.plot([], [], markers[k % 5], color="0.3", label=f"ε = {eps:g}")
     ax_z.set_ylabel("bump-hunt local significance Z, no signal")
     ax_z.legend(loc="upper right", fontsize=8)
-    for ax in axes:
-        ax.set_xticks(range(len(summary)), [display_label(m) for m in summary.index])
+    names = list(summary.index)
+    with_auc = [n for n in names if np.isfinite(summary.loc[n, "mean"])]  # not the controls
+    ax_auc.set_xlim(-0.5, len(with_auc) - 0.5)
+    for ax, shown in ((ax_auc, with_auc), (ax_z, names)):
+        ticks = [names.index(n) for n in shown]
+        ax.set_xticks(ticks, [display_label(n) for n in shown], rotation=15, fontsize=8)
     fig.suptitle(title, fontsize=9)
     save_figure(fig, *outputs)
 
