@@ -1,4 +1,4 @@
-"""Exploration: two representations of the di-τ background model, measured with the probe.
+"""Exploration: representations of the di-τ background model, measured with the probe.
 
 Not part of the workflow: it patches :class:`~resonant_ad.core.flow.ConditionalFlow` for one
 run of ``python -m resonant_ad.studies.ditau.probe`` (same protocol, same arguments) and
@@ -9,7 +9,9 @@ reproduces the two variants of docs/ditau.md ("tried and not adopted"):
   regression in (z, z²) of the standardized mass fitted on the SB and sampled at each drawn
   mass; each ρ standardized separately for its physical and its padded events;
 - ``--variant dr-over-m``: ΔR(τ, τ) / m_vis instead of ΔR before the preprocessing;
-- ``--variant both``.
+- ``--variant both``;
+- ``--variant quantile``: each feature mapped through its SB training CDF onto N(0, 1) after
+  the usual preprocessing.
 
     python notebooks/ditau_probe_variants.py --variant both --repeats 1
 
