@@ -569,3 +569,31 @@ def test_diagnostics_find_where_a_selection_cuts_and_what_is_mismodelled():
     assert table.loc["ht", "importance"] == table["importance"].max()
     counts = dg.multiplicity_table(real, synthetic, {"selected": chosen})
     assert counts[["real", "synthetic", "selected"]].sum().round(6).tolist() == [1, 1, 1]
+
+
+def test_mass_view_bins_the_sb_and_the_sr_apart_and_reads_a_falling_share():
+    """The ``mass`` view's bins meet at the SR's edges, its shares add up to 1 per filled
+    bin, and a multiplicity whose share falls with m_vis reads as falling."""
+    from resonant_ad.studies.ditau import diagnostics as dg
+
+    g = np.random.default_rng(1)
+
+    def events(low: float, high: float, n: int) -> pd.DataFrame:
+        m = g.uniform(low, high, n)
+        many = g.random(n) < 0.05 * (400 - m) / 300  # 9 objects: 5 % at 100 GeV, 0 at 400
+        objects = np.where(many, 9, 3)[:, None]
+        rho = np.where(np.arange(10) < objects, 0.05, 2e-4)
+        return pd.DataFrame(rho, columns=[f"rho{i}" for i in range(10)]).assign(mvis=m)
+
+    sb = pd.concat([events(100, 175, 8000), events(300, 400, 4000)], ignore_index=True)
+    sr = events(175, 300, 6000)
+    edges = dg.mass_edges(sb, sr)
+    assert len(edges) == 13 and sr["mvis"].min() in edges and sr["mvis"].max() in edges
+    table = dg.mass_table(pd.concat([sb, sr]), sr.iloc[:100], edges)
+    real = table[table["sample"] == "real"]
+    shares = real[list(dg.MASS_CLASSES)].sum(axis=1)
+    np.testing.assert_allclose(shares, 1.0)
+    assert real["n_ge9"].iloc[0] > 3 * real["n_ge9"].iloc[-1]
+    assert (real["events"] > 0).all() and real["events"].sum() == 18000
+    synthetic = table[table["sample"] == "synthetic"]
+    assert synthetic["events"].sum() == 100 and synthetic["n_le6"].isna().any()

@@ -246,9 +246,10 @@ rule ditau_evaluate:
 
 rule ditau_diagnostics:
     """What the background model gets wrong: real vs synthetic per feature, the features a
-    classifier uses, where the no-signal classifiers' top εB sits (repeat 0)."""
+    classifier uses, where the no-signal classifiers' top εB sits (repeat 0), and the
+    multiplicity against m_vis over SB and SR."""
     input:
-        **{k: targets.ditau_split_parts()[k] for k in parts.DITAU_SR_PARTS},
+        **{k: targets.ditau_split_parts()[k] for k in parts.DITAU_BACKGROUND_PARTS},
         **{
             f"scores_{s}": patterns.DITAU_SCORES.format(
                 signal=s, sigma=parts.format_c(0.0), repeat=0

@@ -128,6 +128,6 @@ DITAU_CHECKS = DITAU_DIR + "/background_check.csv"
 DITAU_FIGURE = DITAU_DIR + "/figures/{name}.{ext}"
 #: the background model's diagnostics (repeat 0): per feature, multiplicity, no-signal cut
 DITAU_DIAGNOSTICS = DITAU_DIR + "/diagnostics/{name}.csv"
-DITAU_DIAGNOSTIC_TABLES = ("features", "multiplicity", "selection")
+DITAU_DIAGNOSTIC_TABLES = ("features", "multiplicity", "selection", "mass")
 #: the di-τ figures (names carry the paper's figure numbers)
 DITAU_FIGURES = ("fig1_mvis", "fig3_synthetic", "fig4_sic", "fig5_significance")

@@ -12,6 +12,11 @@ Three views of the synthetic SR background of one repeat against the real SR bac
   like any others; a mismodelled one selects the region where data exceed the model, and a
   signal living there is "found" without being injected.
 
+A fourth view, ``mass``: the multiplicity against m_vis over the SB and the SR, real and
+(in the SR) synthetic. The flow learns p(x | m_vis) in the SB and interpolates it into the
+SR; where a region's share changes steeply with the mass, the interpolation, not the fit,
+is what a classifier can find.
+
 The object multiplicity is not a feature: it is read from the ρ (an object carries ρ above
 :data:`PHYSICAL_RHO`; a padded object's ρ is ~1e-4).
 """
@@ -93,6 +98,46 @@ def multiplicity_table(
     return out
 
 
+#: the multiplicity classes of the ``mass`` view (the padded objects make the rest)
+MASS_CLASSES = {"n_le6": (0, 6), "n7": (7, 7), "n8": (8, 8), "n_ge9": (9, 99)}
+
+
+def mass_table(
+    background: pd.DataFrame, synthetic: pd.DataFrame, edges: Sequence[float]
+) -> pd.DataFrame:
+    """Per m_vis bin (the first and last open-ended): the real background events (SB and SR)
+    and the synthetic SR ones, and each one's share per multiplicity class
+    (:data:`MASS_CLASSES`; NaN in an empty bin)."""
+    rows = []
+    for name, df in (("real", background), ("synthetic", synthetic)):
+        n = multiplicity(df)
+        which = np.digitize(df[MASS].to_numpy(), edges[1:-1])  # the outer bins are open
+        for b in range(len(edges) - 1):
+            here = which == b
+            row = {"sample": name, "mvis_low": edges[b], "mvis_high": edges[b + 1]}
+            row["events"] = int(here.sum())
+            for key, (lo, hi) in MASS_CLASSES.items():
+                inside = (n[here] >= lo) & (n[here] <= hi)
+                row[key] = float(inside.mean()) if here.any() else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def mass_edges(sb: pd.DataFrame, sr: pd.DataFrame, per_region: int = 4) -> np.ndarray:
+    """m_vis bin edges with the SR's (its events' lowest and highest mass) among them:
+    ``per_region`` equal-count bins below, inside and above the SR."""
+    m_sb, m_sr = sb[MASS].to_numpy(), sr[MASS].to_numpy()
+    lo, hi = m_sr.min(), m_sr.max()
+    levels = np.linspace(0, 1, per_region + 1)
+    below, above = m_sb[m_sb < lo], m_sb[m_sb > hi]
+    edges = [np.quantile(m_sr, levels)]
+    if below.size:  # its last edge is the SR's first
+        edges.insert(0, np.quantile(below, levels)[:-1])
+    if above.size:
+        edges.append(np.quantile(above, levels)[1:])
+    return np.unique(np.concatenate(edges))
+
+
 def top_selection(
     test: pd.DataFrame, scores: pd.DataFrame, efficiency: float
 ) -> tuple[pd.DataFrame, dict[str, float]]:
@@ -119,6 +164,7 @@ def top_selection(
 
 
 def write_diagnostics(
+    sb_parts: Sequence[str],
     sr_parts: Sequence[str],
     sr_test: str,
     samples: str,
@@ -130,11 +176,12 @@ def write_diagnostics(
 ) -> None:
     """Write the three views (``outputs``: features, multiplicity, selection) and the figure.
 
-    ``sr_parts``: every SR background part (the real events); ``samples``: one repeat's
-    synthetic background; ``no_signal_scores``: per signal, the injection-0 score file of
-    that repeat.
+    ``sb_parts`` and ``sr_parts``: every SB and SR background part (the real events; the SB
+    for the ``mass`` view only); ``samples``: one repeat's synthetic background;
+    ``no_signal_scores``: per signal, the injection-0 score file of that repeat.
     """
     real = pd.concat([read_parquet(p) for p in sr_parts], ignore_index=True)
+    sb = pd.concat([read_parquet(p) for p in sb_parts], ignore_index=True)
     synthetic = read_parquet(samples)
     test = read_parquet(sr_test)
     features = feature_table(real, synthetic, seed)
@@ -146,6 +193,9 @@ def write_diagnostics(
     write_csv(features, outputs["features"])
     write_csv(multiplicity_table(real, synthetic, selected), outputs["multiplicity"])
     write_csv(pd.DataFrame(rows), outputs["selection"])
+    by_mass = mass_table(pd.concat([sb, real], ignore_index=True), synthetic, mass_edges(sb, real))
+    write_csv(by_mass, outputs["mass"])
+    log.info("multiplicity against m_vis:\n%s", by_mass.to_string(index=False))
     log.info("real vs synthetic, all features: AUC %.4f", features.attrs["auc_all"])
     log.info("per feature:\n%s", features.to_string(index=False))
     log.info("no-signal selections:\n%s", pd.DataFrame(rows).to_string(index=False))
