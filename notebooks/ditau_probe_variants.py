@@ -11,7 +11,8 @@ reproduces the two variants of docs/ditau.md ("tried and not adopted"):
 - ``--variant dr-over-m``: ΔR(τ, τ) / m_vis instead of ΔR before the preprocessing;
 - ``--variant both``;
 - ``--variant quantile``: each feature mapped through its SB training CDF onto N(0, 1) after
-  the usual preprocessing.
+  the usual preprocessing;
+- ``--variant log-mass``: the flow conditioned on log m_vis; ``quantile-log-mass``: both.
 
     python notebooks/ditau_probe_variants.py --variant both --repeats 1
 
@@ -192,14 +193,36 @@ def patch_quantile(knots: int = 1001) -> None:
     LogitScaler.inverse_transform = from_normal
 
 
+def patch_log_mass() -> None:
+    """Condition the flow on the standardized log m_vis instead of m_vis: the SB's sparse
+    high-mass tail is compressed, and shares that fall exponentially with the mass become
+    linear in the context the flow interpolates across the SR."""
+    fit = Flow.fit
+
+    def fit_log(self: Flow, X: np.ndarray, m: np.ndarray, X_val: np.ndarray, m_val: np.ndarray):
+        log_m = np.log(np.asarray(m, dtype=np.float64))
+        self.log_m_ = (float(log_m.mean()), float(log_m.std()))
+        return fit(self, X, m, X_val, m_val)
+
+    def cond(self: Flow, m: np.ndarray) -> np.ndarray:
+        mean, std = self.log_m_
+        return ((np.log(np.asarray(m, dtype=np.float64)) - mean) / std)[:, None]
+
+    Flow.fit, Flow._cond = fit_log, cond
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--variant", choices=("multiplicity", "dr-over-m", "both", "quantile"), required=True
+        "--variant",
+        choices=("multiplicity", "dr-over-m", "both", "quantile", "log-mass", "quantile-log-mass"),
+        required=True,
     )
     args, rest = parser.parse_known_args(argv)
-    if args.variant == "quantile":
+    if args.variant.startswith("quantile"):
         patch_quantile()
+    if args.variant.endswith("log-mass"):
+        patch_log_mass()
     if args.variant in ("multiplicity", "both"):
         patch_multiplicity()  # first: its fit adds the n column the ΔR scaling passes on
     if args.variant in ("dr-over-m", "both"):
