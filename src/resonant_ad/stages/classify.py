@@ -239,7 +239,7 @@ def train_and_score_runs(
     m = method(method_name)
     if folds == 1 or folds < 0:
         raise ValueError(f"bumphunt.folds must be 0 (the test parts only) or >= 2, got {folds}")
-    k = folds if m.trains_on_data() else min(folds, 1)
+    k = folds if m.trains_on_data() else 0  # fold classifiers only where data is trained on
     runs = []
     for run_inputs, seed in zip(inputs, seeds, strict=True):
         needed = list(m.split_parts()) + [s for s in m.sources() if s == "samples"]
@@ -266,7 +266,7 @@ def train_and_score_runs(
                 signal_region,
                 width,
             )
-            for f in range(k if k >= 2 else 0)
+            for f in range(k)
         ]
         log.info(
             "%s (seed %d): %d train (%d class 1) / %d val events, inputs %s",
@@ -294,7 +294,9 @@ def train_and_score_runs(
     fitted = iter(c for c, _ in trainings)
     for (frames, data, fold_data), out, seed in zip(runs, outputs, seeds, strict=True):
         clf = next(fitted)
-        fold_clfs = [next(fitted) for _ in fold_data] or ([clf] if k == 1 else [])
+        fold_clfs = [next(fitted) for _ in fold_data]
+        if folds and not fold_clfs:  # never trained on the data: scores all of it
+            fold_clfs = [clf]
         _score_run(method_name, clf, fold_clfs, frames, data, out, classifier_cfg, seed, cwola)
 
 

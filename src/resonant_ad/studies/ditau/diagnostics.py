@@ -1,6 +1,6 @@
 """What the di-τ background model gets wrong, read at a glance.
 
-Three views of the synthetic SR background of one repeat against the real SR background:
+Views of the synthetic SR background of one repeat against the real SR background:
 
 - per feature, real against synthetic: quantiles and the held-out AUC of a classifier that
   sees that feature alone (0.5: the marginal is modelled);
@@ -174,7 +174,8 @@ def write_diagnostics(
     efficiency: float,
     seed: int,
 ) -> None:
-    """Write the three views (``outputs``: features, multiplicity, selection) and the figure.
+    """Write the four views (``outputs``: features, multiplicity, selection, mass) and the
+    figure.
 
     ``sb_parts`` and ``sr_parts``: every SB and SR background part (the real events; the SB
     for the ``mass`` view only); ``samples``: one repeat's synthetic background;
