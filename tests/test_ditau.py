@@ -583,17 +583,27 @@ def test_mass_view_bins_the_sb_and_the_sr_apart_and_reads_a_falling_share():
         many = g.random(n) < 0.05 * (400 - m) / 300  # 9 objects: 5 % at 100 GeV, 0 at 400
         objects = np.where(many, 9, 3)[:, None]
         rho = np.where(np.arange(10) < objects, 0.05, 2e-4)
-        return pd.DataFrame(rho, columns=[f"rho{i}" for i in range(10)]).assign(mvis=m)
+        # boosted pairs (ΔR < 1.5) fall with the mass; no-jet events with 100 GeV MET rise
+        dr = np.where(g.random(n) < 0.04 * (400 - m) / 300, 1.0, 3.0)
+        no_jet = g.random(n) < 0.02 * (m - 100) / 300
+        return pd.DataFrame(rho, columns=[f"rho{i}" for i in range(10)]).assign(
+            mvis=m,
+            delta_r_tautau=dr,
+            ht=np.where(no_jet, 0.5, 80.0),
+            met=np.where(no_jet, 100.0, 20.0),
+        )
 
     sb = pd.concat([events(100, 175, 8000), events(300, 400, 4000)], ignore_index=True)
     sr = events(175, 300, 6000)
     edges = dg.mass_edges(sb, sr)
     assert len(edges) == 13 and sr["mvis"].min() in edges and sr["mvis"].max() in edges
-    table = dg.mass_table(pd.concat([sb, sr]), sr.iloc[:100], edges)
+    table = dg.mass_table(pd.concat([sb, sr]), sr.iloc[:100], edges, met_cut=50.0)
     real = table[table["sample"] == "real"]
     shares = real[list(dg.MASS_CLASSES)].sum(axis=1)
     np.testing.assert_allclose(shares, 1.0)
     assert real["n_ge9"].iloc[0] > 3 * real["n_ge9"].iloc[-1]
+    assert real["dr_lt_1.5"].iloc[0] > 3 * real["dr_lt_1.5"].iloc[-1]
+    assert real["no_jet_high_met"].iloc[-1] > 3 * real["no_jet_high_met"].iloc[0]
     assert (real["events"] > 0).all() and real["events"].sum() == 18000
     synthetic = table[table["sample"] == "synthetic"]
     assert synthetic["events"].sum() == 100 and synthetic["n_le6"].isna().any()

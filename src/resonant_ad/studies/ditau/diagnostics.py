@@ -12,8 +12,9 @@ Views of the synthetic SR background of one repeat against the real SR backgroun
   like any others; a mismodelled one selects the region where data exceed the model, and a
   signal living there is "found" without being injected.
 
-A fourth view, ``mass``: the multiplicity against m_vis over the SB and the SR, real and
-(in the SR) synthetic. The flow learns p(x | m_vis) in the SB and interpolates it into the
+A fourth view, ``mass``: the multiplicity, and the share of two nearly empty corners where
+signals live (:func:`corner_masks`), against m_vis over the SB and the SR, real and (in the
+SR) synthetic. The flow learns p(x | m_vis) in the SB and interpolates it into the
 SR; where a region's share changes steeply with the mass, the interpolation, not the fit,
 is what a classifier can find.
 
@@ -102,15 +103,30 @@ def multiplicity_table(
 MASS_CLASSES = {"n_le6": (0, 6), "n7": (7, 7), "n8": (8, 8), "n_ge9": (9, 99)}
 
 
+#: HT below this (GeV) means no jet: the no-jet floor is below 1 GeV, jets start at 30
+NO_JET_HT = 10.0
+
+
+def corner_masks(df: pd.DataFrame, met_cut: float) -> dict[str, np.ndarray]:
+    """Two corners where the SR background is nearly empty and a signal lives: ΔR(τ, τ) < 1.5
+    (boosted τ pairs: T'T̄') and no jet with MET above ``met_cut`` (X→YH). Their background
+    share falls or rises steeply with m_vis, so the flow's interpolation over-fills them."""
+    return {
+        "dr_lt_1.5": df["delta_r_tautau"].to_numpy() < 1.5,
+        "no_jet_high_met": (df["ht"].to_numpy() < NO_JET_HT) & (df["met"].to_numpy() > met_cut),
+    }
+
+
 def mass_table(
-    background: pd.DataFrame, synthetic: pd.DataFrame, edges: Sequence[float]
+    background: pd.DataFrame, synthetic: pd.DataFrame, edges: Sequence[float], met_cut: float
 ) -> pd.DataFrame:
     """Per m_vis bin (the first and last open-ended): the real background events (SB and SR)
     and the synthetic SR ones, and each one's share per multiplicity class
-    (:data:`MASS_CLASSES`; NaN in an empty bin)."""
+    (:data:`MASS_CLASSES`) and in each corner of :func:`corner_masks` (NaN in an empty bin)."""
     rows = []
     for name, df in (("real", background), ("synthetic", synthetic)):
         n = multiplicity(df)
+        corners = corner_masks(df, met_cut)
         which = np.digitize(df[MASS].to_numpy(), edges[1:-1])  # the outer bins are open
         for b in range(len(edges) - 1):
             here = which == b
@@ -119,6 +135,8 @@ def mass_table(
             for key, (lo, hi) in MASS_CLASSES.items():
                 inside = (n[here] >= lo) & (n[here] <= hi)
                 row[key] = float(inside.mean()) if here.any() else np.nan
+            for key, mask in corners.items():
+                row[key] = float(mask[here].mean()) if here.any() else np.nan
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -194,9 +212,14 @@ def write_diagnostics(
     write_csv(features, outputs["features"])
     write_csv(multiplicity_table(real, synthetic, selected), outputs["multiplicity"])
     write_csv(pd.DataFrame(rows), outputs["selection"])
-    by_mass = mass_table(pd.concat([sb, real], ignore_index=True), synthetic, mass_edges(sb, real))
+    by_mass = mass_table(
+        pd.concat([sb, real], ignore_index=True),
+        synthetic,
+        mass_edges(sb, real),
+        float(real["met"].quantile(0.95)),
+    )
     write_csv(by_mass, outputs["mass"])
-    log.info("multiplicity against m_vis:\n%s", by_mass.to_string(index=False))
+    log.info("multiplicity and corners against m_vis:\n%s", by_mass.to_string(index=False))
     log.info("real vs synthetic, all features: AUC %.4f", features.attrs["auc_all"])
     log.info("per feature:\n%s", features.to_string(index=False))
     log.info("no-signal selections:\n%s", pd.DataFrame(rows).to_string(index=False))
