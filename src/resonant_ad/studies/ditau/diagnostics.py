@@ -15,8 +15,9 @@ Views of the synthetic SR background of one repeat against the real SR backgroun
 A fourth view, ``mass``: the multiplicity, and the share of two nearly empty corners where
 signals live (:func:`corner_masks`), against m_vis over the SB and the SR, real and (in the
 SR) synthetic. The flow learns p(x | m_vis) in the SB and interpolates it into the
-SR; where a region's share changes steeply with the mass, the interpolation, not the fit,
-is what a classifier can find.
+SR; where a region's share changes steeply with the mass, the interpolation can fail where
+the fit does not (``python -m resonant_ad.studies.ditau.probe --fit-sr-seed N`` fits the
+flow in the SR itself and tells the two apart).
 
 The object multiplicity is not a feature: it is read from the ρ (an object carries ρ above
 :data:`PHYSICAL_RHO`; a padded object's ρ is ~1e-4).
@@ -110,7 +111,8 @@ NO_JET_HT = 10.0
 def corner_masks(df: pd.DataFrame, met_cut: float) -> dict[str, np.ndarray]:
     """Two corners where the SR background is nearly empty and a signal lives: ΔR(τ, τ) < 1.5
     (boosted τ pairs: T'T̄') and no jet with MET above ``met_cut`` (X→YH). Their background
-    share falls or rises steeply with m_vis, so the flow's interpolation over-fills them."""
+    share moves steeply with m_vis, and a smooth conditional density leaks into them or
+    interpolates their share wrongly (docs/ditau.md)."""
     return {
         "dr_lt_1.5": df["delta_r_tautau"].to_numpy() < 1.5,
         "no_jet_high_met": (df["ht"].to_numpy() < NO_JET_HT) & (df["met"].to_numpy() > met_cut),
