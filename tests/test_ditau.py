@@ -540,6 +540,27 @@ def test_probe_measures_a_flow_variant_on_a_runs_split(split, tmp_path, capsys):
     assert len(out["xyh"]) == 1 and 0 <= out["xyh"][0]["auc"] <= 1
 
 
+def test_fresh_sr_background_is_new_background_inside_the_window_only():
+    """--fit-sr-seed: fresh surrogate background in the SR, 70/30, signals never generated."""
+    from resonant_ad.studies.ditau.probe import fresh_sr_background
+
+    ditau = {
+        "data": {"surrogate": {"counts": {"drell_yan": 3000, "ttbar": 2000, "xyh": 1000}}},
+        "selection": {"tau_eta_max": 2.4, "leading_tau_pt_min": 40.0, "mvis_min": 100.0},
+        "features": {"n_rho": 10, "padding_noise": 0.01, "ht_floor": 1.0},
+        "signal_region": [175.0, 300.0],
+    }
+    train, val = fresh_sr_background(ditau, seed=5, scale=2.0)
+    both = pd.concat([train, val])
+    assert len(train) == int(0.7 * len(both)) and len(both) > 500
+    assert both["mvis"].between(175.0, 300.0, inclusive="left").all()
+    assert (both["label"] == 0).all() and "process" not in both
+    again, _ = fresh_sr_background(ditau, seed=5, scale=2.0)
+    other, _ = fresh_sr_background(ditau, seed=6, scale=2.0)
+    pd.testing.assert_frame_equal(train, again)  # seeded
+    assert not np.isin(train["mvis"].to_numpy(), other["mvis"].to_numpy()).any()
+
+
 def test_diagnostics_find_where_a_selection_cuts_and_what_is_mismodelled():
     """The no-signal selection's percentiles point at the feature it cuts on; a feature the
     synthetic sample gets wrong stands out in the per-feature AUC and importance."""
