@@ -553,7 +553,7 @@ def test_fresh_sr_background_is_new_background_inside_the_window_only():
     train, val = fresh_sr_background(ditau, seed=5, scale=2.0)
     both = pd.concat([train, val])
     assert len(train) == int(0.7 * len(both)) and len(both) > 500
-    assert both["mvis"].between(175.0, 300.0, inclusive="left").all()
+    assert both["mvis"].between(175.0, 300.0, inclusive="neither").all()
     assert (both["label"] == 0).all() and "process" not in both
     again, _ = fresh_sr_background(ditau, seed=5, scale=2.0)
     other, _ = fresh_sr_background(ditau, seed=6, scale=2.0)

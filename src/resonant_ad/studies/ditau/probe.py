@@ -35,7 +35,7 @@ from resonant_ad.core.flow import ConditionalFlow, estimator_params
 from resonant_ad.core.hgb import HGBEnsemble
 from resonant_ad.stages.checks import real_vs_synthetic, real_vs_synthetic_auc
 from resonant_ad.stages.flows import feature_columns
-from resonant_ad.studies.ditau.data import SIGNALS, prepare_events
+from resonant_ad.studies.ditau.data import SIGNALS, prepare_events, selected_in_sr
 from resonant_ad.studies.ditau.diagnostics import multiplicity
 from resonant_ad.studies.ditau.generate import generate_objects
 from resonant_ad.studies.ditau.study import MASS, repeat_samples, run_metrics, weak_classes
@@ -53,8 +53,7 @@ def fresh_sr_background(
     events, _ = prepare_events(
         generate_objects(background, seed), ditau["selection"], ditau["features"], seed + 1
     )
-    low, high = ditau["signal_region"]
-    sr = events[(events[MASS] >= low) & (events[MASS] < high)].drop(columns=["process"])
+    sr = events[selected_in_sr(events, ditau["signal_region"])].drop(columns=["process"])
     sr = sr.sample(frac=1.0, random_state=seed).reset_index(drop=True)
     n_train = int(0.7 * len(sr))
     return sr.iloc[:n_train], sr.iloc[n_train:]
