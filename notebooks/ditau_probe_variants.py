@@ -118,20 +118,30 @@ def patch_multiplicity() -> None:
             np.column_stack([m_val, multiplicity_group(X_val)]),
         )
 
+    def with_groups(m: np.ndarray) -> np.ndarray:
+        """(m, n): n drawn from p(n | m), seeded by the masses (a function of the data)."""
+        m = np.asarray(m, dtype=np.float64)
+        if m.ndim == 2:
+            return m
+        p = state["p_n"].predict_proba(mass_features(m))
+        u = np.random.default_rng(int(abs(m.sum()) * 1000) % 2**32).random(len(m))[:, None]
+        n = np.minimum((u > np.cumsum(p, axis=1)).sum(axis=1), GROUPS - 1)
+        return np.column_stack([m, n])
+
+    sample = Flow.sample
+
     def sample_with_groups(
         self: Flow, Z: np.ndarray, m: np.ndarray, states: np.ndarray
     ) -> np.ndarray:
-        m = np.asarray(m, dtype=np.float64)
-        if m.ndim == 1:  # draw n from p(n | m), seeded by the masses (a function of the data)
-            p = state["p_n"].predict_proba(mass_features(m))
-            u = np.random.default_rng(int(abs(m.sum()) * 1000) % 2**32).random(len(m))[:, None]
-            n = np.minimum((u > np.cumsum(p, axis=1)).sum(axis=1), GROUPS - 1)
-            m = np.column_stack([m, n])
-        return sample_latent(self, Z, m, states)
+        return sample_latent(self, Z, with_groups(m), states)
+
+    def sample_one_each(self: Flow, m: np.ndarray, seed: int) -> tuple[np.ndarray, int]:
+        return sample(self, with_groups(m), seed)
 
     flow_module.build_model = build_model
     Flow._cond, Flow._tensors, Flow.inverse_transform = cond, tensors, inverse_transform
     Flow.fit, Flow.sample_latent = fit_with_groups, sample_with_groups
+    Flow.sample = sample_one_each
 
 
 def patch_dr_over_m() -> None:
@@ -152,7 +162,15 @@ def patch_dr_over_m() -> None:
         x[:, DELTA_R] *= mass[:, 0] if mass.ndim == 2 else mass
         return x
 
-    Flow.fit, Flow.sample_latent = fit_scaled, sample_scaled
+    sample = Flow.sample
+
+    def sample_one_each(self: Flow, m: np.ndarray, seed: int) -> tuple[np.ndarray, int]:
+        x, n_out = sample(self, m, seed)
+        mass = np.asarray(m)
+        x[:, DELTA_R] *= mass[:, 0] if mass.ndim == 2 else mass
+        return x, n_out
+
+    Flow.fit, Flow.sample_latent, Flow.sample = fit_scaled, sample_scaled, sample_one_each
 
 
 def patch_quantile(knots: int = 1001) -> None:
