@@ -156,19 +156,20 @@ def patch_dr_over_m() -> None:
         X_val[:, DELTA_R] /= m_val
         return fit(self, X, m, X_val, m_val)
 
-    def sample_scaled(self: Flow, Z: np.ndarray, m: np.ndarray, states: np.ndarray) -> np.ndarray:
-        x = sample_latent(self, Z, m, states)
+    def to_delta_r(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """ΔR / m_vis back to ΔR (m: the masses, or (m, n) under the multiplicity variant)."""
         mass = np.asarray(m)
         x[:, DELTA_R] *= mass[:, 0] if mass.ndim == 2 else mass
         return x
+
+    def sample_scaled(self: Flow, Z: np.ndarray, m: np.ndarray, states: np.ndarray) -> np.ndarray:
+        return to_delta_r(sample_latent(self, Z, m, states), m)
 
     sample = Flow.sample
 
     def sample_one_each(self: Flow, m: np.ndarray, seed: int) -> tuple[np.ndarray, int]:
         x, n_out = sample(self, m, seed)
-        mass = np.asarray(m)
-        x[:, DELTA_R] *= mass[:, 0] if mass.ndim == 2 else mass
-        return x, n_out
+        return to_delta_r(x, m), n_out
 
     Flow.fit, Flow.sample_latent, Flow.sample = fit_scaled, sample_scaled, sample_one_each
 
