@@ -11,7 +11,8 @@ reproduces the two variants of docs/ditau.md ("tried and not adopted"):
 - ``--variant dr-over-m``: ΔR(τ, τ) / m_vis instead of ΔR before the preprocessing;
 - ``--variant both``;
 - ``--variant quantile``: each feature mapped through its SB training CDF onto N(0, 1) after
-  the usual preprocessing;
+  the usual preprocessing (now the flow setting ``quantile_knots``: the same as ``--set
+  quantile_knots=1001``);
 - ``--variant log-mass``: the flow conditioned on log m_vis; ``quantile-log-mass``: both;
 - ``--reweight`` (with any variant, or ``--variant none``): the flow's samples refined by an
   SB-trained density ratio (see :func:`patch_reweight`).
@@ -174,48 +175,6 @@ def patch_dr_over_m() -> None:
     Flow.fit, Flow.sample_latent, Flow.sample = fit_scaled, sample_scaled, sample_one_each
 
 
-def patch_quantile(knots: int = 1001) -> None:
-    """After the min-max/logit/standardize steps, map each feature through its SB training
-    CDF onto N(0, 1) (piecewise linear between ``knots`` quantiles): a padded-ρ spike then
-    fills the bulk of its axis and the rare physical values sit at their own quantile, inside
-    the spline's tail bound, instead of 5-20 standard deviations of the spike away."""
-    from scipy import special
-
-    from resonant_ad.core.preprocessing import LogitScaler
-
-    fit, transform, inverse = (
-        LogitScaler.fit,
-        LogitScaler.transform,
-        LogitScaler.inverse_transform,
-    )
-    levels = np.linspace(0.0, 1.0, knots)
-
-    def fit_quantiles(self: LogitScaler, X: np.ndarray) -> LogitScaler:
-        fit(self, X)
-        y = transform(self, X)
-        q = np.quantile(y, levels, axis=0)
-        self.knots_ = q + 1e-9 * np.arange(knots)[:, None]  # strictly increasing
-        self.edge_ = 0.5 / len(X)
-        return self
-
-    def to_normal(self: LogitScaler, X: np.ndarray) -> np.ndarray:
-        y = transform(self, X)
-        u = np.column_stack(
-            [np.interp(y[:, k], self.knots_[:, k], levels) for k in range(y.shape[1])]
-        )
-        return special.ndtri(np.clip(u, self.edge_, 1 - self.edge_))
-
-    def from_normal(self: LogitScaler, Z: np.ndarray) -> np.ndarray:
-        u = special.ndtr(np.asarray(Z, dtype=np.float64))
-        y = np.column_stack(
-            [np.interp(u[:, k], levels, self.knots_[:, k]) for k in range(u.shape[1])]
-        )
-        return inverse(self, y)
-
-    LogitScaler.fit, LogitScaler.transform = fit_quantiles, to_normal
-    LogitScaler.inverse_transform = from_normal
-
-
 def patch_log_mass() -> None:
     """Condition the flow on the standardized log m_vis instead of m_vis: the SB's sparse
     high-mass tail is compressed, and shares that fall exponentially with the mass become
@@ -299,8 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     if args.reweight:
         patch_reweight()
-    if args.variant.startswith("quantile"):
-        patch_quantile()
+    if args.variant.startswith("quantile"):  # the package's flow setting quantile_knots
+        rest += ["--set", "quantile_knots=1001"]
     if args.variant.endswith("log-mass"):
         patch_log_mass()
     if args.variant in ("multiplicity", "both"):

@@ -47,6 +47,7 @@ BAD = [
     ("lhco_surrogate={signal_region: [1.0, 3.5]}", "lhco_surrogate.bumphunt.fit_range"),
     ("lhco_surrogate={scan: {windows: [[1.0, 1.4]]}}", "lhco_surrogate.scan.windows[0]"),
     ("ditau={signal_region: [50, 300]}", "ditau.selection.mvis_min"),
+    ("ditau={reference: {scale: 1}}", "ditau.reference.scale = 1: too little"),
     # names that must exist
     ("ditau={signals: [ttbar]}", "ditau.signals[0] = 'ttbar'"),
     ("ditau={signals: [zprime]}", "ditau.signals[0] = 'zprime'"),

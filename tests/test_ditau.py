@@ -540,12 +540,51 @@ def test_probe_measures_a_flow_variant_on_a_runs_split(split, tmp_path, capsys):
     assert len(out["xyh"]) == 1 and 0 <= out["xyh"][0]["auc"] <= 1
 
 
+def test_probe_idealized_measures_true_background_against_other_data(split, tmp_path, capsys):
+    """--idealized-seed: no flow, true background as the synthetic class (real vs synthetic
+    ≈ 0.5); --idealized-data-seed: the SR data replaced by another realization."""
+    from resonant_ad.studies.ditau import probe
+
+    _, parts, signals, _ = split
+    (tmp_path / "split").mkdir()
+    for name, table in {**parts, **{f"signal_{k}": v for k, v in signals.items()}}.items():
+        table.to_parquet(tmp_path / "split" / f"{name}.parquet")
+    config = {
+        "ditau": {
+            "data": {
+                "source": "surrogate",
+                "surrogate": {"counts": {"drell_yan": 20000, "ttbar": 12000, "xyh": 4000}},
+            },
+            "selection": SELECTION,
+            "features": FEATURES,
+            "signal_region": [175.0, 300.0],
+            "signals": ["xyh"],
+            "flow": {"architecture": "rqs"},
+        }
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    common = ["--results", str(tmp_path), "--config", str(tmp_path / "config.yaml")]
+    common += ["--idealized-seed", "5", "--fit-sr-scale", "4", "--members", "1", "--repeats", "1"]
+    outs = []
+    for extra in ([], ["--idealized-data-seed", "6"]):
+        assert probe.main(common + extra) == 0
+        outs.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    for out in outs:
+        assert out["flow"].startswith("idealized") and "epochs" not in out
+        assert abs(out["real_vs_synthetic_auc"] - 0.5) < 0.05
+    assert outs[0]["objects_real"] != outs[1]["objects_real"]  # other data
+    assert sum(outs[0]["objects_real"]) == sum(outs[1]["objects_real"])  # same sizes
+
+
 def test_fresh_sr_background_is_new_background_inside_the_window_only():
     """--fit-sr-seed: fresh surrogate background in the SR, 70/30, signals never generated."""
     from resonant_ad.studies.ditau.probe import fresh_sr_background
 
     ditau = {
-        "data": {"surrogate": {"counts": {"drell_yan": 3000, "ttbar": 2000, "xyh": 1000}}},
+        "data": {
+            "source": "surrogate",
+            "surrogate": {"counts": {"drell_yan": 3000, "ttbar": 2000, "xyh": 1000}},
+        },
         "selection": {"tau_eta_max": 2.4, "leading_tau_pt_min": 40.0, "mvis_min": 100.0},
         "features": {"n_rho": 10, "padding_noise": 0.01, "ht_floor": 1.0},
         "signal_region": [175.0, 300.0],

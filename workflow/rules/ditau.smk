@@ -244,6 +244,84 @@ rule ditau_evaluate:
         "../scripts/ditau_evaluate.py"
 
 
+rule ditau_reference_background:
+    """True SR background for the no-signal reference: the surrogate background × scale."""
+    output:
+        patterns.DITAU_REFERENCE_BACKGROUND,
+    log:
+        "logs/ditau/reference_background.log",
+    benchmark:
+        "benchmarks/ditau/reference_background.tsv"
+    conda:
+        ENV
+    threads: resource(config, "ditau_reference", "threads")
+    resources:
+        **rule_resources(config, "ditau_reference"),
+    params:
+        ditau=lambda w: {
+            k: config["ditau"][k]
+            for k in ("data", "selection", "features", "signal_region", "reference")
+        },
+        seed=lambda w: derive_seed(config["ditau"]["seed"], "reference"),
+        code=source_hash("studies.ditau.reference"),
+    script:
+        "../scripts/ditau_reference_background.py"
+
+
+rule ditau_reference:
+    """One repeat's no-signal reference: SR data against true SR background; every signal
+    scored."""
+    input:
+        **{k: targets.ditau_split_parts()[k] for k in parts.DITAU_SR_PARTS},
+        **{
+            f"signal_{k}": v
+            for k, v in targets.ditau_signals(config.get("ditau", {"signals": []})).items()
+        },
+        background=patterns.DITAU_REFERENCE_BACKGROUND,
+    output:
+        scores=patterns.DITAU_REFERENCE_SCORES,
+        summary=patterns.DITAU_REFERENCE_TRAINING,
+    log:
+        "logs/ditau/repeat{repeat}/reference.log",
+    benchmark:
+        "benchmarks/ditau/repeat{repeat}/reference.tsv"
+    conda:
+        ENV
+    threads: resource(config, "ditau_reference", "threads")
+    resources:
+        **rule_resources(config, "ditau_reference"),
+    params:
+        classifier=lambda w: classifier_slice(config["ditau"]["classifier"]),
+        oversampling=lambda w: config["ditau"]["oversampling"],
+        seed=lambda w: derive_seed(config["ditau"]["seed"], "reference", int(w.repeat)),
+        code=source_hash("studies.ditau.reference"),
+    script:
+        "../scripts/ditau_reference.py"
+
+
+rule ditau_calibration:
+    """The no-signal AUC and SIC of the flow beside the reference's (true background)."""
+    input:
+        metrics=patterns.DITAU_METRICS,
+        scores=lambda w: targets.ditau_reference_scores(config["ditau"]),
+    output:
+        patterns.DITAU_CALIBRATION,
+    log:
+        "logs/ditau/calibration.log",
+    benchmark:
+        "benchmarks/ditau/calibration.tsv"
+    conda:
+        ENV
+    threads: resource(config, "ditau_evaluate", "threads")
+    resources:
+        **rule_resources(config, "ditau_evaluate"),
+    params:
+        evaluation=lambda w: config["ditau"]["evaluation"],
+        code=source_hash("studies.ditau.reference"),
+    script:
+        "../scripts/ditau_calibration.py"
+
+
 rule ditau_diagnostics:
     """What the background model gets wrong: real vs synthetic per feature, the features a
     classifier uses, where the no-signal classifiers' top εB sits (repeat 0), and the
@@ -279,6 +357,11 @@ rule ditau_diagnostics:
 rule ditau_figures:
     """The di-τ paper's Figs. 1, 3, 4, 5."""
     input:
+        **(
+            {"calibration": patterns.DITAU_CALIBRATION}
+            if targets.ditau_has_reference(config.get("ditau", {"injections": []}))
+            else {}
+        ),
         events=patterns.DITAU_EVENTS,
         sr_test=patterns.fill(patterns.DITAU_SPLIT_PART, part="sr_test"),
         samples=patterns.fill(patterns.DITAU_SAMPLES, repeat="0"),

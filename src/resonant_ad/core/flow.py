@@ -98,6 +98,7 @@ class ConditionalFlow(Estimator):
         margin: float = 0.02,
         log_features: tuple[int, ...] | list[int] = (),
         simplex_features: tuple[int, ...] | list[int] = (),
+        quantile_knots: int = 0,
         recompute_batchnorm: bool = True,
         graphs: str | bool = "auto",
         compiled: bool = False,
@@ -121,6 +122,7 @@ class ConditionalFlow(Estimator):
         self.margin = float(margin)
         self.log_features = [int(i) for i in log_features]
         self.simplex_features = [int(i) for i in simplex_features]
+        self.quantile_knots = int(quantile_knots)
         self.recompute_batchnorm = bool(recompute_batchnorm)
         self.graphs = graphs
         self.compiled = bool(compiled)
@@ -280,7 +282,10 @@ def fit_members(
         if not np.all(np.isfinite(a)):
             raise ValueError(f"{name} features contain NaN or inf")
     scaler = LogitScaler(
-        margin=p.margin, log_features=p.log_features, simplex_features=p.simplex_features
+        margin=p.margin,
+        log_features=p.log_features,
+        simplex_features=p.simplex_features,
+        quantile_knots=p.quantile_knots,
     ).fit(X)
     if p.architecture == "rqs":
         warn_beyond_tail_bound(scaler.transform(X), p.tail_bound)

@@ -11,6 +11,13 @@ whose inverse ρ_i = e^{y_i} / (1 + Σ_j e^{y_j}) lands on the simplex by constr
 in plain (or log) coordinates, a flow smears Σ ρ ≈ 1 − O(1e-4) into a band a classifier
 separates from the real events at once; in log-ratio coordinates the constraint is exact.
 
+With ``quantile_knots`` = K > 0 each standardized feature is then mapped through its
+fitted CDF onto N(0, 1) (piecewise linear between K quantiles, then the normal quantile
+function): a narrow spike that holds most events (the padded ρ) fills the bulk of its axis,
+and rare values far out in the standardized units (the ρ of a 7th or 8th object, 5-20
+standard deviations of the spike away) sit at their own quantile, inside the spline's tail
+bound, where the flow can generate them.
+
 Fitted on sideband training data only, persisted with the model and used in both directions.
 The margin keeps values slightly beyond the fitted range (SR data, other splits) finite; the
 number of values beyond the fitted range is reported, never silently dropped.
@@ -38,10 +45,13 @@ class LogitScaler:
     margin: float = 0.02
     log_features: tuple[int, ...] = ()
     simplex_features: tuple[int, ...] = ()
+    quantile_knots: int = 0
     min_: np.ndarray = field(default=None, repr=False)
     max_: np.ndarray = field(default=None, repr=False)
     mean_: np.ndarray = field(default=None, repr=False)
     std_: np.ndarray = field(default=None, repr=False)
+    knots_: np.ndarray | None = field(default=None, repr=False)
+    edge_: float = 0.0
 
     def fit(self, X: np.ndarray) -> LogitScaler:
         """Learn min/max and the logit-space mean/std from ``X`` (SB training data)."""
@@ -77,7 +87,45 @@ class LogitScaler:
         self.std_ = np.ones(X.shape[1])
         y = self._standardize(X)
         self.mean_, self.std_ = y.mean(axis=0), y.std(axis=0)
+        self.knots_ = None
+        if self.quantile_knots:
+            k = int(self.quantile_knots)
+            if k < 3:
+                raise ValueError(f"quantile_knots must be 0 (off) or >= 3, got {k}")
+            q = np.quantile((y - self.mean_) / self.std_, self._levels(k), axis=0)
+            # strictly increasing, so that a spike's tied quantiles stay invertible
+            self.knots_ = q + 1e-9 * np.arange(k)[:, None]
+            self.edge_ = 0.5 / len(X)
         return self
+
+    @staticmethod
+    def _levels(k: int) -> np.ndarray:
+        return np.linspace(0.0, 1.0, k)
+
+    def _to_normal(self, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(standardized → N(0, 1) through the fitted CDF, log |dz/dy| per value)."""
+        from scipy import special
+
+        levels = self._levels(len(self.knots_))
+        z, log_d = np.empty_like(Y), np.empty_like(Y)
+        for j in range(Y.shape[1]):
+            knots = self.knots_[:, j]
+            u = np.clip(np.interp(Y[:, j], knots, levels), self.edge_, 1 - self.edge_)
+            z[:, j] = special.ndtri(u)
+            seg = np.clip(np.searchsorted(knots, Y[:, j]) - 1, 0, len(knots) - 2)
+            slope = (levels[seg + 1] - levels[seg]) / (knots[seg + 1] - knots[seg])
+            log_d[:, j] = np.log(slope) + 0.5 * z[:, j] ** 2 + 0.5 * np.log(2 * np.pi)
+        return z, log_d
+
+    def _from_normal(self, Z: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`_to_normal`."""
+        from scipy import special
+
+        levels = self._levels(len(self.knots_))
+        u = special.ndtr(Z)
+        return np.column_stack(
+            [np.interp(u[:, j], levels, self.knots_[:, j]) for j in range(Z.shape[1])]
+        )
 
     def _log_space(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(X with the log of the ``log_features`` and the log-ratio of the ``simplex_features``,
@@ -125,12 +173,17 @@ class LogitScaler:
         return np.any((X < self.min_) | (X > self.max_), axis=1)
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """Physical → standardized logit space (values beyond the margin are clipped)."""
-        return self._standardize(self._log(np.asarray(X, dtype=np.float64)))
+        """Physical → standardized logit space (values beyond the margin are clipped), then
+        N(0, 1) through the fitted CDF with ``quantile_knots``."""
+        y = self._standardize(self._log(np.asarray(X, dtype=np.float64)))
+        return y if self.knots_ is None else self._to_normal(y)[0]
 
     def inverse_transform(self, Y: np.ndarray) -> np.ndarray:
-        """Standardized logit space → physical."""
-        u = 1.0 / (1.0 + np.exp(-(np.asarray(Y, dtype=np.float64) * self.std_ + self.mean_)))
+        """Standardized logit space (or its N(0, 1) map) → physical."""
+        Y = np.asarray(Y, dtype=np.float64)
+        if self.knots_ is not None:
+            Y = self._from_normal(Y)
+        u = 1.0 / (1.0 + np.exp(-(Y * self.std_ + self.mean_)))
         X = self.min_ + (u - self.margin) / (1 - 2 * self.margin) * (self.max_ - self.min_)
         return self._exp(X)
 
@@ -140,6 +193,9 @@ class LogitScaler:
         u = np.clip(self._u(L), _CLIP, 1 - _CLIP)
         scale = (1 - 2 * self.margin) / (self.max_ - self.min_)
         out = np.sum(np.log(scale) - np.log(u) - np.log1p(-u) - np.log(self.std_), axis=1)
+        if self.knots_ is not None:
+            y = (np.log(u) - np.log1p(-u) - self.mean_) / self.std_
+            out = out + self._to_normal(y)[1].sum(axis=1)
         return out + log_det
 
     def state(self) -> dict[str, object]:
@@ -152,6 +208,9 @@ class LogitScaler:
             "max": self.max_,
             "mean": self.mean_,
             "std": self.std_,
+            "quantile_knots": int(self.quantile_knots),
+            "knots": self.knots_,
+            "edge": self.edge_,
         }
 
     @classmethod
@@ -165,4 +224,7 @@ class LogitScaler:
             max_=np.asarray(state["max"]),
             mean_=np.asarray(state["mean"]),
             std_=np.asarray(state["std"]),
+            quantile_knots=int(state.get("quantile_knots", 0)),
+            knots_=None if state.get("knots") is None else np.asarray(state["knots"]),
+            edge_=float(state.get("edge", 0.0)),
         )

@@ -224,6 +224,19 @@ def ditau_problems(cfg: Mapping[str, Any]) -> list[str]:
             f"ditau.selection.mvis_min = {mvis_min}, which leaves no lower sideband"
         )
     data = cfg["data"]
+    scale = float(cfg["reference"]["scale"])
+    if scale > 0 and data["source"] != "surrogate":
+        problems.append(
+            f"ditau.reference.scale = {scale:g}: the reference's true background comes from "
+            f"the package's generator, not ditau.data.source = {data['source']!r}; set it to 0"
+        )
+    test = float(cfg["split"]["sr_test"])
+    need = 1.1 * (float(cfg["oversampling"]) * (1.0 - test) + test)
+    if 0 < scale < need:
+        problems.append(
+            f"ditau.reference.scale = {scale:g}: too little true background for "
+            f"ditau.oversampling = {cfg['oversampling']:g} per SR event; at least {need:.2f}"
+        )
     made = data["surrogate"]["counts"] if data["source"] == "surrogate" else data.get("files", {})
     where = "ditau.data.surrogate.counts" if data["source"] == "surrogate" else "ditau.data.files"
     for i, name in enumerate(cfg["signals"]):

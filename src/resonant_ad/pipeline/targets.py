@@ -23,6 +23,7 @@ from resonant_ad.pipeline.patterns import (
     DATA_OVERVIEW,
     DIJET_STUDIES,
     DITAU_BACKGROUND_CHECK,
+    DITAU_CALIBRATION,
     DITAU_CHECKS,
     DITAU_CUTFLOW,
     DITAU_DIAGNOSTIC_TABLES,
@@ -33,6 +34,7 @@ from resonant_ad.pipeline.patterns import (
     DITAU_METRICS,
     DITAU_METRICS_SUMMARY,
     DITAU_OBJECTS,
+    DITAU_REFERENCE_SCORES,
     DITAU_SCORES,
     DITAU_SIC_CURVES,
     DITAU_SIGNAL,
@@ -230,6 +232,17 @@ def ditau_checks(ditau: Mapping[str, Any]) -> list[str]:
     return [DITAU_BACKGROUND_CHECK.format(repeat=r) for r in range(int(ditau["repeats"]))]
 
 
+def ditau_has_reference(ditau: Mapping[str, Any]) -> bool:
+    """Whether the scan has its no-signal reference: injection 0 and a reference scale."""
+    has_null = 0 in [float(s) for s in ditau["injections"]]
+    return has_null and float(ditau.get("reference", {}).get("scale", 0)) > 0
+
+
+def ditau_reference_scores(ditau: Mapping[str, Any]) -> list[str]:
+    """The no-signal reference's score file of every repeat."""
+    return [DITAU_REFERENCE_SCORES.format(repeat=r) for r in range(int(ditau["repeats"]))]
+
+
 def ditau_figures() -> dict[str, str]:
     """name_ext → path of every di-τ figure."""
     return {
@@ -249,12 +262,15 @@ def ditau_diagnostics() -> dict[str, str]:
 
 def ditau_targets(ditau: Mapping[str, Any]) -> list[str]:
     """What the di-τ study builds: cut flow, flow loss, metric tables and figures, and (with
-    injection 0 in the scan: its no-signal classifiers) the background model's diagnostics."""
+    injection 0 in the scan: its no-signal classifiers) the background model's diagnostics
+    and, with a reference scale, the no-signal calibration table."""
     targets = [DITAU_CUTFLOW, DITAU_METRICS, DITAU_METRICS_SUMMARY, DITAU_SIC_CURVES, DITAU_CHECKS]
     targets += [DITAU_FLOW_LOSS.format(ext=e) for e in FIGURE_FORMATS]
     targets += ditau_figures().values()
     if 0 in [float(s) for s in ditau["injections"]]:
         targets += ditau_diagnostics().values()
+    if ditau_has_reference(ditau):
+        targets.append(DITAU_CALIBRATION)
     return targets
 
 

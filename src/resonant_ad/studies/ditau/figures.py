@@ -120,12 +120,17 @@ def plot_sic(sic: pd.DataFrame, outputs: Sequence[str | os.PathLike[str]]) -> No
 
 
 def plot_significance(
-    summary: pd.DataFrame, efficiency: float, outputs: Sequence[str | os.PathLike[str]]
+    summary: pd.DataFrame,
+    efficiency: float,
+    outputs: Sequence[str | os.PathLike[str]],
+    calibration: pd.DataFrame | None = None,
 ) -> None:
     """Fig. 5: significance after the cut at εB = ``efficiency`` vs the injected σ.
 
     With an injection-0 run, a dash-dotted line per signal draws σ × (its SIC without signal): what
-    the background mismodelling alone would give; only the excess over it is found signal.
+    the background model and chance alone give; only the excess over it is found signal. With
+    the ``calibration`` table, a dotted line per signal draws σ × the largest no-signal SIC of the
+    reference (true background): what chance alone gives.
     """
     fig, ax = new_figure(figsize=(5.2, 4))
     top = float(summary["injection"].max())
@@ -144,8 +149,14 @@ def plot_significance(
         none = d.loc[d["injection"] == 0, "sic_at_eff_mean"]
         if len(none):
             ax.plot(x, x * float(none.iloc[0]), "-.", color=color, lw=1, alpha=0.7)
+        if calibration is not None:
+            ref = calibration.loc[calibration["signal"] == sig, "reference_sic_max"]
+            if len(ref):
+                ax.plot(x, x * float(ref.iloc[0]), ":", color=color, lw=1.5, alpha=0.7)
     if (summary["injection"] == 0).any():
         ax.plot([], [], "-.", color="grey", lw=1, label="σ × SIC without signal")
+    if calibration is not None:
+        ax.plot([], [], ":", color="grey", lw=1.5, label="the same, true background (max)")
     ax.plot(x, x, ":", color="k", label="no anomaly selection")
     ax.axhline(5.0, color="k", ls="--", lw=1, label=r"5$\sigma$")
     ax.set_xlabel(r"injected $S/\sqrt{B}$ (SR, before selection)")
@@ -175,4 +186,7 @@ def ditau_figures(
         paths("fig3_synthetic"),
     )
     plot_sic(read_csv(inputs["sic"]), paths("fig4_sic"))
-    plot_significance(read_csv(inputs["summary"]), efficiency, paths("fig5_significance"))
+    calibration = read_csv(inputs["calibration"]) if "calibration" in inputs else None
+    plot_significance(
+        read_csv(inputs["summary"]), efficiency, paths("fig5_significance"), calibration
+    )

@@ -17,6 +17,13 @@ flow instead on fresh surrogate background *in the SR* (the config's background 
 of the events the classifiers see), 70 % to train and 30 % to validate, and measures it as
 above. Nothing is then interpolated: what the no-signal classifiers still find is a fit
 failure.
+
+``--idealized-seed N`` trains no flow: the synthetic class is fresh *true* SR background
+(generated as above), as many events per split as the flow would draw. This is the perfect
+background model, as the workflow's reference (:mod:`resonant_ad.studies.ditau.reference`):
+its no-signal AUC and SIC are what the data's fluctuations and the classifier give by chance.
+``--idealized-data-seed M`` replaces the run's SR data by fresh background of seed M as well
+(same sizes): another realization of the data, to see how far that chance moves with it.
 """
 
 from __future__ import annotations
@@ -35,9 +42,8 @@ from resonant_ad.core.flow import ConditionalFlow, estimator_params
 from resonant_ad.core.hgb import HGBEnsemble
 from resonant_ad.stages.checks import real_vs_synthetic, real_vs_synthetic_auc
 from resonant_ad.stages.flows import feature_columns
-from resonant_ad.studies.ditau.data import SIGNALS, prepare_events, selected_in_sr
 from resonant_ad.studies.ditau.diagnostics import multiplicity
-from resonant_ad.studies.ditau.generate import generate_objects
+from resonant_ad.studies.ditau.reference import reference_samples, sr_background
 from resonant_ad.studies.ditau.study import MASS, repeat_samples, run_metrics, weak_classes
 
 PARTS = ("sb_train", "sb_val", "sr_train", "sr_val", "sr_test")
@@ -48,13 +54,7 @@ def fresh_sr_background(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(train, val): new surrogate background events in the SR, 70/30, for a flow fitted
     where it is evaluated. ``ditau``: the config's di-τ section (counts, selection, window)."""
-    counts = ditau["data"]["surrogate"]["counts"]
-    background = {k: round(v * scale) for k, v in counts.items() if k not in SIGNALS}
-    events, _ = prepare_events(
-        generate_objects(background, seed), ditau["selection"], ditau["features"], seed + 1
-    )
-    sr = events[selected_in_sr(events, ditau["signal_region"])].drop(columns=["process"])
-    sr = sr.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    sr = sr_background(ditau, seed, scale)
     n_train = int(0.7 * len(sr))
     return sr.iloc[:n_train], sr.iloc[n_train:]
 
@@ -69,12 +69,67 @@ def probe(
     members: int = 5,
     repeats: int = 2,
     fit_on: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    idealized: pd.DataFrame | None = None,
+    data: pd.DataFrame | None = None,
 ) -> dict:
     """Train (or load) a flow, sample the SR, and measure it (see the module docstring).
 
-    ``fit_on``: (train, val) events to fit the flow on instead of the run's SB parts."""
+    ``fit_on``: (train, val) events to fit the flow on instead of the run's SB parts;
+    ``idealized``: true SR background to use as the synthetic class instead of any flow;
+    ``data``: other SR background to replace the run's SR parts with (same sizes)."""
     parts = {k: pd.read_parquet(Path(results, "split", f"{k}.parquet")) for k in PARTS}
+    if data is not None:
+        bounds = np.cumsum([0, *(len(parts[f"sr_{k}"]) for k in ("train", "val", "test"))])
+        if bounds[-1] > len(data):
+            raise ValueError(f"{len(data)} events replace {bounds[-1]} SR events: raise the scale")
+        for k, lo, hi in zip(("train", "val", "test"), bounds[:-1], bounds[1:], strict=True):
+            parts[f"sr_{k}"] = data.iloc[lo:hi].reset_index(drop=True)
     cols = feature_columns(parts["sb_train"])
+    if idealized is not None:
+        sizes = {k: len(parts[f"sr_{k}"]) for k in ("train", "val", "test")}
+        samples = reference_samples(idealized, sizes, 3.0)
+        out: dict = {"flow": "idealized (true SR background)"}
+    else:
+        out, samples = flow_samples(parts, cols, flow_cfg, window, model, seed, fit_on)
+    real = pd.concat([parts[f"sr_{s}"] for s in ("train", "val", "test")], ignore_index=True)
+    out["real_vs_synthetic_auc"] = real_vs_synthetic(real, samples, MASS, seed)[
+        "real_vs_synthetic_auc"
+    ]
+    top = 10
+    out["objects_real"] = np.bincount(multiplicity(real), minlength=top + 1).tolist()
+    out["objects_synthetic"] = np.bincount(multiplicity(samples), minlength=top + 1).tolist()
+    X, y = weak_classes(parts["sr_train"], samples, "train", cols)
+    X_val, y_val = weak_classes(parts["sr_val"], samples, "val", cols)
+    for r in range(repeats):
+        clf = HGBEnsemble(n_members=members, seed=seed + 100 + r).fit(X, y, X_val, y_val)
+        for signal in signals:
+            sig = pd.read_parquet(Path(results, "split", f"signal_{signal}.parquet"))
+            test = pd.concat([parts["sr_test"], sig[sig["role"] == "test"]], ignore_index=True)
+            scores = pd.DataFrame(
+                {
+                    "score": clf.predict_proba(test[cols].to_numpy())[:, 1],
+                    "label": test["label"].to_numpy(),
+                }
+            )
+            metrics, _ = run_metrics(scores, 1.0, 0.01, 20)
+            out.setdefault(signal, []).append(
+                {"auc": round(metrics["auc"], 3), "sic_at_1e-2": round(metrics["sic_at_eff"], 2)}
+            )
+        print(f"no-signal classifier {r + 1}/{repeats} done", file=sys.stderr, flush=True)
+    return out
+
+
+def flow_samples(
+    parts: dict[str, pd.DataFrame],
+    cols: list[str],
+    flow_cfg: dict,
+    window: list[float],
+    model: str | None,
+    seed: int,
+    fit_on: tuple[pd.DataFrame, pd.DataFrame] | None,
+) -> tuple[dict, pd.DataFrame]:
+    """(the flow's training and SB check, its synthetic SR background as the workflow draws
+    it): train the flow on the SB parts (or ``fit_on``), or load ``model``."""
     out: dict = {"flow": {k: v for k, v in flow_cfg.items() if not isinstance(v, list)}}
     start = time.time()
     if model:
@@ -99,13 +154,7 @@ def probe(
         "oversampling": 3.0,
     }
     samples = repeat_samples(flow, parts, cols, sampling, seed)
-    real = pd.concat([parts[f"sr_{s}"] for s in ("train", "val", "test")], ignore_index=True)
-    out["real_vs_synthetic_auc"] = real_vs_synthetic(real, samples, MASS, seed)[
-        "real_vs_synthetic_auc"
-    ]
     top = 10
-    out["objects_real"] = np.bincount(multiplicity(real), minlength=top + 1).tolist()
-    out["objects_synthetic"] = np.bincount(multiplicity(samples), minlength=top + 1).tolist()
     # the same in the SB validation part (held out from the fit, at its own masses): a flow
     # that is good there and not in the SR fails to interpolate in the mass, not to fit
     sb_val = parts["sb_val"]
@@ -115,26 +164,7 @@ def probe(
     )
     out["sb_objects_real"] = np.bincount(multiplicity(sb_val), minlength=top + 1).tolist()
     out["sb_objects_synthetic"] = np.bincount(multiplicity(sb_fake), minlength=top + 1).tolist()
-
-    X, y = weak_classes(parts["sr_train"], samples, "train", cols)
-    X_val, y_val = weak_classes(parts["sr_val"], samples, "val", cols)
-    for r in range(repeats):
-        clf = HGBEnsemble(n_members=members, seed=seed + 100 + r).fit(X, y, X_val, y_val)
-        for signal in signals:
-            sig = pd.read_parquet(Path(results, "split", f"signal_{signal}.parquet"))
-            test = pd.concat([parts["sr_test"], sig[sig["role"] == "test"]], ignore_index=True)
-            scores = pd.DataFrame(
-                {
-                    "score": clf.predict_proba(test[cols].to_numpy())[:, 1],
-                    "label": test["label"].to_numpy(),
-                }
-            )
-            metrics, _ = run_metrics(scores, 1.0, 0.01, 20)
-            out.setdefault(signal, []).append(
-                {"auc": round(metrics["auc"], 3), "sic_at_1e-2": round(metrics["sic_at_eff"], 2)}
-            )
-        print(f"no-signal classifier {r + 1}/{repeats} done", file=sys.stderr, flush=True)
-    return out
+    return out, samples
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,6 +186,16 @@ def main(argv: list[str] | None = None) -> int:
         "--fit-sr-seed", type=int, help="fit the flow on fresh SR background of this seed"
     )
     parser.add_argument("--fit-sr-scale", type=float, default=3.0, help="its counts × this")
+    parser.add_argument(
+        "--idealized-data-seed",
+        type=int,
+        help="with --idealized-seed: the SR data is fresh background of this seed too",
+    )
+    parser.add_argument(
+        "--idealized-seed",
+        type=int,
+        help="no flow: the synthetic class is fresh true SR background of this seed",
+    )
     args = parser.parse_args(argv)
     ditau = yaml.safe_load(Path(args.config).read_text())["ditau"]
     fit_on = None
@@ -163,6 +203,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.model:
             parser.error("--fit-sr-seed trains a flow: leave out --model")
         fit_on = fresh_sr_background(ditau, args.fit_sr_seed, args.fit_sr_scale)
+    idealized = None
+    if args.idealized_seed is not None:
+        if args.model or args.fit_sr_seed is not None:
+            parser.error("--idealized-seed trains no flow: leave out --model and --fit-sr-seed")
+        idealized = pd.concat(fresh_sr_background(ditau, args.idealized_seed, args.fit_sr_scale))
+    data = None
+    if args.idealized_data_seed is not None:
+        if idealized is None:
+            parser.error("--idealized-data-seed goes with --idealized-seed")
+        data = sr_background(ditau, args.idealized_data_seed, 1.2)
     flow_cfg = dict(ditau["flow"])
     for item in args.set:
         key, _, value = item.partition("=")
@@ -182,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         args.members,
         args.repeats,
         fit_on,
+        idealized,
+        data,
     )
     print(json.dumps(result))
     return 0
