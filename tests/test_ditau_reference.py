@@ -3,6 +3,7 @@ table that sets the flow's no-signal numbers beside it."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -74,7 +75,11 @@ def test_calibration_sets_the_flow_beside_the_reference_and_a_random_cut():
     )
     # a: the reference points away from it (scores shifted down); b: unrelated to the score
     refs = [_scores(g, {"a": -0.5, "b": 0.0}) for _ in range(3)]
-    table = ref.calibration(metrics, refs, 0.01, 20).set_index("signal")
+    trees = {"a": [40, 50, 60], "b": [1, 2, 3]}
+    table = ref.calibration(metrics, refs, 0.01, 20, trees, [1, 1, 2]).set_index("signal")
+    assert table["flow_trees_median"].tolist() == [50, 2]
+    assert table["reference_trees_median"].tolist() == [1, 1]
+    assert ref.calibration(metrics, refs, 0.01, 20)["flow_trees_median"].isna().all()
     assert table.loc["a", "repeats"] == 2 and table.loc["a", "flow_auc_mean"] == pytest.approx(0.85)
     assert table.loc["a", "flow_sic_mean"] == pytest.approx(7.0)  # injection 2 left out
     assert table.loc["a", "reference_auc_max"] < 0.3 and table.loc["a", "reference_sic_max"] < 0.05
@@ -82,6 +87,15 @@ def test_calibration_sets_the_flow_beside_the_reference_and_a_random_cut():
     assert 0.03 < table.loc["b", "reference_sic_mean"] < 0.3  # a random cut keeps εS ≈ εB
     assert table["random_cut_sic"].tolist() == pytest.approx([0.1, 0.1])
     assert (table["reference_auc_min"] <= table["reference_auc_max"]).all()
+
+
+def test_member_trees_reads_the_trainings_kept_trees(tmp_path):
+    paths = []
+    for i, best in enumerate(([3, 4], [5], None)):
+        info = {"auc": 0.5} if best is None else {"member_best_iterations": best}
+        paths.append(tmp_path / f"t{i}.json")
+        paths[-1].write_text(json.dumps(info))
+    assert ref.member_trees([str(p) for p in paths]) == [3, 4, 5]
 
 
 def test_the_reference_is_a_target_with_injection_0_and_a_scale_only():

@@ -35,6 +35,7 @@ from resonant_ad.pipeline.patterns import (
     DITAU_METRICS_SUMMARY,
     DITAU_OBJECTS,
     DITAU_REFERENCE_SCORES,
+    DITAU_REFERENCE_TRAINING,
     DITAU_SCORES,
     DITAU_SIC_CURVES,
     DITAU_SIGNAL,
@@ -241,6 +242,20 @@ def ditau_has_reference(ditau: Mapping[str, Any]) -> bool:
 def ditau_reference_scores(ditau: Mapping[str, Any]) -> list[str]:
     """The no-signal reference's score file of every repeat."""
     return [DITAU_REFERENCE_SCORES.format(repeat=r) for r in range(int(ditau["repeats"]))]
+
+
+def ditau_reference_trainings(ditau: Mapping[str, Any]) -> list[str]:
+    """The no-signal reference's training.json of every repeat."""
+    return [DITAU_REFERENCE_TRAINING.format(repeat=r) for r in range(int(ditau["repeats"]))]
+
+
+def ditau_null_trainings(ditau: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Per signal, the training.json of its no-signal (injection 0) runs."""
+    out: dict[str, list[str]] = {}
+    for run in ditau_runs(ditau):
+        if run["injection"] == 0:
+            out.setdefault(run["signal"], []).append(run["summary"])
+    return out
 
 
 def ditau_figures() -> dict[str, str]:

@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from resonant_ad.core.io import read_csv, read_parquet, write_csv, write_json, write_parquet
+from resonant_ad.core.io import (
+    read_csv,
+    read_json,
+    read_parquet,
+    write_csv,
+    write_json,
+    write_parquet,
+)
 from resonant_ad.core.seeding import rng
 from resonant_ad.stages.classify import make_classifier
 from resonant_ad.stages.flows import feature_columns
@@ -135,10 +142,16 @@ def calibration(
     reference_scores: Sequence[pd.DataFrame],
     efficiency: float,
     min_background: int,
+    flow_trees: Mapping[str, Sequence[int]] | None = None,
+    reference_trees: Sequence[int] = (),
 ) -> pd.DataFrame:
     """Per signal: the scan's no-signal AUC and SIC at εB = ``efficiency`` (``metrics`` rows of
     injection 0; mean, std over repeats) beside the reference's (one per repeat: mean, std,
-    min, max) and the SIC of a random cut, √εB."""
+    min, max) and the SIC of a random cut, √εB. With the trees each HGB member kept
+    (``flow_trees`` per signal over its no-signal trainings, ``reference_trees``), also their
+    medians: a signal-blind view, since members trained on indistinguishable classes keep 1-2
+    trees, and more where the classifier finds a real-vs-synthetic difference."""
+    flow_trees = flow_trees or {}
     rows = []
     none = metrics[metrics["injection"] == 0]
     for signal, flow in none.groupby("signal", sort=True):
@@ -165,9 +178,23 @@ def calibration(
                 "reference_sic_min": ref_sic.min(),
                 "reference_sic_max": ref_sic.max(),
                 "random_cut_sic": float(np.sqrt(efficiency)),
+                "flow_trees_median": _median(flow_trees.get(signal, ())),
+                "reference_trees_median": _median(reference_trees),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _median(values: Sequence[int]) -> float:
+    return float(np.median(values)) if len(values) else np.nan
+
+
+def member_trees(trainings: Sequence[str]) -> list[int]:
+    """The trees every HGB member of these trainings kept (``training.json``; none for NNs)."""
+    out: list[int] = []
+    for path in trainings:
+        out += [int(b) for b in read_json(path).get("member_best_iterations", [])]
+    return out
 
 
 def write_calibration(
@@ -176,10 +203,18 @@ def write_calibration(
     out: str,
     efficiency: float,
     min_background: int,
+    flow_trainings: Mapping[str, Sequence[str]] | None = None,
+    reference_trainings: Sequence[str] = (),
 ) -> None:
-    """:func:`calibration` from the scan's ``metrics.csv`` and the reference score files."""
+    """:func:`calibration` from the scan's ``metrics.csv``, the reference score files and the
+    ``training.json`` of the no-signal trainings (per signal) and of the reference."""
     table = calibration(
-        read_csv(metrics), [read_parquet(p) for p in reference_scores], efficiency, min_background
+        read_csv(metrics),
+        [read_parquet(p) for p in reference_scores],
+        efficiency,
+        min_background,
+        {k: member_trees(v) for k, v in (flow_trainings or {}).items()},
+        member_trees(reference_trainings),
     )
     write_csv(table, out)
     log.info("no-signal calibration:\n%s", table.to_string(index=False))
