@@ -497,14 +497,19 @@ def test_background_check_compares_all_sr_background_with_as_many_samples(split,
     assert abs(aucs["perfect"] - 0.5) < 0.05 and aucs["shifted"] > 0.6, aucs
 
 
+def write_split(split, folder) -> None:
+    """The split fixture's tables as a run's ``split/`` folder under ``folder``."""
+    _, parts, signals, _ = split
+    (folder / "split").mkdir()
+    for name, table in {**parts, **{f"signal_{k}": v for k, v in signals.items()}}.items():
+        table.to_parquet(folder / "split" / f"{name}.parquet")
+
+
 def test_probe_measures_a_flow_variant_on_a_runs_split(split, tmp_path, capsys):
     """The background-model probe: trains the flow with overrides, prints one JSON line."""
     from resonant_ad.studies.ditau import probe
 
-    _, parts, signals, _ = split
-    (tmp_path / "split").mkdir()
-    for name, table in {**parts, **{f"signal_{k}": v for k, v in signals.items()}}.items():
-        table.to_parquet(tmp_path / "split" / f"{name}.parquet")
+    write_split(split, tmp_path)
     config = {
         "ditau": {
             "signal_region": [175.0, 300.0],
@@ -536,7 +541,8 @@ def test_probe_measures_a_flow_variant_on_a_runs_split(split, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["flow"]["tail_bound"] == 9 and out["epochs"] <= 2
     assert 0.4 < out["real_vs_synthetic_auc"] <= 1.0
-    assert sum(out["objects_real"]) == sum(len(parts[f"sr_{s}"]) for s in ("train", "val", "test"))
+    n_sr = sum(len(split[1][f"sr_{s}"]) for s in ("train", "val", "test"))
+    assert sum(out["objects_real"]) == n_sr
     assert len(out["xyh"]) == 1 and 0 <= out["xyh"][0]["auc"] <= 1
 
 
@@ -545,10 +551,7 @@ def test_probe_idealized_measures_true_background_against_other_data(split, tmp_
     ≈ 0.5); --idealized-data-seed: the SR data replaced by another realization."""
     from resonant_ad.studies.ditau import probe
 
-    _, parts, signals, _ = split
-    (tmp_path / "split").mkdir()
-    for name, table in {**parts, **{f"signal_{k}": v for k, v in signals.items()}}.items():
-        table.to_parquet(tmp_path / "split" / f"{name}.parquet")
+    write_split(split, tmp_path)
     config = {
         "ditau": {
             "data": {
