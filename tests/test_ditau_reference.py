@@ -96,6 +96,9 @@ def test_member_trees_reads_the_trainings_kept_trees(tmp_path):
         paths.append(tmp_path / f"t{i}.json")
         paths[-1].write_text(json.dumps(info))
     assert ref.member_trees([str(p) for p in paths]) == [3, 4, 5]
+    for path, signal in zip(paths, ("a", "b", "a"), strict=True):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "signal": signal}))
+    assert ref.trees_per_signal([str(p) for p in paths]) == {"a": [3, 4], "b": [5]}
 
 
 def test_the_reference_is_a_target_with_injection_0_and_a_scale_only():

@@ -305,7 +305,7 @@ rule ditau_calibration:
         metrics=patterns.DITAU_METRICS,
         scores=lambda w: targets.ditau_reference_scores(config["ditau"]),
         reference_trainings=lambda w: targets.ditau_reference_trainings(config["ditau"]),
-        flow_trainings=lambda w: sum(targets.ditau_null_trainings(config["ditau"]).values(), []),
+        flow_trainings=lambda w: targets.ditau_null_trainings(config["ditau"]),
     output:
         patterns.DITAU_CALIBRATION,
     log:
@@ -319,7 +319,6 @@ rule ditau_calibration:
         **rule_resources(config, "ditau_evaluate"),
     params:
         evaluation=lambda w: config["ditau"]["evaluation"],
-        flow_trainings=lambda w: targets.ditau_null_trainings(config["ditau"]),
         code=source_hash("studies.ditau.reference"),
     script:
         "../scripts/ditau_calibration.py"

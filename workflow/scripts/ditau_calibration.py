@@ -11,6 +11,6 @@ script_run(
     snakemake.output[0],
     float(snakemake.params.evaluation["selection_efficiency"]),
     int(snakemake.params.evaluation["sic_min_background"]),
-    snakemake.params.flow_trainings,
+    list(snakemake.input.flow_trainings),
     list(snakemake.input.reference_trainings),
 )

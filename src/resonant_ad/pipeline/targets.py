@@ -233,10 +233,14 @@ def ditau_checks(ditau: Mapping[str, Any]) -> list[str]:
     return [DITAU_BACKGROUND_CHECK.format(repeat=r) for r in range(int(ditau["repeats"]))]
 
 
+def ditau_has_null(ditau: Mapping[str, Any]) -> bool:
+    """Whether the scan has no-signal (injection 0) runs."""
+    return 0 in [float(s) for s in ditau["injections"]]
+
+
 def ditau_has_reference(ditau: Mapping[str, Any]) -> bool:
     """Whether the scan has its no-signal reference: injection 0 and a reference scale."""
-    has_null = 0 in [float(s) for s in ditau["injections"]]
-    return has_null and float(ditau.get("reference", {}).get("scale", 0)) > 0
+    return ditau_has_null(ditau) and float(ditau.get("reference", {}).get("scale", 0)) > 0
 
 
 def ditau_reference_scores(ditau: Mapping[str, Any]) -> list[str]:
@@ -249,13 +253,9 @@ def ditau_reference_trainings(ditau: Mapping[str, Any]) -> list[str]:
     return [DITAU_REFERENCE_TRAINING.format(repeat=r) for r in range(int(ditau["repeats"]))]
 
 
-def ditau_null_trainings(ditau: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Per signal, the training.json of its no-signal (injection 0) runs."""
-    out: dict[str, list[str]] = {}
-    for run in ditau_runs(ditau):
-        if run["injection"] == 0:
-            out.setdefault(run["signal"], []).append(run["summary"])
-    return out
+def ditau_null_trainings(ditau: Mapping[str, Any]) -> list[str]:
+    """The training.json of every no-signal (injection 0) run."""
+    return [run["summary"] for run in ditau_runs(ditau) if run["injection"] == 0]
 
 
 def ditau_figures() -> dict[str, str]:
@@ -282,7 +282,7 @@ def ditau_targets(ditau: Mapping[str, Any]) -> list[str]:
     targets = [DITAU_CUTFLOW, DITAU_METRICS, DITAU_METRICS_SUMMARY, DITAU_SIC_CURVES, DITAU_CHECKS]
     targets += [DITAU_FLOW_LOSS.format(ext=e) for e in FIGURE_FORMATS]
     targets += ditau_figures().values()
-    if 0 in [float(s) for s in ditau["injections"]]:
+    if ditau_has_null(ditau):
         targets += ditau_diagnostics().values()
     if ditau_has_reference(ditau):
         targets.append(DITAU_CALIBRATION)

@@ -197,23 +197,31 @@ def member_trees(trainings: Sequence[str]) -> list[int]:
     return out
 
 
+def trees_per_signal(trainings: Sequence[str]) -> dict[str, list[int]]:
+    """:func:`member_trees` of the scan's trainings, grouped by the signal each names."""
+    out: dict[str, list[int]] = {}
+    for path in trainings:
+        out.setdefault(read_json(path)["signal"], []).extend(member_trees([path]))
+    return out
+
+
 def write_calibration(
     metrics: str,
     reference_scores: Sequence[str],
     out: str,
     efficiency: float,
     min_background: int,
-    flow_trainings: Mapping[str, Sequence[str]] | None = None,
+    flow_trainings: Sequence[str] = (),
     reference_trainings: Sequence[str] = (),
 ) -> None:
     """:func:`calibration` from the scan's ``metrics.csv``, the reference score files and the
-    ``training.json`` of the no-signal trainings (per signal) and of the reference."""
+    ``training.json`` of the scan's no-signal trainings and of the reference."""
     table = calibration(
         read_csv(metrics),
         [read_parquet(p) for p in reference_scores],
         efficiency,
         min_background,
-        {k: member_trees(v) for k, v in (flow_trainings or {}).items()},
+        trees_per_signal(flow_trainings),
         member_trees(reference_trainings),
     )
     write_csv(table, out)
