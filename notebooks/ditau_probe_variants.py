@@ -14,8 +14,8 @@ reproduces the two variants of docs/ditau.md ("tried and not adopted"):
   the usual preprocessing (now the flow setting ``quantile_knots``: the same as ``--set
   quantile_knots=1001``);
 - ``--variant log-mass``: the flow conditioned on log m_vis; ``quantile-log-mass``: both;
-- ``--reweight`` (with any variant, or ``--variant none``): the flow's samples refined by an
-  SB-trained density ratio (see :func:`patch_reweight`).
+- ``--reweight`` (with any variant, or ``--variant none``): the flow's samples refined by its
+  SB density ratio (the probe's ``--density-ratio 10``, the workflow's ``ditau.density_ratio``).
 
     python notebooks/ditau_probe_variants.py --variant both --repeats 1
 
@@ -28,9 +28,7 @@ import argparse
 import sys
 
 import numpy as np
-import pandas as pd
 import torch
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 import resonant_ad.core.flow as flow_module
@@ -193,52 +191,6 @@ def patch_log_mass() -> None:
     Flow.fit, Flow._cond = fit_log, cond
 
 
-def patch_reweight(proposals: int = 10) -> None:
-    """Refine the flow by a density ratio learnt in the SB, then resample in the SR.
-
-    A gradient-boosted classifier of the real SB events (train and val parts) against twice
-    as many flow samples at their masses, on the features and m_vis, estimates
-    w(x, m) = p_real / p_flow. In the SR each data event's kernel gets ``proposals`` × the
-    usual draws, and keeps the usual number of them, chosen without replacement with
-    probability ∝ w (Gumbel top-k, seeded): importance resampling, so the synthetic set stays
-    unweighted. It corrects what the flow gets wrong in the SB; not what it interpolates
-    wrongly into the SR.
-    """
-    repeat_samples = probe.repeat_samples
-
-    def reweighted(flow: Flow, frames: dict, cols: list, params: dict, seed: int) -> pd.DataFrame:
-        sb = pd.concat([frames["sb_train"], frames["sb_val"]], ignore_index=True)
-        m_fake = np.repeat(sb[probe.MASS].to_numpy(), 2)
-        fake = np.column_stack([flow.sample(m_fake, seed + 1)[0], m_fake])
-        real = sb[[*cols, probe.MASS]].to_numpy()
-        y = np.r_[np.ones(len(real)), np.zeros(len(fake))]
-        ratio = HistGradientBoostingClassifier(
-            max_iter=1000,
-            learning_rate=0.05,
-            n_iter_no_change=20,
-            early_stopping=True,
-            validation_fraction=0.25,
-            min_samples_leaf=40,
-            random_state=seed % 2**31,
-        ).fit(np.vstack([real, fake]), y, sample_weight=np.where(y == 1, 1.0, 0.5))
-        many = {**params, "oversampling": params["oversampling"] * proposals}
-        big = repeat_samples(flow, frames, cols, many, seed + 2)
-        p = ratio.predict_proba(big[[*cols, probe.MASS]].to_numpy())[:, 1]
-        w = np.clip(p / (1 - p), 0.02, 50.0)
-        key = np.log(w) + np.random.default_rng(seed + 3).gumbel(size=len(w))
-        group = big["split"].astype(str) + ":" + big["kde_center"].astype(str)
-        rank = pd.Series(key).groupby(group.to_numpy()).rank(ascending=False, method="first")
-        keep = np.where(big["split"] == "test", 1, int(params["oversampling"]))
-        print(
-            f"reweighter: {ratio.n_iter_} trees; weights' 1/50/99 % quantiles "
-            f"{np.quantile(w, [0.01, 0.5, 0.99]).round(2).tolist()}",
-            file=sys.stderr,
-        )
-        return big[rank.to_numpy() <= keep].reset_index(drop=True)
-
-    probe.repeat_samples = reweighted
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -256,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--reweight", action="store_true", help="SB density-ratio refinement")
     args, rest = parser.parse_known_args(argv)
-    if args.reweight:
-        patch_reweight()
+    if args.reweight:  # the package's ditau.density_ratio, 10 proposals per kept draw
+        rest += ["--density-ratio", "10"]
     if args.variant.startswith("quantile"):  # the package's flow setting quantile_knots
         rest += ["--set", "quantile_knots=1001"]
     if args.variant.endswith("log-mass"):

@@ -48,6 +48,8 @@ BAD = [
     ("lhco_surrogate={scan: {windows: [[1.0, 1.4]]}}", "lhco_surrogate.scan.windows[0]"),
     ("ditau={signal_region: [50, 300]}", "ditau.selection.mvis_min"),
     ("ditau={reference: {scale: 1}}", "ditau.reference.scale = 1: too little"),
+    ("ditau={density_ratio: {clip: [2, 50]}}", "ditau.density_ratio.clip = [2, 50]"),
+    ("ditau={density_ratio: {proposals: -1}}", "ditau.density_ratio.proposals = -1"),
     # names that must exist
     ("ditau={signals: [ttbar]}", "ditau.signals[0] = 'ttbar'"),
     ("ditau={signals: [zprime]}", "ditau.signals[0] = 'zprime'"),

@@ -524,6 +524,13 @@ def test_graph_safe_rqs_flow_equals_the_nflows_flow(made_blocks, residual):
     z = ours.transform(x, c)[0]
     torch.testing.assert_close(ours.inverse(z, c), ref.inverse(z, c), atol=1e-4, rtol=1e-5)
     torch.testing.assert_close(ours.inverse(z, c), x, atol=1e-3, rtol=1e-4)
+    # one layer's inverse (the spline of pass i on feature i alone): nflows' outputs, and the
+    # log-det of the whole inverse, minus the forward one
+    layer, ref_layer = ours.flow._transform._transforms[0], ref.flow._transform._transforms[0]
+    y, forward_ld = layer(x, c)
+    back, back_ld = layer.inverse(y, c)
+    torch.testing.assert_close(back, ref_layer.inverse(y, c)[0], atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(back_ld, -forward_ld, atol=1e-4, rtol=1e-4)
 
 
 def test_rqs_settings_belong_to_the_rqs_flow_and_unreachable_values_are_reported(caplog):

@@ -115,10 +115,38 @@ rule ditau_train_flow:
         "../scripts/train_flow.py"
 
 
+rule ditau_density_ratio:
+    """The flow's mismodelling in the SB: a classifier of SB data against flow samples."""
+    input:
+        sb_train=patterns.fill(patterns.DITAU_SPLIT_PART, part="sb_train"),
+        sb_val=patterns.fill(patterns.DITAU_SPLIT_PART, part="sb_val"),
+        model=patterns.DITAU_FLOW_MODEL,
+    output:
+        ratio=patterns.DITAU_DENSITY_RATIO,
+        summary=patterns.DITAU_DENSITY_RATIO_SUMMARY,
+    log:
+        "logs/ditau/density_ratio.log",
+    benchmark:
+        "benchmarks/ditau/density_ratio.tsv"
+    conda:
+        ENV
+    threads: resource(config, "ditau_density_ratio", "threads")
+    resources:
+        **rule_resources(config, "ditau_density_ratio"),
+    params:
+        ratio=lambda w: config["ditau"]["density_ratio"],
+        seed=lambda w: derive_seed(config["ditau"]["seed"], "density-ratio"),
+        mass="mvis",
+        code=source_hash("stages.flows"),
+    script:
+        "../scripts/ditau_density_ratio.py"
+
+
 rule ditau_sample:
     """Synthetic SR background of one repeat: m_vis from the SR KDE, x from the flow."""
     input:
         **targets.ditau_split_parts(),
+        **targets.ditau_ratio_input(config["ditau"]),
         model=patterns.DITAU_FLOW_MODEL,
     output:
         samples=patterns.DITAU_SAMPLES,
@@ -137,6 +165,7 @@ rule ditau_sample:
             "signal_region": config["ditau"]["signal_region"],
             "kde_bandwidth": config["ditau"]["flow"]["kde_bandwidth"],
             "oversampling": config["ditau"]["oversampling"],
+            "proposals": config["ditau"]["density_ratio"]["proposals"],
         },
         seed=lambda w: derive_seed(config["ditau"]["seed"], "sample", int(w.repeat)),
         code=source_hash("studies.ditau.study"),
@@ -179,6 +208,7 @@ for _repeats in files.ditau_repeat_groups(config):
         input:
             **{k: targets.ditau_split_parts()[k] for k in parts.DITAU_SR_PARTS},
             **files.ditau_group_samples(_repeats),
+            **targets.ditau_ratio_input(config["ditau"]),
             signal=patterns.DITAU_SIGNAL,
             split=patterns.DITAU_SPLIT_SUMMARY,
             model=patterns.DITAU_FLOW_MODEL,
@@ -199,6 +229,7 @@ for _repeats in files.ditau_repeat_groups(config):
                 "signal_region": config["ditau"]["signal_region"],
                 "kde_bandwidth": config["ditau"]["flow"]["kde_bandwidth"],
                 "oversampling": config["ditau"]["oversampling"],
+                "proposals": config["ditau"]["density_ratio"]["proposals"],
             },
             trainings=lambda w, repeats=_repeats: [
                 {
@@ -239,7 +270,7 @@ rule ditau_evaluate:
     params:
         runs=lambda w: targets.ditau_runs(config["ditau"]),
         evaluation=lambda w: config["ditau"]["evaluation"],
-        code=source_hash("studies.ditau.study"),
+        code=source_hash("studies.ditau.evaluation"),
     script:
         "../scripts/ditau_evaluate.py"
 

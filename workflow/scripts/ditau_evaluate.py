@@ -1,7 +1,7 @@
 """SIC curves, significance after the cut and the real-vs-synthetic AUCs of the di-tau scan."""
 
 from resonant_ad.pipeline.smk import script_run
-from resonant_ad.studies.ditau.study import write_evaluation
+from resonant_ad.studies.ditau.evaluation import write_evaluation
 
 script_run(
     snakemake,

@@ -14,4 +14,5 @@ script_run(
     snakemake.output.summary,
     snakemake.params.sampling,
     snakemake.params.seed,
+    snakemake.input.get("ratio"),
 )

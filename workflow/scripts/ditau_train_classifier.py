@@ -27,6 +27,7 @@ script_run(
                 snakemake.params.sampling,
                 t["seed"],
                 t["sampling_seed"],
+                snakemake.input.get("ratio"),
             ),
         )
         for i, t in enumerate(snakemake.params.trainings)

@@ -103,19 +103,50 @@ def graph_safe_rqs_transform(*args, **kwargs):
     class GraphSafeRQSTransform(MaskedPiecewiseRationalQuadraticAutoregressiveTransform):
         """nflows' transform; its elementwise spline without masks or host syncs."""
 
-        def _elementwise(self, inputs, autoregressive_params, inverse=False):
-            batch, features = inputs.shape[0], inputs.shape[1]
-            params = autoregressive_params.view(batch, features, self._output_dim_multiplier())
+        def _spline(self, inputs, params, inverse):
+            """:func:`rq_spline` of ``inputs`` (batch, k) with their ``params`` (batch, k, ·)."""
             widths = params[..., : self.num_bins]
             heights = params[..., self.num_bins : 2 * self.num_bins]
             if hasattr(self.autoregressive_net, "hidden_features"):  # as nflows (MADE: no)
                 scale = np.sqrt(self.autoregressive_net.hidden_features)
                 widths, heights = widths / scale, heights / scale
             derivatives = params[..., 2 * self.num_bins :]
-            out, logabsdet = rq_spline(
-                inputs, widths, heights, derivatives, inverse, self.tail_bound
-            )
+            return rq_spline(inputs, widths, heights, derivatives, inverse, self.tail_bound)
+
+        def _elementwise(self, inputs, autoregressive_params, inverse=False):
+            batch, features = inputs.shape[0], inputs.shape[1]
+            params = autoregressive_params.view(batch, features, self._output_dim_multiplier())
+            out, logabsdet = self._spline(inputs, params, inverse)
             return out, logabsdet.sum(-1)
+
+        def inverse(self, inputs, context=None):
+            """nflows' autoregressive inverse, computing in pass i only what feature i needs.
+
+            Pass i needs the MADE's hidden layers on the features before i (already inverted),
+            its output rows of feature i and the spline of feature i: nflows computes every
+            feature's output rows and spline in every pass, the same outputs for a factor of
+            the features more work in the largest layer and the spline."""
+            batch, features = inputs.shape[0], inputs.shape[1]
+            made, mult = self.autoregressive_net, self._output_dim_multiplier()
+            final = made.final_layer
+            weight, bias = final.weight * final.mask, final.bias
+            outputs = torch.zeros_like(inputs)
+            logabsdet = inputs.new_zeros(batch)
+            column = torch.arange(features, device=inputs.device)
+            for i in range(features):
+                hidden = made.initial_layer(outputs)  # nflows' MADE.forward up to the last layer
+                if context is not None:
+                    hidden = hidden + made.activation(made.context_layer(context))
+                if not made.use_residual_blocks:
+                    hidden = made.activation(hidden)
+                for block in made.blocks:
+                    hidden = block(hidden, context)
+                rows = slice(i * mult, (i + 1) * mult)
+                params = F.linear(hidden, weight[rows], bias[rows]).view(batch, 1, mult)
+                out, lad = self._spline(inputs[:, i : i + 1], params, True)
+                outputs = torch.where(column == i, out, outputs)
+                logabsdet = logabsdet + lad[:, 0]
+            return outputs, logabsdet
 
     return GraphSafeRQSTransform(*args, **kwargs)
 

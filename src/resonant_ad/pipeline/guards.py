@@ -237,6 +237,12 @@ def ditau_problems(cfg: Mapping[str, Any]) -> list[str]:
             f"ditau.reference.scale = {scale:g}: too little true background for "
             f"ditau.oversampling = {cfg['oversampling']:g} per SR event; at least {need:.2f}"
         )
+    low_w, high_w = cfg["density_ratio"]["clip"]
+    if not 0 < low_w < 1 < high_w:
+        problems.append(
+            f"ditau.density_ratio.clip = {_short([low_w, high_w])}: needs 0 < low < 1 < high "
+            "(weights about 1 must pass unclipped)"
+        )
     made = data["surrogate"]["counts"] if data["source"] == "surrogate" else data.get("files", {})
     where = "ditau.data.surrogate.counts" if data["source"] == "surrogate" else "ditau.data.files"
     for i, name in enumerate(cfg["signals"]):

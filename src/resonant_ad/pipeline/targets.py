@@ -26,6 +26,7 @@ from resonant_ad.pipeline.patterns import (
     DITAU_CALIBRATION,
     DITAU_CHECKS,
     DITAU_CUTFLOW,
+    DITAU_DENSITY_RATIO,
     DITAU_DIAGNOSTIC_TABLES,
     DITAU_DIAGNOSTICS,
     DITAU_FIGURE,
@@ -207,6 +208,12 @@ def ditau_raw_inputs(ditau: Mapping[str, Any]) -> list[str]:
     return [
         DOWNLOAD.format(study="ditau", filename=spec["filename"]) for spec in data["files"].values()
     ]
+
+
+def ditau_ratio_input(ditau: Mapping[str, Any]) -> dict[str, str]:
+    """``{"ratio": path}`` of the flow's SB density ratio if the config resamples with one
+    (``density_ratio.proposals`` > 0), else nothing: an input of the sampling rules."""
+    return {"ratio": DITAU_DENSITY_RATIO} if ditau["density_ratio"]["proposals"] else {}
 
 
 def ditau_runs(ditau: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ import pandas as pd
 from resonant_ad.core.flow import ConditionalFlow, MassKDE, estimator_params, fit_members
 from resonant_ad.core.io import read_parquet, write_csv, write_json, write_parquet
 from resonant_ad.core.seeding import derive_seed, rng
+from resonant_ad.stats.density_ratio import DensityRatio, top_k_by_weight
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,92 @@ def kernel_samples(
     out[mass] = m
     out["kde_center"] = center
     return out
+
+
+def resampled_kernel_samples(
+    flow: ConditionalFlow,
+    ratio: DensityRatio,
+    proposals: int,
+    masses: np.ndarray,
+    cols: Sequence[str],
+    per_event: float,
+    signal_region: Sequence[float],
+    bandwidth: float,
+    seed: int,
+    mass: str = "mjj",
+) -> pd.DataFrame:
+    """:func:`kernel_samples` refined by a density ratio (importance resampling).
+
+    Each event's kernel proposes ``proposals`` × ⌈``per_event``⌉ draws and keeps
+    ``per_event`` of them (its integer part, plus one with the probability of its fraction),
+    chosen without replacement with probability ∝ w(x, m) (:func:`top_k_by_weight`): the
+    synthetic set follows p_flow · w and stays unweighted. The choice is seeded by ``seed``
+    and the event's mass, as its draws are, so an event's draws are the same wherever they
+    are computed. ``ratio`` takes the ``cols`` and then the mass."""
+    masses = np.asarray(masses, dtype=np.float64)
+    n_prop = int(np.ceil(per_event)) * int(proposals)
+    draws = kernel_samples(flow, masses, cols, n_prop, signal_region, bandwidth, seed, mass)
+    if len(draws) == 0:
+        return draws
+    whole, frac = int(np.floor(per_event)), float(per_event) - np.floor(per_event)
+    keep, noise = np.empty(len(masses), dtype=int), np.empty((len(masses), n_prop))
+    for i, m_i in enumerate(masses):
+        g = np.random.default_rng([int(seed), int(np.float64(m_i).view(np.uint64)), 1])
+        keep[i] = whole + int(g.random() < frac)
+        noise[i] = g.gumbel(size=n_prop)
+    w = ratio.weights(draws[[*cols, mass]].to_numpy()).reshape(len(masses), n_prop)
+    return draws[top_k_by_weight(w, keep, noise).ravel()].reset_index(drop=True)
+
+
+def fit_density_ratio(
+    flow: ConditionalFlow,
+    sb: pd.DataFrame,
+    cols: Sequence[str],
+    params: Mapping[str, Any],
+    seed: int,
+    mass: str = "mjj",
+) -> DensityRatio:
+    """The flow's residual mismodelling where data are known: a :class:`DensityRatio` of the
+    SB events ``sb`` against ``params["model_per_real"]`` × as many flow samples at their
+    masses, on ``cols`` and the mass (``params``: model_per_real, clip)."""
+    m = np.repeat(sb[mass].to_numpy(np.float64), int(params["model_per_real"]))
+    fake = np.column_stack([flow.sample(m, derive_seed(seed, "ratio-samples"))[0], m])
+    real = sb[[*cols, mass]].to_numpy(np.float64)
+    return DensityRatio(clip=params["clip"], seed=seed).fit(real, fake)
+
+
+def write_density_ratio(
+    model: str,
+    sb_parts: Sequence[str],
+    ratio_out: str,
+    summary_out: str,
+    params: Mapping[str, Any],
+    seed: int,
+    mass: str = "mjj",
+) -> None:
+    """Fit :func:`fit_density_ratio` on the SB parts (train and val) and save it, with a
+    summary: trees, held-out AUC of SB data against the flow, the weights' spread."""
+    flow = ConditionalFlow.load(model)
+    sb = pd.concat([read_parquet(p) for p in sb_parts], ignore_index=True)
+    cols = feature_columns(sb)
+    ratio = fit_density_ratio(flow, sb, cols, params, seed, mass)
+    w = ratio.weights(sb[[*cols, mass]].to_numpy())
+    ratio.save(ratio_out)
+    summary = {
+        "trees": int(ratio.classifier_.n_iter_),
+        "sb_real_vs_flow_auc": ratio.validation_auc_,
+        "weight_quantiles_on_sb_data": dict(
+            zip(
+                ("1%", "50%", "99%"),
+                np.quantile(w, [0.01, 0.5, 0.99]).round(3).tolist(),
+                strict=True,
+            )
+        ),
+        "clipped_fraction": float(np.isin(w, ratio.clip).mean()),
+        "n_sb_events": len(sb),
+    }
+    write_json(summary, summary_out)
+    log.info("density ratio: %s", summary)
 
 
 def sample_split(n: int, val_fraction: float, g: np.random.Generator) -> np.ndarray:

@@ -18,6 +18,10 @@ of the events the classifiers see), 70 % to train and 30 % to validate, and meas
 above. Nothing is then interpolated: what the no-signal classifiers still find is a fit
 failure.
 
+``--density-ratio P`` refines the flow as the workflow's ``ditau.density_ratio`` does: a
+classifier of the SB data against flow samples gives w = p_data/p_flow, and each SR kernel
+keeps its draws from P × as many, chosen with probability ∝ w.
+
 ``--idealized-seed N`` trains no flow: the synthetic class is fresh *true* SR background
 (generated as above), as many events per split as the flow would draw. This is the perfect
 background model, as the workflow's reference (:mod:`resonant_ad.studies.ditau.reference`):
@@ -41,10 +45,11 @@ import yaml
 from resonant_ad.core.flow import ConditionalFlow, estimator_params
 from resonant_ad.core.hgb import HGBEnsemble
 from resonant_ad.stages.checks import real_vs_synthetic, real_vs_synthetic_auc
-from resonant_ad.stages.flows import feature_columns
+from resonant_ad.stages.flows import feature_columns, fit_density_ratio
 from resonant_ad.studies.ditau.diagnostics import multiplicity
+from resonant_ad.studies.ditau.evaluation import run_metrics
 from resonant_ad.studies.ditau.reference import reference_samples, sr_background
-from resonant_ad.studies.ditau.study import MASS, repeat_samples, run_metrics, weak_classes
+from resonant_ad.studies.ditau.study import MASS, repeat_samples, weak_classes
 
 PARTS = ("sb_train", "sb_val", "sr_train", "sr_val", "sr_test")
 
@@ -71,12 +76,14 @@ def probe(
     fit_on: tuple[pd.DataFrame, pd.DataFrame] | None = None,
     idealized: pd.DataFrame | None = None,
     data: pd.DataFrame | None = None,
+    proposals: int = 0,
 ) -> dict:
     """Train (or load) a flow, sample the SR, and measure it (see the module docstring).
 
     ``fit_on``: (train, val) events to fit the flow on instead of the run's SB parts;
     ``idealized``: true SR background to use as the synthetic class instead of any flow;
-    ``data``: other SR background to replace the run's SR parts with (same sizes)."""
+    ``data``: other SR background to replace the run's SR parts with (same sizes);
+    ``proposals``: > 0 refines the flow by its SB density ratio (module docstring)."""
     parts = {k: pd.read_parquet(Path(results, "split", f"{k}.parquet")) for k in PARTS}
     if data is not None:
         bounds = np.cumsum([0, *(len(parts[f"sr_{k}"]) for k in ("train", "val", "test"))])
@@ -90,7 +97,7 @@ def probe(
         samples = reference_samples(idealized, sizes, 3.0)
         out: dict = {"flow": "idealized (true SR background)"}
     else:
-        out, samples = flow_samples(parts, cols, flow_cfg, window, model, seed, fit_on)
+        out, samples = flow_samples(parts, cols, flow_cfg, window, model, seed, fit_on, proposals)
     real = pd.concat([parts[f"sr_{s}"] for s in ("train", "val", "test")], ignore_index=True)
     out["real_vs_synthetic_auc"] = real_vs_synthetic(real, samples, MASS, seed)[
         "real_vs_synthetic_auc"
@@ -127,6 +134,7 @@ def flow_samples(
     model: str | None,
     seed: int,
     fit_on: tuple[pd.DataFrame, pd.DataFrame] | None,
+    proposals: int = 0,
 ) -> tuple[dict, pd.DataFrame]:
     """(the flow's training and SB check, its synthetic SR background as the workflow draws
     it): train the flow on the SB parts (or ``fit_on``), or load ``model``."""
@@ -152,8 +160,18 @@ def flow_samples(
         "signal_region": window,
         "kde_bandwidth": float(flow_cfg.get("kde_bandwidth", 0.01)),
         "oversampling": 3.0,
+        "proposals": proposals,
     }
-    samples = repeat_samples(flow, parts, cols, sampling, seed)
+    ratio = None
+    if proposals:
+        sb = pd.concat([parts["sb_train"], parts["sb_val"]], ignore_index=True)
+        settings = {"model_per_real": 2, "clip": [0.02, 50]}
+        ratio = fit_density_ratio(flow, sb, cols, settings, seed, MASS)
+        out["density_ratio"] = {
+            "trees": int(ratio.classifier_.n_iter_),
+            "sb_real_vs_flow_auc": round(ratio.validation_auc_, 4),
+        }
+    samples = repeat_samples(flow, parts, cols, sampling, seed, ratio)
     top = 10
     # the same in the SB validation part (held out from the fit, at its own masses): a flow
     # that is good there and not in the SR fails to interpolate in the mass, not to fit
@@ -180,6 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", help="a saved flow to measure instead of training one")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--density-ratio",
+        type=int,
+        default=0,
+        metavar="P",
+        help="refine the flow by its SB density ratio, P proposals per kept draw",
+    )
     parser.add_argument("--members", type=int, default=5, help="HGB members per classifier")
     parser.add_argument("--repeats", type=int, default=2, help="no-signal classifiers")
     parser.add_argument(
@@ -234,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         fit_on,
         idealized,
         data,
+        args.density_ratio,
     )
     print(json.dumps(result))
     return 0

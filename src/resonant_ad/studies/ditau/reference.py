@@ -34,8 +34,9 @@ from resonant_ad.stages.classify import make_classifier
 from resonant_ad.stages.flows import feature_columns
 from resonant_ad.stages.parts import DITAU_SR_PARTS
 from resonant_ad.studies.ditau.data import SIGNALS, prepare_events, selected_in_sr
+from resonant_ad.studies.ditau.evaluation import run_metrics
 from resonant_ad.studies.ditau.generate import generate_objects
-from resonant_ad.studies.ditau.study import MASS, run_metrics, weak_classes
+from resonant_ad.studies.ditau.study import MASS, weak_classes
 
 log = logging.getLogger(__name__)
 

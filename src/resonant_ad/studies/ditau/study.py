@@ -11,8 +11,12 @@ One function per workflow rule:
 - :func:`train_and_score` — per (signal, injection σ, repeat): inject σ·√B signal events
   into the SR train/val data, train the classifier (SR data vs synthetic background,
   balanced class weights), score the test set;
-- :func:`evaluate` — SIC curves and the significance after the 1 % background-efficiency
-  cut, σ_after = σ × SIC(εB = 1 %), as the paper's Fig. 5.
+- the evaluation (SIC, σ_after = σ × SIC(εB = 1 %), as the paper's Fig. 5) is
+  :mod:`resonant_ad.studies.ditau.evaluation`.
+
+With a density ratio (``ratio``: :func:`~resonant_ad.stages.flows.write_density_ratio`, the
+flow's mismodelling learnt in the SB; not in the paper), every kernel's draws are importance
+resampled from ``proposals`` × as many (:func:`~resonant_ad.stages.flows.resampled_kernel_samples`).
 
 The injection strength σ = S/√B counts S injected SR signal events against B, all SR
 background events of the sample (train, val and test), before any selection.
@@ -30,30 +34,19 @@ import pandas as pd
 from resonant_ad.core.classifier import NeuralClassifierEnsemble
 from resonant_ad.core.flow import ConditionalFlow
 from resonant_ad.core.hgb import HGBEnsemble
-from resonant_ad.core.io import read_json, read_parquet, write_csv, write_json, write_parquet
+from resonant_ad.core.io import read_json, read_parquet, write_json, write_parquet
 from resonant_ad.core.regions import in_window
 from resonant_ad.core.seeding import rng
 from resonant_ad.stages.checks import real_vs_synthetic
 from resonant_ad.stages.classify import make_classifier
-from resonant_ad.stages.evaluate import SIC_GRID
-from resonant_ad.stages.flows import feature_columns, kernel_samples
+from resonant_ad.stages.flows import feature_columns, kernel_samples, resampled_kernel_samples
 from resonant_ad.stages.parts import DITAU_BACKGROUND_PARTS, DITAU_SR_PARTS
-from resonant_ad.stats.metrics import roc_auc, sic_curve, sic_metrics, sic_on_grid
+from resonant_ad.stats.density_ratio import DensityRatio
+from resonant_ad.stats.metrics import roc_auc
 
 log = logging.getLogger(__name__)
 
 MASS = "mvis"
-#: metrics.csv columns (an interface, see docs/outputs.md)
-METRIC_COLUMNS = (
-    "signal",
-    "injection",
-    "repeat",
-    "n_injected",
-    "auc",
-    "max_sic",
-    "sic_at_eff",
-    "significance_after_cut",
-)
 
 
 def split_events(
@@ -132,6 +125,7 @@ def write_samples(
     summary_out: str,
     params: Mapping[str, Any],
     seed: int,
+    ratio: str | None = None,
 ) -> None:
     """The repeat's synthetic SR background for the SR data known before any injection.
 
@@ -140,12 +134,13 @@ def write_samples(
     (:func:`~resonant_ad.stages.flows.kernel_samples`, seeded by ``seed`` and the event's
     mass): the draws every dataset of this repeat shares, computed once; a training adds those
     of its injected events (:func:`data_synthetic`). Each SR test event gets one draw, for the
-    real-vs-synthetic check and Fig. 3. A ``split`` column says train/val/test.
+    real-vs-synthetic check and Fig. 3. A ``split`` column says train/val/test. ``ratio``:
+    a saved density ratio to resample with (``params["proposals"]``), or None.
     """
     flow = ConditionalFlow.load(model)
     frames = {k: read_parquet(parts[k]) for k in DITAU_SR_PARTS}
     cols = feature_columns(frames["sr_train"])
-    out = repeat_samples(flow, frames, cols, params, seed)
+    out = repeat_samples(flow, frames, cols, params, seed, load_ratio(ratio))
     n_out = int(flow.scaler_.out_of_range(out[cols].to_numpy()).sum())
     sizes = {s: int((out["split"] == s).sum()) for s in ("train", "val", "test")}
     write_parquet(out, samples_out)
@@ -160,12 +155,21 @@ def kernel_draws(
     per_event: float,
     params: Mapping[str, Any],
     seed: int,
+    ratio: DensityRatio | None = None,
 ) -> pd.DataFrame:
     """:func:`~resonant_ad.stages.flows.kernel_samples` with the study's ``params``
-    (signal_region, kde_bandwidth) and mass column."""
-    return kernel_samples(
-        flow, masses, cols, per_event, params["signal_region"], params["kde_bandwidth"], seed, MASS
+    (signal_region, kde_bandwidth; proposals) and mass column, resampled by ``ratio`` if any."""
+    region, bandwidth = params["signal_region"], params["kde_bandwidth"]
+    if ratio is None:
+        return kernel_samples(flow, masses, cols, per_event, region, bandwidth, seed, MASS)
+    return resampled_kernel_samples(
+        flow, ratio, params["proposals"], masses, cols, per_event, region, bandwidth, seed, MASS
     )
+
+
+def load_ratio(path: str | None) -> DensityRatio | None:
+    """The saved density ratio at ``path``, or None (the flow alone)."""
+    return DensityRatio.load(path) if path else None
 
 
 def repeat_samples(
@@ -174,15 +178,15 @@ def repeat_samples(
     cols: Sequence[str],
     params: Mapping[str, Any],
     seed: int,
+    ratio: DensityRatio | None = None,
 ) -> pd.DataFrame:
     """``oversampling`` kernel draws per SR train and val event, one per SR test event
     (``frames``: the SR parts), with a ``split`` column (see :func:`write_samples`)."""
     k = float(params["oversampling"])
     pieces = []
     for split, per_event in (("train", k), ("val", k), ("test", 1.0)):
-        draws = kernel_draws(
-            flow, frames[f"sr_{split}"][MASS].to_numpy(), cols, per_event, params, seed
-        )
+        masses = frames[f"sr_{split}"][MASS].to_numpy()
+        draws = kernel_draws(flow, masses, cols, per_event, params, seed, ratio)
         pieces.append(draws.assign(split=pd.array([split] * len(draws), dtype="string")))
     return pd.concat(pieces, ignore_index=True)
 
@@ -204,6 +208,7 @@ def data_synthetic(
     cols: Sequence[str],
     params: Mapping[str, Any],
     seed: int,
+    ratio: str | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """The synthetic class of one training: the mass KDE of its SR data, event by event.
 
@@ -213,11 +218,12 @@ def data_synthetic(
     ``seed`` and the event's mass), so that the synthetic masses follow the KDE of the data
     as in a search. The draws of events that the repeat's ``cache`` (:func:`write_samples`)
     already holds are taken from it, the others drawn here with the flow ``model``; both give
-    the same numbers. Rows are ordered by kernel centre. Returns (table with a ``split``
+    the same numbers (with the density ratio at ``ratio``, if any). Rows are ordered by kernel
+    centre. Returns (table with a ``split``
     column, number of events drawn here).
     """
     k = float(params["oversampling"])
-    pieces, n_fresh, flow = [], 0, None
+    pieces, n_fresh, loaded = [], 0, None
     for split, df in data.items():
         masses = df[MASS].to_numpy(np.float64)
         cached = cache[cache["split"] == split]
@@ -225,8 +231,8 @@ def data_synthetic(
         fresh = masses[~np.isin(masses, cached["kde_center"].to_numpy())]
         new = []
         if len(fresh):
-            flow = flow or ConditionalFlow.load(model)
-            new = [kernel_draws(flow, fresh, cols, k, params, seed)]
+            loaded = loaded or (ConditionalFlow.load(model), load_ratio(ratio))
+            new = [kernel_draws(loaded[0], fresh, cols, k, params, seed, loaded[1])]
         n_fresh += len(fresh)
         keep = [known[[*cols, MASS, "kde_center"]]] if len(known) else []
         table = pd.concat([*keep, *new], ignore_index=True)
@@ -285,16 +291,18 @@ def train_and_score(
     sampling: Mapping[str, Any],
     seed: int,
     sampling_seed: int,
+    ratio: str | None = None,
 ) -> None:
     """One (signal, σ, repeat): inject, train SR data vs synthetic background, score the test.
 
     The SR data of training (validation) is the SR background train (val) part plus half the
     injected signal; the synthetic class is drawn from the mass KDE of that data with the flow
-    ``model`` (:func:`data_synthetic`; ``sampling``: signal_region, kde_bandwidth,
-    oversampling; ``sampling_seed``: the repeat's, whose samples ``samples_path`` hold the
-    draws of the background part), so that the synthetic masses follow the SR data as in a
-    search; the test set is the SR background test part and the signal's test events. Labels
-    of the training come from the source (data = 1, synthetic = 0), never from the truth.
+    ``model`` and the density ``ratio``, if any (:func:`data_synthetic`; ``sampling``:
+    signal_region, kde_bandwidth, oversampling, proposals; ``sampling_seed``: the repeat's,
+    whose samples ``samples_path`` hold the draws of the background part), so that the
+    synthetic masses follow the SR data as in a search; the test set is the SR background
+    test part and the signal's test events. Labels of the training come from the source
+    (data = 1, synthetic = 0), never from the truth.
     """
     frames = {k: read_parquet(parts[k]) for k in DITAU_SR_PARTS}
     samples = read_parquet(samples_path)
@@ -307,7 +315,7 @@ def train_and_score(
         "train": pd.concat([frames["sr_train"], inj_train], ignore_index=True),
         "val": pd.concat([frames["sr_val"], inj_val], ignore_index=True),
     }
-    synthetic, n_fresh = data_synthetic(model, samples, data, cols, sampling, sampling_seed)
+    synthetic, n_fresh = data_synthetic(model, samples, data, cols, sampling, sampling_seed, ratio)
 
     X, y = weak_classes(data["train"], synthetic, "train", cols)
     X_val, y_val = weak_classes(data["val"], synthetic, "val", cols)
@@ -342,84 +350,3 @@ def train_and_score(
         summary["best_epochs"] = [int(e) + 1 for e in clf.best_epochs_]
     write_json(summary, summary_out)
     log.info("%s σ=%s: %d injected, test AUC %.4f", signal, sigma, n, summary["auc"])
-
-
-def run_metrics(
-    scores: pd.DataFrame, sigma: float, efficiency: float, min_background: int
-) -> tuple[dict[str, float], pd.DataFrame]:
-    """(AUC, max SIC, SIC at εB = ``efficiency``, σ × that SIC; the SIC curve) of one run."""
-    labels, s = scores["label"].to_numpy(), scores["score"].to_numpy()
-    curve = sic_curve(labels, s, min_background)
-    metrics = sic_metrics(labels, s, curve, (float(efficiency),))
-    at = metrics.sic_at[float(efficiency)]
-    return (
-        {
-            "auc": metrics.auc,
-            "max_sic": metrics.max_sic,
-            "sic_at_eff": at,
-            "significance_after_cut": float(sigma) * at,
-        },
-        curve,
-    )
-
-
-def evaluate(
-    records: Sequence[Mapping[str, Any]],
-    checks: Sequence[str],
-    params: Mapping[str, Any],
-) -> dict[str, pd.DataFrame]:
-    """Metric tables of the scan from its score files.
-
-    ``records``: ``{signal, injection, repeat, scores, summary}`` per training; ``checks``:
-    the background-check JSONs of the repeats; ``params``: selection_efficiency,
-    sic_min_background. Returns ``metrics`` (one row per training), ``summary`` (mean and
-    standard deviation over repeats, as the paper's bands), ``sic`` (curves on
-    :data:`SIC_GRID`, one column per training) and ``checks`` (real vs synthetic AUC).
-    """
-    eff = float(params["selection_efficiency"])
-    rows, curves = [], []
-    for rec in records:
-        info = read_json(rec["summary"])
-        metrics, curve = run_metrics(
-            read_parquet(rec["scores"]), rec["injection"], eff, int(params["sic_min_background"])
-        )
-        ids = {k: rec[k] for k in ("signal", "injection", "repeat")}
-        rows.append({**ids, "n_injected": info["n_injected"], **metrics})
-        curves.append(pd.DataFrame({**ids, "eps_b": SIC_GRID, "sic": sic_on_grid(curve, SIC_GRID)}))
-    metrics = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
-    summary = (
-        metrics.groupby(["signal", "injection"], sort=True)
-        .agg(
-            n_injected=("n_injected", "median"),
-            repeats=("repeat", "size"),
-            auc_mean=("auc", "mean"),
-            auc_std=("auc", "std"),
-            sic_at_eff_mean=("sic_at_eff", "mean"),
-            sic_at_eff_std=("sic_at_eff", "std"),
-            significance_mean=("significance_after_cut", "mean"),
-            significance_std=("significance_after_cut", "std"),
-            max_sic_mean=("max_sic", "mean"),
-        )
-        .reset_index()
-    )
-    check = pd.DataFrame([{"repeat": i, **read_json(path)} for i, path in enumerate(checks)])
-    return {
-        "metrics": metrics,
-        "summary": summary,
-        "sic": pd.concat(curves, ignore_index=True),
-        "checks": check,
-    }
-
-
-def write_evaluation(
-    records: Sequence[Mapping[str, Any]],
-    checks: Sequence[str],
-    outputs: Mapping[str, str],
-    params: Mapping[str, Any],
-) -> None:
-    """Write the tables of :func:`evaluate` to ``outputs`` (metrics, summary, sic, checks)."""
-    tables = evaluate(records, checks, params)
-    for name, table in tables.items():
-        write_csv(table, outputs[name])
-    log.info("summary:\n%s", tables["summary"].to_string(index=False))
-    log.info("real vs synthetic AUC:\n%s", tables["checks"].to_string(index=False))
