@@ -113,7 +113,8 @@ def test_gpu_projection_counts_the_paper_scale_config():
 
 
 def test_ditau_benchmarks_time_the_flows_and_the_hgb_ensemble(tmp_path, capsys):
-    """The di-τ flow epochs (paper and default flows) and HGB ensemble sizes, at smoke size."""
+    """The di-τ flow epochs (paper and default flows), its sampling (nflows' inverse against
+    the package's, the same outputs) and HGB ensemble sizes, at smoke size."""
     import numpy as np
 
     from resonant_ad.bench.cpu import bench_ditau_flows, bench_hgb
@@ -121,6 +122,11 @@ def test_ditau_benchmarks_time_the_flows_and_the_hgb_ensemble(tmp_path, capsys):
     flows = bench_ditau_flows(events=300)
     assert len(flows) == 2 and (flows["s_per_epoch"] > 0).all()
     assert flows["flow"].str.contains("6 MADE").iloc[0]
+    assert main(["ditau-sample", "--events", "200"]) == 0  # nflows' inverse and ours
+    printed = capsys.readouterr().out
+    assert "per-feature inverse" in printed and "nflows inverse" in printed
+    gap = float(printed.split("largest difference of the outputs: ")[1].split()[0])
+    assert gap < 1e-4
     g = np.random.default_rng(0)
     cols = [f"rho{i}" for i in range(3)]
     (tmp_path / "split").mkdir()

@@ -15,6 +15,8 @@
   summed per rule (jobs, median and total seconds, peak RSS).
 - ``python -m resonant_ad.bench ditau-flow``: seconds per training epoch of the di-τ paper's
   flow (6 layers × 6 MADE blocks × 512) and of the default's CPU-sized flow on 83k events.
+- ``python -m resonant_ad.bench ditau-sample``: events per second of the default di-τ flow's
+  inverse (sampling), nflows' against the package's per-feature passes.
 - ``python -m resonant_ad.bench hgb``: seconds of one di-τ HGB ensemble training (10 and 50
   members) on a finished run's no-signal training set.
 - ``python -m resonant_ad.bench gpu --out DIR``: on a CUDA device, training steps eager vs
@@ -35,6 +37,7 @@ from resonant_ad.bench.chain import STAGES, bench_stages, run_stage
 from resonant_ad.bench.cpu import (
     bench_chunks,
     bench_ditau_flows,
+    bench_ditau_sampling,
     bench_flow,
     bench_hgb,
     bench_rules,
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     rules.add_argument("directory", nargs="?", default="benchmarks")
     dtf = sub.add_parser("ditau-flow", help="one epoch of the di-tau paper flow on the CPU")
     dtf.add_argument("--events", type=int, default=83_000, help="SB training events (paper)")
+    dts = sub.add_parser("ditau-sample", help="the di-tau flow's inverse, nflows' and ours")
+    dts.add_argument("--events", type=int, default=30_000, help="events sampled")
     hgb = sub.add_parser("hgb", help="one di-tau HGB ensemble training per member count")
     hgb.add_argument("--members", type=int, nargs="+", default=[10, 50])
     hgb.add_argument("--results", default="results/ditau", help="a finished run's di-tau folder")
@@ -69,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     child = sub.add_parser("_stage")
     child.add_argument("name", choices=STAGES)
     child.add_argument("work")
-    for p in (flow, chunks, stages, rules, dtf, hgb):
+    for p in (flow, chunks, stages, rules, dtf, dts, hgb):
         p.add_argument("--csv", help="also write the table here")
         p.add_argument("--figure", help="also draw it here (png/pdf)")
     args = parser.parse_args(argv)
@@ -100,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "ditau-flow":
         table = bench_ditau_flows(args.events)
         plot = ("flow", "events_per_s", "peak_rss_mb")
+    elif args.command == "ditau-sample":
+        table = bench_ditau_sampling(args.events)
+        plot = ("inverse", "events_per_s", "peak_rss_mb")
     elif args.command == "hgb":
         table = bench_hgb(args.members, args.results)
         plot = ("members", "s_per_training", "peak_rss_mb")
