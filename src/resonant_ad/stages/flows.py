@@ -140,6 +140,12 @@ def synthetic_frame(
     return out, n_out
 
 
+def event_rng(seed: int, mass: float, *stream: int) -> np.random.Generator:
+    """The generator of one data event's kernel draws: seeded by ``seed`` and the bits of its
+    ``mass`` (and a ``stream`` number), so that its draws never depend on the other events."""
+    return np.random.default_rng([int(seed), int(np.float64(mass).view(np.uint64)), *stream])
+
+
 def kernel_samples(
     flow: ConditionalFlow,
     masses: np.ndarray,
@@ -167,7 +173,7 @@ def kernel_samples(
     d, n_states = flow.n_features_, len(flow.states_)
     centers, ys, zs, states = [], [], [], []
     for m_i in masses:
-        g = np.random.default_rng([int(seed), int(np.float64(m_i).view(np.uint64))])
+        g = event_rng(seed, m_i)
         k = whole + int(g.random() < frac)
         centers.append(np.full(k, m_i))
         ys.append(g.normal(0.0, 1.0, k))
@@ -215,7 +221,7 @@ def resampled_kernel_samples(
     whole, frac = int(np.floor(per_event)), float(per_event) - np.floor(per_event)
     keep, noise = np.empty(len(masses), dtype=int), np.empty((len(masses), n_prop))
     for i, m_i in enumerate(masses):
-        g = np.random.default_rng([int(seed), int(np.float64(m_i).view(np.uint64)), 1])
+        g = event_rng(seed, m_i, 1)
         keep[i] = whole + int(g.random() < frac)
         noise[i] = g.gumbel(size=n_prop)
     w = ratio.weights(draws[[*cols, mass]].to_numpy()).reshape(len(masses), n_prop)
