@@ -134,7 +134,9 @@ rule ditau_density_ratio:
     resources:
         **rule_resources(config, "ditau_density_ratio"),
     params:
-        ratio=lambda w: config["ditau"]["density_ratio"],
+        ratio=lambda w: {  # not proposals: that is the samplings' setting
+            k: config["ditau"]["density_ratio"][k] for k in ("model_per_real", "clip")
+        },
         seed=lambda w: derive_seed(config["ditau"]["seed"], "density-ratio"),
         mass="mvis",
         code=source_hash("stages.flows"),
