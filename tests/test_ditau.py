@@ -356,6 +356,16 @@ def test_paper_config_lists_the_full_scan(tmp_path):
     assert len(ditau_group_outputs(paper, range(5))) == 2 * 7 * 5  # scores and summary each
     assert counts["ditau_sample"] == 5 and counts["ditau_train_flow"] == 1
     assert "train_flow" not in counts  # only the di-τ study
+    assert counts["ditau_density_ratio"] == 1
+    # the paper's method, without the density ratio: no ratio job, nothing waits for one
+    plain = dry_run_jobs(
+        workdir,
+        "--configfile",
+        "config/ditau.yaml",
+        "--config",
+        "ditau={density_ratio: {proposals: 0}}",
+    )
+    assert "ditau_density_ratio" not in plain and plain["ditau_sample"] == 5
 
 
 def _tiny_flow(parts: dict, tmp_path) -> str:

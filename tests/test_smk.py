@@ -126,3 +126,25 @@ def test_di_tau_classifier_jobs_follow_runs_per_job_and_need_a_di_tau_section():
     assert files.ditau_repeat_groups({"runs_per_job": "all", "ditau": ditau}) == [(0, 1, 2, 3, 4)]
     assert files.ditau_repeat_groups({"runs_per_job": 2, "ditau": ditau}) == [(0, 1), (2, 3), (4,)]
     assert files.ditau_repeat_groups({"runs_per_job": "all"}) == []  # a dijet-only config
+
+
+def test_optional_input_is_the_one_file_or_none():
+    """A named input that an input function leaves empty (a step turned off) reads as None,
+    one file as its path, whatever Snakemake's list wrapping."""
+    from types import SimpleNamespace
+
+    from snakemake.iocontainers import InputFiles
+
+    on = InputFiles(["model.pt", "ratio.pt"])
+    on._set_name("model", 0)
+    on._set_name("ratio", 1, end=2)
+    off = InputFiles(["model.pt"])
+    off._set_name("model", 0)
+    off._set_name("ratio", 1, end=1)
+    assert smk.optional_input(SimpleNamespace(input=on), "ratio") == "ratio.pt"
+    assert smk.optional_input(SimpleNamespace(input=off), "ratio") is None
+    assert smk.optional_input(SimpleNamespace(input=on), "model") == "model.pt"
+    two = InputFiles(["a", "b"])
+    two._set_name("ratio", 0, end=2)
+    with pytest.raises(ValueError, match="holds 2 files"):
+        smk.optional_input(SimpleNamespace(input=two), "ratio")

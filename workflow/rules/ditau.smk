@@ -148,8 +148,8 @@ rule ditau_sample:
     """Synthetic SR background of one repeat: m_vis from the SR KDE, x from the flow."""
     input:
         **targets.ditau_split_parts(),
-        **targets.ditau_ratio_input(config["ditau"]),
         model=patterns.DITAU_FLOW_MODEL,
+        ratio=lambda w: targets.ditau_ratio_input(config["ditau"]),
     output:
         samples=patterns.DITAU_SAMPLES,
         summary=patterns.DITAU_SAMPLING,
@@ -210,10 +210,10 @@ for _repeats in files.ditau_repeat_groups(config):
         input:
             **{k: targets.ditau_split_parts()[k] for k in parts.DITAU_SR_PARTS},
             **files.ditau_group_samples(_repeats),
-            **targets.ditau_ratio_input(config["ditau"]),
             signal=patterns.DITAU_SIGNAL,
             split=patterns.DITAU_SPLIT_SUMMARY,
             model=patterns.DITAU_FLOW_MODEL,
+            ratio=lambda w: targets.ditau_ratio_input(config["ditau"]),
         output:
             **files.ditau_group_outputs(config["ditau"], _repeats),
         log:

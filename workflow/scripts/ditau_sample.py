@@ -1,6 +1,6 @@
 """Synthetic SR background of one repeat from the SB flow and the SR mass KDE."""
 
-from resonant_ad.pipeline.smk import script_run
+from resonant_ad.pipeline.smk import optional_input, script_run
 from resonant_ad.stages.parts import DITAU_SR_PARTS
 from resonant_ad.studies.ditau.study import write_samples
 
@@ -14,5 +14,5 @@ script_run(
     snakemake.output.summary,
     snakemake.params.sampling,
     snakemake.params.seed,
-    snakemake.input.get("ratio"),
+    optional_input(snakemake, "ratio"),
 )

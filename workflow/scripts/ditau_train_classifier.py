@@ -1,7 +1,7 @@
 """Inject one signal at each strength of a group of repeats, train SR data vs synthetic
 background, score the test set."""
 
-from resonant_ad.pipeline.smk import run_each, script_run
+from resonant_ad.pipeline.smk import optional_input, run_each, script_run
 from resonant_ad.stages.parts import DITAU_SR_PARTS
 from resonant_ad.studies.ditau.study import train_and_score
 
@@ -27,7 +27,7 @@ script_run(
                 snakemake.params.sampling,
                 t["seed"],
                 t["sampling_seed"],
-                snakemake.input.get("ratio"),
+                optional_input(snakemake, "ratio"),
             ),
         )
         for i, t in enumerate(snakemake.params.trainings)

@@ -81,6 +81,18 @@ def group_files(snakemake: Any) -> tuple[list[int], list[dict[str, str]], list[d
     return runs, inputs, per_run(dict(snakemake.output.items()), runs)
 
 
+def optional_input(snakemake: Any, name: str) -> str | None:
+    """The one file of the named input ``name`` that an input function may leave empty
+    (a step the config turns off), or None."""
+    value = snakemake.input.get(name)
+    if isinstance(value, str):
+        return value
+    files = list(value or [])
+    if len(files) > 1:
+        raise ValueError(f"input {name!r} holds {len(files)} files, at most one expected")
+    return files[0] if files else None
+
+
 def run_each(func: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> None:
     """``func(*args, **kwargs)`` for each ``(label, args[, kwargs])`` of a group job, in turn.
 

@@ -210,10 +210,10 @@ def ditau_raw_inputs(ditau: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def ditau_ratio_input(ditau: Mapping[str, Any]) -> dict[str, str]:
-    """``{"ratio": path}`` of the flow's SB density ratio if the config resamples with one
+def ditau_ratio_input(ditau: Mapping[str, Any]) -> list[str]:
+    """The flow's SB density ratio if the config resamples with one
     (``density_ratio.proposals`` > 0), else nothing: an input of the sampling rules."""
-    return {"ratio": DITAU_DENSITY_RATIO} if ditau["density_ratio"]["proposals"] else {}
+    return [DITAU_DENSITY_RATIO] if ditau["density_ratio"]["proposals"] else []
 
 
 def ditau_runs(ditau: Mapping[str, Any]) -> list[dict[str, Any]]:
