@@ -8,7 +8,9 @@ real-vs-synthetic AUC (the workflow's protocol) and the object multiplicities in
 in the held-out SB validation part (a flow that fails only in the SR interpolates badly in
 the mass) and, per signal, the AUC and SIC at εB = 1 %
 of no-signal classifiers (SR background against synthetic background, HGB ensembles) on the
-run's test sets. A calibrated background model gives AUC ≈ 0.5 and SIC ≈ 1 for every signal.
+run's test sets. Read them against what a perfect background model gives on the same data
+(``--idealized-seed`` below, the workflow's ``calibration.csv``), not against AUC 0.5 and
+SIC 1: a random cut has SIC √εB = 0.1, and chance moves both far (docs/ditau.md).
 It reads the split of a run of the default DAG (``--results``, default ``results/ditau``).
 
 ``--fit-sr-seed N`` asks whether the flow fails to fit or to interpolate: it trains the
