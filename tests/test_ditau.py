@@ -7,13 +7,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 from conftest import copy_workflow, dry_run_jobs
 
 from resonant_ad.core.flow import ConditionalFlow
+from resonant_ad.pipeline.config import ditau_flow_seeds
 from resonant_ad.pipeline.files import ditau_group_outputs
 from resonant_ad.stages.checks import real_vs_synthetic_auc
-from resonant_ad.stages.flows import feature_columns, write_density_ratio
+from resonant_ad.stages.flows import feature_columns, train_flows, write_density_ratio
 from resonant_ad.stages.parts import DITAU_BACKGROUND_PARTS
 from resonant_ad.studies.ditau import data as ditau
 from resonant_ad.studies.ditau import study as ds
@@ -470,6 +472,38 @@ def test_density_ratio_refines_the_flow_event_by_event(split, tmp_path):
         for name, table in (("flow", plain), ("refined", refined))
     }
     assert auc["refined"] < auc["flow"] - 0.05, auc  # measured: 0.80 against 0.95
+
+
+def test_flow_ensemble_is_one_model_holding_every_seeds_flow(split, tmp_path):
+    """flow_ensemble 2: one saved model with both trainings' states, the first of them the
+    single flow's (an ensemble of 1 is the flow of before), and a loss history per seed."""
+    _, parts, _, _ = split
+    sb = {}
+    for name in ("sb_train", "sb_val"):
+        sb[name] = str(tmp_path / f"{name}.parquet")
+        parts[name].iloc[:3000].to_parquet(sb[name])
+    seeds = ditau_flow_seeds({"seed": 5, "flow_ensemble": 2})
+    assert seeds[0] == ditau_flow_seeds({"seed": 5, "flow_ensemble": 1})[0] != seeds[1]
+    params = {"architecture": "rqs", "blocks": 1, "hidden": 8, "bins": 4, "epochs": 1}
+    models = {}
+    for k in (1, 2):
+        out = {"model": str(tmp_path / f"model{k}.pt"), "history": str(tmp_path / f"h{k}.csv")}
+        train_flows(
+            sb["sb_train"],
+            sb["sb_val"],
+            [{**out, "figures": [str(tmp_path / f"loss{k}.png")]}],
+            params,
+            seeds[:k],
+            "mvis",
+            True,
+        )
+        models[k] = ConditionalFlow.load(out["model"])
+        assert set(pd.read_csv(out["history"])["seed"]) == set(seeds[:k])
+    assert len(models[1].states_) == 1 and len(models[2].states_) == 2
+    first, second = models[2].states_
+    for name, tensor in models[1].states_[0].items():
+        assert torch.equal(tensor, first[name]), name
+    assert any(not torch.equal(first[n], second[n]) for n in first)
 
 
 @pytest.mark.parametrize("sigma", [0.0, 5.0])

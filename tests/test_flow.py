@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
-from resonant_ad.core.flow import ConditionalFlow, MassKDE
+from resonant_ad.core.flow import ConditionalFlow
+from resonant_ad.core.kde import MassKDE
 from resonant_ad.core.maf import MAF, build_nflows_maf, copy_to_nflows
 from resonant_ad.core.preprocessing import LogitScaler
 from resonant_ad.stages.flows import decorrelate
@@ -455,6 +456,36 @@ def test_flows_trained_together_equal_flows_trained_alone():
     assert len(lengths) > 1  # each member stopped early on its own
     with pytest.raises(ValueError, match="share their hyperparameters"):
         fit_members([ConditionalFlow(**kw, seed=1), ConditionalFlow(**{**kw, "hidden": 8})], *args)
+
+
+def test_flow_mixture_samples_each_member_as_itself_in_equal_shares(tmp_path):
+    """flow_mixture: a draw from a member's state is that member's draw; halves each; saved."""
+    from resonant_ad.core.flow import flow_mixture
+
+    rng = np.random.default_rng(12)
+    m = rng.uniform(-1, 1, 2000)
+    X = np.column_stack([rng.normal(m, 1.0), rng.gamma(2.0, 1.0 + 0.3 * m)])
+    kw = {"blocks": 2, "hidden": 16, "epochs": 2, "batch_size": 200, "progress": False}
+    args = (X[:1600], m[:1600], X[1600:], m[1600:])
+    a, b = (ConditionalFlow(**kw, seed=s).fit(*args) for s in (1, 2))
+    mix = flow_mixture([a, b])
+    assert len(mix.states_) == 2 and mix.seed == 1
+    Z, mm = rng.standard_normal((40, 2)), rng.uniform(-1, 1, 40)
+    zero = np.zeros(40, dtype=int)
+    np.testing.assert_array_equal(mix.sample_latent(Z, mm, zero), a.sample_latent(Z, mm, zero))
+    np.testing.assert_array_equal(mix.sample_latent(Z, mm, zero + 1), b.sample_latent(Z, mm, zero))
+    assert not np.allclose(a.sample_latent(Z, mm, zero), b.sample_latent(Z, mm, zero))
+    x, _ = mix.sample(mm, seed=5)
+    gen = torch.Generator().manual_seed(5)
+    z_a, z_b = (torch.randn(20, 2, generator=gen).numpy() for _ in range(2))
+    np.testing.assert_allclose(x[:20], a.inverse_transform(z_a, mm[:20]), rtol=1e-6)
+    np.testing.assert_allclose(x[20:], b.inverse_transform(z_b, mm[20:]), rtol=1e-6)
+    mix.save(tmp_path / "mix.pt")
+    back = ConditionalFlow.load(tmp_path / "mix.pt")
+    np.testing.assert_array_equal(back.sample(mm, seed=5)[0], x)
+    other = ConditionalFlow(**kw, seed=3).fit(X[:1500], m[:1500], X[1600:], m[1600:])
+    with pytest.raises(ValueError, match="seed 3 was fitted on other data"):
+        flow_mixture([a, other])
 
 
 def test_stacked_maf_is_its_members():

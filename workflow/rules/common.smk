@@ -12,6 +12,7 @@ from resonant_ad.pipeline.config import (
     coerce_strings,
     config_slice,
     flow_training_slice,
+    ditau_flow_seeds,
     load_schema,
     null_dataset_name,
     null_datasets,

@@ -83,7 +83,8 @@ rule ditau_split:
 
 
 rule ditau_train_flow:
-    """The RQ-spline flow p(x | m_vis) on the background-only sidebands (one flow)."""
+    """The RQ-spline flow p(x | m_vis) on the background-only sidebands (one, or the mixture
+    of ``flow_ensemble`` trainings)."""
     input:
         sb_train=patterns.fill(patterns.DITAU_SPLIT_PART, part="sb_train"),
         sb_val=patterns.fill(patterns.DITAU_SPLIT_PART, part="sb_val"),
@@ -104,12 +105,18 @@ rule ditau_train_flow:
         ENV
     threads: resource(config, "ditau_train_flow", "threads")
     resources:
-        **rule_resources(config, "ditau_train_flow"),
+        # the flows of an ensemble train one after the other: runtime × flow_ensemble
+        **rule_resources(
+            config,
+            "ditau_train_flow",
+            config.get("ditau", {}).get("flow_ensemble", 1),
+        ),
     params:
         flow=lambda w: flow_training_slice(config, "ditau"),
-        seeds=lambda w: [derive_seed(config["ditau"]["seed"], "flow")],
+        seeds=lambda w: ditau_flow_seeds(config["ditau"]),
         runs=[0],
         mass="mvis",
+        mixture=True,
         code=source_hash("stages.flows"),
     script:
         "../scripts/train_flow.py"

@@ -16,4 +16,5 @@ script_run(
     snakemake.params.flow,
     snakemake.params.seeds,
     mass=snakemake.params.mass,
+    mixture=getattr(snakemake.params, "mixture", False),
 )

@@ -141,7 +141,7 @@ def bench_classifier(
 ) -> dict[str, Any]:
     """The CATHODE classifier at paper scale: SR data vs the flow's samples, 100 epochs."""
     from resonant_ad.core.classifier import NeuralClassifierEnsemble, TrainingData, fit_members
-    from resonant_ad.core.flow import MassKDE
+    from resonant_ad.core.kde import MassKDE
 
     n_train, n_val = scale.samples
     Xs, ms = data["sr_train"]

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from resonant_ad.core.seeding import derive_seed
 from resonant_ad.pipeline.patterns import DIJET_STUDIES
 
 _NON_STRING = {"integer", "number", "boolean", "null", "array", "object"}
@@ -169,6 +170,13 @@ def flow_training_slice(config: Mapping[str, Any], study: str) -> dict[str, Any]
     """
     flow = config[study]["flow"]
     return {k: v for k, v in flow.items() if k not in FLOW_SAMPLING_KEYS}
+
+
+def ditau_flow_seeds(ditau: Mapping[str, Any]) -> list[int]:
+    """The seeds of the di-τ SB flows (``flow_ensemble`` of them): the first is the seed of
+    a single flow, so that an ensemble of 1 is the flow of before."""
+    base = int(ditau["seed"])
+    return [derive_seed(base, "flow", *([k] if k else [])) for k in range(ditau["flow_ensemble"])]
 
 
 def flow_sampling_slice(

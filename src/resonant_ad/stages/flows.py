@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from resonant_ad.core.flow import ConditionalFlow, MassKDE, estimator_params, fit_members
+from resonant_ad.core.flow import ConditionalFlow, estimator_params, fit_members, flow_mixture
 from resonant_ad.core.io import read_parquet, write_csv, write_json, write_parquet
+from resonant_ad.core.kde import MassKDE
 from resonant_ad.core.seeding import derive_seed, rng
 from resonant_ad.stats.density_ratio import DensityRatio, top_k_by_weight
 
@@ -59,13 +60,16 @@ def train_flows(
     flow_params: Mapping[str, Any],
     seeds: Sequence[int],
     mass: str = "mjj",
+    mixture: bool = False,
 ) -> None:
     """Fit p(x | m) on SB training data for every seed, select epochs on SB validation data.
 
     The runs (one per seed) train together as the members of one model
     (:func:`resonant_ad.core.flow.fit_members`); each writes its own ``outputs`` entry:
     ``model``, ``history`` and ``figures`` (the loss curve, one path per format). ``mass``
-    names the conditioning column (``mjj`` for dijets, ``mvis`` for di-τ).
+    names the conditioning column (``mjj`` for dijets, ``mvis`` for di-τ). With ``mixture``
+    the flows of all seeds are one model, their mixture (:func:`flow_mixture`), written to
+    the one ``outputs`` entry, its history holding every seed's losses (column ``seed``).
     """
     train, val = read_parquet(sb_train), read_parquet(sb_val)
     cols = feature_columns(train)
@@ -89,21 +93,29 @@ def train_flows(
         val[cols].to_numpy(),
         val[mass].to_numpy(),
     )
-    for flow, out in zip(flows, outputs, strict=True):
+    histories = [f.history_ for f in flows]
+    if mixture:
+        histories = [pd.concat([f.history_.assign(seed=f.seed) for f in flows], ignore_index=True)]
+        flows = [flow_mixture(flows)]
+    for flow, history, out in zip(flows, histories, outputs, strict=True):
         flow.save(out["model"])
-        write_csv(flow.history_, out["history"])
-        plot_loss(flow.history_, out["figures"])
+        write_csv(history, out["history"])
+        plot_loss(history, out["figures"])
 
 
 def plot_loss(history: pd.DataFrame, outputs: Sequence[str]) -> None:
-    """Train and validation loss per epoch, with the selected epochs marked."""
+    """Train and validation loss per epoch, with the selected epochs marked (per ``seed``
+    where the history holds several flows)."""
     # matplotlib loads here: the sampling, mapping and classifier jobs that import this
     # module for its other functions do not pay for it
     from resonant_ad.core.plotting import new_figure, save_figure
 
     fig, ax = new_figure(figsize=(5, 3.5))
-    ax.plot(history["epoch"], history["train_nll"], label="SB train")
-    ax.plot(history["epoch"], history["val_nll"], label="SB validation")
+    groups = history.groupby("seed", sort=False) if "seed" in history else [(None, history)]
+    for k, (seed, h) in enumerate(groups):
+        tag = "" if seed is None else f" (training {k + 1})"
+        ax.plot(h["epoch"], h["train_nll"], f"C{k}--", label=f"SB train{tag}")
+        ax.plot(h["epoch"], h["val_nll"], f"C{k}-", label=f"SB validation{tag}")
     best = history[history["selected"]]
     ax.scatter(best["epoch"], best["val_nll"], color="k", zorder=3, label="selected epoch")
     ax.set_xlabel("epoch")

@@ -20,6 +20,9 @@ of the events the classifiers see), 70 % to train and 30 % to validate, and meas
 above. Nothing is then interpolated: what the no-signal classifiers still find is a fit
 failure.
 
+``--flows K`` trains K flows (seeds ``--seed`` … ``--seed`` + K − 1) and samples their
+mixture (:func:`~resonant_ad.core.flow.flow_mixture`); ``--model`` given K times loads K.
+
 ``--density-ratio P`` refines the flow as the workflow's ``ditau.density_ratio`` does: a
 classifier of the SB data against flow samples gives w = p_data/p_flow, and each SR kernel
 keeps its draws from P × as many, chosen with probability ∝ w.
@@ -44,7 +47,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from resonant_ad.core.flow import ConditionalFlow, estimator_params
+from resonant_ad.core.flow import ConditionalFlow, estimator_params, flow_mixture
 from resonant_ad.core.hgb import HGBEnsemble
 from resonant_ad.stages.checks import real_vs_synthetic, real_vs_synthetic_auc
 from resonant_ad.stages.flows import feature_columns, fit_density_ratio
@@ -71,7 +74,7 @@ def probe(
     flow_cfg: dict,
     window: list[float],
     signals: list[str],
-    model: str | None = None,
+    model: list[str] | None = None,
     seed: int = 11,
     members: int = 5,
     repeats: int = 2,
@@ -79,13 +82,15 @@ def probe(
     idealized: pd.DataFrame | None = None,
     data: pd.DataFrame | None = None,
     proposals: int = 0,
+    n_flows: int = 1,
 ) -> dict:
     """Train (or load) a flow, sample the SR, and measure it (see the module docstring).
 
     ``fit_on``: (train, val) events to fit the flow on instead of the run's SB parts;
     ``idealized``: true SR background to use as the synthetic class instead of any flow;
     ``data``: other SR background to replace the run's SR parts with (same sizes);
-    ``proposals``: > 0 refines the flow by its SB density ratio (module docstring)."""
+    ``proposals``: > 0 refines the flow by its SB density ratio (module docstring);
+    ``n_flows``: flows of seeds ``seed`` … trained and mixed (``model``: their files)."""
     parts = {k: pd.read_parquet(Path(results, "split", f"{k}.parquet")) for k in PARTS}
     if data is not None:
         bounds = np.cumsum([0, *(len(parts[f"sr_{k}"]) for k in ("train", "val", "test"))])
@@ -99,7 +104,9 @@ def probe(
         samples = reference_samples(idealized, sizes, 3.0)
         out: dict = {"flow": "idealized (true SR background)"}
     else:
-        out, samples = flow_samples(parts, cols, flow_cfg, window, model, seed, fit_on, proposals)
+        out, samples = flow_samples(
+            parts, cols, flow_cfg, window, model, seed, fit_on, proposals, n_flows
+        )
     real = pd.concat([parts[f"sr_{s}"] for s in ("train", "val", "test")], ignore_index=True)
     out["real_vs_synthetic_auc"] = real_vs_synthetic(real, samples, MASS, seed)[
         "real_vs_synthetic_auc"
@@ -133,30 +140,34 @@ def flow_samples(
     cols: list[str],
     flow_cfg: dict,
     window: list[float],
-    model: str | None,
+    model: list[str] | None,
     seed: int,
     fit_on: tuple[pd.DataFrame, pd.DataFrame] | None,
     proposals: int = 0,
+    n_flows: int = 1,
 ) -> tuple[dict, pd.DataFrame]:
     """(the flow's training and SB check, its synthetic SR background as the workflow draws
     it): train the flow on the SB parts (or ``fit_on``), or load ``model``."""
     out: dict = {"flow": {k: v for k, v in flow_cfg.items() if not isinstance(v, list)}}
     start = time.time()
     if model:
-        flow = ConditionalFlow.load(model)
+        flow = flow_mixture([ConditionalFlow.load(path) for path in model])
     else:
         params = estimator_params(flow_cfg)
         for key in ("log_features", "simplex_features"):
             params[key] = [cols.index(c) for c in params.get(key, [])]
         sb, val = fit_on or (parts["sb_train"], parts["sb_val"])
         out["fit_events"] = [len(sb), len(val)]
-        flow = ConditionalFlow(**params, seed=seed, progress=True).fit(
-            sb[cols].to_numpy(), sb[MASS].to_numpy(), val[cols].to_numpy(), val[MASS].to_numpy()
-        )
-        history = flow.history_
-        out["epochs"] = int(history["epoch"].max())
-        out["best_epochs"] = history.loc[history["selected"], "epoch"].tolist()
-        out["best_val_nll"] = float(history["val_nll"].min())
+        flows = [
+            ConditionalFlow(**params, seed=seed + k, progress=True).fit(
+                sb[cols].to_numpy(), sb[MASS].to_numpy(), val[cols].to_numpy(), val[MASS].to_numpy()
+            )
+            for k in range(n_flows)
+        ]
+        out["epochs"] = [int(f.history_["epoch"].max()) for f in flows]
+        out["best_epochs"] = [f.best_epochs_ for f in flows]
+        out["best_val_nll"] = [float(f.history_["val_nll"].min()) for f in flows]
+        flow = flow_mixture(flows)
     out["fit_s"] = round(time.time() - start, 1)
     sampling = {
         "signal_region": window,
@@ -198,8 +209,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="override a ditau.flow value (YAML)",
     )
-    parser.add_argument("--model", help="a saved flow to measure instead of training one")
+    parser.add_argument(
+        "--model",
+        action="append",
+        help="a saved flow to measure instead of training one (K times: their mixture)",
+    )
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--flows", type=int, default=1, help="flows trained and mixed")
     parser.add_argument(
         "--density-ratio",
         type=int,
@@ -225,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     ditau = yaml.safe_load(Path(args.config).read_text())["ditau"]
+    if args.model and args.flows > 1:
+        parser.error("--flows trains flows: leave out --model (give it K times to mix K files)")
     fit_on = None
     if args.fit_sr_seed is not None:
         if args.model:
@@ -262,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         idealized,
         data,
         args.density_ratio,
+        args.flows,
     )
     print(json.dumps(result))
     return 0
