@@ -603,7 +603,8 @@ def write_split(split, folder) -> None:
 
 
 def test_probe_measures_a_flow_variant_on_a_runs_split(split, tmp_path, capsys):
-    """The background-model probe: trains the flow with overrides, prints one JSON line."""
+    """The background-model probe: trains two flows with overrides, measures their
+    mixture, prints one JSON line."""
     from resonant_ad.studies.ditau import probe
 
     write_split(split, tmp_path)
@@ -633,10 +634,13 @@ def test_probe_measures_a_flow_variant_on_a_runs_split(split, tmp_path, capsys):
         "1",
         "--repeats",
         "1",
+        "--flows",
+        "2",
     ]
     assert probe.main(argv) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert out["flow"]["tail_bound"] == 9 and out["epochs"] <= 2
+    assert out["flow"]["tail_bound"] == 9 and len(out["epochs"]) == 2  # the mixture of 2
+    assert max(out["epochs"]) <= 2
     assert 0.4 < out["real_vs_synthetic_auc"] <= 1.0
     n_sr = sum(len(split[1][f"sr_{s}"]) for s in ("train", "val", "test"))
     assert sum(out["objects_real"]) == n_sr
