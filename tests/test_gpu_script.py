@@ -1,0 +1,94 @@
+"""The prepared GPU call (workflow/gpu/): the wheel list it carries and its script, run at a
+tiny scale on the CPU (SMOKE=1) in a copy of the workflow."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import REPO, copy_workflow
+from packaging.utils import canonicalize_name
+
+
+def _wheels_module():
+    """workflow/gpu/wheels.py, imported from its path (it is a script, not a module)."""
+    spec = importlib.util.spec_from_file_location("gpu_wheels", REPO / "workflow/gpu/wheels.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_wheels_carry_what_the_run_imports_and_nothing_the_image_holds():
+    """The closure has Snakemake's and PyTables' own dependencies, at their installed
+    versions, and leaves out the image's packages (numpy, torch, pyyaml) and PuLP."""
+    wheels = _wheels_module()
+    have = wheels.image_packages()
+    assert {"torch", "numpy", "pandas", "pyyaml", "scipy"} <= have
+    needed = wheels.closure(wheels.WANTED, "3.12", have)
+    names = set(needed)
+    for name in ("snakemake", "snakemake-interface-common", "tables", "blosc2", "nflows"):
+        assert name in names, name
+    assert not names & have
+    assert "pulp" not in names
+    from importlib import metadata
+
+    for name, version in needed.items():
+        assert metadata.version(name) == version
+    assert all(canonicalize_name(n) == n for n in names)
+
+
+def _run(workdir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """workflow/gpu/run.sh in ``workdir`` with this interpreter's python3 first on PATH."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    full = dict(os.environ, PATH=path, WHEELS=str(workdir / "no-wheels"), **env)
+    script = workdir / "workflow/gpu/run.sh"
+    return subprocess.run(
+        ["bash", str(script), *args], cwd=workdir, capture_output=True, text=True, env=full
+    )
+
+
+def test_run_script_refuses_an_unknown_mode(tmp_path):
+    proc = _run(copy_workflow(tmp_path / "wf"), "everything")
+    assert proc.returncode == 2
+    assert "unknown mode 'everything'" in proc.stderr
+
+
+@pytest.mark.workflow
+def test_run_script_smoke_runs_the_claim_in_two_passes_and_packs_it(tmp_path):
+    """SMOKE=1 `all`: injection 0 first, then both; the metrics, χ²/ndof and SIC figures and
+    the benchmark files come back in claim.tar.gz, the histories in claim-runs.tar.gz; the
+    bench's step rows in bench/."""
+    workdir = copy_workflow(tmp_path / "wf")
+    smoke = REPO / "tests/configs/title_claim_smoke.yaml"
+    (workdir / "tests/configs").mkdir(parents=True)
+    (workdir / "tests/configs" / smoke.name).write_bytes(smoke.read_bytes())
+    out = tmp_path / "out"
+    proc = _run(workdir, "all", SMOKE="1", OUT=str(out), COMMIT="abc1234")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    log = (out / "log.txt").read_text()
+    assert log.index("sculpting pass: exit 0") < log.index("full pass: exit 0")
+    machine = json.loads((out / "machine.json").read_text())
+    assert machine["commit"] == "abc1234"
+    assert machine["versions"]["snakemake"].startswith("9.")
+    with tarfile.open(out / "claim.tar.gz") as tar:
+        names = set(tar.getnames())
+        summary = pd.read_csv(tar.extractfile(next(n for n in names if "metrics_summary" in n)))
+    sr = "results/lhco_surrogate/shifted/sr3.3-3.7"
+    for name in ("metrics.csv", "figures/sic.png", "figures/sculpting_chi2.png"):
+        assert f"{sr}/{name}" in names, name
+    assert "benchmarks/rules.md" in names
+    assert any(n.endswith("train_flow.tsv") for n in names)
+    assert {"cathode", "lacathode", "idealized"} <= set(summary["method"])
+    assert {0, 200} <= set(summary["injection"])
+    with tarfile.open(out / "claim-runs.tar.gz") as tar:
+        runs = tar.getnames()
+    assert f"{sr}/nsig0/run1/flow/history.csv" in runs
+    bench = pd.read_csv(out / "bench" / "gpu_bench.csv")
+    assert set(bench["part"]) == {"steps"}

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# LaCATHODE's title claim on a lent GPU machine, as one prepared call (issue 33).
+#   workflow/gpu/run.sh [claim|bench|all]          (default: claim)
+# From the repository root on the machine, with the wheels of workflow/gpu/wheels.py in
+# $WHEELS (default .whl; skipped when absent: then everything must be installed already).
+#   claim  snakemake --profile workflow/profiles/gpu title_claim with
+#          config/lhco_title_claim.yaml, in two passes: injection 0 alone first (the sculpting
+#          claim, the must), then both injections (the SICs); each pass under `timeout`
+#          ($CLAIM_S seconds for both together, default 540). Snakemake resumes where a killed
+#          pass stopped.
+#   bench  python -m resonant_ad.bench gpu --parts $BENCH_PARTS (default steps) under
+#          `timeout $BENCH_S` (default 240): the training step eager, CUDA graph, compiled.
+#   all    claim, then bench.
+# Whatever finished comes back in $OUT (the device tool's folder; default results/gpu-run):
+#   log.txt        everything printed, with the wall time of each pass
+#   machine.json   GPU, Python and package versions, the commit ($COMMIT, if given)
+#   claim.tar.gz       the title claim's tables and figures, the Snakemake benchmark files
+#                      and rules.md (seconds per rule)
+#   claim-runs.tar.gz  every run's flow and classifier histories, and the jobs' logs
+#   bench/         gpu_bench.csv, gpu_bench.json, gpu_bench.png
+# OVERLAYS: more config files merged after config/lhco_title_claim.yaml (space-separated;
+# e.g. one with `lhco_surrogate: {flow: {compiled: true}}`).
+# SMOKE=1 adds tests/configs/title_claim_smoke.yaml (a tiny scale) and runs the bench with
+# --smoke, on the CPU: it checks this script (tests/test_gpu_script.py), measures nothing.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+mode=${1:-claim}
+OUT=${OUT:-results/gpu-run}
+WHEELS=${WHEELS:-.whl}
+CLAIM_S=${CLAIM_S:-540}
+BENCH_S=${BENCH_S:-240}
+BENCH_PARTS=${BENCH_PARTS:-steps}
+SMOKE=${SMOKE:-0}
+OVERLAYS=${OVERLAYS:-}
+case $mode in claim | bench | all) ;; *)
+    echo "run.sh: unknown mode '$mode' (claim, bench or all)" >&2
+    exit 2
+    ;;
+esac
+mkdir -p "$OUT"
+exec > >(tee -a "$OUT/log.txt") 2>&1
+start=$(date +%s)
+stamp() { echo "== [$(($(date +%s) - start)) s] $*"; }
+
+if compgen -G "$WHEELS/*.whl" >/dev/null; then
+    site=${SITE:-/tmp/resonant-ad-site}
+    stamp "installing $(ls "$WHEELS"/*.whl | wc -l) wheels into $site"
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target "$site" "$WHEELS"/*.whl || exit 1
+    export PYTHONPATH=$PWD/src:$site${PYTHONPATH:+:$PYTHONPATH}
+    export PATH=$site/bin:$PATH
+else
+    export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
+fi
+export PYTHONUNBUFFERED=1
+
+stamp "machine"
+python3 - "$OUT/machine.json" <<'EOF' || exit 1
+"""The machine, Python and the packages this run uses, as JSON (fails if one is missing)."""
+import json, os, platform, subprocess, sys
+from importlib import metadata, import_module
+
+import torch
+
+names = ["torch", "numpy", "pandas", "pyarrow", "scikit-learn", "matplotlib", "snakemake",
+         "tables", "nflows", "iminuit", "mplhep", "uproot", "awkward"]
+for module in ("snakemake", "tables", "nflows", "iminuit", "mplhep", "resonant_ad"):
+    import_module(module)
+info = {
+    "commit": os.environ.get("COMMIT", "unknown"),
+    "python": platform.python_version(),
+    "cpus": os.cpu_count(),
+    "cuda": torch.cuda.is_available(),
+    "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    "versions": {n: metadata.version(n) for n in names},
+}
+if info["cuda"]:
+    smi = ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv"]
+    info["nvidia_smi"] = subprocess.run(smi, capture_output=True, text=True).stdout
+json.dump(info, open(sys.argv[1], "w"), indent=1)
+print(json.dumps(info, indent=1))
+EOF
+
+claim() {
+    local configs=(config/lhco_title_claim.yaml) left pass rc=0 t0
+    # shellcheck disable=SC2206  # a space-separated list of paths
+    configs+=($OVERLAYS)
+    [ "$SMOKE" = 1 ] && configs+=(tests/configs/title_claim_smoke.yaml)
+    local smk=(python3 -m snakemake --profile workflow/profiles/gpu --scheduler greedy
+        title_claim --configfile "${configs[@]}")
+    for pass in sculpting full; do
+        left=$((CLAIM_S - ($(date +%s) - start)))
+        if [ "$left" -le 10 ]; then
+            stamp "claim: no time left for the $pass pass"
+            return 124
+        fi
+        t0=$(date +%s)
+        stamp "claim, $pass pass (at most $left s)"
+        if [ $pass = sculpting ]; then
+            timeout "$left" "${smk[@]}" --config 'lhco_surrogate={injections: [0]}'
+        else
+            timeout "$left" "${smk[@]}"
+        fi
+        rc=$?
+        stamp "claim, $pass pass: exit $rc after $(($(date +%s) - t0)) s"
+        [ $rc -ne 0 ] && return $rc
+    done
+    return 0
+}
+
+pack_claim() {
+    local root=results/lhco_surrogate/shifted
+    stamp "packing the claim's results"
+    python3 -m resonant_ad.bench rules benchmarks --csv benchmarks/rules.csv >benchmarks/rules.md
+    # the tables, figures and timings; then the per-run histories and the logs (each file
+    # that comes back is at most 16 MiB)
+    {
+        find "$root" -maxdepth 3 -type f \( -name '*.csv' -o -name '*.png' \) 2>/dev/null
+        find benchmarks -type f 2>/dev/null
+    } | tar -czf "$OUT/claim.tar.gz" -T - || return 1
+    find "$root" logs -type f \( -name 'history.csv' -o -name '*.json' -o -name 'loss.png' \
+        -o -name '*.log' \) 2>/dev/null |
+        tar -czf "$OUT/claim-runs.tar.gz" -T - || return 1
+    ls -l "$OUT"/claim*.tar.gz
+}
+
+bench() {
+    local args=(--parts "$BENCH_PARTS" --out "$OUT/bench")
+    [ "$SMOKE" = 1 ] && args+=(--smoke)
+    stamp "bench: gpu ${args[*]} (at most $BENCH_S s)"
+    timeout "$BENCH_S" python3 -m resonant_ad.bench gpu "${args[@]}"
+    local rc=$?
+    stamp "bench: exit $rc"
+    return $rc
+}
+
+status=0
+if [ "$mode" != bench ]; then
+    claim || status=$?
+    pack_claim || status=$?
+fi
+if [ "$mode" != claim ]; then
+    bench || status=$?
+fi
+stamp "done (exit $status)"
+exit $status
