@@ -92,3 +92,24 @@ def test_run_script_smoke_runs_the_claim_in_two_passes_and_packs_it(tmp_path):
     assert f"{sr}/nsig0/run1/flow/history.csv" in runs
     bench = pd.read_csv(out / "bench" / "gpu_bench.csv")
     assert set(bench["part"]) == {"steps"}
+
+
+def test_wheel_set_is_checked_against_each_wheels_own_requirements(tmp_path):
+    """`unmet` reads each wheel's METADATA: a requirement that neither the set nor the image
+    holds is named; the image's packages, the set's own and markers for other Pythons pass."""
+    import zipfile
+
+    wheels = _wheels_module()
+
+    def wheel(name: str, *requires: str) -> None:
+        lines = [f"Name: {name}", "Version: 1.0", *(f"Requires-Dist: {r}" for r in requires)]
+        with zipfile.ZipFile(tmp_path / f"{name}-1.0-py3-none-any.whl", "w") as zf:
+            zf.writestr(f"{name}-1.0.dist-info/METADATA", "\n".join(lines) + "\n")
+
+    wheel("alpha", "numpy>=2", "beta_pkg", 'tomli; python_version < "3.11"')
+    wheel("beta_pkg")
+    assert wheels.unmet(tmp_path, "3.12", wheels.image_packages()) == []
+    wheel("gamma", "not-on-the-image>=1")
+    assert wheels.unmet(tmp_path, "3.12", wheels.image_packages()) == [
+        "gamma needs not-on-the-image>=1"
+    ]

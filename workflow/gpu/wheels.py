@@ -20,6 +20,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
+from email.parser import Parser
 from importlib import metadata
 from pathlib import Path
 
@@ -81,8 +83,29 @@ def fetch(name: str, version: str, dest: Path, python_version: str) -> str:
     return "built here"
 
 
+def unmet(dest: Path, python_version: str, have: set[str]) -> list[str]:
+    """Each requirement of a wheel in ``dest`` (read from its own metadata, under that Python)
+    that neither another wheel there nor the image provides: empty when the set is whole."""
+    env = {"python_version": python_version, "python_full_version": f"{python_version}.0"}
+    wheels = {canonicalize_name(w.name.split("-")[0]): w for w in dest.glob("*.whl")}
+    missing = []
+    for name, wheel in sorted(wheels.items()):
+        with zipfile.ZipFile(wheel) as zf:
+            meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+            requires = Parser().parsestr(zf.read(meta).decode()).get_all("Requires-Dist") or []
+        for text in requires:
+            req = Requirement(text)
+            if req.marker is not None and not req.marker.evaluate({**env, "extra": ""}):
+                continue
+            dep = canonicalize_name(req.name)
+            if dep not in wheels and dep not in have and dep not in OMIT:
+                missing.append(f"{name} needs {text}")
+    return missing
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Fill DEST with the wheels, one line per package on stderr."""
+    """Fill DEST with the wheels, one line per package on stderr; fail if one of them
+    needs a package that neither the set nor the image holds."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dest", type=Path, default=Path(".whl"))
     parser.add_argument("--python-version", default="3.12", help="the machine's CPython")
@@ -95,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         how = fetch(name, version, args.dest, args.python_version)
         print(f"[{i}/{len(needed)}] {name}=={version}: {how}", file=sys.stderr, flush=True)
     size = sum(p.stat().st_size for p in args.dest.glob("*.whl")) / 2**20
+    missing = unmet(args.dest, args.python_version, image_packages())
+    if missing:
+        raise SystemExit("wheels.py: the set is not whole:\n  " + "\n  ".join(missing))
     print(f"wheels.py: {len(needed)} wheels in {args.dest} ({size:.1f} MiB)", file=sys.stderr)
     return 0
 
