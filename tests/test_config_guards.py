@@ -18,6 +18,7 @@ BAD = [
     ("lhco_surrogate={flow: {bogus: 1}}", "lhco_surrogate.flow: unknown key 'bogus'"),
     ("toy={classifier: {epoch: 3}}", "toy.classifier: unknown key 'epoch'"),
     ("runs_per_job=0", "runs_per_job = 0: must be an integer >= 1 or all"),
+    ("cpu_code_path=avx512", "cpu_code_path = avx512"),
     ("toy={classifier: {epochs: ten}}", "toy.classifier.epochs = ten"),
     ("toy={selection_efficiency: 1.5}", "toy.selection_efficiency = 1.5"),
     ("studies=[nonsense]", "studies[0] = nonsense"),

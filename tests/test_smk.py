@@ -148,3 +148,62 @@ def test_optional_input_is_the_one_file_or_none():
     two._set_name("ratio", 0, end=2)
     with pytest.raises(ValueError, match="holds 2 files"):
         smk.optional_input(SimpleNamespace(input=two), "ratio")
+
+
+#: a few steps of a small di-tau RQ-spline flow in a fresh process: its last loss, as hex
+_TRAIN = """
+import torch
+from resonant_ad.core.rqs import NflowsRQS
+torch.manual_seed(0); torch.set_num_threads(1)
+flow = NflowsRQS(14, 1, blocks=3, hidden=128, bins=12, made_blocks=2)
+x, c = torch.randn(2048, 14), torch.rand(2048, 1)
+opt = torch.optim.Adam(flow.parameters(), 1e-3)
+for _ in range(30):
+    loss = -flow.log_prob(x, c).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+print(loss.item().hex(), torch.backends.cpu.get_cpu_capability())
+"""
+
+
+def _train(env: dict[str, str]) -> tuple[str, str]:
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if k not in smk.AVX2_ENV}
+    clean.pop("NPY_DISABLE_CPU_FEATURES", None)
+    out = subprocess.run(
+        [sys.executable, "-c", _TRAIN], env={**clean, **env}, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    loss, capability = out.stdout.split()
+    return loss, capability
+
+
+def test_pin_cpu_code_path_sets_the_avx2_environment_and_native_sets_none(monkeypatch):
+    for var in [*smk.AVX2_ENV, "NPY_DISABLE_CPU_FEATURES"]:
+        monkeypatch.delenv(var, raising=False)
+    assert smk.pin_cpu_code_path("native") == {}
+    assert "MKL_CBWR" not in __import__("os").environ
+    env = smk.pin_cpu_code_path("avx2")
+    assert env.items() >= smk.AVX2_ENV.items()
+    assert env.get("NPY_DISABLE_CPU_FEATURES", "").split() == smk.numpy_avx512_targets()
+    with pytest.raises(ValueError, match="cpu_code_path: 'avx512'"):
+        smk.pin_cpu_code_path("avx512")
+
+
+def test_avx2_code_path_trains_the_same_flow_whatever_the_cpu_offers(monkeypatch):
+    """An AVX2-only CPU is emulated on this one by capping MKL at AVX2: pinned, the flow's
+    loss is bit for bit the same; on an AVX-512 CPU, left native, it is not (the reason for
+    the pin: the flow's last bits grow through every step after it)."""
+    for var in [*smk.AVX2_ENV, "NPY_DISABLE_CPU_FEATURES"]:
+        monkeypatch.delenv(var, raising=False)
+    pinned = smk.pin_cpu_code_path("avx2")
+    avx2_cpu = {"MKL_ENABLE_INSTRUCTIONS": "AVX2", **smk.AVX2_ENV}
+    here, capability = _train(pinned)
+    assert capability == "AVX2"
+    assert _train({**pinned, "MKL_ENABLE_INSTRUCTIONS": "AVX2"})[0] == here
+    native, native_capability = _train({})
+    if native_capability.startswith("AVX512"):
+        assert native != _train(avx2_cpu)[0]
+        assert native != here

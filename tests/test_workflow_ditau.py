@@ -34,6 +34,10 @@ def test_tiny_chain_builds_every_table_from_a_two_flow_mixture(ditau_run):
     assert pd.read_csv(results / "flow/history.csv")["seed"].nunique() == 2
     proc = run_snakemake(ditau_run, "-n", "--cores", "2")
     assert "Nothing to be done" in proc.stdout + proc.stderr
+    # cpu_code_path: avx2 (the default) reached the jobs: the flow ran torch's AVX2 kernels
+    # under MKL's AVX2 branch
+    log = (ditau_run / "logs/ditau/train_flow.log").read_text()
+    assert "CPU code path: torch AVX2" in log and "MKL_CBWR=AVX2" in log
 
 
 def _classifiers(jobs: dict[str, int]) -> bool:

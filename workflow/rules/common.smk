@@ -23,7 +23,7 @@ from resonant_ad.pipeline.config import (
 from resonant_ad.core.seeding import derive_seed, run_seed
 from resonant_ad.studies.dijet.realism import REFERENCE_FILES
 from resonant_ad.pipeline.guards import check_config
-from resonant_ad.pipeline.smk import source_hash
+from resonant_ad.pipeline.smk import pin_cpu_code_path, source_hash
 
 # Nested `--config` values arrive as strings: re-read them where the schema wants numbers,
 # then check the schema (which also fills in its defaults) and the cross-key rules: a bad
@@ -31,6 +31,9 @@ from resonant_ad.pipeline.smk import source_hash
 CONFIG_SCHEMA = load_schema(workflow.source_path("../schemas/config.schema.yaml"))
 config.update(coerce_strings(dict(config), CONFIG_SCHEMA))
 check_config(config, CONFIG_SCHEMA)
+# every job's libraries on the AVX2 code path (`cpu_code_path`): the same numbers on any
+# x86-64 CPU with AVX2, not only on one of the same generation
+pin_cpu_code_path(config["cpu_code_path"])
 # a run that declares GPUs (`--resources gpu=N`, the GPU profile) gives each training job one
 claim_gpus(config, declared_gpus(workflow))
 # the null study's datasets are study sections of their own, built only when asked for

@@ -1,4 +1,5 @@
-"""Glue for the workflow's scripts: logging to the rule's log file, threads, and provenance.
+"""Glue for the workflow's scripts: logging to the rule's log file, threads, the CPU code
+path, and provenance.
 
 Scripts call :func:`script_run` so that every rule logs the same way, and the Snakefile
 calls :func:`source_hash` so that editing a package module reruns the rules that use it.
@@ -11,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import platform
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +24,60 @@ PACKAGE = __name__.split(".")[0]
 #: seen by Snakemake itself), and every rule would otherwise rerun when a study is added
 UNHASHED = {f"{PACKAGE}.pipeline.{m}" for m in ("patterns", "files", "targets")}
 _PKG_DIR = Path(__file__).resolve().parents[1]  # the package root
+
+
+#: the environment that holds each library's CPU code path at the x86-64 AVX2 level
+#: (``cpu_code_path: avx2``): torch's vectorized kernels, its MKL (conditional numerical
+#: reproducibility) and oneDNN, NumPy's and SciPy's OpenBLAS; NumPy's SIMD dispatch is
+#: added by :func:`pin_cpu_code_path`, which knows its names
+AVX2_ENV = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_CBWR": "AVX2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "OPENBLAS_CORETYPE": "Haswell",
+}
+
+
+def numpy_avx512_targets() -> list[str]:
+    """NumPy's SIMD dispatch targets above AVX2 (its names change between releases)."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__
+
+    return [t for t in __cpu_dispatch__ if t.startswith("AVX512") or t in ("X86_V4",)]
+
+
+def pin_cpu_code_path(mode: str) -> dict[str, str]:
+    """Set, for every job started from here on, the environment of ``cpu_code_path``.
+
+    With ``avx2`` every x86-64 CPU with AVX2 runs the same kernels, so a config gives the
+    same numbers on any of them; left to themselves (``native``) torch, MKL, NumPy and
+    OpenBLAS each pick the widest instructions of the CPU, and a flow trained on an AVX-512
+    machine differs in its last bits from one trained on an AVX2 machine, which then grows
+    through the training. Returns what was set (nothing for ``native`` or off x86-64).
+    """
+    if mode not in ("avx2", "native"):
+        raise ValueError(f"cpu_code_path: {mode!r} is neither 'avx2' nor 'native'")
+    if mode == "native" or platform.machine().lower() not in ("x86_64", "amd64"):
+        return {}  # ARM and others: these libraries have no such switch there
+    env = dict(AVX2_ENV)
+    if targets := numpy_avx512_targets():
+        env["NPY_DISABLE_CPU_FEATURES"] = " ".join(targets)
+    os.environ.update(env)
+    return env
+
+
+def code_path_summary() -> str:
+    """One log line: the CPU code path this job's libraries run (see :func:`pin_cpu_code_path`)."""
+    import numpy as np
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    used = [t for t in __cpu_dispatch__ if __cpu_features__.get(t)]
+    parts = [f"numpy {used[-1] if used else 'baseline'}"]
+    if "torch" in sys.modules:
+        import torch
+
+        parts.insert(0, f"torch {torch.backends.cpu.get_cpu_capability()}")
+    parts.append(f"MKL_CBWR={os.environ.get('MKL_CBWR', 'unset')}")
+    return f"CPU code path: {', '.join(parts)} (numpy {np.__version__})"
 
 
 def limit_threads(threads: int) -> None:
@@ -50,6 +106,7 @@ def logged(log_path: str | None, threads: int = 1) -> Iterator[logging.Logger]:
     handlers.append(handler)
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
     limit_threads(threads)
+    logger.info("%s", code_path_summary())
     start = time.perf_counter()
     try:
         with contextlib.redirect_stderr(stream):
