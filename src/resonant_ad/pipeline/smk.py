@@ -45,6 +45,15 @@ def numpy_avx512_targets() -> list[str]:
     return [t for t in __cpu_dispatch__ if t.startswith("AVX512") or t in ("X86_V4",)]
 
 
+def _has_avx2() -> bool:
+    """Whether this is an x86-64 CPU with AVX2 (and FMA), the path ``avx2`` holds to."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    from numpy._core._multiarray_umath import __cpu_features__
+
+    return bool(__cpu_features__.get("AVX2") and __cpu_features__.get("FMA3"))
+
+
 def pin_cpu_code_path(mode: str) -> dict[str, str]:
     """Set, for every job started from here on, the environment of ``cpu_code_path``.
 
@@ -52,12 +61,13 @@ def pin_cpu_code_path(mode: str) -> dict[str, str]:
     same numbers on any of them; left to themselves (``native``) torch, MKL, NumPy and
     OpenBLAS each pick the widest instructions of the CPU, and a flow trained on an AVX-512
     machine differs in its last bits from one trained on an AVX2 machine, which then grows
-    through the training. Returns what was set (nothing for ``native`` or off x86-64).
+    through the training. Returns what was set (nothing for ``native``, off x86-64, or on a
+    CPU without AVX2).
     """
     if mode not in ("avx2", "native"):
         raise ValueError(f"cpu_code_path: {mode!r} is neither 'avx2' nor 'native'")
-    if mode == "native" or platform.machine().lower() not in ("x86_64", "amd64"):
-        return {}  # ARM and others: these libraries have no such switch there
+    if mode == "native" or not _has_avx2():
+        return {}  # ARM, or an x86-64 CPU older than AVX2: there is no such path to hold
     env = dict(AVX2_ENV)
     if targets := numpy_avx512_targets():
         env["NPY_DISABLE_CPU_FEATURES"] = " ".join(targets)
