@@ -39,6 +39,9 @@ case $mode in claim | bench | all) ;; *)
 esac
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/log.txt") 2>&1
+tee_pid=$!
+# on any exit, let tee write the last lines before the call collects $OUT
+trap 'exec 1>&- 2>&-; wait "$tee_pid"' EXIT
 start=$(date +%s)
 stamp() { echo "== [$(($(date +%s) - start)) s] $*"; }
 
