@@ -65,12 +65,10 @@ def test_run_script_smoke_runs_the_claim_in_two_passes_and_packs_it(tmp_path):
     """SMOKE=1 `all`: injection 0 first, then both; the metrics, χ²/ndof and SIC figures and
     the benchmark files come back in claim.tar.gz, the histories in claim-runs.tar.gz; the
     bench's step rows in bench/."""
-    workdir = copy_workflow(tmp_path / "wf")
-    smoke = REPO / "tests/configs/title_claim_smoke.yaml"
-    (workdir / "tests/configs").mkdir(parents=True)
-    (workdir / "tests/configs" / smoke.name).write_bytes(smoke.read_bytes())
+    workdir = copy_workflow(tmp_path / "wf")  # tests/configs/ lands in test_configs/
     out = tmp_path / "out"
-    proc = _run(workdir, "all", SMOKE="1", OUT=str(out), COMMIT="abc1234")
+    smoke = "test_configs/title_claim_smoke.yaml"
+    proc = _run(workdir, "all", SMOKE="1", SMOKE_CONFIG=smoke, OUT=str(out), COMMIT="abc1234")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     log = (out / "log.txt").read_text()
     assert log.index("sculpting pass: exit 0") < log.index("full pass: exit 0")

@@ -170,8 +170,7 @@ def _train(env: dict[str, str]) -> tuple[str, str]:
     import subprocess
     import sys
 
-    clean = {k: v for k, v in os.environ.items() if k not in smk.AVX2_ENV}
-    clean.pop("NPY_DISABLE_CPU_FEATURES", None)
+    clean = {k: v for k, v in os.environ.items() if k not in smk.PINNED_VARS}
     out = subprocess.run(
         [sys.executable, "-c", _TRAIN], env={**clean, **env}, capture_output=True, text=True
     )
@@ -181,7 +180,7 @@ def _train(env: dict[str, str]) -> tuple[str, str]:
 
 
 def test_pin_cpu_code_path_sets_the_avx2_environment_and_native_sets_none(monkeypatch):
-    for var in [*smk.AVX2_ENV, "NPY_DISABLE_CPU_FEATURES"]:
+    for var in smk.PINNED_VARS:
         monkeypatch.delenv(var, raising=False)
     assert smk.pin_cpu_code_path("native") == {}
     assert "MKL_CBWR" not in __import__("os").environ
@@ -196,7 +195,7 @@ def test_avx2_code_path_trains_the_same_flow_whatever_the_cpu_offers(monkeypatch
     """An AVX2-only CPU is emulated on this one by capping MKL at AVX2: pinned, the flow's
     loss is bit for bit the same; on an AVX-512 CPU, left native, it is not (the reason for
     the pin: the flow's last bits grow through every step after it)."""
-    for var in [*smk.AVX2_ENV, "NPY_DISABLE_CPU_FEATURES"]:
+    for var in smk.PINNED_VARS:
         monkeypatch.delenv(var, raising=False)
     pinned = smk.pin_cpu_code_path("avx2")
     avx2_cpu = {"MKL_ENABLE_INSTRUCTIONS": "AVX2", **smk.AVX2_ENV}

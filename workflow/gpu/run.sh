@@ -20,7 +20,8 @@
 #   bench/         gpu_bench.csv, gpu_bench.json, gpu_bench.png
 # OVERLAYS: more config files merged after config/lhco_title_claim.yaml (space-separated;
 # e.g. one with `lhco_surrogate: {flow: {compiled: true}}`).
-# SMOKE=1 adds tests/configs/title_claim_smoke.yaml (a tiny scale) and runs the bench with
+# SMOKE=1 adds $SMOKE_CONFIG (tests/configs/title_claim_smoke.yaml: a tiny scale) and runs the
+# bench with
 # --smoke, on the CPU: it checks this script (tests/test_gpu_script.py), measures nothing.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,6 +32,7 @@ CLAIM_S=${CLAIM_S:-540}
 BENCH_S=${BENCH_S:-240}
 BENCH_PARTS=${BENCH_PARTS:-steps}
 SMOKE=${SMOKE:-0}
+SMOKE_CONFIG=${SMOKE_CONFIG:-tests/configs/title_claim_smoke.yaml}
 OVERLAYS=${OVERLAYS:-}
 case $mode in claim | bench | all) ;; *)
     echo "run.sh: unknown mode '$mode' (claim, bench or all)" >&2
@@ -88,7 +90,7 @@ claim() {
     local configs=(config/lhco_title_claim.yaml) left pass rc=0 t0
     # shellcheck disable=SC2206  # a space-separated list of paths
     configs+=($OVERLAYS)
-    [ "$SMOKE" = 1 ] && configs+=(tests/configs/title_claim_smoke.yaml)
+    [ "$SMOKE" = 1 ] && configs+=("$SMOKE_CONFIG")
     local smk=(python3 -m snakemake --profile workflow/profiles/gpu --scheduler greedy
         title_claim --configfile "${configs[@]}")
     for pass in sculpting full; do

@@ -38,20 +38,29 @@ AVX2_ENV = {
 }
 
 
-def numpy_avx512_targets() -> list[str]:
-    """NumPy's SIMD dispatch targets above AVX2 (its names change between releases)."""
-    from numpy._core._multiarray_umath import __cpu_dispatch__
+#: every variable :func:`pin_cpu_code_path` may set
+PINNED_VARS = (*AVX2_ENV, "NPY_DISABLE_CPU_FEATURES")
 
-    return [t for t in __cpu_dispatch__ if t.startswith("AVX512") or t in ("X86_V4",)]
+
+def _numpy_simd() -> tuple[list[str], dict[str, bool]]:
+    """NumPy's SIMD dispatch targets (its names change between releases) and the CPU's
+    features as NumPy sees them (``__cpu_dispatch__``, ``__cpu_features__``)."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    return list(__cpu_dispatch__), dict(__cpu_features__)
+
+
+def numpy_avx512_targets() -> list[str]:
+    """NumPy's SIMD dispatch targets above AVX2."""
+    return [t for t in _numpy_simd()[0] if t.startswith("AVX512") or t == "X86_V4"]
 
 
 def _has_avx2() -> bool:
     """Whether this is an x86-64 CPU with AVX2 (and FMA), the path ``avx2`` holds to."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
-    from numpy._core._multiarray_umath import __cpu_features__
-
-    return bool(__cpu_features__.get("AVX2") and __cpu_features__.get("FMA3"))
+    features = _numpy_simd()[1]
+    return bool(features.get("AVX2") and features.get("FMA3"))
 
 
 def pin_cpu_code_path(mode: str) -> dict[str, str]:
@@ -78,9 +87,9 @@ def pin_cpu_code_path(mode: str) -> dict[str, str]:
 def code_path_summary() -> str:
     """One log line: the CPU code path this job's libraries run (see :func:`pin_cpu_code_path`)."""
     import numpy as np
-    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
 
-    used = [t for t in __cpu_dispatch__ if __cpu_features__.get(t)]
+    targets, features = _numpy_simd()
+    used = [t for t in targets if features.get(t)]
     parts = [f"numpy {used[-1] if used else 'baseline'}"]
     if "torch" in sys.modules:
         import torch
