@@ -20,9 +20,9 @@
 #   bench/         gpu_bench.csv, gpu_bench.json, gpu_bench.png
 # OVERLAYS: more config files merged after config/lhco_title_claim.yaml (space-separated;
 # e.g. one with `lhco_surrogate: {flow: {compiled: true}}`).
-# SMOKE=1 adds $SMOKE_CONFIG (tests/configs/title_claim_smoke.yaml: a tiny scale) and runs the
-# bench with
-# --smoke, on the CPU: it checks this script (tests/test_gpu_script.py), measures nothing.
+# SMOKE=1 adds $SMOKE_CONFIG (default tests/configs/title_claim_smoke.yaml: a tiny scale) and
+# runs the bench with --smoke, on the CPU: it checks this script (tests/test_gpu_script.py),
+# measures nothing.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:-claim}
