@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -56,11 +57,13 @@ def _long_flow_copy(dest: Path) -> Path:
     return workdir
 
 
-def test_killed_flow_training_resumes_to_the_same_model(tmp_path):
-    """SIGKILL to snakemake and its jobs during train_flow: no output under a final name; after
-    --unlock a plain rerun (the profile's rerun-incomplete) finishes with the model an
-    uninterrupted run gives."""
+def test_killed_flow_training_resumes_to_the_same_model(tmp_path, monkeypatch):
+    """SIGKILL to snakemake and its jobs during train_flow: no output under a final name, the
+    training's checkpoint kept; after --unlock a plain rerun (the profile's rerun-incomplete)
+    resumes the training from it and finishes with the model an uninterrupted run gives."""
+    monkeypatch.setenv("RESONANT_AD_CHECKPOINT_S", "0")  # a checkpoint after every epoch
     model = f"{ANALYSIS}/run0/flow/model.pt"
+    checkpoint = f"{ANALYSIS}/run0/flow/model.resume.pt"
     outputs = [model, f"{ANALYSIS}/run0/flow/history.csv", f"{ANALYSIS}/run0/flow/loss.png"]
     killed = _long_flow_copy(tmp_path / "killed")
     log = killed / "logs/lhco_surrogate/shifted/sr3.3-3.7/nsig200/runs0-0/train_flow.log"
@@ -83,12 +86,18 @@ def test_killed_flow_training_resumes_to_the_same_model(tmp_path):
     assert "epoch  40" not in log.read_text()  # killed mid-training
     for rel in outputs:
         assert not (killed / rel).exists(), rel
-    leftovers = [p for p in (killed / ANALYSIS).rglob("*") if p.name.endswith(".part")]
+    assert (killed / checkpoint).exists()  # written after each epoch, before its log line
+    # a temporary of the checkpoint's own write may be left by the kill (the rerun drops it)
+    leftovers = [p for p in (killed / ANALYSIS).rglob("*.part") if "resume" not in p.name]
     assert not leftovers
 
     run_snakemake(killed, "--unlock")
     run_snakemake(killed, "--cores", "2", model)
-    assert "epoch  40" in log.read_text()
+    text = log.read_text()
+    assert "epoch  40" in text
+    done = int(re.search(r"model\.resume\.pt after epoch (\d+)", text).group(1))
+    assert 3 <= done < 40 and f"epoch {done:3d} " not in text  # resumed, not restarted
+    assert not list((killed / ANALYSIS).rglob("*resume*"))
 
     clean = _long_flow_copy(tmp_path / "clean")
     run_snakemake(clean, "--cores", "2", model)

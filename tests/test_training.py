@@ -237,3 +237,113 @@ def test_graph_replayed_training_is_eager_training_bit_for_bit(model, fake_cuda_
             assert sa.keys() == sb.keys()
             for k in sa:
                 assert torch.equal(sa[k], sb[k]), f"{model}: {k} differs"
+
+
+# -- checkpoints: a killed training resumes to the numbers of an uninterrupted one ------------
+class Killed(Exception):
+    """Stands for the SIGKILL of a job in the middle of an epoch."""
+
+
+def _resume_data():
+    rng = np.random.default_rng(5)
+    m = rng.uniform(-1, 1, 2000)
+    X = np.column_stack([rng.normal(m, 1.0), rng.gamma(2.0, 1.0 + 0.3 * m), rng.normal(0, 1, 2000)])
+    return X[:1500], m[:1500], X[1500:], m[1500:]
+
+
+def _fit_killable(architecture, seeds, checkpoint=None, kill_at=None, monkeypatch=None, **over):
+    """fit_members on small data; with ``kill_at``, the training dies in that epoch's steps."""
+    from resonant_ad.core.flow import ConditionalFlow, fit_members
+
+    kw = {"blocks": 2, "hidden": 16, "epochs": 7, "patience": 2, "n_best_epochs": 2}
+    kw |= {"batch_size": 100, "learning_rate": 3e-3, "progress": False, "architecture": architecture}
+    if architecture == "rqs":
+        kw |= {"bins": 4, "made_blocks": 1, "recompute_batchnorm": False}
+    kw |= over
+    if kill_at is not None:
+        calls = Counter()
+        real = EpochRunner.epoch
+
+        def dying(self, perms):
+            calls["epoch"] += 1
+            if calls["epoch"] == kill_at:
+                raise Killed
+            return real(self, perms)
+
+        monkeypatch.setattr(EpochRunner, "epoch", dying)
+    try:
+        flows = [ConditionalFlow(**kw, seed=s) for s in seeds]
+        return fit_members(flows, *_resume_data(), checkpoint=checkpoint)
+    finally:
+        if kill_at is not None:
+            monkeypatch.setattr(EpochRunner, "epoch", real)
+
+
+def _same(a, b):
+    """Two fits with the same epochs, losses and kept states, bit for bit."""
+    for fa, fb in zip(a, b, strict=True):
+        assert fa.best_epochs_ == fb.best_epochs_
+        pd.testing.assert_frame_equal(fa.history_, fb.history_)
+        for sa, sb in zip(fa.states_, fb.states_, strict=True):
+            assert sa.keys() == sb.keys()
+            assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize(("architecture", "seeds"), [("maf", (1, 2, 3)), ("rqs", (4, 5))])
+def test_killed_training_resumes_from_its_checkpoint_to_the_same_numbers(
+    architecture, seeds, tmp_path, monkeypatch, caplog
+):
+    """Killed in its 4th epoch, the training resumes after epoch 3 (the members' model, Adam
+    moments, shuffling and epoch selection restored) and ends where an uninterrupted one
+    does: the same selected epochs, losses and states, bit for bit; then the file is gone."""
+    monkeypatch.setenv("RESONANT_AD_CHECKPOINT_S", "0")  # a checkpoint after every epoch
+    path = tmp_path / "flow.resume.pt"
+    uninterrupted = _fit_killable(architecture, seeds)
+    # maf: one model for 3 members, killed in its 4th epoch; rqs: one flow after the other,
+    # the second killed in its 2nd epoch (its first flow's file is already gone then)
+    kill_at = 4 if architecture == "maf" else 7 + 2
+    with pytest.raises(Killed):
+        _fit_killable(architecture, seeds, path, kill_at=kill_at, monkeypatch=monkeypatch)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == (["flow.resume.pt"] if architecture == "maf" else ["flow.resume.pt.1"])
+    with caplog.at_level("INFO", logger="resonant_ad.core.training"):
+        resumed = _fit_killable(architecture, seeds, path)
+    done = 3 if architecture == "maf" else 1
+    assert f"after epoch {done}" in caplog.text
+    _same(uninterrupted, resumed)
+    assert not list(tmp_path.iterdir())  # the checkpoint removed once the training ended
+
+
+def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(tmp_path, monkeypatch, caplog):
+    """The file's key is a digest of the settings, seeds and data: another learning rate
+    trains from the start (with a warning), and gives the numbers of a fresh training."""
+    monkeypatch.setenv("RESONANT_AD_CHECKPOINT_S", "0")
+    path = tmp_path / "flow.resume.pt"
+    with pytest.raises(Killed):
+        _fit_killable("maf", (1, 2), path, kill_at=4, monkeypatch=monkeypatch)
+    assert path.exists()
+    with caplog.at_level("INFO", logger="resonant_ad.core.training"):
+        other = _fit_killable("maf", (1, 2), path, learning_rate=1e-3)
+    assert "checkpoint of other data or settings, not resumed" in caplog.text
+    assert "after epoch" not in caplog.text
+    _same(other, _fit_killable("maf", (1, 2), learning_rate=1e-3))
+    path.write_bytes(b"not a checkpoint")
+    with caplog.at_level("INFO", logger="resonant_ad.core.training"):
+        _same(_fit_killable("maf", (1, 2), path), _fit_killable("maf", (1, 2)))
+    assert "unreadable checkpoint" in caplog.text
+
+
+def test_resumed_graph_training_restores_adam_after_the_capture(
+    tmp_path, monkeypatch, fake_cuda_graphs
+):
+    """With CUDA-graph steps (the CPU stand-in) the capture's warm-up steps are undone back
+    to the resumed state, Adam's moments included, not to a fresh start: the resumed
+    training ends where an uninterrupted graph training does, bit for bit."""
+    monkeypatch.setenv("RESONANT_AD_CHECKPOINT_S", "0")
+    path = tmp_path / "flow.resume.pt"
+    uninterrupted = _fit_killable("maf", (1, 2), graphs="on")
+    with pytest.raises(Killed):
+        _fit_killable("maf", (1, 2), path, kill_at=3, monkeypatch=monkeypatch, graphs="on")
+    resumed = _fit_killable("maf", (1, 2), path, graphs="on")
+    assert sum(g.replays for g in fake_cuda_graphs) > 0
+    _same(uninterrupted, resumed)

@@ -6,8 +6,9 @@
 #   claim  snakemake --profile workflow/profiles/gpu title_claim with
 #          config/lhco_title_claim.yaml, in two passes: injection 0 alone first (the sculpting
 #          claim, the must), then both injections (the SICs); each pass under `timeout`
-#          ($CLAIM_S seconds for both together, default 540). Snakemake resumes where a killed
-#          pass stopped.
+#          ($CLAIM_S seconds for both together, default 540). A second call resumes where a
+#          killed pass stopped: Snakemake reruns the killed job, and its flow training goes
+#          on from the checkpoint it writes every $RESONANT_AD_CHECKPOINT_S seconds (here 20).
 #   bench  python -m resonant_ad.bench gpu --parts $BENCH_PARTS (default steps) under
 #          `timeout $BENCH_S` (default 240): the training step eager, CUDA graph, compiled.
 #   all    claim, then bench.
@@ -58,6 +59,7 @@ else
     export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 fi
 export PYTHONUNBUFFERED=1
+export RESONANT_AD_CHECKPOINT_S=${RESONANT_AD_CHECKPOINT_S:-20}
 
 stamp "machine"
 python3 - "$OUT/machine.json" <<'EOF' || exit 1
@@ -67,9 +69,11 @@ from importlib import metadata, import_module
 
 import torch
 
-names = ["torch", "numpy", "pandas", "pyarrow", "scikit-learn", "matplotlib", "snakemake",
-         "tables", "nflows", "iminuit", "mplhep", "uproot", "awkward"]
-for module in ("snakemake", "tables", "nflows", "iminuit", "mplhep", "resonant_ad"):
+sys.path.insert(0, "workflow/gpu")
+from wheels import WANTED  # what the wheels carry: each must import
+
+names = ["torch", "numpy", "pandas", "pyarrow", "scikit-learn", "matplotlib", *WANTED]
+for module in (*WANTED, "resonant_ad"):
     import_module(module)
 info = {
     "commit": os.environ.get("COMMIT", "unknown"),

@@ -139,6 +139,22 @@ class BestEpochs:
         else:
             self._since_best += 1
 
+    def state_dict(self) -> dict[str, Any]:
+        """Everything recorded so far, for a checkpoint (:class:`~.training.Checkpoint`)."""
+        return {
+            "train": list(self.train),
+            "val": list(self.val),
+            "kept": [list(k) for k in self._kept],
+            "best": float(self._best),
+            "since_best": int(self._since_best),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` (the same ``n_best`` and ``patience``)."""
+        self.train, self.val = list(state["train"]), list(state["val"])
+        self._kept = [tuple(k) for k in state["kept"]]  # type: ignore[misc]
+        self._best, self._since_best = float(state["best"]), int(state["since_best"])
+
     def selected(self, order: str = "loss") -> list[tuple[int, Any]]:
         """(epoch, state) of the kept epochs, best first (``"loss"``) or ascending (``"epoch"``).
 

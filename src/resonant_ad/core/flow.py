@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -160,10 +161,16 @@ class ConditionalFlow(Estimator):
 
     # -- training ------------------------------------------------------------------------
     def fit(
-        self, X: np.ndarray, m: np.ndarray, X_val: np.ndarray, m_val: np.ndarray
+        self,
+        X: np.ndarray,
+        m: np.ndarray,
+        X_val: np.ndarray,
+        m_val: np.ndarray,
+        checkpoint: str | os.PathLike[str] | None = None,
     ) -> ConditionalFlow:
-        """Fit preprocessing and flow on (X, m); select epochs on (X_val, m_val)."""
-        fit_members([self], X, m, X_val, m_val)
+        """Fit preprocessing and flow on (X, m); select epochs on (X_val, m_val); resume
+        from and keep a ``checkpoint`` file while training (:func:`fit_members`)."""
+        fit_members([self], X, m, X_val, m_val, checkpoint)
         return self
 
     # -- using the fitted flow -----------------------------------------------------------
@@ -259,6 +266,7 @@ def fit_members(
     m: np.ndarray,
     X_val: np.ndarray,
     m_val: np.ndarray,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> list[ConditionalFlow]:
     """Fit ``flows`` (same hyperparameters, own seeds) on the same data, as one model.
 
@@ -268,15 +276,18 @@ def fit_members(
     inside an epoch, CUDA-graph steps where available). Each member keeps exactly its own
     seed's initialization and shuffling, its own batch-norm statistics, validation losses,
     best epochs and early stopping: the result is that of fitting each flow alone, up to
-    floating-point rounding. The nflows RQS trains one flow at a time.
+    floating-point rounding. The nflows RQS trains one flow at a time. With ``checkpoint``
+    the training's state is kept in that file while it runs, and a training killed midway
+    resumes from it (:class:`~resonant_ad.core.training.Checkpoint`).
     """
-    from resonant_ad.core.training import Adam, EpochRunner, permutations, use_graphs
+    from resonant_ad.core import training
 
     flows = list(flows)
     check_members(flows)
     p = flows[0]
     if p.architecture != "maf" and len(flows) > 1:
-        return [f.fit(X, m, X_val, m_val) for f in flows]
+        names = [f"{checkpoint}.{k}" if checkpoint else None for k in range(len(flows))]
+        return [f.fit(X, m, X_val, m_val, name) for f, name in zip(flows, names, strict=True)]
     X, X_val = np.asarray(X, dtype=np.float64), np.asarray(X_val, dtype=np.float64)
     for name, a in (("training", X), ("validation", X_val)):
         if not np.all(np.isfinite(a)):
@@ -314,8 +325,8 @@ def fit_members(
             torch.manual_seed(f.seed)
             singles.append(build_model(p.architecture, X.shape[1], **model_kwargs(p)))
     model = (MAF.stack(singles) if p.architecture == "maf" else singles[0]).to(dev)
-    graphs = use_graphs(p.graphs, dev)
-    opt = Adam(model.parameters(), p.learning_rate, p.weight_decay)
+    graphs = training.use_graphs(p.graphs, dev)
+    opt = training.Adam(model.parameters(), p.learning_rate, p.weight_decay)
     shuffles = [torch.Generator().manual_seed(f.seed + 1) for f in flows]
 
     if p.architecture == "maf":
@@ -343,14 +354,20 @@ def fit_members(
             lp = [model.log_prob(xv[s], cv[s]) for s in ConditionalFlow._chunks(len(xv), dev)]
             return (-torch.cat(lp).sum() / len(xv)).reshape(1)
 
-    runner = EpochRunner(
+    runner = training.EpochRunner(
         model, loss_fn, opt, len(x), p.batch_size, members, dev, graphs, 2, p.compiled
     )
-    runner.prepare()
     best = [BestEpochs(p.n_best_epochs, p.patience) for _ in flows]
-    bar = tqdm(range(p.epochs), desc="flow epochs", disable=not lead.progress, mininterval=10)
+    settings = {k: v for k, v in p.get_params().items() if k not in flows[0].MEMBER_KEYS}
+    seeds = [f.seed for f in flows]
+    key = training.fingerprint(settings, seeds, str(dev), torch.__version__, X, m, X_val, m_val)
+    saved = training.Checkpoint(checkpoint, key) if checkpoint else None
+    done = saved.restore(model, opt, shuffles, best) if saved else 0
+    runner.prepare()
+    epochs = range(done, p.epochs if not all(sel.stopped for sel in best) else done)
+    bar = tqdm(epochs, desc="flow epochs", disable=not lead.progress, mininterval=10)
     for epoch in bar:
-        train = runner.epoch(permutations(shuffles, len(x), dev))
+        train = runner.epoch(training.permutations(shuffles, len(x), dev))
         if p.recompute_batchnorm:
             model.set_batchnorm_statistics(x, c)
         val = val_nll()
@@ -362,6 +379,8 @@ def fit_members(
                 raise FloatingPointError(f"validation loss is {val[r]} at epoch {epoch + 1}")
             state = model.member_state(r) if members > 1 else copy.deepcopy(model.state_dict())
             sel.update(epoch, float(train[r]), float(val[r]), state)
+        if saved:
+            saved.save(epoch + 1, model, opt, shuffles, best)
         log.info(
             "epoch %3d  train nll %s  val nll %s",
             epoch + 1,
@@ -381,6 +400,8 @@ def fit_members(
         f.model_.eval()
         f.history_ = _history(sel)
         log.info("seed %d: selected epoch(s) %s", f.seed, [e + 1 for e in f.best_epochs_])
+    if saved:
+        saved.remove()
     return flows
 
 

@@ -19,10 +19,18 @@ This is the only module with CUDA-specific code; on the CPU the same loop runs e
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
+
+from resonant_ad.core.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -185,10 +193,15 @@ class EpochRunner:
         return self.total
 
     def prepare(self) -> None:
-        """Remember the initial parameters and buffers (call before the first epoch)."""
+        """Remember the parameters, buffers and Adam state at the start (call before the
+        first epoch, after a :class:`Checkpoint` has restored a resumed training)."""
         with torch.no_grad():
             tensors = list(self.model.parameters()) + list(self.model.buffers())
             self._initial = [(t, t.detach().clone()) for t in tensors]
+            self._initial_opt = {
+                p: {k: v.detach().clone() for k, v in st.items()}
+                for p, st in self.opt.state.items()
+            }
 
     def _capture(self, perms: torch.Tensor) -> None:
         """Capture one graph per batch size, after warm-up steps whose effect is undone.
@@ -196,7 +209,7 @@ class EpochRunner:
         Warm-up steps (on a side stream, as CUDA graphs require) create Adam's state and the
         library workspaces; then parameters and buffers are restored in place and Adam's
         moments and step count reset to their zero start, so the first replayed step is the
-        first step of training, as in eager mode.
+        first step of training (or of the resumed training), as in eager mode.
         """
         if not hasattr(self, "_initial"):
             raise RuntimeError("call prepare() before the first epoch")
@@ -211,9 +224,12 @@ class EpochRunner:
         with torch.no_grad():
             for target, value in self._initial:
                 target.copy_(value)
-            for state in self.opt.state.values():
-                for v in state.values():
-                    if torch.is_tensor(v):
+            for p, state in self.opt.state.items():
+                start = self._initial_opt.get(p, {})
+                for k, v in state.items():
+                    if k in start:
+                        v.copy_(start[k])
+                    elif torch.is_tensor(v):
                         v.zero_()
         for size in sizes:
             static = perms[:, :size].clone()
@@ -224,3 +240,109 @@ class EpochRunner:
             self._graphs[size] = (graph, static)
         self.total.zero_()
         log.info("captured CUDA graphs of the training step for batch sizes %s", sizes)
+
+
+#: seconds between two checkpoints of a training; the environment variable
+#: RESONANT_AD_CHECKPOINT_S overrides it (0: after every epoch)
+CHECKPOINT_S = 60.0
+
+
+def fingerprint(*parts: Any) -> str:
+    """A digest of a training's inputs: arrays by dtype, shape and bytes, the rest by repr."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            h.update(repr((part.dtype.str, part.shape)).encode())
+            h.update(np.ascontiguousarray(part).data)
+        else:
+            h.update(repr(part).encode())
+    return h.hexdigest()
+
+
+class Checkpoint:
+    """A training's state at the end of an epoch, on disk, so that a killed job resumes there.
+
+    ``save`` writes model, Adam moments, the members' shuffling generators and their epoch
+    selections (:class:`~resonant_ad.core.estimator.BestEpochs`) atomically, at most every
+    ``interval_s`` seconds; ``restore`` reads them back only when the file's ``key`` (a
+    :func:`fingerprint` of the data and settings) is this training's, so that a changed
+    config or input starts afresh. Nothing random is drawn in between, so a resumed training
+    ends with the numbers of an uninterrupted one (bit for bit on a CPU). ``remove`` deletes
+    the file once the training's outputs are written.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], key: str, interval_s: float | None = None):
+        self.path, self.key = Path(path), key
+        if interval_s is None:
+            interval_s = float(os.environ.get("RESONANT_AD_CHECKPOINT_S", CHECKPOINT_S))
+        self.interval_s = float(interval_s)
+        self._last = time.monotonic()
+
+    def restore(
+        self,
+        model: torch.nn.Module,
+        opt: Adam,
+        generators: Sequence[torch.Generator],
+        selections: Sequence[Any],
+    ) -> int:
+        """Load the saved state into these objects; the number of epochs already done (0
+        without a usable checkpoint)."""
+        self._drop_temporaries()
+        if not self.path.exists():
+            return 0
+        try:
+            saved = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as err:  # a file of another version or a damaged one: start afresh
+            log.warning("%s: unreadable checkpoint (%s), training from the start", self.path, err)
+            return 0
+        if saved.get("key") != self.key:
+            log.warning("%s: a checkpoint of other data or settings, not resumed", self.path)
+            return 0
+        device = next(model.parameters()).device
+        model.load_state_dict(saved["model"])
+        for p, state in zip(opt.params, saved["adam"], strict=True):
+            if state is not None:
+                opt.state[p] = {k: v.to(device) for k, v in state.items()}
+        for g, state in zip(generators, saved["generators"], strict=True):
+            g.set_state(state)
+        for sel, state in zip(selections, saved["selections"], strict=True):
+            state["kept"] = [
+                (r, e, type(s)((k, v.to(device)) for k, v in s.items()))
+                for r, e, s in state["kept"]
+            ]
+            sel.load_state_dict(state)
+        log.info("resumed from %s after epoch %d", self.path, saved["epochs"])
+        return int(saved["epochs"])
+
+    def save(
+        self,
+        epochs: int,
+        model: torch.nn.Module,
+        opt: Adam,
+        generators: Sequence[torch.Generator],
+        selections: Sequence[Any],
+    ) -> None:
+        """Write the state after ``epochs`` epochs, if ``interval_s`` has passed since the
+        last write."""
+        if time.monotonic() - self._last < self.interval_s:
+            return
+        payload = {
+            "key": self.key,
+            "epochs": int(epochs),
+            "model": model.state_dict(),
+            "adam": [opt.state.get(p) for p in opt.params],
+            "generators": [g.get_state() for g in generators],
+            "selections": [sel.state_dict() for sel in selections],
+        }
+        with atomic_path(self.path) as tmp:
+            torch.save(payload, tmp)
+        self._last = time.monotonic()
+
+    def remove(self) -> None:
+        """Delete the checkpoint (and any temporary a killed write left)."""
+        self.path.unlink(missing_ok=True)
+        self._drop_temporaries()
+
+    def _drop_temporaries(self) -> None:
+        for tmp in self.path.parent.glob(f".{self.path.name}.*.part"):
+            tmp.unlink(missing_ok=True)

@@ -12,7 +12,9 @@ the mass, ``label`` and bookkeeping columns (:data:`NON_FEATURES`).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -92,6 +94,7 @@ def train_flows(
         train[mass].to_numpy(),
         val[cols].to_numpy(),
         val[mass].to_numpy(),
+        checkpoint=checkpoint_path(outputs[0]["model"]),
     )
     histories = [f.history_ for f in flows]
     if mixture:
@@ -101,6 +104,12 @@ def train_flows(
         flow.save(out["model"])
         write_csv(history, out["history"])
         plot_loss(history, out["figures"])
+
+
+def checkpoint_path(model: str | os.PathLike[str]) -> Path:
+    """Where a flow job keeps its training's state while it runs, beside its (first) model:
+    a job killed midway resumes from there (:class:`~resonant_ad.core.training.Checkpoint`)."""
+    return Path(model).with_name(Path(model).stem + ".resume.pt")
 
 
 def plot_loss(history: pd.DataFrame, outputs: Sequence[str]) -> None:
