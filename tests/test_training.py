@@ -256,7 +256,8 @@ def _fit_killable(architecture, seeds, checkpoint=None, kill_at=None, monkeypatc
     from resonant_ad.core.flow import ConditionalFlow, fit_members
 
     kw = {"blocks": 2, "hidden": 16, "epochs": 7, "patience": 2, "n_best_epochs": 2}
-    kw |= {"batch_size": 100, "learning_rate": 3e-3, "progress": False, "architecture": architecture}
+    kw |= {"batch_size": 100, "learning_rate": 3e-3, "progress": False}
+    kw["architecture"] = architecture
     if architecture == "rqs":
         kw |= {"bins": 4, "made_blocks": 1, "recompute_batchnorm": False}
     kw |= over
