@@ -144,3 +144,20 @@ def test_ditau_benchmarks_time_the_flows_and_the_hgb_ensemble(tmp_path, capsys):
     assert (table["s_per_member"] > 0).all()
     assert main(["hgb", "--members", "2", "--results", str(tmp_path)]) == 0
     assert "s_per_training" in capsys.readouterr().out
+
+
+def test_step_choice_reports_a_failed_compilation_and_keeps_the_run_step(monkeypatch):
+    """The fused step is chosen only where it compiles: a compiler error is a result (named
+    in the JSON), and the claim then trains with the step it would take anyway."""
+    import torch
+
+    from resonant_ad.bench.gpu_steps import flow_step_choice
+
+    def broken(fn, **kwargs):
+        raise RuntimeError("no C++ compiler for inductor")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    out = flow_step_choice("cpu", members=2, batch=16, steps=3, blocks=1)
+    assert out["compiled"] is False and out["gain"] is None
+    assert "no C++ compiler" in out["fused_error"]
+    assert out["step_ms_per_step"] > 0 and out["graphs"] is False

@@ -58,6 +58,9 @@ def test_run_script_refuses_an_unknown_mode(tmp_path):
     proc = _run(copy_workflow(tmp_path / "wf"), "everything")
     assert proc.returncode == 2
     assert "unknown mode 'everything'" in proc.stderr
+    proc = _run(tmp_path / "wf", "claim", STEP="fastest")
+    assert proc.returncode == 2
+    assert "unknown STEP 'fastest'" in proc.stderr
 
 
 @pytest.mark.workflow
@@ -88,6 +91,15 @@ def test_run_script_smoke_runs_the_claim_in_two_passes_and_packs_it(tmp_path):
     with tarfile.open(out / "claim-runs.tar.gz") as tar:
         runs = tar.getnames()
     assert f"{sr}/nsig0/run1/flow/history.csv" in runs
+    with tarfile.open(out / "claim.tar.gz") as tar:
+        choice = json.load(tar.extractfile("benchmarks/step_choice.json"))
+    assert choice["step_ms_per_step"] > 0 and choice["members"] == 2
+    step = "compiled" if choice["compiled"] else "graph"
+    assert f"claim: the flow trains with the {step} step" in log
+    with tarfile.open(out / "claim-runs.tar.gz") as tar:
+        flow_log = "logs/lhco_surrogate/shifted/sr3.3-3.7/nsig0/runs0-1/train_flow.log"
+        text = tar.extractfile(flow_log).read().decode()
+    assert ("step: eager fused" in text) == choice["compiled"]
     bench = pd.read_csv(out / "bench" / "gpu_bench.csv")
     assert set(bench["part"]) == {"steps"}
 

@@ -19,6 +19,9 @@
   inverse (sampling), nflows' against the package's per-feature passes.
 - ``python -m resonant_ad.bench hgb``: seconds of one di-τ HGB ensemble training (10 and 50
   members) on a finished run's no-signal training set.
+- ``python -m resonant_ad.bench step-choice --out FILE``: the flow's training step as a run
+  takes it (a CUDA graph on a GPU) against the fused one (``flow.compiled``), 10 members at
+  batch 256, and whether the fused one pays (JSON; workflow/gpu/run.sh asks it).
 - ``python -m resonant_ad.bench gpu --out DIR``: on a CUDA device, training steps eager vs
   CUDA graph vs members, paper-scale flow and classifier trainings, the di-τ paper flow and
   the projected paper-scale study (:mod:`resonant_ad.bench.gpu`).
@@ -71,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     gpu.add_argument("--flow-budget", type=float, default=150.0, help="seconds for the flow")
     gpu.add_argument("--parts", default="all", help="comma-separated parts (default: all)")
     gpu.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU (a test)")
+    choice = sub.add_parser("step-choice", help="the flow's step vs the fused one: which pays")
+    choice.add_argument("--out", help="also write the JSON here")
+    choice.add_argument("--device", help="default: cuda where there is CUDA, else cpu")
+    choice.add_argument("--members", type=int, default=10)
+    choice.add_argument("--batch", type=int, default=256)
+    choice.add_argument("--steps", type=int, default=200, help="timed steps of each")
+    choice.add_argument("--blocks", type=int, default=15, help="MADE blocks (paper: 15)")
+    choice.add_argument("--min-gain", type=float, default=1.25, help="speed-up to choose it")
     child = sub.add_parser("_stage")
     child.add_argument("name", choices=STAGES)
     child.add_argument("work")
@@ -80,6 +91,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "_stage":
         run_stage(args.name, args.work)
+        return 0
+    if args.command == "step-choice":
+        import json
+
+        import torch
+
+        from resonant_ad.bench.gpu_steps import flow_step_choice
+
+        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        kw = {k: getattr(args, k) for k in ("members", "batch", "steps", "blocks", "min_gain")}
+        result = flow_step_choice(device, **kw)
+        text = json.dumps(result, indent=1)
+        print(text)
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write(text + "\n")
         return 0
     if args.command == "gpu":
         import logging

@@ -71,7 +71,13 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 # -- 1. training steps -------------------------------------------------------------------------
 def _flow_runner(
-    members: int, batch: int, graphs: bool, steps: int, device: str, compiled: bool = False
+    members: int,
+    batch: int,
+    graphs: bool,
+    steps: int,
+    device: str,
+    compiled: bool = False,
+    blocks: int = 15,
 ):
     from resonant_ad.core.maf import MAF
     from resonant_ad.core.training import Adam, EpochRunner
@@ -80,7 +86,7 @@ def _flow_runner(
     singles = []
     for r in range(members):
         torch.manual_seed(r)
-        singles.append(MAF(4))
+        singles.append(MAF(4, blocks=blocks))
     model = MAF.stack(singles).to(dev)
     n = batch * steps
     g = torch.Generator(device="cpu").manual_seed(0)
@@ -177,6 +183,40 @@ def bench_steps(rows: list[dict[str, Any]], scale: Scale) -> dict[str, Any]:
                     flush=True,
                 )
     return {"graph_vs_eager": checks}
+
+
+def flow_step_choice(
+    device: str = "cuda",
+    members: int = 10,
+    batch: int = 256,
+    steps: int = 200,
+    blocks: int = 15,
+    min_gain: float = 1.25,
+) -> dict[str, Any]:
+    """The CATHODE flow's training step as a run would take it (a CUDA graph where there is
+    CUDA) against the fused one (``flow.compiled``), at a run's sizes: ms per step of each,
+    and whether the fused one is at least ``min_gain`` times faster, enough to repay its
+    compilation in a 100-epoch training. A fused step that fails to compile is reported,
+    and not chosen."""
+    graphs = device == "cuda"
+    out: dict[str, Any] = {"device": device, "members": members, "batch": batch}
+    out |= {"steps": steps, "blocks": blocks, "graphs": graphs, "min_gain": min_gain}
+    for name, fused in (("step", False), ("fused", True)):
+        try:
+            runner, perms, _ = _flow_runner(members, batch, graphs, steps, device, fused, blocks)
+            _, first = timed(lambda r=runner, p=perms: r.epoch(p))  # capture, compilation
+            _, seconds = timed(lambda r=runner, p=perms: r.epoch(p))
+        except Exception as err:
+            if not fused:
+                raise
+            out["fused_error"] = f"{type(err).__name__}: {err}"[:2000]
+            continue
+        out[f"{name}_first_s"] = first
+        out[f"{name}_ms_per_step"] = 1000 * seconds / steps
+    fused_ms = out.get("fused_ms_per_step")
+    out["gain"] = out["step_ms_per_step"] / fused_ms if fused_ms else None
+    out["compiled"] = bool(fused_ms and out["gain"] >= min_gain)
+    return out
 
 
 # -- 2.-4. paper-scale trainings on the surrogate ------------------------------------------------

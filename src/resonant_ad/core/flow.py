@@ -326,6 +326,7 @@ def fit_members(
             singles.append(build_model(p.architecture, X.shape[1], **model_kwargs(p)))
     model = (MAF.stack(singles) if p.architecture == "maf" else singles[0]).to(dev)
     graphs = training.use_graphs(p.graphs, dev)
+    log.info("step: %s%s", "CUDA graph" if graphs else "eager", " fused" * p.compiled)
     opt = training.Adam(model.parameters(), p.learning_rate, p.weight_decay)
     shuffles = [torch.Generator().manual_seed(f.seed + 1) for f in flows]
 
