@@ -601,3 +601,58 @@ def test_compiled_training_step_equals_the_eager_one():
     np.testing.assert_allclose(
         fused.transform(X[val], m[val]), eager.transform(X[val], m[val]), atol=1e-4, rtol=1e-4
     )
+
+
+def test_stacked_rqs_is_its_members():
+    """StackedRQS holds nflows RQ-spline flows as members: the same log-probabilities per
+    member, and each member's state loads back into the nflows flow unchanged."""
+    from resonant_ad.core.rqs import NflowsRQS, StackedRQS
+
+    singles = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        singles.append(NflowsRQS(5, 1, blocks=3, hidden=16, bins=6, made_blocks=2))
+    stacked = StackedRQS.stack(singles)
+    x, c = 2 * torch.randn(3, 200, 5), torch.randn(3, 200, 1)  # some beyond the tail bound
+    with torch.no_grad():
+        ref = torch.stack([f.log_prob(x[r], c[r]) for r, f in enumerate(singles)])
+        assert torch.allclose(stacked.log_prob(x, c), ref, atol=1e-4, rtol=1e-5)
+    for r, flow in enumerate(singles):
+        state, own = stacked.member_state(r), flow.state_dict()
+        assert state.keys() == own.keys()
+        assert all(torch.equal(state[k], own[k]) for k in own)
+    with pytest.raises(ValueError, match="not residual ones"):
+        StackedRQS.stack([NflowsRQS(5, 1, blocks=1, hidden=8, bins=4, residual_blocks=True)])
+
+
+def test_rqs_flows_trained_together_equal_flows_trained_alone(monkeypatch):
+    """On a GPU the RQ-spline members of an ensemble train as one StackedRQS (here forced on
+    the CPU): each keeps its seed's init, shuffling, epochs and stopping, as trained alone."""
+    from resonant_ad.core import flow as flow_module
+
+    rng = np.random.default_rng(12)
+    m = rng.uniform(-1, 1, 2400)
+    X = np.column_stack([rng.normal(m, 1.0), rng.gamma(2.0, 1.0 + 0.3 * m), rng.normal(0, 1, 2400)])
+    kw = {"architecture": "rqs", "blocks": 2, "hidden": 16, "bins": 6, "made_blocks": 2}
+    kw |= {"epochs": 10, "patience": 1, "n_best_epochs": 2, "batch_size": 100, "progress": False}
+    kw["learning_rate"] = 1e-2
+    args = (X[:1800], m[:1800], X[1800:], m[1800:])
+    seeds = (1, 2, 3)
+    alone = [ConditionalFlow(**kw, seed=s).fit(*args) for s in seeds]
+    calls = []
+    real = flow_module.StackedRQS.stack
+    monkeypatch.setattr(flow_module, "STACK_DEVICES", ("cuda", "cpu"))
+    monkeypatch.setattr(
+        flow_module.StackedRQS, "stack", lambda flows: calls.append(len(flows)) or real(flows)
+    )
+    together = flow_module.fit_members([ConditionalFlow(**kw, seed=s) for s in seeds], *args)
+    assert calls == [3]
+    lengths = set()
+    for a, t in zip(alone, together, strict=True):
+        assert a.best_epochs_ == t.best_epochs_
+        lengths.add(len(a.history_))
+        np.testing.assert_allclose(t.history_["val_nll"], a.history_["val_nll"], rtol=1e-5)
+        np.testing.assert_allclose(
+            t.transform(X[1800:], m[1800:]), a.transform(X[1800:], m[1800:]), atol=1e-4
+        )
+    assert len(lengths) > 1  # each member stopped early on its own

@@ -138,6 +138,15 @@ def test_the_probe_sees_a_host_sync(probed_epochs):
     assert probed_epochs[0].ops["_local_scalar_dense"] == 2
 
 
+def _stack_on_cpu(model: str, monkeypatch) -> None:
+    """For a "stacked" model: RQ-spline members train as one StackedRQS on the CPU too (on a
+    GPU they do; on a CPU one after the other)."""
+    if "stacked" in model:
+        from resonant_ad.core import flow
+
+        monkeypatch.setattr(flow, "STACK_DEVICES", ("cuda", "cpu"))
+
+
 def _fit(model: str, n_train: int, epochs: int, graphs: bool = False) -> list:
     """Fit the flows or classifiers of ``model`` ("maf, 3 members", "rqs", "classifier, 2
     members") on ``n_train`` small training events and 200 validation events."""
@@ -173,14 +182,16 @@ def _fit(model: str, n_train: int, epochs: int, graphs: bool = False) -> list:
         "maf, 1 member",
         "rqs",
         "rqs, 1 member, 6 MADE blocks",
+        "rqs, 3 members stacked",
         "classifier, 2 members",
     ],
 )
-def test_training_epochs_never_wait_for_the_host(model, probed_epochs):
+def test_training_epochs_never_wait_for_the_host(model, probed_epochs, monkeypatch):
     """Item 1 of the GPU work: the epochs of the flows (MAF members, the graph-safe RQ spline)
     and the NN classifiers run no op that syncs host and device (forward, backward, Adam);
     the losses are read once per epoch, outside the loop. On the CPU this is the part of
     "capturable as a CUDA graph" that can be checked without a GPU."""
+    _stack_on_cpu(model, monkeypatch)
     _fit(model, n_train=400, epochs=2)
     assert len(probed_epochs) == 2
     for probe in probed_epochs:
@@ -212,15 +223,25 @@ def test_adam_is_torch_fused_adam_bit_for_bit():
 
 
 @pytest.mark.parametrize(
-    "model", ["maf, 2 members", "rqs", "rqs, 1 member, 6 MADE blocks", "classifier, 2 members"]
+    "model",
+    [
+        "maf, 2 members",
+        "rqs",
+        "rqs, 1 member, 6 MADE blocks",
+        "rqs, 2 members stacked",
+        "classifier, 2 members",
+    ],
 )
-def test_graph_replayed_training_is_eager_training_bit_for_bit(model, fake_cuda_graphs):
+def test_graph_replayed_training_is_eager_training_bit_for_bit(
+    model, fake_cuda_graphs, monkeypatch
+):
     """Item 2 of the GPU work, the part a CPU can check: the capture logic of
     :class:`EpochRunner` (warm-up steps undone, one graph per batch size, the index copied
     into the static buffer before each replay, no tensor of the step replaced after capture)
     gives exactly eager training: the same losses, selected epochs and models, bit for bit.
     The graphs are CPU stand-ins that rerun the captured step (:class:`_FakeGraph`); the real
     capture needs CUDA."""
+    _stack_on_cpu(model, monkeypatch)
     eager = _fit(model, n_train=450, epochs=3)
     assert fake_cuda_graphs == []
     replayed = _fit(model, n_train=450, epochs=3, graphs=True)
@@ -290,7 +311,9 @@ def _same(a, b):
             assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-@pytest.mark.parametrize(("architecture", "seeds"), [("maf", (1, 2, 3)), ("rqs", (4, 5))])
+@pytest.mark.parametrize(
+    ("architecture", "seeds"), [("maf", (1, 2, 3)), ("rqs", (4, 5)), ("rqs stacked", (4, 5))]
+)
 def test_killed_training_resumes_from_its_checkpoint_to_the_same_numbers(
     architecture, seeds, tmp_path, monkeypatch, caplog
 ):
@@ -298,18 +321,21 @@ def test_killed_training_resumes_from_its_checkpoint_to_the_same_numbers(
     moments, shuffling and epoch selection restored) and ends where an uninterrupted one
     does: the same selected epochs, losses and states, bit for bit; then the file is gone."""
     monkeypatch.setenv("RESONANT_AD_CHECKPOINT_S", "0")  # a checkpoint after every epoch
+    _stack_on_cpu(architecture, monkeypatch)
+    stacked = architecture != "rqs"  # one model for all members
+    architecture = architecture.split()[0]
     path = tmp_path / "flow.resume.pt"
     uninterrupted = _fit_killable(architecture, seeds)
-    # maf: one model for 3 members, killed in its 4th epoch; rqs: one flow after the other,
-    # the second killed in its 2nd epoch (its first flow's file is already gone then)
-    kill_at = 4 if architecture == "maf" else 7 + 2
+    # stacked: one model for all members, killed in its 4th epoch; rqs on a CPU: one flow
+    # after the other, the second killed in its 2nd epoch (the first's file is gone then)
+    kill_at = 4 if stacked else 7 + 2
     with pytest.raises(Killed):
         _fit_killable(architecture, seeds, path, kill_at=kill_at, monkeypatch=monkeypatch)
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == (["flow.resume.pt"] if architecture == "maf" else ["flow.resume.pt.1"])
+    assert files == (["flow.resume.pt"] if stacked else ["flow.resume.pt.1"])
     with caplog.at_level("INFO", logger="resonant_ad.core.training"):
         resumed = _fit_killable(architecture, seeds, path)
-    done = 3 if architecture == "maf" else 1
+    done = 3 if stacked else 1
     assert f"after epoch {done}" in caplog.text
     _same(uninterrupted, resumed)
     assert not list(tmp_path.iterdir())  # the checkpoint removed once the training ended

@@ -105,7 +105,7 @@ rule ditau_train_flow:
         ENV
     threads: resource(config, "ditau_train_flow", "threads")
     resources:
-        # the flows of an ensemble train one after the other: runtime × flow_ensemble
+        # on a CPU the flows of an ensemble train one after the other: runtime × flow_ensemble
         **rule_resources(
             config,
             "ditau_train_flow",

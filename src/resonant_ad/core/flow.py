@@ -29,7 +29,7 @@ from resonant_ad.core.device import chunk_events, chunks, select_device
 from resonant_ad.core.estimator import BestEpochs, Estimator, check_members
 from resonant_ad.core.maf import MAF
 from resonant_ad.core.preprocessing import LogitScaler
-from resonant_ad.core.rqs import NflowsRQS, warn_beyond_tail_bound
+from resonant_ad.core.rqs import STACK_DEVICES, NflowsRQS, StackedRQS, warn_beyond_tail_bound
 
 log = logging.getLogger(__name__)
 
@@ -271,12 +271,12 @@ def fit_members(
     """Fit ``flows`` (same hyperparameters, own seeds) on the same data, as one model.
 
     The preprocessing is fitted once on (X, m); the flows train together as the members of
-    one :class:`~resonant_ad.core.maf.MAF` (:mod:`~resonant_ad.core.training`: batched products,
-    no host sync
-    inside an epoch, CUDA-graph steps where available). Each member keeps exactly its own
+    one :class:`~resonant_ad.core.maf.MAF` or, on a GPU, :class:`~.rqs.StackedRQS` (batched
+    products, no host sync inside an epoch, CUDA-graph steps where available; RQ splines on a
+    CPU train one after the other, :data:`~.rqs.STACK_DEVICES`). Each member keeps its own
     seed's initialization and shuffling, its own batch-norm statistics, validation losses,
     best epochs and early stopping: the result is that of fitting each flow alone, up to
-    floating-point rounding. The nflows RQS trains one flow at a time. With ``checkpoint``
+    floating-point rounding. With ``checkpoint``
     the training's state is kept in that file while it runs, and a training killed midway
     resumes from it (:class:`~resonant_ad.core.training.Checkpoint`).
     """
@@ -285,7 +285,8 @@ def fit_members(
     flows = list(flows)
     check_members(flows)
     p = flows[0]
-    if p.architecture != "maf" and len(flows) > 1:
+    rqs_stack = not p.residual_blocks and select_device(p.device).type in STACK_DEVICES
+    if p.architecture != "maf" and len(flows) > 1 and not rqs_stack:
         names = [f"{checkpoint}.{k}" if checkpoint else None for k in range(len(flows))]
         return [f.fit(X, m, X_val, m_val, name) for f, name in zip(flows, names, strict=True)]
     X, X_val = np.asarray(X, dtype=np.float64), np.asarray(X_val, dtype=np.float64)
@@ -324,13 +325,14 @@ def fit_members(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(f.seed)
             singles.append(build_model(p.architecture, X.shape[1], **model_kwargs(p)))
-    model = (MAF.stack(singles) if p.architecture == "maf" else singles[0]).to(dev)
+    stack = MAF.stack if p.architecture == "maf" else StackedRQS.stack
+    model = (stack(singles) if p.architecture == "maf" or members > 1 else singles[0]).to(dev)
     graphs = training.use_graphs(p.graphs, dev)
     log.info("step: %s%s", "CUDA graph" if graphs else "eager", " fused" * p.compiled)
     opt = training.Adam(model.parameters(), p.learning_rate, p.weight_decay)
     shuffles = [torch.Generator().manual_seed(f.seed + 1) for f in flows]
 
-    if p.architecture == "maf":
+    if p.architecture == "maf" or members > 1:
 
         def loss_fn(idx: torch.Tensor) -> torch.Tensor:
             return -model.log_prob(x[idx], c[idx]).mean(1)
