@@ -101,7 +101,7 @@ def test_run_script_smoke_runs_the_claim_in_two_passes_and_packs_it(tmp_path):
         text = tar.extractfile(flow_log).read().decode()
     assert ("step: eager fused" in text) == choice["compiled"]
     bench = pd.read_csv(out / "bench" / "gpu_bench.csv")
-    assert set(bench["part"]) == {"steps"}
+    assert set(bench["part"]) == {"steps", "ditau_rqs"}
 
 
 def test_wheel_set_is_checked_against_each_wheels_own_requirements(tmp_path):

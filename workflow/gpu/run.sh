@@ -15,8 +15,9 @@
 #          ≥ 1.25× faster and compiles (STEP=graph or STEP=compiled decides without asking).
 #          A later call keeps the first call's choice (benchmarks/step_choice.json), so
 #          that a resumed training goes on with the step it began with.
-#   bench  python -m resonant_ad.bench gpu --parts $BENCH_PARTS (default steps) under
-#          `timeout $BENCH_S` (default 240): the training step eager, CUDA graph, compiled.
+#   bench  python -m resonant_ad.bench gpu --parts $BENCH_PARTS under `timeout $BENCH_S`
+#          (default 240): the training step eager, CUDA graph, compiled (steps); an epoch of
+#          the di-tau paper's flow alone and as an ensemble of 3 (ditau_rqs).
 #   all    claim, then bench.
 # Whatever finished comes back in $OUT (the device tool's folder; default results/gpu-run):
 #   log.txt        everything printed, with the wall time of each pass
@@ -37,7 +38,7 @@ OUT=${OUT:-results/gpu-run}
 WHEELS=${WHEELS:-.whl}
 CLAIM_S=${CLAIM_S:-540}
 BENCH_S=${BENCH_S:-240}
-BENCH_PARTS=${BENCH_PARTS:-steps}
+BENCH_PARTS=${BENCH_PARTS:-steps,ditau_rqs}
 SMOKE=${SMOKE:-0}
 STEP=${STEP:-auto}
 STEP_S=${STEP_S:-150}
