@@ -374,3 +374,51 @@ def test_resumed_graph_training_restores_adam_after_the_capture(
     resumed = _fit_killable("maf", (1, 2), path, graphs="on")
     assert sum(g.replays for g in fake_cuda_graphs) > 0
     _same(uninterrupted, resumed)
+
+
+def test_killed_classifier_training_resumes_to_the_same_numbers(tmp_path, monkeypatch, caplog):
+    """The NN classifiers of a job (here two groups of different data sizes, each its own
+    file) resume too: killed in the second group's 2nd epoch, the rerun keeps the first
+    group's result from scratch and the second's from its checkpoint, and every history
+    (float32 losses) and kept state is an uninterrupted run's, bit for bit."""
+    from resonant_ad.core.classifier import NeuralClassifierEnsemble, TrainingData, fit_members
+
+    monkeypatch.setenv("RESONANT_AD_CHECKPOINT_S", "0")
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(700, 4)), (rng.uniform(size=700) < 0.4).astype(float)
+    data = [
+        TrainingData(X[:500], y[:500], X[500:], y[500:], np.ones(500), None),
+        TrainingData(X[:400], y[:400], X[400:], y[400:], None, None),
+    ]
+
+    def fit(path=None):
+        kw = {"hidden_layers": [8], "epochs": 5, "n_best_epochs": 2, "batch_size": 64}
+        clfs = [NeuralClassifierEnsemble(**kw, seed=s) for s in (1, 2)]
+        return fit_members(clfs, data, path)
+
+    uninterrupted = fit()
+    path = tmp_path / "history.resume.pt"
+    calls = Counter()
+    real = EpochRunner.epoch
+
+    def dying(self, perms):
+        calls["epoch"] += 1
+        if calls["epoch"] == 7:
+            raise Killed
+        return real(self, perms)
+
+    monkeypatch.setattr(EpochRunner, "epoch", dying)
+    with pytest.raises(Killed):
+        fit(path)
+    monkeypatch.setattr(EpochRunner, "epoch", real)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.resume.pt.1"]
+    with caplog.at_level("INFO", logger="resonant_ad.core.training"):
+        resumed = fit(path)
+    assert "history.resume.pt.1 after epoch 1" in caplog.text
+    for a, b in zip(uninterrupted, resumed, strict=True):
+        pd.testing.assert_frame_equal(a.history_, b.history_, check_exact=True)
+        assert a.history_["train_loss"].dtype == np.float32
+        assert list(a.best_epochs_) == list(b.best_epochs_)
+        for sa, sb in zip(a.states_, b.states_, strict=True):
+            assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not list(tmp_path.iterdir())

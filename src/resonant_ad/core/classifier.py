@@ -8,6 +8,7 @@ balanced class weights): one estimator, configured by its hyperparameters.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -258,7 +259,9 @@ class MemberMLP(nn.Module):
 
 
 def fit_members(
-    classifiers: Sequence[NeuralClassifierEnsemble], data: Sequence[TrainingData]
+    classifiers: Sequence[NeuralClassifierEnsemble],
+    data: Sequence[TrainingData],
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> list[NeuralClassifierEnsemble]:
     """Fit ``classifiers`` (same hyperparameters, own seeds), each on its ``data``, together.
 
@@ -266,7 +269,9 @@ def fit_members(
     of one :class:`MemberMLP` (resonant_ad.core.training: no host sync inside an epoch, CUDA-graph
     steps where available); each keeps exactly its own seed's initialization, shuffling,
     standardization and best epochs, so the result is that of fitting each alone, up to
-    floating-point rounding. Differently sized sets train in separate groups.
+    floating-point rounding. Differently sized sets train in separate groups. With
+    ``checkpoint`` (a file name; the groups add ``.1``, ``.2``, …) a training killed midway
+    resumes from its last saved epoch (:class:`~resonant_ad.core.training.Checkpoint`).
     """
     classifiers, data = list(classifiers), list(data)
     check_members(classifiers)
@@ -275,14 +280,26 @@ def fit_members(
         check_xy(np.asarray(d.X), np.asarray(d.y), "training set")
         check_xy(np.asarray(d.X_val), np.asarray(d.y_val), "validation set")
         groups.setdefault((len(d.X), len(d.X_val)), []).append(i)
-    for idx in groups.values():
-        _fit_group([classifiers[i] for i in idx], [data[i] for i in idx])
+    for g, idx in enumerate(groups.values()):
+        path = f"{checkpoint}{f'.{g}' if g else ''}" if checkpoint else None
+        _fit_group([classifiers[i] for i in idx], [data[i] for i in idx], path)
     return classifiers
 
 
-def _fit_group(classifiers: list[NeuralClassifierEnsemble], data: list[TrainingData]) -> None:
+def _fit_group(
+    classifiers: list[NeuralClassifierEnsemble],
+    data: list[TrainingData],
+    checkpoint: str | None = None,
+) -> None:
     """:func:`fit_members` for classifiers with equally sized data sets."""
-    from resonant_ad.core.training import Adam, EpochRunner, permutations, use_graphs
+    from resonant_ad.core.training import (
+        Adam,
+        Checkpoint,
+        EpochRunner,
+        fingerprint,
+        permutations,
+        use_graphs,
+    )
 
     lead = classifiers[0]
     dev = select_device(lead.device)
@@ -335,14 +352,26 @@ def _fit_group(classifiers: list[NeuralClassifierEnsemble], data: list[TrainingD
 
     n = xt.shape[1]
     runner = EpochRunner(model, loss_fn, opt, n, lead.batch_size, members, dev, graphs)
-    runner.prepare()
     best = [BestEpochs(clf.n_best_epochs) for clf in classifiers]
-    for epoch in range(lead.epochs):
+    settings = {k: v for k, v in lead.get_params().items() if k not in lead.MEMBER_KEYS}
+    arrays = [
+        a if a is None else np.asarray(a)
+        for d in data
+        for a in (d.X, d.y, d.X_val, d.y_val, d.w, d.w_val)
+    ]
+    seeds = [clf.seed for clf in classifiers]
+    key = fingerprint(settings, seeds, str(dev), torch.__version__, *arrays)
+    saved = Checkpoint(checkpoint, key) if checkpoint else None
+    done = saved.restore(model, opt, shuffles, best) if saved else 0
+    runner.prepare()
+    for epoch in range(done, lead.epochs):
         total = runner.epoch(permutations(shuffles, n, dev))
         val = val_loss()
         train, val = (total / n).cpu().numpy(), val.cpu().numpy()  # one sync per epoch
         for r, sel in enumerate(best):
             sel.update(epoch, train[r], val[r], model.member_state(r))
+        if saved:
+            saved.save(epoch + 1, model, opt, shuffles, best)
         log.info(
             "epoch %3d/%d  train loss %s  val loss %s",
             epoch + 1,
@@ -363,3 +392,5 @@ def _fit_group(classifiers: list[NeuralClassifierEnsemble], data: list[TrainingD
             }
         )
         log.info("seed %d: ensemble of epochs %s", clf.seed, (clf.best_epochs_ + 1).tolist())
+    if saved:
+        saved.remove()

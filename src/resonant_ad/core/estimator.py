@@ -140,18 +140,22 @@ class BestEpochs:
             self._since_best += 1
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything recorded so far, for a checkpoint (:class:`~.training.Checkpoint`)."""
+        """Everything recorded so far, for a checkpoint (:class:`~.training.Checkpoint`): plain
+        floats, and whether the losses were float32 (the NN classifiers') to give them back."""
+        losses = [*self.train, *self.val]
         return {
-            "train": list(self.train),
-            "val": list(self.val),
-            "kept": [list(k) for k in self._kept],
+            "train": [float(v) for v in self.train],
+            "val": [float(v) for v in self.val],
+            "float32": any(isinstance(v, np.float32) for v in losses),
+            "kept": [[float(r), int(e), s] for r, e, s in self._kept],
             "best": float(self._best),
             "since_best": int(self._since_best),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a :meth:`state_dict` (the same ``n_best`` and ``patience``)."""
-        self.train, self.val = list(state["train"]), list(state["val"])
+        cast = np.float32 if state["float32"] else float
+        self.train, self.val = [cast(v) for v in state["train"]], [cast(v) for v in state["val"]]
         self._kept = [tuple(k) for k in state["kept"]]  # type: ignore[misc]
         self._best, self._since_best = float(state["best"]), int(state["since_best"])
 

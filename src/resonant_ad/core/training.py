@@ -247,11 +247,19 @@ class EpochRunner:
 CHECKPOINT_S = 60.0
 
 
+def checkpoint_path(output: str | os.PathLike[str]) -> Path:
+    """Where a training job keeps its :class:`Checkpoint` while it runs: beside one of its
+    outputs (``model.pt`` → ``model.resume.pt``), where the job's rerun finds it."""
+    return Path(output).with_name(Path(output).stem + ".resume.pt")
+
+
 def fingerprint(*parts: Any) -> str:
     """A digest of a training's inputs: arrays by dtype, shape and bytes, the rest by repr."""
     h = hashlib.blake2b(digest_size=16)
     for part in parts:
         if isinstance(part, np.ndarray):
+            if part.dtype.hasobject:
+                raise TypeError("fingerprint: an array of Python objects has no stable bytes")
             h.update(repr((part.dtype.str, part.shape)).encode())
             h.update(np.ascontiguousarray(part).data)
         else:

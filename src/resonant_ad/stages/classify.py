@@ -26,6 +26,7 @@ from resonant_ad.core.classifier import NeuralClassifierEnsemble, TrainingData, 
 from resonant_ad.core.hgb import HGBEnsemble
 from resonant_ad.core.io import read_parquet, write_csv, write_json, write_parquet
 from resonant_ad.core.seeding import derive_seed, rng
+from resonant_ad.core.training import checkpoint_path
 from resonant_ad.stages.flows import feature_columns
 from resonant_ad.stages.folds import fold_frames, out_of_fold_scores
 from resonant_ad.stages.methods import TEST_PARTS, Method, method
@@ -287,7 +288,8 @@ def train_and_score_runs(
         for f, d in [(-1, data), *enumerate(fold_data)]
     ]
     if classifier_cfg["type"] == "nn":
-        fit_members([c for c, _ in trainings], [d for _, d in trainings])
+        resume = checkpoint_path(outputs[0]["history"])  # beside the first run's history
+        fit_members([c for c, _ in trainings], [d for _, d in trainings], resume)
     else:
         for clf, d in trainings:
             clf.fit(d.X, d.y, d.X_val, d.y_val, d.w, d.w_val)

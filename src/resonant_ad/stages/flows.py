@@ -12,9 +12,7 @@ the mass, ``label`` and bookkeeping columns (:data:`NON_FEATURES`).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +22,7 @@ from resonant_ad.core.flow import ConditionalFlow, estimator_params, fit_members
 from resonant_ad.core.io import read_parquet, write_csv, write_json, write_parquet
 from resonant_ad.core.kde import MassKDE
 from resonant_ad.core.seeding import derive_seed, rng
+from resonant_ad.core.training import checkpoint_path
 from resonant_ad.stats.density_ratio import DensityRatio, top_k_by_weight
 
 log = logging.getLogger(__name__)
@@ -94,7 +93,7 @@ def train_flows(
         train[mass].to_numpy(),
         val[cols].to_numpy(),
         val[mass].to_numpy(),
-        checkpoint=checkpoint_path(outputs[0]["model"]),
+        checkpoint=checkpoint_path(outputs[0]["model"]),  # beside the first run's model
     )
     histories = [f.history_ for f in flows]
     if mixture:
@@ -104,12 +103,6 @@ def train_flows(
         flow.save(out["model"])
         write_csv(history, out["history"])
         plot_loss(history, out["figures"])
-
-
-def checkpoint_path(model: str | os.PathLike[str]) -> Path:
-    """Where a flow job keeps its training's state while it runs, beside its (first) model:
-    a job killed midway resumes from there (:class:`~resonant_ad.core.training.Checkpoint`)."""
-    return Path(model).with_name(Path(model).stem + ".resume.pt")
 
 
 def plot_loss(history: pd.DataFrame, outputs: Sequence[str]) -> None:
