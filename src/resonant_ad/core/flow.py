@@ -276,9 +276,8 @@ def fit_members(
     CPU train one after the other, :data:`~.rqs.STACK_DEVICES`). Each member keeps its own
     seed's initialization and shuffling, its own batch-norm statistics, validation losses,
     best epochs and early stopping: the result is that of fitting each flow alone, up to
-    floating-point rounding. With ``checkpoint``
-    the training's state is kept in that file while it runs, and a training killed midway
-    resumes from it (:class:`~resonant_ad.core.training.Checkpoint`).
+    floating-point rounding. With ``checkpoint`` the training's state is kept in that file
+    while it runs, and a training killed midway resumes from it (:class:`~.training.Checkpoint`).
     """
     from resonant_ad.core import training
 
