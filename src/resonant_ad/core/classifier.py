@@ -296,7 +296,6 @@ def _fit_group(
         Adam,
         Checkpoint,
         EpochRunner,
-        fingerprint,
         permutations,
         use_graphs,
     )
@@ -353,15 +352,9 @@ def _fit_group(
     n = xt.shape[1]
     runner = EpochRunner(model, loss_fn, opt, n, lead.batch_size, members, dev, graphs)
     best = [BestEpochs(clf.n_best_epochs) for clf in classifiers]
-    settings = {k: v for k, v in lead.get_params().items() if k not in lead.MEMBER_KEYS}
-    arrays = [
-        a if a is None else np.asarray(a)
-        for d in data
-        for a in (d.X, d.y, d.X_val, d.y_val, d.w, d.w_val)
-    ]
-    seeds = [clf.seed for clf in classifiers]
-    key = fingerprint(settings, seeds, str(dev), torch.__version__, *arrays)
-    saved = Checkpoint(checkpoint, key) if checkpoint else None
+    parts = (a for d in data for a in (d.X, d.y, d.X_val, d.y_val, d.w, d.w_val))
+    arrays = [a if a is None else np.asarray(a) for a in parts]
+    saved = Checkpoint.of(checkpoint, classifiers, dev, *arrays)
     done = saved.restore(model, opt, shuffles, best) if saved else 0
     runner.prepare()
     for epoch in range(done, lead.epochs):

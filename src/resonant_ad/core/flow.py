@@ -360,10 +360,7 @@ def fit_members(
         model, loss_fn, opt, len(x), p.batch_size, members, dev, graphs, 2, p.compiled
     )
     best = [BestEpochs(p.n_best_epochs, p.patience) for _ in flows]
-    settings = {k: v for k, v in p.get_params().items() if k not in flows[0].MEMBER_KEYS}
-    seeds = [f.seed for f in flows]
-    key = training.fingerprint(settings, seeds, str(dev), torch.__version__, X, m, X_val, m_val)
-    saved = training.Checkpoint(checkpoint, key) if checkpoint else None
+    saved = training.Checkpoint.of(checkpoint, flows, dev, X, m, X_val, m_val)
     done = saved.restore(model, opt, shuffles, best) if saved else 0
     runner.prepare()
     epochs = range(done, p.epochs if not all(sel.stopped for sel in best) else done)

@@ -286,6 +286,24 @@ class Checkpoint:
         self.interval_s = float(interval_s)
         self._last = time.monotonic()
 
+    @classmethod
+    def of(
+        cls,
+        path: str | os.PathLike[str] | None,
+        estimators: Sequence[Any],
+        device: torch.device,
+        *data: Any,
+    ) -> Checkpoint | None:
+        """The checkpoint at ``path`` (None without one) of training ``estimators`` together
+        on ``data``: keyed by their shared hyperparameters, their seeds, the device, torch's
+        version and the data (arrays; None where a part is absent)."""
+        if not path:
+            return None
+        lead = estimators[0]
+        shared = {k: v for k, v in lead.get_params().items() if k not in lead.MEMBER_KEYS}
+        seeds = [e.seed for e in estimators]
+        return cls(path, fingerprint(shared, seeds, str(device), torch.__version__, *data))
+
     def restore(
         self,
         model: torch.nn.Module,
