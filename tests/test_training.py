@@ -422,3 +422,13 @@ def test_killed_classifier_training_resumes_to_the_same_numbers(tmp_path, monkey
         for sa, sb in zip(a.states_, b.states_, strict=True):
             assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert not list(tmp_path.iterdir())
+
+
+def test_checkpoint_interval_from_the_environment_is_checked(tmp_path, monkeypatch):
+    from resonant_ad.core.training import Checkpoint
+
+    monkeypatch.setenv("RESONANT_AD_CHECKPOINT_S", "a minute")
+    with pytest.raises(ValueError, match="RESONANT_AD_CHECKPOINT_S='a minute': seconds"):
+        Checkpoint(tmp_path / "x.resume.pt", "key")
+    monkeypatch.setenv("RESONANT_AD_CHECKPOINT_S", "7.5")
+    assert Checkpoint(tmp_path / "x.resume.pt", "key").interval_s == 7.5

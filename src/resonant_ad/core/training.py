@@ -282,7 +282,11 @@ class Checkpoint:
     def __init__(self, path: str | os.PathLike[str], key: str, interval_s: float | None = None):
         self.path, self.key = Path(path), key
         if interval_s is None:
-            interval_s = float(os.environ.get("RESONANT_AD_CHECKPOINT_S", CHECKPOINT_S))
+            raw = os.environ.get("RESONANT_AD_CHECKPOINT_S", str(CHECKPOINT_S))
+            try:
+                interval_s = float(raw)
+            except ValueError:
+                raise ValueError(f"RESONANT_AD_CHECKPOINT_S={raw!r}: seconds expected") from None
         self.interval_s = float(interval_s)
         self._last = time.monotonic()
 
