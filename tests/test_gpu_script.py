@@ -47,7 +47,7 @@ def test_wheels_carry_what_the_run_imports_and_nothing_the_image_holds():
 def _run(workdir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """workflow/gpu/run.sh in ``workdir`` with this interpreter's python3 first on PATH."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    full = dict(os.environ, PATH=path, WHEELS=str(workdir / "no-wheels"), **env)
+    full = dict(os.environ, PATH=path, WHEELS=str(workdir / "no-wheels")) | env
     script = workdir / "workflow/gpu/run.sh"
     return subprocess.run(
         ["bash", str(script), *args], cwd=workdir, capture_output=True, text=True, env=full
@@ -123,3 +123,44 @@ def test_wheel_set_is_checked_against_each_wheels_own_requirements(tmp_path):
     assert wheels.unmet(tmp_path, "3.12", wheels.image_packages()) == [
         "gamma needs not-on-the-image>=1"
     ]
+
+
+def _tiny_wheel(folder: Path, name: str = "tinypkg") -> None:
+    """A valid pure-Python wheel of one module, ``name`` (what pip installs from)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    info = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}/__init__.py": "X = 1\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    digest = {
+        k: base64.urlsafe_b64encode(hashlib.sha256(v.encode()).digest()).rstrip(b"=").decode()
+        for k, v in files.items()
+    }
+    record = [f"{k},sha256={digest[k]},{len(v)}" for k, v in files.items()]
+    files[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,"]) + "\n"
+    folder.mkdir(exist_ok=True)
+    with zipfile.ZipFile(folder / f"{name}-1.0-py3-none-any.whl", "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+
+
+def test_run_script_installs_the_wheels_once_per_machine(tmp_path):
+    """A second call on the same machine (the claim resumed) finds the wheels it carries
+    installed by the first and does not install them again; a changed set is installed."""
+    workdir = copy_workflow(tmp_path / "wf")
+    _tiny_wheel(tmp_path / "wheels")
+    env = {"WHEELS": str(tmp_path / "wheels"), "SITE": str(tmp_path / "site"), "SMOKE": "1"}
+    env["BENCH_S"] = "1"  # the bench is not what this test is about
+    for call in ("first", "second"):
+        _run(workdir, "bench", OUT=str(tmp_path / call), **env)
+    first, second = ((tmp_path / c / "log.txt").read_text() for c in ("first", "second"))
+    assert "installing 1 wheels" in first and (tmp_path / "site/tinypkg/__init__.py").exists()
+    assert "installed in" in second and "installing" not in second
+    _tiny_wheel(tmp_path / "wheels", "otherpkg")  # another set
+    _run(workdir, "bench", OUT=str(tmp_path / "third"), **env)
+    assert "installing 2 wheels" in (tmp_path / "third/log.txt").read_text()

@@ -64,9 +64,15 @@ stamp() { echo "== [$(($(date +%s) - start)) s] $*"; }
 
 if compgen -G "$WHEELS/*.whl" >/dev/null; then
     site=${SITE:-/tmp/resonant-ad-site}
-    stamp "installing $(ls "$WHEELS"/*.whl | wc -l) wheels into $site"
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target "$site" "$WHEELS"/*.whl || exit 1
+    wanted=$(cd "$WHEELS" && sha256sum -- *.whl)
+    if [ "$(cat "$site/.wheels" 2>/dev/null)" = "$wanted" ]; then
+        stamp "the wheels are installed in $site already (an earlier call)"
+    else
+        stamp "installing $(ls "$WHEELS"/*.whl | wc -l) wheels into $site"
+        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+            --target "$site" "$WHEELS"/*.whl || exit 1
+        echo "$wanted" >"$site/.wheels"
+    fi
     export PYTHONPATH=$PWD/src:$site${PYTHONPATH:+:$PYTHONPATH}
     export PATH=$site/bin:$PATH
 else
