@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from resonant_ad.core.device import chunk_events, chunks, select_device
 from resonant_ad.core.estimator import BestEpochs, Estimator, check_members
+from resonant_ad.core.training import checkpoint_part
 
 __all__ = [
     "NeuralClassifierEnsemble",
@@ -281,7 +282,7 @@ def fit_members(
         check_xy(np.asarray(d.X_val), np.asarray(d.y_val), "validation set")
         groups.setdefault((len(d.X), len(d.X_val)), []).append(i)
     for g, idx in enumerate(groups.values()):
-        path = f"{checkpoint}{f'.{g}' if g else ''}" if checkpoint else None
+        path = checkpoint_part(checkpoint, g)
         _fit_group([classifiers[i] for i in idx], [data[i] for i in idx], path)
     return classifiers
 
@@ -292,13 +293,7 @@ def _fit_group(
     checkpoint: str | None = None,
 ) -> None:
     """:func:`fit_members` for classifiers with equally sized data sets."""
-    from resonant_ad.core.training import (
-        Adam,
-        Checkpoint,
-        EpochRunner,
-        permutations,
-        use_graphs,
-    )
+    from resonant_ad.core.training import Adam, Checkpoint, EpochRunner, permutations, use_graphs
 
     lead = classifiers[0]
     dev = select_device(lead.device)

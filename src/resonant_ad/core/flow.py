@@ -286,8 +286,8 @@ def fit_members(
     p = flows[0]
     rqs_stack = not p.residual_blocks and select_device(p.device).type in STACK_DEVICES
     if p.architecture != "maf" and len(flows) > 1 and not rqs_stack:
-        names = [f"{checkpoint}.{k}" if checkpoint else None for k in range(len(flows))]
-        return [f.fit(X, m, X_val, m_val, name) for f, name in zip(flows, names, strict=True)]
+        part = training.checkpoint_part
+        return [f.fit(X, m, X_val, m_val, part(checkpoint, k)) for k, f in enumerate(flows)]
     X, X_val = np.asarray(X, dtype=np.float64), np.asarray(X_val, dtype=np.float64)
     for name, a in (("training", X), ("validation", X_val)):
         if not np.all(np.isfinite(a)):

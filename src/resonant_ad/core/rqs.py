@@ -266,11 +266,10 @@ class StackedRQS(nn.Module):
         made = layers[0].autoregressive_net
         if made.use_residual_blocks:
             raise ValueError("StackedRQS stacks MADEs of feed-forward blocks, not residual ones")
-        d = made.initial_layer.in_features
+        self.features = d = made.initial_layer.in_features
         if any(not torch.equal(t._permutation, torch.arange(d - 1, -1, -1)) for t in layers[1::2]):
             raise ValueError("StackedRQS needs a reverse permutation after every layer")
         self.members, self.n_layers, self.n_blocks = members, len(layers) // 2, len(made.blocks)
-        self.features = made.initial_layer.in_features
         self.bins, self.tail_bound = layers[0].num_bins, float(layers[0].tail_bound)
         self.mult = layers[0]._output_dim_multiplier()
         #: nflows' state-dict key of each stacked parameter's (layer, block) slice
@@ -311,10 +310,10 @@ class StackedRQS(nn.Module):
     def stack(cls, flows: Sequence[NflowsRQS]) -> StackedRQS:
         """One model whose members are ``flows`` (same architecture), in order."""
         out = cls(flows[0], len(flows)).to(next(flows[0].parameters()).device)
+        states = [flow.state_dict() for flow in flows]
         with torch.no_grad():
             for name, keys in out.keys.items():
-                for r, flow in enumerate(flows):
-                    state = flow.state_dict()
+                for r, state in enumerate(states):
                     getattr(out, name)[r].copy_(torch.stack([state[k] for k in keys]))
         return out
 

@@ -253,6 +253,12 @@ def checkpoint_path(output: str | os.PathLike[str]) -> Path:
     return Path(output).with_name(Path(output).stem + ".resume.pt")
 
 
+def checkpoint_part(path: str | os.PathLike[str] | None, k: int) -> str | None:
+    """The checkpoint of the k-th of a job's separate trainings: ``path`` itself for the
+    first, ``path.k`` for the others (None without a path)."""
+    return None if not path else f"{path}.{k}" if k else str(path)
+
+
 def fingerprint(*parts: Any) -> str:
     """A digest of a training's inputs: arrays by dtype, shape and bytes, the rest by repr."""
     h = hashlib.blake2b(digest_size=16)
