@@ -399,6 +399,15 @@ def test_latent_checks_exclude_and_count_events_beyond_the_training_range():
         assert row["corr_x_mjj"] > 0.2 and abs(row["corr_z_mjj"]) < 0.05
 
 
+def test_latent_vs_normal_auc_is_one_half_for_normal_latents_and_sees_a_wider_background():
+    from resonant_ad.stages.checks import latent_vs_normal_auc
+
+    z = np.random.default_rng(9).normal(size=(20_000, 4))
+    assert latent_vs_normal_auc(z, seed=3) == pytest.approx(0.5, abs=0.015)
+    assert latent_vs_normal_auc(z * 1.15, seed=3) > 0.55  # 15% wider in every dimension
+    assert latent_vs_normal_auc(z, seed=3) == latent_vs_normal_auc(z, seed=3)  # seeded
+
+
 @pytest.mark.parametrize("mass", ["mjj", "mvis"])
 def test_real_vs_synthetic_check_sees_the_features_and_the_mass_only(mass):
     from resonant_ad.stages.checks import real_vs_synthetic

@@ -51,6 +51,7 @@ def test_datasets_train_like_studies_and_feed_the_null_run(config):
         "bumphunt_idealized",
         "bumphunt_lacathode",
         "data_scores",
+        "flow_diagnostics",
         "scores_idealized",
         "scores_lacathode",
         "summary_idealized",
@@ -60,6 +61,8 @@ def test_datasets_train_like_studies_and_feed_the_null_run(config):
     assert files["scores_lacathode"].startswith("results/lhco_surrogate_null5/shifted/sr")
     assert files["scores_lacathode"].endswith("nsig0/run0/lacathode/scores_sic.parquet")
     assert files["data_scores"].endswith("nsig0/run0/idealized/scores_data.parquet")
+    assert files["flow_diagnostics"].startswith("results/lhco_surrogate_null5/shifted/sr")
+    assert files["flow_diagnostics"].endswith("nsig0/run0/flow/diagnostics.json")
     with pytest.raises(ValueError, match="lhco_surrogate_null6"):
         null_run_inputs(config, "lhco_surrogate", "shifted", 6)
     assert "results/lhco_surrogate/null/shifted/null.csv" in null_targets(config)
@@ -165,6 +168,10 @@ def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
     assert table["z_local_eps0.2"].notna().sum() + table["z_failed_eps0.2"].sum() == 6
     no_cut = table[table["method"] == "no_cut"]
     assert no_cut["z_local_eps1"].notna().all() and no_cut["z_local_eps0.2"].isna().all()
+    # each dataset's flow: how far its latent SB and SR background are from N(0, 1), per row
+    for col in ("flow_sb_latent_vs_normal_auc", "flow_sr_latent_vs_normal_auc"):
+        assert (table.groupby("data_seed")[col].nunique() == 1).all()
+        assert table[col].between(0.3, 1).all()
     summary = pd.read_csv(workdir / "results/lhco_surrogate/null/original/null_summary.csv")
     assert {"no_cut", "random_cut"} <= set(summary["method"])
     assert "z_failed_eps0.2" in summary.columns

@@ -58,6 +58,11 @@ def test_surrogate_chain_builds_every_split(dijet_run):
     assert 0.4 < diag["real_vs_synthetic_auc"] <= 1.0
     checks = pd.read_csv(run / "flow/latent_checks.csv")
     assert set(checks["region"]) == {"SB", "SR"} and len(checks) == 8
+    # LaCATHODE's task on the true background: SB, and SR (its test and extra parts)
+    assert 0.4 < diag["sb_latent_vs_normal_auc"] < 0.8
+    assert 0.4 < diag["sr_latent_vs_normal_auc"] < 0.8
+    sr_n = checks.loc[checks["region"] == "SR", "n"].iloc[0]
+    assert diag["sr_latent_events"] > sr_n  # the extra SR background is in it
 
 
 def test_every_method_is_trained_scored_and_evaluated(dijet_run):

@@ -115,9 +115,11 @@ for _study, _runs, _windows in files.training_groups(config):
                 samples=patterns.SAMPLES,
                 latent_sb=patterns.fill(patterns.LATENT_PART, part="sb_test"),
                 latent_sr=patterns.fill(patterns.LATENT_PART, part="sr_test"),
+                latent_extra=patterns.fill(patterns.LATENT_PART, part="extra_test"),
             ),
             data_sb=patterns.fill(patterns.SPLIT_PART, part="sb_test", study=_study),
             data_sr=patterns.fill(patterns.SPLIT_PART, part="sr_test", study=_study),
+            data_extra=patterns.fill(patterns.SPLIT_PART, part="extra_test", study=_study),
         output:
             **reported(
                 files.run_files(

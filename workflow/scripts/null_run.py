@@ -17,4 +17,5 @@ script_run(
     snakemake.params.window,
     snakemake.params.bumphunt,
     snakemake.params.seed,
+    files["flow_diagnostics"],
 )

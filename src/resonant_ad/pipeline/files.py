@@ -24,6 +24,7 @@ from resonant_ad.pipeline.patterns import (
     FEATURE_SET_FIGURE,
     FEATURE_SET_FIGURES,
     FIGURE_FORMATS,
+    FLOW_DIAGNOSTICS,
     FLOW_HISTORY,
     FLOW_LOSS,
     FLOW_MODEL,
@@ -416,8 +417,9 @@ def null_run_inputs(
     config: Mapping[str, Any], study: str, feature_set: str, data_seed: int | str
 ) -> dict[str, str]:
     """A null-study dataset's files of run 0: ``scores_<method>``, ``summary_<method>``,
-    ``bumphunt_<method>`` (the bump hunt's results table) and ``data_scores`` (the first
-    method's test-data scores, whose events the controls cut at random).
+    ``bumphunt_<method>`` (the bump hunt's results table), ``data_scores`` (the first
+    method's test-data scores, whose events the controls cut at random) and
+    ``flow_diagnostics`` (its flow's latent checks).
 
     The dataset is the study section ``<study>_null<seed>`` (``config.null_datasets``).
     """
@@ -433,4 +435,6 @@ def null_run_inputs(
         out.setdefault("data_scores", files["data"])  # the controls' events: any method's
     for rec in bumphunt_runs(config, dataset, feature_set, window):  # one run, no signal
         out[f"bumphunt_{rec['method']}"] = rec["results"]
+    ids = {"study": dataset, "feature_set": feature_set, "window": window, "nsig": 0, "run": 0}
+    out["flow_diagnostics"] = FLOW_DIAGNOSTICS.format(**ids)
     return out

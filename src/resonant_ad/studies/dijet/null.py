@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 #: the controls of each dataset: its bump hunt without a cut, and with cuts at random
 CONTROLS = ("no_cut", "random_cut")
 
+#: the dataset's flow diagnostics in its rows (as ``flow_<key>``): how well a classifier
+#: tells its latent SB and SR background from N(0, 1) (stages.checks.latent_vs_normal_auc)
+FLOW_COLUMNS = ("sb_latent_vs_normal_auc", "sr_latent_vs_normal_auc")
+
 
 def _eps(efficiency: float) -> str:
     """The column suffix of a bump-hunt efficiency: 0.1 → ``eps0.1``."""
@@ -135,9 +139,11 @@ def write_null_run(
     window: Sequence[float],
     bumphunt: Mapping[str, object],
     seed: int,
+    flow_diagnostics: str | None = None,
 ) -> None:
     """One dataset of the null study (the ``null_run`` rule): its rows per method and its
-    control rows (:func:`control_rows`) to ``out`` (CSV)."""
+    control rows (:func:`control_rows`) to ``out`` (CSV). With ``flow_diagnostics`` (the
+    dataset's flow's ``diagnostics.json``) every row also carries :data:`FLOW_COLUMNS`."""
     table = pd.concat(
         [
             null_rows(data_seed, feature_set, scores, summaries, bumphunts),
@@ -145,6 +151,9 @@ def write_null_run(
         ],
         ignore_index=True,
     )
+    if flow_diagnostics:
+        diag = read_json(flow_diagnostics)
+        table = table.assign(**{f"flow_{key}": diag[key] for key in FLOW_COLUMNS})
     write_csv(table, out)
     log.info("dataset %d:\n%s", data_seed, table.to_string(index=False))
 
