@@ -91,6 +91,7 @@ def test_run_script_smoke_runs_the_claim_in_two_passes_and_packs_it(tmp_path):
     with tarfile.open(out / "claim-runs.tar.gz") as tar:
         runs = tar.getnames()
     assert f"{sr}/nsig0/run1/flow/history.csv" in runs
+    assert f"{sr}/nsig200/run1/flow/diagnostics.json" in runs  # the latent-vs-N(0, 1) AUCs
     with tarfile.open(out / "claim.tar.gz") as tar:
         choice = json.load(tar.extractfile("benchmarks/step_choice.json"))
     assert choice["step_ms_per_step"] > 0 and choice["members"] == 2

@@ -131,6 +131,7 @@ def test_title_claim_target_plans_the_shifted_paper_scale_study_on_the_gpu(tmp_p
         "train_flow_lhco_surrogate_runs0_9": 2,
         "sample_flow_lhco_surrogate_runs0_9": 2,
         "to_latent_lhco_surrogate_runs0_9": 2,
+        "flow_diagnostics_lhco_surrogate_runs0_9": 2,
         "train_classifier_lhco_surrogate_runs0_9": 6,
         "evaluate": 1,
         "evaluation_figures": 1,

@@ -147,6 +147,7 @@ for _study, _runs, _windows in files.training_groups(config):
             **rule_resources(config, "flow_diagnostics", len(_runs)),
         params:
             seeds=run_seeds(_study, "auc", _runs),
+            signal_region=lambda w: parts.parse_window(w.window),
             feature_set=lambda w, study=_study: config[study]["feature_sets"][w.feature_set],
             runs=list(_runs),
             code=source_hash("stages.checks"),

@@ -29,6 +29,7 @@ script_run(
                 outputs[i]["summary"],
                 [outputs[i]["png"], outputs[i]["pdf"]],
                 snakemake.params.seeds[i],
+                snakemake.params.signal_region,
                 snakemake.params.feature_set,
             ),
         )

@@ -148,12 +148,19 @@ def title_claim_targets(
 ) -> list[str]:
     """LaCATHODE's title claim (`rule title_claim`): one feature set's metric tables and its
     SIC, χ²/ndof and mJJ figures at the nominal window, with every run, injection and method
-    of the config (``config/lhco_title_claim.yaml``: the paper's scale), and nothing else."""
+    of the config (``config/lhco_title_claim.yaml``: the paper's scale), and each run's flow
+    diagnostics (is its latent SR background as close to N(0, 1) as its SB?); nothing else."""
     if study not in config.get("studies", []) or feature_set not in config[study]["feature_sets"]:
         return []
+    cfg = config[study]
     ids = {"study": study, "feature_set": feature_set, "window": nominal_window(config, study)}
     figures = feature_set_figures(study, feature_set, ids["window"]).values()
-    return [METRICS.format(**ids), METRICS_SUMMARY.format(**ids), *figures]
+    diagnostics = [
+        FLOW_DIAGNOSTICS.format(**ids, nsig=nsig, run=run)
+        for nsig in cfg["injections"]
+        for run in range(int(cfg["runs"]))
+    ]
+    return [METRICS.format(**ids), METRICS_SUMMARY.format(**ids), *figures, *diagnostics]
 
 
 def dijet_targets(config: Mapping[str, Any], study: str) -> list[str]:

@@ -103,6 +103,44 @@ def latent_vs_normal_auc(z: np.ndarray, seed: int) -> float:
     return real_vs_synthetic_auc(z, normal, seed)
 
 
+def normal_cut_excess(
+    z_train: np.ndarray,
+    z_sr: np.ndarray,
+    z_sb: np.ndarray,
+    m_sb: np.ndarray,
+    signal_region: Sequence[float],
+    seed: int,
+    efficiency: float = 0.1,
+) -> dict[str, float]:
+    """LaCATHODE's cut learnt on the true SR background alone: what it keeps beside the SR.
+
+    A classifier of ``z_train`` (latent SR background) against N(0, 1) draws is cut to keep
+    ``efficiency`` of ``z_sr`` (other SR background); returned are the fraction of the SB
+    background ``z_sb`` within one SR width of the window that passes, and the SR-over-SB
+    ratio. A flow whose latents are alike in SR and SB gives 1; above 1 is the false excess
+    a LaCATHODE bump hunt finds on background alone (docs/null-study.md).
+    """
+    low, high = (float(v) for v in signal_region)
+    width = high - low
+    near = ((m_sb >= low - width) & (m_sb < low)) | ((m_sb >= high) & (m_sb < high + width))
+    if not near.any():
+        raise ValueError(f"no SB background within one SR width of {low}-{high}")
+    normal = rng(seed, "normal-cut").standard_normal(np.shape(z_train))
+    X = np.vstack([z_train, normal]).astype(np.float64)
+    y = np.r_[np.ones(len(z_train)), np.zeros(len(normal))]
+    clf = HistGradientBoostingClassifier(
+        max_iter=200, early_stopping=True, random_state=seed % 2**31
+    ).fit(X, y)
+    threshold = np.quantile(clf.predict_proba(np.asarray(z_sr, np.float64))[:, 1], 1 - efficiency)
+    kept = float((clf.predict_proba(np.asarray(z_sb, np.float64)[near])[:, 1] > threshold).mean())
+    return {
+        "normal_cut_efficiency": float(efficiency),
+        "normal_cut_sb_near_efficiency": kept,
+        "normal_cut_sb_near_events": int(near.sum()),
+        "normal_cut_sr_over_sb": float(efficiency) / kept if kept > 0 else float("inf"),
+    }
+
+
 def real_vs_synthetic(
     real: pd.DataFrame, synthetic: pd.DataFrame, mass: str, seed: int
 ) -> dict[str, Any]:
@@ -126,20 +164,20 @@ def flow_diagnostics(
     summary_out: str,
     figure_outputs: Sequence[str],
     seed: int,
+    signal_region: Sequence[float],
     feature_set: Mapping[str, Any] | None = None,
 ) -> None:
     """Latent-space checks (SB and SR test background) and real-vs-synthetic SR background.
 
-    ``latent`` and ``data`` map ``sb_test`` and ``sr_test`` (and, where the study has one,
-    ``extra_test``, the extra SR background) to the latent and physical parts; ``feature_set``
-    (its spec from the config) only labels the figure's axes. The summary also gives
-    :func:`latent_vs_normal_auc` of the SB and of the SR background (test and extra parts).
+    ``latent`` and ``data`` map ``sb_test``, ``sr_test`` and ``extra_test`` (the extra SR
+    background) to the latent and physical parts; ``feature_set`` (its spec from the config)
+    only labels the figure's axes. The summary also gives :func:`latent_vs_normal_auc` of the
+    SB and of the SR background (test and extra parts), and :func:`normal_cut_excess`
+    learnt on the extra part, cut on the SR test part, around ``signal_region``.
     """
     flow = ConditionalFlow.load(model)
-    rows, inside_z = [], {}
+    rows, inside_z, inside_m = [], {}, {}
     for part in ("sb_test", "sr_test", "extra_test"):
-        if part not in latent:
-            continue
         x_df, z_df = read_parquet(data[part]), read_parquet(latent[part])
         bkg = (x_df["label"] == 0).to_numpy()
         cols = feature_columns(x_df)
@@ -147,6 +185,7 @@ def flow_diagnostics(
         z = z_df[[f"z{i}" for i in range(len(cols))]].to_numpy()[bkg]
         inside = ~flow.scaler_.out_of_range(x)
         inside_z[part] = z[inside]
+        inside_m[part] = x_df["mjj"].to_numpy()[bkg][inside]
         if part != "extra_test":  # the table keeps the SR data's own test part
             region = "SB" if part == "sb_test" else "SR"
             rows += latent_table(x, z, x_df["mjj"].to_numpy()[bkg], cols, region, inside)
@@ -168,10 +207,18 @@ def flow_diagnostics(
         "sb_max_abs_corr_z_mjj": float(sb["corr_z_mjj"].abs().max()),
         "sb_max_abs_corr_x_mjj": float(sb["corr_x_mjj"].abs().max()),
     }
-    sr_z = np.vstack([z for part, z in inside_z.items() if part != "sb_test"])
+    sr_z = np.vstack([inside_z["sr_test"], inside_z["extra_test"]])
     summary["sb_latent_vs_normal_auc"] = latent_vs_normal_auc(inside_z["sb_test"], seed)
     summary["sr_latent_vs_normal_auc"] = latent_vs_normal_auc(sr_z, seed)
     summary["sr_latent_events"] = len(sr_z)
+    summary |= normal_cut_excess(
+        inside_z["extra_test"],
+        inside_z["sr_test"],
+        inside_z["sb_test"],
+        inside_m["sb_test"],
+        signal_region,
+        seed,
+    )
     write_json(summary, summary_out)
     log.info("flow diagnostics: %s\n%s", summary, table.to_string(index=False))
 

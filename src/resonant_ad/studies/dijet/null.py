@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 CONTROLS = ("no_cut", "random_cut")
 
 #: the dataset's flow diagnostics in its rows (as ``flow_<key>``): how well a classifier
-#: tells its latent SB and SR background from N(0, 1) (stages.checks.latent_vs_normal_auc)
-FLOW_COLUMNS = ("sb_latent_vs_normal_auc", "sr_latent_vs_normal_auc")
+#: tells its latent SB and SR background from N(0, 1) (stages.checks.latent_vs_normal_auc),
+#: and how many more SR than SB background events such a cut keeps (normal_cut_excess)
+FLOW_COLUMNS = ("sb_latent_vs_normal_auc", "sr_latent_vs_normal_auc", "normal_cut_sr_over_sb")
 
 
 def _eps(efficiency: float) -> str:
