@@ -151,7 +151,15 @@ def test_run_bump_hunt_selects_with_the_sr_threshold():
         # an mJJ-independent cut leaves the spectrum smooth and the SR unremarkable
         assert abs(row["z_local"]) < 4
         assert row["sb_p_value"] > 1e-4
+        # the SB beside the SR passes as often as the SR: a neutral cut
+        assert row["sr_over_sb_near"] == pytest.approx(1, abs=0.1)
+        assert row["sb_near_efficiency"] == pytest.approx(row["efficiency"], rel=0.1)
     assert set(hist["efficiency"]) == {0.5, 0.1}
+    # a score that favours the SR's events: 20% more of them pass than beside it, and the
+    # fit sees the excess
+    boost = scores.assign(score=scores["score"] * np.where(scores["sr"], 1.0, 0.98))
+    tilted = run_bump_hunt(boost, WINDOW, params)[0].set_index("efficiency")
+    assert tilted.loc[0.1, "sr_over_sb_near"] > 1.15 and tilted.loc[0.1, "z_local"] > 3
     with pytest.raises(ValueError, match=r"bumphunt\.function"):
         run_bump_hunt(scores, WINDOW, {**params, "function": "dijet7"})
 

@@ -168,13 +168,15 @@ def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
     assert table["z_local_eps0.2"].notna().sum() + table["z_failed_eps0.2"].sum() == 6
     no_cut = table[table["method"] == "no_cut"]
     assert no_cut["z_local_eps1"].notna().all() and no_cut["z_local_eps0.2"].isna().all()
+    assert (no_cut["sr_over_sb_near_eps1"] == 1).all()  # no cut keeps SR and SB alike
+    assert table.loc[table["method"] != "no_cut", "sr_over_sb_near_eps0.2"].gt(0).all()
     # each dataset's flow: how far its latent SB and SR background are from N(0, 1), per row
     for col in ("flow_sb_latent_vs_normal_auc", "flow_sr_latent_vs_normal_auc"):
         assert (table.groupby("data_seed")[col].nunique() == 1).all()
         assert table[col].between(0.3, 1).all()
     summary = pd.read_csv(workdir / "results/lhco_surrogate/null/original/null_summary.csv")
     assert {"no_cut", "random_cut"} <= set(summary["method"])
-    assert "z_failed_eps0.2" in summary.columns
+    assert {"z_failed_eps0.2", "near_ratio_mean_eps0.2"} <= set(summary.columns)
     # the SR data's test background and the extra SR sample are one distribution
     assert methods["auc_sr_vs_extra_background"].between(0.42, 0.58).all()
     ideal = table[table["method"] == "idealized"]["auc_signal"]

@@ -73,6 +73,8 @@ RESULT_COLUMNS = (
     "sb_chi2_ndof",
     "sb_p_value",
     "fit_converged",
+    "sb_near_efficiency",
+    "sr_over_sb_near",
 )
 
 
@@ -147,10 +149,8 @@ def expected_significance(s: float, b: float, sigma_b: float) -> float:
     return float(np.sqrt(2 * (term1 - term2)))
 
 
-def selection_histograms(
-    scores: pd.DataFrame, efficiency: float, edges: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, float, int]:
-    """mJJ counts of all and of truth-signal selected events, the threshold, and n selected.
+def selected(scores: pd.DataFrame, efficiency: float) -> tuple[np.ndarray, float]:
+    """The events a cut keeps, and its threshold.
 
     The threshold keeps ``efficiency`` of the SR events (data: signal included, as in a
     search, where labels are unknown) and is applied to SR and SB alike. Out-of-fold scores
@@ -158,7 +158,6 @@ def selection_histograms(
     per fold, each at the ``efficiency`` of its SR events; the threshold returned is then
     the folds' mean.
     """
-    mjj = scores["mjj"].to_numpy()
     sr = scores["sr"].to_numpy(dtype=bool)
     s = scores["score"].to_numpy()
     folds = scores["fold"].to_numpy() if "fold" in scores.columns else np.zeros(len(s), int)
@@ -168,10 +167,46 @@ def selection_histograms(
         here = folds == f
         thresholds.append(threshold_at_efficiency(s[here & sr], float(efficiency)))
         chosen |= here & select(s, thresholds[-1])
-    threshold = float(np.mean(thresholds))
+    return chosen, float(np.mean(thresholds))
+
+
+def near_sb_efficiency(
+    scores: pd.DataFrame, chosen: np.ndarray, window: Sequence[float]
+) -> tuple[float, float]:
+    """The fraction of SB events within one SR width of ``window`` that the cut ``chosen``
+    keeps, and the SR's over it: 1 where the cut treats the SR like the SB beside it.
+
+    The SB fit assumes the selection efficiency varies smoothly through the SR; a ratio
+    above 1 is an excess the fit cannot absorb, whatever its cause (signal, or a background
+    model that is worse in the SR than in the SB: LaCATHODE's, docs/null-study.md).
+    """
+    low, high = (float(v) for v in window)
+    mjj, sr = scores["mjj"].to_numpy(), scores["sr"].to_numpy(dtype=bool)
+    width = high - low
+    near = ~sr & (((mjj >= low - width) & (mjj < low)) | ((mjj >= high) & (mjj < high + width)))
+    if not near.any() or not sr.any():
+        return float("nan"), float("nan")
+    eff = float(chosen[near].mean())
+    return eff, float(chosen[sr].mean()) / eff if eff > 0 else float("inf")
+
+
+def selection_histograms(
+    scores: pd.DataFrame, efficiency: float, edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """mJJ counts of all and of truth-signal selected events, the threshold, and n selected
+    (the cut of :func:`selected`)."""
+    chosen, threshold = selected(scores, efficiency)
+    return *_histograms(scores, chosen, edges), threshold, int(chosen.sum())
+
+
+def _histograms(
+    scores: pd.DataFrame, chosen: np.ndarray, edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """mJJ counts of the ``chosen`` events, all and truth signal."""
+    mjj = scores["mjj"].to_numpy()
     counts, _ = np.histogram(mjj[chosen], bins=edges)
     signal, _ = np.histogram(mjj[chosen & (scores["label"].to_numpy() == 1)], bins=edges)
-    return counts, signal, threshold, int(chosen.sum())
+    return counts, signal
 
 
 def run_bump_hunt(
@@ -193,8 +228,13 @@ def run_bump_hunt(
     n_folds = int(scores["fold"].nunique()) if "fold" in scores.columns else 0
     rows, bin_rows = [], []
     for eff in sorted((float(e) for e in params["efficiencies"]), reverse=True):
-        counts, signal, threshold, n_sel = selection_histograms(scores, eff, edges)
+        chosen, threshold = selected(scores, eff)
+        counts, signal = _histograms(scores, chosen, edges)
+        n_sel = int(chosen.sum())
         res = bump_hunt(counts, edges, window, params["sqrt_s"], FUNCTIONS[params["function"]])
+        res["sb_near_efficiency"], res["sr_over_sb_near"] = near_sb_efficiency(
+            scores, chosen, window
+        )
         row = {
             "efficiency": eff,
             "threshold": threshold,

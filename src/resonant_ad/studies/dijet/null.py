@@ -87,7 +87,8 @@ def _fit_columns(fits: pd.DataFrame) -> dict[str, float]:
     """A bump-hunt table as null-table columns per efficiency: Z and the SB fit quality of
     the fits that converged (NaN otherwise), and ``z_failed_eps<ε>`` (1 where no converged
     fit: too few SB bins, or MINUIT did not converge), so that failures are counted, not
-    averaged."""
+    averaged; and the cut's ``sr_over_sb_near_eps<ε>`` (the SR's efficiency over the SB's
+    beside it, :func:`~resonant_ad.stats.bumphunt.near_sb_efficiency`; no fit needed)."""
     out: dict[str, float] = {}
     for _, fit in fits.iterrows():
         eps = _eps(fit["efficiency"])
@@ -95,6 +96,7 @@ def _fit_columns(fits: pd.DataFrame) -> dict[str, float]:
         out[f"z_local_{eps}"] = fit["z_local"] if ok else np.nan
         out[f"sb_chi2_ndof_{eps}"] = fit["sb_chi2_ndof"] if ok else np.nan
         out[f"z_failed_{eps}"] = float(not ok)
+        out[f"sr_over_sb_near_{eps}"] = fit.get("sr_over_sb_near", np.nan)
     return out
 
 
@@ -166,9 +168,10 @@ def z_columns(table: pd.DataFrame) -> list[str]:
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Per method: datasets, median, mean and its standard error of the signal AUC; and per
+    """Per method: datasets, median, mean and its standard error of the signal AUC; per
     bump-hunt efficiency the fits, mean, standard error and spread of Z (the last two of a
-    calibrated null: mean 0, spread ≈ 1)."""
+    calibrated null: mean 0, spread ≈ 1), and the mean and standard error of the cut's SR
+    over near-SB efficiency (``near_ratio_mean``, ``near_ratio_sem``: 1 for a neutral cut)."""
     methods = table.groupby("method", sort=False)
     auc = methods["auc_signal"]
     out = pd.DataFrame(
@@ -188,6 +191,9 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         out[f"z_mean_{eps}"] = z.mean()
         out[f"z_sem_{eps}"] = z.sem()
         out[f"z_std_{eps}"] = z.std()
+        ratio = methods[f"sr_over_sb_near_{eps}"] if f"sr_over_sb_near_{eps}" in table else None
+        out[f"near_ratio_mean_{eps}"] = ratio.mean() if ratio is not None else np.nan
+        out[f"near_ratio_sem_{eps}"] = ratio.sem() if ratio is not None else np.nan
     return out
 
 
