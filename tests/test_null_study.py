@@ -85,6 +85,7 @@ def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path)
         fits = {"efficiency": [0.1, 0.01, 0.001], "z_local": [auc * 4, -auc, np.nan]}
         converged = {"fit_converged": [True, name == "idealized", False]}
         fits |= {"sb_chi2_ndof": [1.1, 0.9, np.nan]} | converged
+        fits |= {"sr_over_sb_near": [1.0 + auc / 10, 1.0, 0.8]}  # known without a fit
         pd.DataFrame(fits).to_csv(bumphunts[name])
         n = 400
         table = pd.DataFrame(
@@ -108,6 +109,7 @@ def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path)
     assert np.isnan(rows["z_local_eps0.01"].tolist()[1])
     assert list(rows["z_failed_eps0.01"]) == [0.0, 1.0]
     assert rows["z_local_eps0.001"].isna().all()  # a cut too tight to fit stays NaN
+    assert list(rows["sr_over_sb_near_eps0.001"]) == [0.8, 0.8]  # whether or not it fits
     other = rows.assign(data_seed=8, auc_signal=[0.59, 0.38], **{"z_local_eps0.1": [-1.0, 3.0]})
     summary = summarize(pd.concat([rows, other]))
     assert list(summary.index) == ["idealized", "cathode"]
@@ -117,6 +119,8 @@ def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path)
     assert summary.loc["cathode", "z_std_eps0.1"] == pytest.approx(np.std([2.48, 3.0], ddof=1))
     assert (summary["z_fits_eps0.001"] == 0).all() and (summary["z_fits_eps0.1"] == 2).all()
     assert list(summary["z_failed_eps0.01"]) == [0, 2] and (summary["z_failed_eps0.001"] == 2).all()
+    assert summary.loc["cathode", "near_ratio_mean_eps0.1"] == pytest.approx(1.062)
+    assert summary.loc["cathode", "near_ratio_sem_eps0.1"] == 0
     null_figure(pd.concat([rows, other]), summary, "test", [str(tmp_path / "null.png")])
     assert (tmp_path / "null.png").stat().st_size > 5_000
 

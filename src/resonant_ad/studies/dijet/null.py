@@ -200,21 +200,26 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
 def null_figure(
     table: pd.DataFrame, summary: pd.DataFrame, title: str, outputs: Sequence[str]
 ) -> None:
-    """Per dataset and method without signal: the signal AUC, and the bump hunt's Z at each
-    efficiency; each method's mean ± s.e.m. (from ``summary``, :func:`summarize`) beside its
-    points."""
+    """Per dataset and method without signal: the signal AUC, the bump hunt's Z and the
+    cut's SR over near-SB efficiency (``sr_over_sb_near``) at each efficiency; each method's
+    mean ± s.e.m. (from ``summary``, :func:`summarize`) beside its points."""
     zcols = [c for c in z_columns(table) if table[c].notna().any()]
+    eps_of = {col: col.removeprefix("z_local_") for col in zcols}
+    rcols = [f"sr_over_sb_near_{eps_of[c]}" for c in zcols]
+    rcols = [c for c in rcols if c in table and table[c].notna().any()]
     # the summary's mean and s.e.m. columns of each plotted column
     stats = {"auc_signal": ("mean", "sem")}
-    for col in zcols:
-        eps = col.removeprefix("z_local_")
-        stats[col] = (f"z_mean_{eps}", f"z_sem_{eps}")
-    fig, axes = new_figure(1, 2, figsize=(11, 3.8))
+    stats |= {c: (f"z_mean_{eps_of[c]}", f"z_sem_{eps_of[c]}") for c in zcols}
+    for col in rcols:
+        eps = col.removeprefix("sr_over_sb_near_")
+        stats[col] = (f"near_ratio_mean_{eps}", f"near_ratio_sem_{eps}")
+    fig, axes = new_figure(1, 3, figsize=(16, 3.8))
+    ax_auc, ax_z, ax_r = axes
     markers = ("s", "D", "^", "v", "o")
     for i, name in enumerate(summary.index):
         color = COLORS.get(str(name), "k")
         sel = table["method"] == name
-        for ax, cols in ((axes[0], ["auc_signal"]), (axes[1], zcols)):
+        for ax, cols in ((ax_auc, ["auc_signal"]), (ax_z, zcols), (ax_r, rcols)):
             for k, col in enumerate(cols):
                 values = table.loc[sel, col].dropna().to_numpy()
                 if not values.size:
@@ -226,7 +231,6 @@ def null_figure(
                 if not np.isfinite(mean):
                     continue
                 ax.errorbar(x + 0.1, mean, yerr=sem, fmt=markers[k % 5], color=color, capsize=3)
-    ax_auc, ax_z = axes
     ax_auc.axhline(0.5, color="k", ls=":", lw=1, label="AUC 0.5 (no information)")
     ax_auc.set_ylim(0, 1)
     ax_auc.set_ylabel("signal vs background AUC, no signal injected")
@@ -234,14 +238,16 @@ def null_figure(
     ax_z.axhspan(-1, 1, color="0.9", zorder=0, label="|Z| < 1")
     ax_z.axhline(0, color="k", ls=":", lw=1)
     for k, col in enumerate(zcols):
-        eps = float(col.removeprefix("z_local_eps"))
-        ax_z.plot([], [], markers[k % 5], color="0.3", label=f"ε = {eps:g}")
+        ax_z.plot([], [], markers[k % 5], color="0.3", label=f"ε = {float(eps_of[col][3:]):g}")
     ax_z.set_ylabel("bump-hunt local significance Z, no signal")
     ax_z.legend(loc="upper right", fontsize=8)
+    ax_r.axhline(1, color="k", ls=":", lw=1, label="neutral in mJJ")
+    ax_r.set_ylabel("cut efficiency: SR / SB within one SR width")
+    ax_r.legend(loc="upper right", fontsize=8)
     names = list(summary.index)
     with_auc = [n for n in names if np.isfinite(summary.loc[n, "mean"])]  # not the controls
     ax_auc.set_xlim(-0.5, len(with_auc) - 0.5)
-    for ax, shown in ((ax_auc, with_auc), (ax_z, names)):
+    for ax, shown in ((ax_auc, with_auc), (ax_z, names), (ax_r, names)):
         ticks = [names.index(n) for n in shown]
         ax.set_xticks(ticks, [display_label(n) for n in shown], rotation=15, fontsize=8)
     fig.suptitle(title, fontsize=9)
