@@ -151,17 +151,32 @@ def test_run_bump_hunt_selects_with_the_sr_threshold():
         # an mJJ-independent cut leaves the spectrum smooth and the SR unremarkable
         assert abs(row["z_local"]) < 4
         assert row["sb_p_value"] > 1e-4
-        # the SB beside the SR passes as often as the SR: a neutral cut
-        assert row["sr_over_sb_near"] == pytest.approx(1, abs=0.1)
-        assert row["sb_near_efficiency"] == pytest.approx(row["efficiency"], rel=0.1)
+        # the SB bands beside the SR pass as often as the SR: a neutral cut
+        assert row["sr_over_sb_sides"] == pytest.approx(1, abs=0.1)
+        for side in ("sb_below_efficiency", "sb_above_efficiency"):
+            assert row[side] == pytest.approx(row["efficiency"], rel=0.15)
     assert set(hist["efficiency"]) == {0.5, 0.1}
-    # a score that favours the SR's events: 20% more of them pass than beside it, and the
-    # fit sees the excess
-    boost = scores.assign(score=scores["score"] * np.where(scores["sr"], 1.0, 0.98))
+    # a score that favours the SR's events: ~1.9× more of them pass at 10% than beside it,
+    # and the fit sees the excess
+    boost = scores.assign(score=scores["score"] * np.where(scores["sr"], 1.0, 0.95))
     tilted = run_bump_hunt(boost, WINDOW, params)[0].set_index("efficiency")
-    assert tilted.loc[0.1, "sr_over_sb_near"] > 1.15 and tilted.loc[0.1, "z_local"] > 3
+    assert tilted.loc[0.1, "sr_over_sb_sides"] > 1.5 and tilted.loc[0.1, "z_local"] > 5
     with pytest.raises(ValueError, match=r"bumphunt\.function"):
         run_bump_hunt(scores, WINDOW, {**params, "function": "dijet7"})
+
+
+def test_sides_ratio_is_above_one_only_for_a_local_maximum_of_the_efficiency():
+    """SR over the larger side band: a rising or falling efficiency gives ≤ 1, a peak at the
+    SR > 1; one empty band leaves the other; the bands are one SR width each side."""
+    from resonant_ad.stats.bumphunt import side_bands, sides_ratio
+
+    assert sides_ratio(0.10, 0.07, 0.12) < 1 and sides_ratio(0.10, 0.12, 0.07) < 1
+    assert sides_ratio(0.10, 0.09, 0.08) == pytest.approx(0.10 / 0.09)
+    assert sides_ratio(0.10, np.nan, 0.08) == pytest.approx(1.25)
+    assert np.isnan(sides_ratio(0.10, np.nan, np.nan))
+    below, above = side_bands(np.array([2.85, 2.95, 3.29, 3.5, 3.7, 4.09, 4.2]), (3.3, 3.7))
+    assert below.tolist() == [False, True, True, False, False, False, False]
+    assert above.tolist() == [False, False, False, False, True, True, False]
 
 
 @pytest.mark.parametrize("n_params", [3, 4, 5])

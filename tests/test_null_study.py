@@ -85,7 +85,7 @@ def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path)
         fits = {"efficiency": [0.1, 0.01, 0.001], "z_local": [auc * 4, -auc, np.nan]}
         converged = {"fit_converged": [True, name == "idealized", False]}
         fits |= {"sb_chi2_ndof": [1.1, 0.9, np.nan]} | converged
-        fits |= {"sr_over_sb_near": [1.0 + auc / 10, 1.0, 0.8]}  # known without a fit
+        fits |= {"sr_over_sb_sides": [1.0 + auc / 10, 1.0, 0.8]}  # known without a fit
         pd.DataFrame(fits).to_csv(bumphunts[name])
         n = 400
         table = pd.DataFrame(
@@ -109,7 +109,7 @@ def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path)
     assert np.isnan(rows["z_local_eps0.01"].tolist()[1])
     assert list(rows["z_failed_eps0.01"]) == [0.0, 1.0]
     assert rows["z_local_eps0.001"].isna().all()  # a cut too tight to fit stays NaN
-    assert list(rows["sr_over_sb_near_eps0.001"]) == [0.8, 0.8]  # whether or not it fits
+    assert list(rows["sr_over_sb_sides_eps0.001"]) == [0.8, 0.8]  # whether or not it fits
     other = rows.assign(data_seed=8, auc_signal=[0.59, 0.38], **{"z_local_eps0.1": [-1.0, 3.0]})
     summary = summarize(pd.concat([rows, other]))
     assert list(summary.index) == ["idealized", "cathode"]
@@ -119,8 +119,8 @@ def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path)
     assert summary.loc["cathode", "z_std_eps0.1"] == pytest.approx(np.std([2.48, 3.0], ddof=1))
     assert (summary["z_fits_eps0.001"] == 0).all() and (summary["z_fits_eps0.1"] == 2).all()
     assert list(summary["z_failed_eps0.01"]) == [0, 2] and (summary["z_failed_eps0.001"] == 2).all()
-    assert summary.loc["cathode", "near_ratio_mean_eps0.1"] == pytest.approx(1.062)
-    assert summary.loc["cathode", "near_ratio_sem_eps0.1"] == 0
+    assert summary.loc["cathode", "sides_ratio_mean_eps0.1"] == pytest.approx(1.062)
+    assert summary.loc["cathode", "sides_ratio_sem_eps0.1"] == 0
     null_figure(pd.concat([rows, other]), summary, "test", [str(tmp_path / "null.png")])
     assert (tmp_path / "null.png").stat().st_size > 5_000
 
@@ -172,15 +172,19 @@ def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
     assert table["z_local_eps0.2"].notna().sum() + table["z_failed_eps0.2"].sum() == 6
     no_cut = table[table["method"] == "no_cut"]
     assert no_cut["z_local_eps1"].notna().all() and no_cut["z_local_eps0.2"].isna().all()
-    assert (no_cut["sr_over_sb_near_eps1"] == 1).all()  # no cut keeps SR and SB alike
-    assert table.loc[table["method"] != "no_cut", "sr_over_sb_near_eps0.2"].gt(0).all()
+    assert (no_cut["sr_over_sb_sides_eps1"] == 1).all()  # no cut keeps SR and SB alike
+    assert table.loc[table["method"] != "no_cut", "sr_over_sb_sides_eps0.2"].gt(0).all()
     # each dataset's flow: how far its latent SB and SR background are from N(0, 1), per row
-    for col in ("flow_sb_latent_vs_normal_auc", "flow_sr_latent_vs_normal_auc"):
+    for col, (low, high) in {
+        "flow_sb_latent_vs_normal_auc": (0.3, 1.0),
+        "flow_sr_latent_vs_normal_auc": (0.3, 1.0),
+        "flow_normal_cut_sr_over_sb_sides": (0.3, 3.0),  # an efficiency ratio, ~1
+    }.items():
         assert (table.groupby("data_seed")[col].nunique() == 1).all()
-        assert table[col].between(0.3, 1).all()
+        assert table[col].between(low, high).all(), col
     summary = pd.read_csv(workdir / "results/lhco_surrogate/null/original/null_summary.csv")
     assert {"no_cut", "random_cut"} <= set(summary["method"])
-    assert {"z_failed_eps0.2", "near_ratio_mean_eps0.2"} <= set(summary.columns)
+    assert {"z_failed_eps0.2", "sides_ratio_mean_eps0.2"} <= set(summary.columns)
     # the SR data's test background and the extra SR sample are one distribution
     assert methods["auc_sr_vs_extra_background"].between(0.42, 0.58).all()
     ideal = table[table["method"] == "idealized"]["auc_signal"]

@@ -113,13 +113,15 @@ for _study, _runs, _windows in files.training_groups(config):
                 _study,
                 _runs,
                 samples=patterns.SAMPLES,
-                latent_sb=patterns.fill(patterns.LATENT_PART, part="sb_test"),
-                latent_sr=patterns.fill(patterns.LATENT_PART, part="sr_test"),
-                latent_extra=patterns.fill(patterns.LATENT_PART, part="extra_test"),
+                **{
+                    f"latent_{p}": patterns.fill(patterns.LATENT_PART, part=p)
+                    for p in parts.FLOW_CHECK_PARTS
+                },
             ),
-            data_sb=patterns.fill(patterns.SPLIT_PART, part="sb_test", study=_study),
-            data_sr=patterns.fill(patterns.SPLIT_PART, part="sr_test", study=_study),
-            data_extra=patterns.fill(patterns.SPLIT_PART, part="extra_test", study=_study),
+            **{
+                f"data_{p}": patterns.fill(patterns.SPLIT_PART, part=p, study=_study)
+                for p in parts.FLOW_CHECK_PARTS
+            },
         output:
             **reported(
                 files.run_files(

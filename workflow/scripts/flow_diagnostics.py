@@ -4,11 +4,7 @@ from resonant_ad.pipeline.smk import group_files, run_each, script_run
 from resonant_ad.stages.checks import flow_diagnostics
 
 runs, inputs, outputs = group_files(snakemake)
-data = {
-    "sb_test": snakemake.input.data_sb,
-    "sr_test": snakemake.input.data_sr,
-    "extra_test": snakemake.input.data_extra,
-}
+data = {k.removeprefix("data_"): v for k, v in snakemake.input.items() if k.startswith("data_")}
 script_run(
     snakemake,
     run_each,
@@ -19,9 +15,9 @@ script_run(
             (
                 inputs[i]["model"],
                 {
-                    "sb_test": inputs[i]["latent_sb"],
-                    "sr_test": inputs[i]["latent_sr"],
-                    "extra_test": inputs[i]["latent_extra"],
+                    k.removeprefix("latent_"): v
+                    for k, v in inputs[i].items()
+                    if k.startswith("latent_")
                 },
                 data,
                 inputs[i]["samples"],

@@ -17,6 +17,8 @@ from resonant_ad.core.io import read_parquet, write_csv, write_json
 from resonant_ad.core.plotting import COLORS, density_step, feature_label, new_figure, save_figure
 from resonant_ad.core.seeding import rng
 from resonant_ad.stages.flows import feature_columns
+from resonant_ad.stages.parts import DATA_PARTS, FLOW_CHECK_PARTS
+from resonant_ad.stats.bumphunt import side_bands, sides_ratio
 from resonant_ad.stats.metrics import roc_auc
 
 log = logging.getLogger(__name__)
@@ -115,16 +117,16 @@ def normal_cut_excess(
     """LaCATHODE's cut learnt on the true SR background alone: what it keeps beside the SR.
 
     A classifier of ``z_train`` (latent SR background) against N(0, 1) draws is cut to keep
-    ``efficiency`` of ``z_sr`` (other SR background); returned are the fraction of the SB
-    background ``z_sb`` within one SR width of the window that passes, and the SR-over-SB
-    ratio. A flow whose latents are alike in SR and SB gives 1; above 1 is the false excess
-    a LaCATHODE bump hunt finds on background alone (docs/null-study.md).
+    ``efficiency`` of ``z_sr`` (other SR background); returned are the fractions of the SB
+    background ``z_sb`` (masses ``m_sb``) that pass in the bands one SR width below and
+    above the window, and the SR's efficiency over the larger of them
+    (:func:`~resonant_ad.stats.bumphunt.sides_ratio`). A flow whose latents are alike in SR
+    and SB gives ≤ 1; above 1 is the false bump a LaCATHODE bump hunt finds on background
+    alone (docs/null-study.md).
     """
-    low, high = (float(v) for v in signal_region)
-    width = high - low
-    near = ((m_sb >= low - width) & (m_sb < low)) | ((m_sb >= high) & (m_sb < high + width))
-    if not near.any():
-        raise ValueError(f"no SB background within one SR width of {low}-{high}")
+    below, above = side_bands(np.asarray(m_sb), signal_region)
+    if not (below.any() or above.any()):
+        raise ValueError(f"no SB background within one SR width of {signal_region}")
     normal = rng(seed, "normal-cut").standard_normal(np.shape(z_train))
     X = np.vstack([z_train, normal]).astype(np.float64)
     y = np.r_[np.ones(len(z_train)), np.zeros(len(normal))]
@@ -132,12 +134,16 @@ def normal_cut_excess(
         max_iter=200, early_stopping=True, random_state=seed % 2**31
     ).fit(X, y)
     threshold = np.quantile(clf.predict_proba(np.asarray(z_sr, np.float64))[:, 1], 1 - efficiency)
-    kept = float((clf.predict_proba(np.asarray(z_sb, np.float64)[near])[:, 1] > threshold).mean())
+    passed = clf.predict_proba(np.asarray(z_sb, np.float64))[:, 1] > threshold
+    eff = {
+        k: float(passed[m].mean()) if m.any() else float("nan")
+        for k, m in (("below", below), ("above", above))
+    }
     return {
         "normal_cut_efficiency": float(efficiency),
-        "normal_cut_sb_near_efficiency": kept,
-        "normal_cut_sb_near_events": int(near.sum()),
-        "normal_cut_sr_over_sb": float(efficiency) / kept if kept > 0 else float("inf"),
+        "normal_cut_sb_below_efficiency": eff["below"],
+        "normal_cut_sb_above_efficiency": eff["above"],
+        "normal_cut_sr_over_sb_sides": sides_ratio(efficiency, eff["below"], eff["above"]),
     }
 
 
@@ -169,15 +175,17 @@ def flow_diagnostics(
 ) -> None:
     """Latent-space checks (SB and SR test background) and real-vs-synthetic SR background.
 
-    ``latent`` and ``data`` map ``sb_test``, ``sr_test`` and ``extra_test`` (the extra SR
-    background) to the latent and physical parts; ``feature_set`` (its spec from the config)
-    only labels the figure's axes. The summary also gives :func:`latent_vs_normal_auc` of the
-    SB and of the SR background (test and extra parts), and :func:`normal_cut_excess`
-    learnt on the extra part, cut on the SR test part, around ``signal_region``.
+    ``latent`` and ``data`` map each of :data:`~resonant_ad.stages.parts.FLOW_CHECK_PARTS`
+    (every data part, and ``extra_test``, the extra SR background) to its latent and physical
+    file; ``feature_set`` (its spec from the config) only labels the figure's axes. The table
+    holds the SB and SR test background. The summary also gives :func:`latent_vs_normal_auc`
+    of the SB test and of the SR test and extra background, and :func:`normal_cut_excess`
+    learnt on the extra part and applied to the background of every data part (the bump
+    hunt's events) around ``signal_region``.
     """
     flow = ConditionalFlow.load(model)
     rows, inside_z, inside_m = [], {}, {}
-    for part in ("sb_test", "sr_test", "extra_test"):
+    for part in FLOW_CHECK_PARTS:
         x_df, z_df = read_parquet(data[part]), read_parquet(latent[part])
         bkg = (x_df["label"] == 0).to_numpy()
         cols = feature_columns(x_df)
@@ -186,7 +194,7 @@ def flow_diagnostics(
         inside = ~flow.scaler_.out_of_range(x)
         inside_z[part] = z[inside]
         inside_m[part] = x_df["mjj"].to_numpy()[bkg][inside]
-        if part != "extra_test":  # the table keeps the SR data's own test part
+        if part in ("sb_test", "sr_test"):  # the table: the held-out parts of the data
             region = "SB" if part == "sb_test" else "SR"
             rows += latent_table(x, z, x_df["mjj"].to_numpy()[bkg], cols, region, inside)
     table = pd.DataFrame(rows)
@@ -211,11 +219,12 @@ def flow_diagnostics(
     summary["sb_latent_vs_normal_auc"] = latent_vs_normal_auc(inside_z["sb_test"], seed)
     summary["sr_latent_vs_normal_auc"] = latent_vs_normal_auc(sr_z, seed)
     summary["sr_latent_events"] = len(sr_z)
+    sb_parts = [p for p in DATA_PARTS if p.startswith("sb_")]
     summary |= normal_cut_excess(
         inside_z["extra_test"],
-        inside_z["sr_test"],
-        inside_z["sb_test"],
-        inside_m["sb_test"],
+        np.vstack([inside_z[p] for p in DATA_PARTS if p.startswith("sr_")]),
+        np.vstack([inside_z[p] for p in sb_parts]),
+        np.concatenate([inside_m[p] for p in sb_parts]),
         signal_region,
         seed,
     )

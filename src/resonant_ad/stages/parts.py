@@ -41,6 +41,9 @@ LATENT_PARTS = (
 )
 #: the data's parts (SR and SB, every role): what the bump hunt's out-of-fold scores cover
 DATA_PARTS = ("sr_train", "sr_val", "sr_test", "sb_train", "sb_val", "sb_test")
+#: the parts the flow diagnostics read: every data part (the bump hunt's events) and the
+#: extra SR background
+FLOW_CHECK_PARTS = (*DATA_PARTS, "extra_test")
 #: the di-τ SR background parts (the classifier's train/val data, the test set; no signal)
 DITAU_SR_PARTS = ("sr_train", "sr_val", "sr_test")
 #: the di-τ background parts (signal is kept per injection strength)

@@ -73,8 +73,9 @@ RESULT_COLUMNS = (
     "sb_chi2_ndof",
     "sb_p_value",
     "fit_converged",
-    "sb_near_efficiency",
-    "sr_over_sb_near",
+    "sb_below_efficiency",
+    "sb_above_efficiency",
+    "sr_over_sb_sides",
 )
 
 
@@ -170,24 +171,43 @@ def selected(scores: pd.DataFrame, efficiency: float) -> tuple[np.ndarray, float
     return chosen, float(np.mean(thresholds))
 
 
-def near_sb_efficiency(
-    scores: pd.DataFrame, chosen: np.ndarray, window: Sequence[float]
-) -> tuple[float, float]:
-    """The fraction of SB events within one SR width of ``window`` that the cut ``chosen``
-    keeps, and the SR's over it: 1 where the cut treats the SR like the SB beside it.
-
-    The SB fit assumes the selection efficiency varies smoothly through the SR; a ratio
-    above 1 is an excess the fit cannot absorb, whatever its cause (signal, or a background
-    model that is worse in the SR than in the SB: LaCATHODE's, docs/null-study.md).
-    """
+def side_bands(mjj: np.ndarray, window: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The SB events one SR width below and above ``window``: the masks of the two bands."""
     low, high = (float(v) for v in window)
-    mjj, sr = scores["mjj"].to_numpy(), scores["sr"].to_numpy(dtype=bool)
     width = high - low
-    near = ~sr & (((mjj >= low - width) & (mjj < low)) | ((mjj >= high) & (mjj < high + width)))
-    if not near.any() or not sr.any():
-        return float("nan"), float("nan")
-    eff = float(chosen[near].mean())
-    return eff, float(chosen[sr].mean()) / eff if eff > 0 else float("inf")
+    return (mjj >= low - width) & (mjj < low), (mjj >= high) & (mjj < high + width)
+
+
+def sides_ratio(sr: float, below: float, above: float) -> float:
+    """A cut's SR efficiency over the larger of its two side bands' (one missing: the other).
+
+    Above 1 only where the SR is a local maximum of the efficiency in mJJ, which no
+    efficiency monotonic in mJJ gives and a smooth SB fit cannot follow: a false bump
+    (LaCATHODE's on background alone, docs/null-study.md), or signal.
+    """
+    sides = [e for e in (below, above) if np.isfinite(e)]
+    if not sides or not np.isfinite(sr):
+        return float("nan")
+    return sr / max(sides) if max(sides) > 0 else float("inf")
+
+
+def side_efficiencies(
+    scores: pd.DataFrame, chosen: np.ndarray, window: Sequence[float]
+) -> dict[str, float]:
+    """The cut ``chosen``'s efficiency in the SB bands one SR width below and above
+    ``window`` (NaN where a band is empty) and :func:`sides_ratio`: ``sb_below_efficiency``,
+    ``sb_above_efficiency``, ``sr_over_sb_sides``."""
+    mjj, sr = scores["mjj"].to_numpy(), scores["sr"].to_numpy(dtype=bool)
+    below, above = (band & ~sr for band in side_bands(mjj, window))
+    eff = {
+        k: float(chosen[m].mean()) if m.any() else float("nan")
+        for k, m in (("sr", sr), ("below", below), ("above", above))
+    }
+    return {
+        "sb_below_efficiency": eff["below"],
+        "sb_above_efficiency": eff["above"],
+        "sr_over_sb_sides": sides_ratio(eff["sr"], eff["below"], eff["above"]),
+    }
 
 
 def selection_histograms(
@@ -232,9 +252,7 @@ def run_bump_hunt(
         counts, signal = _histograms(scores, chosen, edges)
         n_sel = int(chosen.sum())
         res = bump_hunt(counts, edges, window, params["sqrt_s"], FUNCTIONS[params["function"]])
-        res["sb_near_efficiency"], res["sr_over_sb_near"] = near_sb_efficiency(
-            scores, chosen, window
-        )
+        res |= side_efficiencies(scores, chosen, window)
         row = {
             "efficiency": eff,
             "threshold": threshold,

@@ -41,7 +41,11 @@ CONTROLS = ("no_cut", "random_cut")
 #: the dataset's flow diagnostics in its rows (as ``flow_<key>``): how well a classifier
 #: tells its latent SB and SR background from N(0, 1) (stages.checks.latent_vs_normal_auc),
 #: and how many more SR than SB background events such a cut keeps (normal_cut_excess)
-FLOW_COLUMNS = ("sb_latent_vs_normal_auc", "sr_latent_vs_normal_auc", "normal_cut_sr_over_sb")
+FLOW_COLUMNS = (
+    "sb_latent_vs_normal_auc",
+    "sr_latent_vs_normal_auc",
+    "normal_cut_sr_over_sb_sides",
+)
 
 
 def _eps(efficiency: float) -> str:
@@ -87,8 +91,8 @@ def _fit_columns(fits: pd.DataFrame) -> dict[str, float]:
     """A bump-hunt table as null-table columns per efficiency: Z and the SB fit quality of
     the fits that converged (NaN otherwise), and ``z_failed_eps<ε>`` (1 where no converged
     fit: too few SB bins, or MINUIT did not converge), so that failures are counted, not
-    averaged; and the cut's ``sr_over_sb_near_eps<ε>`` (the SR's efficiency over the SB's
-    beside it, :func:`~resonant_ad.stats.bumphunt.near_sb_efficiency`; no fit needed)."""
+    averaged; and the cut's ``sr_over_sb_sides_eps<ε>`` (the SR's efficiency over its side
+    bands', :func:`~resonant_ad.stats.bumphunt.sides_ratio`; no fit needed)."""
     out: dict[str, float] = {}
     for _, fit in fits.iterrows():
         eps = _eps(fit["efficiency"])
@@ -96,7 +100,7 @@ def _fit_columns(fits: pd.DataFrame) -> dict[str, float]:
         out[f"z_local_{eps}"] = fit["z_local"] if ok else np.nan
         out[f"sb_chi2_ndof_{eps}"] = fit["sb_chi2_ndof"] if ok else np.nan
         out[f"z_failed_{eps}"] = float(not ok)
-        out[f"sr_over_sb_near_{eps}"] = fit.get("sr_over_sb_near", np.nan)
+        out[f"sr_over_sb_sides_{eps}"] = fit.get("sr_over_sb_sides", np.nan)
     return out
 
 
@@ -171,7 +175,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     """Per method: datasets, median, mean and its standard error of the signal AUC; per
     bump-hunt efficiency the fits, mean, standard error and spread of Z (the last two of a
     calibrated null: mean 0, spread ≈ 1), and the mean and standard error of the cut's SR
-    over near-SB efficiency (``near_ratio_mean``, ``near_ratio_sem``: 1 for a neutral cut)."""
+    over side-band efficiency (``sides_ratio_mean``, ``sides_ratio_sem``: ≤ 1 unless the
+    SR is a local maximum of the cut's efficiency)."""
     methods = table.groupby("method", sort=False)
     auc = methods["auc_signal"]
     out = pd.DataFrame(
@@ -191,9 +196,9 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         out[f"z_mean_{eps}"] = z.mean()
         out[f"z_sem_{eps}"] = z.sem()
         out[f"z_std_{eps}"] = z.std()
-        ratio = methods[f"sr_over_sb_near_{eps}"] if f"sr_over_sb_near_{eps}" in table else None
-        out[f"near_ratio_mean_{eps}"] = ratio.mean() if ratio is not None else np.nan
-        out[f"near_ratio_sem_{eps}"] = ratio.sem() if ratio is not None else np.nan
+        ratio = methods[f"sr_over_sb_sides_{eps}"] if f"sr_over_sb_sides_{eps}" in table else None
+        out[f"sides_ratio_mean_{eps}"] = ratio.mean() if ratio is not None else np.nan
+        out[f"sides_ratio_sem_{eps}"] = ratio.sem() if ratio is not None else np.nan
     return out
 
 
@@ -201,18 +206,18 @@ def null_figure(
     table: pd.DataFrame, summary: pd.DataFrame, title: str, outputs: Sequence[str]
 ) -> None:
     """Per dataset and method without signal: the signal AUC, the bump hunt's Z and the
-    cut's SR over near-SB efficiency (``sr_over_sb_near``) at each efficiency; each method's
+    cut's SR over side-band efficiency (``sr_over_sb_sides``) at each efficiency; each method's
     mean ± s.e.m. (from ``summary``, :func:`summarize`) beside its points."""
     zcols = [c for c in z_columns(table) if table[c].notna().any()]
     eps_of = {col: col.removeprefix("z_local_") for col in zcols}
-    rcols = [f"sr_over_sb_near_{eps_of[c]}" for c in zcols]
+    rcols = [f"sr_over_sb_sides_{eps_of[c]}" for c in zcols]
     rcols = [c for c in rcols if c in table and table[c].notna().any()]
     # the summary's mean and s.e.m. columns of each plotted column
     stats = {"auc_signal": ("mean", "sem")}
     stats |= {c: (f"z_mean_{eps_of[c]}", f"z_sem_{eps_of[c]}") for c in zcols}
     for col in rcols:
-        eps = col.removeprefix("sr_over_sb_near_")
-        stats[col] = (f"near_ratio_mean_{eps}", f"near_ratio_sem_{eps}")
+        eps = col.removeprefix("sr_over_sb_sides_")
+        stats[col] = (f"sides_ratio_mean_{eps}", f"sides_ratio_sem_{eps}")
     fig, axes = new_figure(1, 3, figsize=(16, 3.8))
     ax_auc, ax_z, ax_r = axes
     markers = ("s", "D", "^", "v", "o")
@@ -241,8 +246,8 @@ def null_figure(
         ax_z.plot([], [], markers[k % 5], color="0.3", label=f"ε = {float(eps_of[col][3:]):g}")
     ax_z.set_ylabel("bump-hunt local significance Z, no signal")
     ax_z.legend(loc="upper right", fontsize=8)
-    ax_r.axhline(1, color="k", ls=":", lw=1, label="neutral in mJJ")
-    ax_r.set_ylabel("cut efficiency: SR / SB within one SR width")
+    ax_r.axhline(1, color="k", ls=":", lw=1, label="SR = larger side band")
+    ax_r.set_ylabel("cut efficiency: SR / larger SB side band")
     ax_r.legend(loc="upper right", fontsize=8)
     names = list(summary.index)
     with_auc = [n for n in names if np.isfinite(summary.loc[n, "mean"])]  # not the controls
