@@ -18,7 +18,7 @@ from resonant_ad.core.plotting import COLORS, density_step, feature_label, new_f
 from resonant_ad.core.seeding import rng
 from resonant_ad.stages.flows import feature_columns
 from resonant_ad.stages.parts import DATA_PARTS, FLOW_CHECK_PARTS
-from resonant_ad.stats.bumphunt import side_bands, sides_ratio
+from resonant_ad.stats.bumphunt import band_efficiencies, side_bands, sides_ratio
 from resonant_ad.stats.metrics import roc_auc
 
 log = logging.getLogger(__name__)
@@ -124,8 +124,8 @@ def normal_cut_excess(
     and SB gives ≤ 1; above 1 is the false bump a LaCATHODE bump hunt finds on background
     alone (docs/null-study.md).
     """
-    below, above = side_bands(np.asarray(m_sb), signal_region)
-    if not (below.any() or above.any()):
+    m_sb = np.asarray(m_sb)
+    if not any(band.any() for band in side_bands(m_sb, signal_region)):
         raise ValueError(f"no SB background within one SR width of {signal_region}")
     normal = rng(seed, "normal-cut").standard_normal(np.shape(z_train))
     X = np.vstack([z_train, normal]).astype(np.float64)
@@ -135,15 +135,12 @@ def normal_cut_excess(
     ).fit(X, y)
     threshold = np.quantile(clf.predict_proba(np.asarray(z_sr, np.float64))[:, 1], 1 - efficiency)
     passed = clf.predict_proba(np.asarray(z_sb, np.float64))[:, 1] > threshold
-    eff = {
-        k: float(passed[m].mean()) if m.any() else float("nan")
-        for k, m in (("below", below), ("above", above))
-    }
+    below, above = band_efficiencies(passed, m_sb, signal_region)
     return {
         "normal_cut_efficiency": float(efficiency),
-        "normal_cut_sb_below_efficiency": eff["below"],
-        "normal_cut_sb_above_efficiency": eff["above"],
-        "normal_cut_sr_over_sb_sides": sides_ratio(efficiency, eff["below"], eff["above"]),
+        "normal_cut_sb_below_efficiency": below,
+        "normal_cut_sb_above_efficiency": above,
+        "normal_cut_sr_over_sb_sides": sides_ratio(efficiency, below, above),
     }
 
 

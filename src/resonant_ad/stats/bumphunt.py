@@ -191,22 +191,31 @@ def sides_ratio(sr: float, below: float, above: float) -> float:
     return sr / max(sides) if max(sides) > 0 else float("inf")
 
 
+def band_efficiencies(
+    passed: np.ndarray, mjj: np.ndarray, window: Sequence[float]
+) -> tuple[float, float]:
+    """The fraction of SB events (``passed`` by a cut, at masses ``mjj``) that pass in the
+    bands below and above ``window`` (:func:`side_bands`); NaN where a band is empty."""
+    below, above = (
+        float(passed[band].mean()) if band.any() else float("nan")
+        for band in side_bands(mjj, window)
+    )
+    return below, above
+
+
 def side_efficiencies(
     scores: pd.DataFrame, chosen: np.ndarray, window: Sequence[float]
 ) -> dict[str, float]:
     """The cut ``chosen``'s efficiency in the SB bands one SR width below and above
-    ``window`` (NaN where a band is empty) and :func:`sides_ratio`: ``sb_below_efficiency``,
+    ``window`` (:func:`band_efficiencies`) and :func:`sides_ratio`: ``sb_below_efficiency``,
     ``sb_above_efficiency``, ``sr_over_sb_sides``."""
-    mjj, sr = scores["mjj"].to_numpy(), scores["sr"].to_numpy(dtype=bool)
-    below, above = (band & ~sr for band in side_bands(mjj, window))
-    eff = {
-        k: float(chosen[m].mean()) if m.any() else float("nan")
-        for k, m in (("sr", sr), ("below", below), ("above", above))
-    }
+    sr = scores["sr"].to_numpy(dtype=bool)
+    below, above = band_efficiencies(chosen[~sr], scores["mjj"].to_numpy()[~sr], window)
+    in_sr = float(chosen[sr].mean()) if sr.any() else float("nan")
     return {
-        "sb_below_efficiency": eff["below"],
-        "sb_above_efficiency": eff["above"],
-        "sr_over_sb_sides": sides_ratio(eff["sr"], eff["below"], eff["above"]),
+        "sb_below_efficiency": below,
+        "sb_above_efficiency": above,
+        "sr_over_sb_sides": sides_ratio(in_sr, below, above),
     }
 
 
