@@ -146,11 +146,11 @@ def write_null_run(
     window: Sequence[float],
     bumphunt: Mapping[str, object],
     seed: int,
-    flow_diagnostics: str | None = None,
+    flow_diagnostics: str,
 ) -> None:
     """One dataset of the null study (the ``null_run`` rule): its rows per method and its
-    control rows (:func:`control_rows`) to ``out`` (CSV). With ``flow_diagnostics`` (the
-    dataset's flow's ``diagnostics.json``) every row also carries :data:`FLOW_COLUMNS`."""
+    control rows (:func:`control_rows`) to ``out`` (CSV); every row also carries the
+    :data:`FLOW_COLUMNS` of ``flow_diagnostics`` (the dataset's flow's ``diagnostics.json``)."""
     table = pd.concat(
         [
             null_rows(data_seed, feature_set, scores, summaries, bumphunts),
@@ -158,9 +158,8 @@ def write_null_run(
         ],
         ignore_index=True,
     )
-    if flow_diagnostics:
-        diag = read_json(flow_diagnostics)
-        table = table.assign(**{f"flow_{key}": diag[key] for key in FLOW_COLUMNS})
+    diag = read_json(flow_diagnostics)
+    table = table.assign(**{f"flow_{key}": diag[key] for key in FLOW_COLUMNS})
     write_csv(table, out)
     log.info("dataset %d:\n%s", data_seed, table.to_string(index=False))
 
@@ -243,7 +242,8 @@ def null_figure(
     ax_z.axhspan(-1, 1, color="0.9", zorder=0, label="|Z| < 1")
     ax_z.axhline(0, color="k", ls=":", lw=1)
     for k, col in enumerate(zcols):
-        ax_z.plot([], [], markers[k % 5], color="0.3", label=f"ε = {float(eps_of[col][3:]):g}")
+        eps = float(col.removeprefix("z_local_eps"))
+        ax_z.plot([], [], markers[k % 5], color="0.3", label=f"ε = {eps:g}")
     ax_z.set_ylabel("bump-hunt local significance Z, no signal")
     ax_z.legend(loc="upper right", fontsize=8)
     ax_r.axhline(1, color="k", ls=":", lw=1, label="SR = larger side band")
