@@ -350,16 +350,14 @@ def _fit_group(
     parts = (a for d in data for a in (d.X, d.y, d.X_val, d.y_val, d.w, d.w_val))
     arrays = [a if a is None else np.asarray(a) for a in parts]
     saved = Checkpoint.of(checkpoint, classifiers, dev, *arrays)
-    done = saved.restore(model, opt, shuffles, best) if saved else 0
-    runner.prepare()
+    done = runner.resume(saved, shuffles, best)
     for epoch in range(done, lead.epochs):
         total = runner.epoch(permutations(shuffles, n, dev))
         val = val_loss()
         train, val = (total / n).cpu().numpy(), val.cpu().numpy()  # one sync per epoch
         for r, sel in enumerate(best):
             sel.update(epoch, train[r], val[r], model.member_state(r))
-        if saved:
-            saved.save(epoch + 1, model, opt, shuffles, best)
+        runner.end_epoch(epoch + 1)
         log.info(
             "epoch %3d/%d  train loss %s  val loss %s",
             epoch + 1,
@@ -380,5 +378,4 @@ def _fit_group(
             }
         )
         log.info("seed %d: ensemble of epochs %s", clf.seed, (clf.best_epochs_ + 1).tolist())
-    if saved:
-        saved.remove()
+    runner.finish()

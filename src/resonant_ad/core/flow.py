@@ -361,8 +361,7 @@ def fit_members(
     )
     best = [BestEpochs(p.n_best_epochs, p.patience) for _ in flows]
     saved = training.Checkpoint.of(checkpoint, flows, dev, X, m, X_val, m_val)
-    done = saved.restore(model, opt, shuffles, best) if saved else 0
-    runner.prepare()
+    done = runner.resume(saved, shuffles, best)
     epochs = range(done, p.epochs if not all(sel.stopped for sel in best) else done)
     bar = tqdm(epochs, desc="flow epochs", disable=not lead.progress, mininterval=10)
     for epoch in bar:
@@ -378,8 +377,7 @@ def fit_members(
                 raise FloatingPointError(f"validation loss is {val[r]} at epoch {epoch + 1}")
             state = model.member_state(r) if members > 1 else copy.deepcopy(model.state_dict())
             sel.update(epoch, float(train[r]), float(val[r]), state)
-        if saved:
-            saved.save(epoch + 1, model, opt, shuffles, best)
+        runner.end_epoch(epoch + 1)
         log.info(
             "epoch %3d  train nll %s  val nll %s",
             epoch + 1,
@@ -399,8 +397,7 @@ def fit_members(
         f.model_.eval()
         f.history_ = _history(sel)
         log.info("seed %d: selected epoch(s) %s", f.seed, [e + 1 for e in f.best_epochs_])
-    if saved:
-        saved.remove()
+    runner.finish()
     return flows
 
 

@@ -159,6 +159,7 @@ class EpochRunner:
         self.device, self.graphs, self.min_batch = device, graphs, int(min_batch)
         self.total = torch.zeros(members, device=device)
         self._graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
+        self._saved: tuple[Checkpoint | None, list, list] = (None, [], [])
 
     def batches(self) -> list[tuple[int, int]]:
         """(start, size) of every batch of an epoch that is trained on."""
@@ -202,6 +203,33 @@ class EpochRunner:
                 p: {k: v.detach().clone() for k, v in st.items()}
                 for p, st in self.opt.state.items()
             }
+
+    def resume(
+        self,
+        saved: Checkpoint | None,
+        generators: Sequence[torch.Generator],
+        selections: Sequence[Any],
+    ) -> int:
+        """Restore a killed training from ``saved`` (if any; a training's shuffling
+        ``generators`` and epoch ``selections`` with it), then :meth:`prepare`: the number of
+        epochs already done. :meth:`end_epoch` and :meth:`finish` then keep and drop it."""
+        self._saved = (saved, list(generators), list(selections))
+        done = saved.restore(self.model, self.opt, generators, selections) if saved else 0
+        self.prepare()
+        return done
+
+    def end_epoch(self, epochs: int) -> None:
+        """Checkpoint the training after ``epochs`` epochs (at the checkpoint's interval;
+        nothing without one)."""
+        saved, generators, selections = self._saved
+        if saved:
+            saved.save(epochs, self.model, self.opt, generators, selections)
+
+    def finish(self) -> None:
+        """Delete the checkpoint: the training is over and its outputs come next."""
+        saved, _, _ = self._saved
+        if saved:
+            saved.remove()
 
     def _capture(self, perms: torch.Tensor) -> None:
         """Capture one graph per batch size, after warm-up steps whose effect is undone.
