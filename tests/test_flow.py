@@ -45,6 +45,25 @@ def test_logit_scaler_round_trip_and_jacobian(log_features):
     np.testing.assert_array_equal(restored.transform(X[:10]), Y[:10])
 
 
+def test_logit_scaler_clips_far_values_just_beyond_the_fitted_range():
+    """Values beyond half the margin sit at u = margin/2 (or 1 − margin/2): the flow then
+    sees an input ~1% of the range beyond its training data, never logit(1e-7)."""
+    rng = np.random.default_rng(2)
+    X = rng.uniform(0, 1, (2000, 2))
+    sc = LogitScaler(margin=0.02).fit(X)
+    lo, hi = X.min(0), X.max(0)
+    span = hi - lo
+    edge = sc.transform(np.array([lo - 0.0104 * span, hi + 0.0104 * span]))  # u ≈ margin/2
+    far = sc.transform(np.array([lo - 1e6 * span, hi + 1e6 * span]))
+    np.testing.assert_allclose(far, edge, atol=0.02)
+    fitted = np.abs(sc.transform(X)).max(0)
+    assert np.all(np.abs(far) < fitted + 2)  # not the ~30 of a 1e-7 clip
+    assert np.all(np.abs(far) > fitted)  # still beyond every fitted value, in order
+    # within half the margin a value maps as it is and inverts exactly
+    near = np.array([hi + 0.009 * span])
+    np.testing.assert_allclose(sc.inverse_transform(sc.transform(near)), near, rtol=1e-9)
+
+
 def test_log_features_spread_small_values_and_must_be_positive():
     rng = np.random.default_rng(1)
     # a feature spanning four orders of magnitude: a cluster near 1e-4 and one near 0.5
@@ -233,6 +252,12 @@ def test_learned_flow_maps_to_uncorrelated_standard_normal(gaussian_flow):
         assert abs(np.corrcoef(z[:, j], m)[0, 1]) < 0.05
     err = np.abs(flow.inverse_transform(z, m) - X)
     assert np.quantile(err, 0.999) < 1e-3  # float32; events beyond the margin are clipped
+    # an event far beyond the fitted range (flagged out of range) maps to a latent point
+    # just beyond the others, not to the compounded extrapolation of every block
+    wild = np.array([[1e6, -1e6], [-1e6, 1e6]])
+    assert flow.scaler_.out_of_range(wild).all()
+    # (|z| ≈ 9 here; with u clipped at 1e-7 the flow saw inputs ~28σ out and gave ~29)
+    assert np.abs(flow.transform(wild, np.zeros(2))).max() < 15
     hist = flow.history_
     assert hist["selected"].sum() == 1
     assert hist.loc[hist["selected"], "val_nll"].item() == hist["val_nll"].min()

@@ -358,10 +358,10 @@ def map_parts(
 
     ``names`` gives the output columns from the input feature columns. Each event also gets
     ``in_range``: whether its features lie inside ``flow``'s fitted range. Beyond it the
-    preprocessing extrapolates (and clips far out), so the mapped value is not the flow's
-    model; every event is kept (all methods are tested on the same events), the classifier
-    stage leaves such events out of training, and the count is logged. Non-finite mapped
-    features are an error naming the part.
+    preprocessing extrapolates (clipping past half its margin), so the mapped value is not
+    the flow's model; every event is kept (all methods are tested on the same events), the
+    classifier stage leaves such events out of training, and the count is logged.
+    Non-finite mapped features are an error naming the part.
     """
     cols: list[str] = []
     for part, path in inputs.items():
