@@ -194,11 +194,11 @@ def flow_diagnostics(
         if part in ("sb_test", "sr_test"):  # the table: the held-out parts of the data
             region = "SB" if part == "sb_test" else "SR"
             rows += latent_table(x, z, x_df["mjj"].to_numpy()[bkg], cols, region, inside)
+        if part == "sr_test":
+            real = x_df[bkg]  # the real-vs-synthetic check's SR test background
     table = pd.DataFrame(rows)
     write_csv(table, table_out)
 
-    sr = read_parquet(data["sr_test"])
-    real = sr[sr["label"] == 0]
     synth = read_parquet(samples)
     cols = feature_columns(real)
     auc = real_vs_synthetic(real, synth, "mjj", seed)["real_vs_synthetic_auc"]
