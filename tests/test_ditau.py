@@ -13,7 +13,7 @@ from conftest import copy_workflow, dry_run_jobs
 
 from resonant_ad.core.flow import ConditionalFlow
 from resonant_ad.pipeline.config import ditau_flow_seeds
-from resonant_ad.pipeline.files import ditau_group_outputs
+from resonant_ad.pipeline.ditau_files import ditau_group_outputs
 from resonant_ad.stages.checks import real_vs_synthetic_auc
 from resonant_ad.stages.flows import feature_columns, train_flows, write_density_ratio
 from resonant_ad.stages.parts import DITAU_BACKGROUND_PARTS

@@ -13,7 +13,7 @@ from resonant_ad.core.flow import ConditionalFlow
 from resonant_ad.core.kde import MassKDE
 from resonant_ad.core.maf import MAF, build_nflows_maf, copy_to_nflows
 from resonant_ad.core.preprocessing import LogitScaler
-from resonant_ad.stages.flows import decorrelate
+from resonant_ad.stages.mapping import decorrelate
 
 
 @pytest.mark.parametrize("log_features", [(), (0,)])

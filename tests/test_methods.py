@@ -300,7 +300,126 @@ def test_folds_give_the_bump_hunt_every_data_event(stage_files, name, n_folds):
     assert len(data) == 550 + 1390 and int(data["sr"].sum()) == 550
     assert data["fold"].nunique() == n_folds and np.isfinite(data["score"]).all()
     summary = json.loads(open(outputs["summary"]).read())
-    assert summary["data_scored"] == {"folds": n_folds, "n_sr": 550, "n_sb": 1390}
+    assert summary["data_scored"] == {
+        "folds": n_folds,
+        "fold_flows": False,
+        "n_sr": 550,
+        "n_sb": 1390,
+    }
     assert len(pd.read_parquet(outputs["sculpting"])) == 485  # the test parts' background
     with pytest.raises(ValueError, match=r"bumphunt\.folds"):
         train_and_score(name, inputs, outputs, cfg, sampling, 7, SR, {"sideband_width": 0.2}, 1)
+
+
+def test_out_of_fold_scores_read_each_fold_from_its_own_frames(frames):
+    """With one set of sources per fold (each fold's flow space), fold f's events are read
+    from the f-th set: the same events in the same order, their features from that set."""
+    k, seed = 2, 4
+    per_fold = [
+        {p: df.assign(a=float(f)) if p in parts.DATA_PARTS else df for p, df in frames.items()}
+        for f in range(k)
+    ]
+    table = out_of_fold_scores(per_fold, [lambda X: X[:, 0]] * k, FEATURES, seed)
+    assert (table["score"] == table["fold"]).all() and set(table["fold"]) == {0, 1}
+    with pytest.raises(ValueError, match="3 sets of frames for 2"):
+        out_of_fold_scores(per_fold + per_fold[:1], [lambda X: X[:, 0]] * k, FEATURES, seed)
+
+
+def test_fold_flows_train_on_the_sb_data_outside_their_fold(frames, tmp_path, monkeypatch):
+    """Fold f's flows (one per run, seeded from the run's seed and f) see no SB event of
+    fold f, and all the others (in train or val); each run gets its k models."""
+    from resonant_ad.core.seeding import derive_seed
+    from resonant_ad.stages import mapping
+
+    k, fold_seed, seeds = 2, 9, [5, 6]
+    sb = {p: str(tmp_path / f"{p}.parquet") for p in ("sb_train", "sb_val", "sb_test")}
+    for p, path in sb.items():
+        frames[p].to_parquet(path)
+    calls = []
+
+    class Saved:
+        history_ = pd.DataFrame({"epoch": [0]})
+
+        def save(self, path: str) -> None:
+            open(path, "w").write("flow")
+
+    def fit(train, val, params, run_seeds, checkpoint, mass):
+        calls.append((set(train["a"]) | set(val["a"]), list(run_seeds)))
+        return [Saved() for _ in run_seeds]
+
+    monkeypatch.setattr(mapping, "fit_flows", fit)
+    outputs = [
+        [
+            {"model": str(tmp_path / f"m{r}{f}"), "history": str(tmp_path / f"h{r}{f}")}
+            for f in (0, 1)
+        ]
+        for r in range(2)
+    ]
+    mapping.train_fold_flows(sb, outputs, {}, seeds, fold_seed)
+    everything = set(pd.concat([frames[p] for p in sb])["a"])
+    for f, (seen, run_seeds) in enumerate(calls):
+        fold = {
+            v for p in sb for v in frames[p]["a"][fold_ids(len(frames[p]), k, fold_seed, p) == f]
+        }
+        assert seen == everything - fold and fold
+        assert run_seeds == [derive_seed(s, "fold", f) for s in seeds]
+    assert all((tmp_path / f"m{r}{f}").exists() for r in range(2) for f in range(2))
+    with pytest.raises(ValueError, match="k >= 2"):
+        mapping.train_fold_flows(sb, [outputs[0][:1]], {}, seeds[:1], fold_seed)
+
+
+@pytest.mark.parametrize("name", ["lacathode", "decorrelated"])
+def test_flow_space_methods_score_each_fold_in_its_own_flow(frames, tmp_path, name):
+    """LaCATHODE and x′ with cross-fitted flows: the bump hunt's data table comes from each
+    fold's own flow (other scores than through the run's flow), while the SIC and
+    sculpting tables (the usual classifier on the run's flow) stay exactly the same."""
+    from resonant_ad.stages import mapping
+    from resonant_ad.stages.flows import train_flow
+
+    x = {}
+    for p, df in frames.items():
+        x[p] = str(tmp_path / f"x_{p}.parquet")
+        df.to_parquet(x[p])
+    params = {"blocks": 2, "hidden": 8, "epochs": 1, "batch_size": 128, "learning_rate": 1e-3}
+    sampling = {"n_samples": 800, "sample_val_fraction": 0.25}
+    model = str(tmp_path / "flow.pt")
+    train_flow(x["sb_train"], x["sb_val"], model, str(tmp_path / "h.csv"), [], params, seed=1)
+    mapped = {p: str(tmp_path / f"{name}_{p}.parquet") for p in parts.LATENT_PARTS}
+    split = {p: x[p] for p in parts.LATENT_PARTS}
+    if name == "lacathode":
+        mapping.to_latent(model, split, mapped)
+    else:
+        mapped["samples"] = str(tmp_path / "m0.parquet")
+        mapping.decorrelate(model, split, mapped, mapped["samples"], sampling, SR, seed=2)
+    folds = [
+        [
+            {"model": str(tmp_path / f"f{f}.pt"), "history": str(tmp_path / f"f{f}.csv")}
+            for f in range(2)
+        ]
+    ]
+    sb = {p: x[p] for p in ("sb_train", "sb_val", "sb_test")}
+    mapping.train_fold_flows(sb, folds, params, [3], fold_seed=8)
+    cfg = {"type": "hgb", "hgb": {"n_members": 2, "max_iter": 20}}
+    tables = {}
+    for label, extra in (
+        ("run flow", {}),
+        (
+            "fold flows",
+            {f"fold_flow{f}": folds[0][f]["model"] for f in range(2)}
+            | {f"x_{p}": x[p] for p in parts.DATA_PARTS},
+        ),
+    ):
+        outputs = {
+            k: str(tmp_path / f"{label}_{k}")
+            for k in ("sic", "sculpting", "data", "history", "summary")
+        }
+        train_and_score(name, mapped | extra, outputs, cfg, sampling, 7, SR, None, 2, fold_seed=8)
+        tables[label] = {k: pd.read_parquet(outputs[k]) for k in ("sic", "sculpting", "data")}
+        summary = json.loads(open(outputs["summary"]).read())
+        assert summary["data_scored"]["fold_flows"] == (label == "fold flows")
+    for k in ("sic", "sculpting"):
+        pd.testing.assert_frame_equal(tables["run flow"][k], tables["fold flows"][k])
+    run_flow, fold_flows = tables["run flow"]["data"], tables["fold flows"]["data"]
+    pd.testing.assert_frame_equal(run_flow.drop(columns="score"), fold_flows.drop(columns="score"))
+    assert np.isfinite(fold_flows["score"]).all()
+    assert not np.allclose(run_flow["score"], fold_flows["score"])

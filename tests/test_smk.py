@@ -111,21 +111,23 @@ def test_group_files_round_trip_through_per_run():
     ]
     toy = files.per_run(files.toy_group_outputs((0, 1)), (0, 1))
     assert toy[1]["scores"] == "results/toy/c{c}/{space}/run1/scores.parquet"
+    from resonant_ad.pipeline import ditau_files
+
     ditau = {"injections": [0, 0.5], "repeats": 2}
-    trainings = files.ditau_group_trainings(ditau, (0, 1))
+    trainings = ditau_files.ditau_group_trainings(ditau, (0, 1))
     assert trainings == [("0", 0), ("0", 1), ("0.5", 0), ("0.5", 1)]
-    outputs = files.ditau_group_outputs(ditau, (0, 1))
+    outputs = ditau_files.ditau_group_outputs(ditau, (0, 1))
     assert outputs["scores_2"] == "results/ditau/{signal}/sigma0.5/repeat0/scores.parquet"
-    assert list(files.ditau_group_samples((1,))) == ["samples_1"]
+    assert list(ditau_files.ditau_group_samples((1,))) == ["samples_1"]
 
 
 def test_di_tau_classifier_jobs_follow_runs_per_job_and_need_a_di_tau_section():
-    from resonant_ad.pipeline import files
+    from resonant_ad.pipeline.ditau_files import ditau_repeat_groups
 
     ditau = {"repeats": 5}
-    assert files.ditau_repeat_groups({"runs_per_job": "all", "ditau": ditau}) == [(0, 1, 2, 3, 4)]
-    assert files.ditau_repeat_groups({"runs_per_job": 2, "ditau": ditau}) == [(0, 1), (2, 3), (4,)]
-    assert files.ditau_repeat_groups({"runs_per_job": "all"}) == []  # a dijet-only config
+    assert ditau_repeat_groups({"runs_per_job": "all", "ditau": ditau}) == [(0, 1, 2, 3, 4)]
+    assert ditau_repeat_groups({"runs_per_job": 2, "ditau": ditau}) == [(0, 1), (2, 3), (4,)]
+    assert ditau_repeat_groups({"runs_per_job": "all"}) == []  # a dijet-only config
 
 
 def test_optional_input_is_the_one_file_or_none():

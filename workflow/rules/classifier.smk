@@ -31,6 +31,7 @@ for _study, _runs, _windows in files.training_groups(config):
             signal_region=lambda w: parts.parse_window(w.window),
             cwola=cwola_slice(_study),
             folds=config[_study]["bumphunt"]["folds"],
+            fold_seed=fold_seed(_study),
             seeds=method_seeds(_study, _runs),
             runs=list(_runs),
             code=source_hash("stages.classify"),

@@ -1,13 +1,14 @@
 # Shared set-up: config validation (defaults filled in from the schema) and the wildcard
 # constraints. Helpers live in the package (resonant_ad.pipeline.patterns / .config / .smk).
 from resonant_ad.stages import parts
-from resonant_ad.pipeline import files, patterns, targets
+from resonant_ad.pipeline import ditau_files, files, patterns, targets
 from resonant_ad.stages.methods import METHODS
 from resonant_ad.pipeline.config import (
     claim_gpus,
     classifier_slice,
     declared_gpus,
     flow_sampling_slice,
+    fold_flow_count,
     method_sampling_slice,
     coerce_strings,
     config_slice,
@@ -19,6 +20,7 @@ from resonant_ad.pipeline.config import (
     STUDY_PATTERN,
     resource,
     rule_resources,
+    study_fold_flows,
 )
 from resonant_ad.core.seeding import derive_seed, run_seed
 from resonant_ad.studies.dijet.realism import REFERENCE_FILES
@@ -85,9 +87,27 @@ def method_seeds(study, runs):
 
 
 def classifier_group_inputs(study, runs):
-    """Input function: every run's training and test inputs of one method."""
+    """Input function: every run's training and test inputs of one method (with its
+    cross-fitted flows, where its bump-hunt scores read them)."""
     return lambda w: files.classifier_group_inputs(
-        study, w.feature_set, w.window, w.nsig, runs, w.method
+        study,
+        w.feature_set,
+        w.window,
+        w.nsig,
+        runs,
+        w.method,
+        fold_flow_count(config, study, w.method),
+    )
+
+
+def fold_seed(study):
+    """Params function: the seed of the bump hunt's folds of one analysis and injection,
+    shared by its runs, its methods and their cross-fitted flows."""
+    return lambda w: derive_seed(
+        config[study]["seed"],
+        "folds",
+        targets.analysis_label(config, study, w.feature_set, w.window),
+        int(w.nsig),
     )
 
 

@@ -207,7 +207,7 @@ rule ditau_background_check:
 
 # One job per signal trains every injection of a group of repeats (`runs_per_job`), one after
 # the other: each training keeps its own seed and files, the job starts once.
-for _repeats in files.ditau_repeat_groups(config):
+for _repeats in ditau_files.ditau_repeat_groups(config):
     _label = files.runs_label(_repeats)
 
     rule:
@@ -216,13 +216,13 @@ for _repeats in files.ditau_repeat_groups(config):
             f"ditau_train_classifier_repeats{_label.replace('-', '_')}"
         input:
             **{k: targets.ditau_split_parts()[k] for k in parts.DITAU_SR_PARTS},
-            **files.ditau_group_samples(_repeats),
+            **ditau_files.ditau_group_samples(_repeats),
             signal=patterns.DITAU_SIGNAL,
             split=patterns.DITAU_SPLIT_SUMMARY,
             model=patterns.DITAU_FLOW_MODEL,
             ratio=lambda w: targets.ditau_ratio_input(config["ditau"]),
         output:
-            **files.ditau_group_outputs(config["ditau"], _repeats),
+            **ditau_files.ditau_group_outputs(config["ditau"], _repeats),
         log:
             f"logs/ditau/{{signal}}/repeats{_label}/train_classifier.log",
         benchmark:
@@ -249,7 +249,7 @@ for _repeats in files.ditau_repeat_groups(config):
                     ),
                     "sampling_seed": derive_seed(config["ditau"]["seed"], "sample", repeat),
                 }
-                for sigma, repeat in files.ditau_group_trainings(config["ditau"], repeats)
+                for sigma, repeat in ditau_files.ditau_group_trainings(config["ditau"], repeats)
             ],
             code=source_hash("studies.ditau.study"),
         script:

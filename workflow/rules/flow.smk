@@ -37,6 +37,48 @@ for _study, _runs, _windows in files.training_groups(config):
             "../scripts/train_flow.py"
 
 
+# The bump hunt's cross-fitted flows (`bumphunt.fold_flows`, for the methods in a flow's space
+# with `bumphunt.folds` >= 2): per fold, each run's flow on the SB data outside the fold.
+for _study, _runs, _windows in files.training_groups(config):
+    _k = study_fold_flows(config, _study)
+    if not _k:
+        continue
+
+    rule:
+        """The cross-fitted flows of a group of runs: per fold, p(x | mJJ) on the SB data
+        outside it."""
+        name:
+            f"train_fold_flows_{_study}_runs{files.runs_label(_runs).replace('-', '_')}"
+        input:
+            **{
+                p: patterns.fill(patterns.SPLIT_PART, part=p, study=_study)
+                for p in ("sb_train", "sb_val", "sb_test")
+            },
+        output:
+            **files.fold_flow_group_outputs(_study, _runs, _k),
+        log:
+            f"logs/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{files.runs_label(_runs)}/train_fold_flows.log",
+        benchmark:
+            f"benchmarks/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{files.runs_label(_runs)}/train_fold_flows.tsv"
+        wildcard_constraints:
+            window=files.window_pattern(_windows),
+        conda:
+            ENV
+        threads: resource(config, "train_flow", "threads")
+        resources:
+            **rule_resources(config, "train_flow", len(_runs) * _k, members=True),
+        params:
+            flow=flow_training_slice(config, _study),
+            seeds=run_seeds(_study, "flow", _runs),
+            fold_seed=fold_seed(_study),
+            folds=_k,
+            runs=list(_runs),
+            mass="mjj",
+            code=source_hash("stages.mapping"),
+        script:
+            "../scripts/train_fold_flows.py"
+
+
 # The runs of a group (`runs_per_job`) share one job per feature set, injection and window in
 # each stage after the training too, so that a job pays the interpreter's and torch's start
 # once; every run keeps its own seed and its per-run outputs.
@@ -99,7 +141,7 @@ for _study, _runs, _windows in files.training_groups(config):
             **rule_resources(config, "to_latent", len(_runs)),
         params:
             runs=list(_runs),
-            code=source_hash("stages.flows"),
+            code=source_hash("stages.mapping"),
         script:
             "../scripts/to_latent.py"
 
@@ -187,6 +229,6 @@ for _study, _runs, _windows in files.training_groups(config):
             signal_region=lambda w: parts.parse_window(w.window),
             seeds=run_seeds(_study, "decorrelate", _runs),
             runs=list(_runs),
-            code=source_hash("stages.flows"),
+            code=source_hash("stages.mapping"),
         script:
             "../scripts/decorrelate.py"

@@ -2,7 +2,7 @@
 samples at m0."""
 
 from resonant_ad.pipeline.smk import group_files, run_each, script_run
-from resonant_ad.stages.flows import decorrelate
+from resonant_ad.stages.mapping import decorrelate
 from resonant_ad.stages.parts import LATENT_PARTS
 
 runs, models, outputs = group_files(snakemake)

@@ -1,7 +1,7 @@
 """LaCATHODE: map every split part to each run's flow latent space."""
 
 from resonant_ad.pipeline.smk import group_files, run_each, script_run
-from resonant_ad.stages.flows import to_latent
+from resonant_ad.stages.mapping import to_latent
 from resonant_ad.stages.parts import LATENT_PARTS
 
 runs, models, outputs = group_files(snakemake)

@@ -16,4 +16,5 @@ script_run(
     snakemake.params.signal_region,
     snakemake.params.cwola,
     snakemake.params.folds,
+    snakemake.params.fold_seed,
 )

@@ -59,7 +59,7 @@ def default_study(config_path: str = "config/config.yaml", background: int | Non
 def _stage(name: str, work: Path) -> int:
     """Run one stage on the files of the previous ones in ``work``; return events processed."""
     from resonant_ad.pipeline.smk import logged
-    from resonant_ad.stages import classify, evaluate, flows
+    from resonant_ad.stages import classify, evaluate, flows, mapping
     from resonant_ad.stages.parts import LATENT_PARTS, SPLIT_PARTS
     from resonant_ad.stats import bumphunt
     from resonant_ad.studies.dijet import data as dijet_data
@@ -143,11 +143,11 @@ def _stage(name: str, work: Path) -> int:
             lambda: study["flow"]["n_samples"],
         ),
         "to_latent": (
-            lambda: flows.to_latent(str(work / "flow.pt"), {p: parts[p] for p in latent}, latent),
+            lambda: mapping.to_latent(str(work / "flow.pt"), {p: parts[p] for p in latent}, latent),
             lambda: rows(*latent.values()),
         ),
         "decorrelate": (
-            lambda: flows.decorrelate(
+            lambda: mapping.decorrelate(
                 str(work / "flow.pt"),
                 {p: parts[p] for p in moved},
                 moved,

@@ -18,9 +18,6 @@ from resonant_ad.pipeline.patterns import (
     DECORRELATED_PART,
     DECORRELATED_SAMPLES,
     DIJET_STUDIES,
-    DITAU_SAMPLES,
-    DITAU_SCORES,
-    DITAU_TRAINING,
     FEATURE_SET_FIGURE,
     FEATURE_SET_FIGURES,
     FIGURE_FORMATS,
@@ -28,6 +25,8 @@ from resonant_ad.pipeline.patterns import (
     FLOW_HISTORY,
     FLOW_LOSS,
     FLOW_MODEL,
+    FOLD_FLOW_HISTORY,
+    FOLD_FLOW_MODEL,
     LATENT_PART,
     SAMPLES,
     SCORES,
@@ -38,7 +37,7 @@ from resonant_ad.pipeline.patterns import (
     TOY_SCORES,
     fill,
 )
-from resonant_ad.stages.parts import LATENT_PARTS, SPLIT_PARTS, format_c, format_window
+from resonant_ad.stages.parts import DATA_PARTS, LATENT_PARTS, SPLIT_PARTS, format_window
 
 
 def nominal_window(config: Mapping[str, Any], study: str) -> str:
@@ -150,6 +149,16 @@ def flow_group_outputs(study: str, runs: Sequence[int]) -> dict[str, str]:
     return run_files(study, runs, model=FLOW_MODEL, history=FLOW_HISTORY, **losses)
 
 
+def fold_flow_group_outputs(study: str, runs: Sequence[int], k: int) -> dict[str, str]:
+    """The per-run outputs of one cross-fitted flow job (``k`` folds), keyed
+    ``{kind}{fold}_{run}`` (``model0_3``: run 3's flow of fold 0)."""
+    kinds = {}
+    for f in range(k):
+        kinds[f"model{f}"] = fill(FOLD_FLOW_MODEL, fold=f)
+        kinds[f"history{f}"] = fill(FOLD_FLOW_HISTORY, fold=f)
+    return run_files(study, runs, **kinds)
+
+
 def classifier_group_outputs(study: str, runs: Sequence[int]) -> dict[str, str]:
     """The per-run outputs of one classifier training job, keyed ``{kind}_{run}``."""
     wildcards = ("{feature_set}", "{window}", "{nsig}")
@@ -157,12 +166,29 @@ def classifier_group_outputs(study: str, runs: Sequence[int]) -> dict[str, str]:
 
 
 def classifier_group_inputs(
-    study: str, feature_set: str, window: str, nsig: int | str, runs: Sequence[int], method: str
+    study: str,
+    feature_set: str,
+    window: str,
+    nsig: int | str,
+    runs: Sequence[int],
+    method: str,
+    fold_flows: int = 0,
 ) -> dict[str, str]:
-    """Every run's classifier inputs (:func:`classifier_inputs`), keyed ``{source}_{run}``."""
-    return grouped(
-        lambda run: classifier_inputs(study, feature_set, window, nsig, run, method), runs
-    )
+    """Every run's classifier inputs (:func:`classifier_inputs`), keyed ``{source}_{run}``;
+    with ``fold_flows`` = k, also its k cross-fitted flows (``fold_flow{f}``) and the data
+    parts in feature space (``x_{part}``) that they map."""
+    ids = {"study": study, "feature_set": feature_set, "window": window, "nsig": nsig}
+    x_parts = {f"x_{p}": SPLIT_PART.format(**ids, part=p) for p in DATA_PARTS}
+
+    def files_of_run(run: int) -> dict[str, str]:
+        out = classifier_inputs(study, feature_set, window, nsig, run, method)
+        if fold_flows:
+            for f in range(fold_flows):
+                out[f"fold_flow{f}"] = FOLD_FLOW_MODEL.format(**ids, run=run, fold=f)
+            out |= x_parts
+        return out
+
+    return grouped(files_of_run, runs)
 
 
 def toy_group_outputs(runs: Sequence[int]) -> dict[str, str]:
@@ -188,39 +214,6 @@ def bumphunt_group_outputs(
         kinds[f"results_{m}"] = fill(BUMPHUNT_RESULTS, method=m)
         kinds[f"bins_{m}"] = fill(BUMPHUNT_BINS, method=m)
     return run_files(study, runs, **kinds)
-
-
-def ditau_repeat_groups(config: Mapping[str, Any]) -> list[tuple[int, ...]]:
-    """The di-τ repeats in groups of ``runs_per_job`` (a classifier job per signal and group;
-    none when the config has no di-τ section)."""
-    if "ditau" not in config:
-        return []
-    return run_groups(int(config["ditau"]["repeats"]), config.get("runs_per_job", 1))
-
-
-def ditau_group_trainings(
-    ditau: Mapping[str, Any], repeats: Sequence[int]
-) -> list[tuple[str, int]]:
-    """(σ as in the paths, repeat) of every training of one signal's group of ``repeats``."""
-    return [(format_c(sigma), int(r)) for sigma in ditau["injections"] for r in repeats]
-
-
-def ditau_group_samples(repeats: Sequence[int]) -> dict[str, str]:
-    """The synthetic samples of a group of repeats, keyed ``samples_{repeat}``."""
-    return grouped(lambda r: {"samples": DITAU_SAMPLES.format(repeat=r)}, repeats)
-
-
-def ditau_group_outputs(ditau: Mapping[str, Any], repeats: Sequence[int]) -> dict[str, str]:
-    """The score and summary files of :func:`ditau_group_trainings`, keyed ``{kind}_{i}``
-    with i the training's place in that list (``{signal}`` left as a wildcard)."""
-    trainings = ditau_group_trainings(ditau, repeats)
-
-    def files_of(i: int) -> dict[str, str]:
-        sigma, repeat = trainings[i]
-        ids = {"signal": "{signal}", "sigma": sigma, "repeat": repeat}
-        return {"scores": DITAU_SCORES.format(**ids), "summary": DITAU_TRAINING.format(**ids)}
-
-    return grouped(files_of, range(len(trainings)))
 
 
 def per_run(files: Mapping[str, str], runs: Sequence[int]) -> list[dict[str, str]]:

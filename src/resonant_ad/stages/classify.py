@@ -29,6 +29,7 @@ from resonant_ad.core.seeding import derive_seed, rng
 from resonant_ad.core.training import checkpoint_path
 from resonant_ad.stages.flows import feature_columns
 from resonant_ad.stages.folds import fold_frames, out_of_fold_scores
+from resonant_ad.stages.mapping import fold_spaces
 from resonant_ad.stages.methods import TEST_PARTS, Method, method
 from resonant_ad.stats.metrics import roc_auc
 
@@ -195,6 +196,7 @@ def train_and_score(
     signal_region: Sequence[float] | None = None,
     cwola: Mapping[str, Any] | None = None,
     folds: int = 0,
+    fold_seed: int | None = None,
 ) -> None:
     """One run of :func:`train_and_score_runs`."""
     train_and_score_runs(
@@ -207,6 +209,7 @@ def train_and_score(
         signal_region,
         cwola,
         folds,
+        fold_seed,
     )
 
 
@@ -220,6 +223,7 @@ def train_and_score_runs(
     signal_region: Sequence[float] | None = None,
     cwola: Mapping[str, Any] | None = None,
     folds: int = 0,
+    fold_seed: int | None = None,
 ) -> None:
     """Train ``method_name``'s classifier of every run (its ``inputs``, source name → parquet)
     and score its test sets into its ``outputs``.
@@ -234,8 +238,13 @@ def train_and_score_runs(
     ``sample_val_fraction``: the size of the N(0, 1) class) by LaCATHODE only.
 
     ``folds`` = k ≥ 2: the ``data`` table holds every data event (SR and SB), each scored by
-    one of k more classifiers per run that did not see it (:mod:`resonant_ad.stages.folds`);
-    0: the data's test parts, scored by the usual classifier.
+    one of k more classifiers per run that did not see it (:mod:`resonant_ad.stages.folds`;
+    folds drawn with ``fold_seed``, else each run's seed); 0: the data's test parts, scored
+    by the usual classifier. A method in a flow's space (z, x′) whose run inputs hold
+    ``fold_flow0`` … ``fold_flow{k-1}`` (the cross-fitted flows,
+    :func:`~resonant_ad.stages.mapping.train_fold_flows`) and the data parts in feature space
+    (``x_sr_train`` …) maps the events of fold f with fold f's flow, for its fold classifier's
+    training and scores: no event is mapped by a flow that was fitted to it.
     """
     m = method(method_name)
     if folds == 1 or folds < 0:
@@ -257,10 +266,12 @@ def train_and_score_runs(
         data = training_sets(
             m, frames, n_synthetic, val_share, derive_seed(seed, "synthetic"), signal_region, width
         )
+        fseed = seed if fold_seed is None else fold_seed
+        fold_sources = fold_spaces(m.space, frames, run_inputs, k, signal_region, flow_params, seed)
         fold_data = [
             training_sets(
                 m,
-                fold_frames(frames, k, f, seed),
+                fold_frames(fold_sources[f], k, f, fseed),
                 n_synthetic,
                 val_share,
                 derive_seed(seed, "synthetic", "fold", f),
@@ -280,11 +291,11 @@ def train_and_score_runs(
         )
         if any(data.dropped.values()):
             log.info("events beyond the flow's range left out of training: %s", data.dropped)
-        runs.append((frames, data, fold_data))
+        runs.append((frames, (fold_sources, fseed), data, fold_data))
     # per run: the usual classifier, then its fold classifiers (own seeds), all fitted together
     trainings = [
         (make_classifier(classifier_cfg, derive_seed(seed, "fold", f) if f >= 0 else seed), d)
-        for (_, data, fold_data), seed in zip(runs, seeds, strict=True)
+        for (_, _, data, fold_data), seed in zip(runs, seeds, strict=True)
         for f, d in [(-1, data), *enumerate(fold_data)]
     ]
     if classifier_cfg["type"] == "nn":
@@ -294,12 +305,17 @@ def train_and_score_runs(
         for clf, d in trainings:
             clf.fit(d.X, d.y, d.X_val, d.y_val, d.w, d.w_val)
     fitted = iter(c for c, _ in trainings)
-    for (frames, data, fold_data), out, seed in zip(runs, outputs, seeds, strict=True):
+    for (frames, (fold_sources, fseed), data, fold_data), out, seed in zip(
+        runs, outputs, seeds, strict=True
+    ):
         clf = next(fitted)
         fold_clfs = [next(fitted) for _ in fold_data]
         if folds and not fold_clfs:  # never trained on the data: scores all of it
-            fold_clfs = [clf]
-        _score_run(method_name, clf, fold_clfs, frames, data, out, classifier_cfg, seed, cwola)
+            fold_clfs, fold_sources = [clf], [frames]
+        scoring = (fold_sources, fseed, any(src is not frames for src in fold_sources))
+        _score_run(
+            method_name, clf, fold_clfs, frames, data, out, classifier_cfg, seed, cwola, scoring
+        )
 
 
 def _score_run(
@@ -312,9 +328,12 @@ def _score_run(
     classifier_cfg: Mapping[str, Any],
     seed: int,
     cwola: Mapping[str, Any] | None,
+    folds: tuple[Sequence[Mapping[str, pd.DataFrame]], int, bool],
 ) -> None:
     """Score one run's test sets and write its tables, history and summary; with
-    ``fold_clfs``, the ``data`` table is every data event scored out of fold."""
+    ``fold_clfs``, the ``data`` table is every data event scored out of fold (``folds``:
+    each fold's sources, the folds' seed, whether each fold had a flow of its own)."""
+    fold_sources, fold_seed, fold_flows = folds
     m = method(name)
     cols = data.columns
     sic, _, test_data = scoring_sets(frames, m.sic_signal_parts())
@@ -337,7 +356,7 @@ def _score_run(
     sculpt_out = background_rows(data_out)[["score", "mjj", "sr"]]  # scored once
     if fold_clfs:
         predictors = [lambda X, c=c: c.predict_proba(X)[:, 1] for c in fold_clfs]
-        data_out = out_of_fold_scores(frames, predictors, cols, seed)
+        data_out = out_of_fold_scores(fold_sources, predictors, cols, fold_seed)
     tables = {"sic": sic_out, "sculpting": sculpt_out, "data": data_out}
     for name, df in tables.items():
         if not np.all(np.isfinite(df["score"])):
@@ -381,6 +400,7 @@ def _score_run(
         "seed": seed,
         "data_scored": {
             "folds": len(fold_clfs),
+            "fold_flows": fold_flows,
             "n_sr": int(data_out["sr"].sum()),
             "n_sb": int((~data_out["sr"]).sum()),
         },

@@ -1,8 +1,5 @@
-"""The flow stage: train on SB data, sample in the SR, map events to latent space.
-
-The decorrelated space (LaCATHODE footnote 2) uses the flow twice: x' = f⁻¹(f(x; m); m0),
-every event moved to one reference mass m0 in the SR, where the flow's background is the same
-for all m; its background model is the flow sampled at m0.
+"""The flow stage: train on SB data, sample in the SR (its maps of events:
+:mod:`resonant_ad.stages.mapping`).
 
 Files in, files out, one function per workflow rule; the mass column (``mjj`` for dijets,
 ``mvis`` for di-τ) is a parameter. Feature columns are every column of a split part but
@@ -12,7 +9,7 @@ the mass, ``label`` and bookkeeping columns (:data:`NON_FEATURES`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -73,6 +70,28 @@ def train_flows(
     the one ``outputs`` entry, its history holding every seed's losses (column ``seed``).
     """
     train, val = read_parquet(sb_train), read_parquet(sb_val)
+    # the checkpoint lies beside the first run's model
+    flows = fit_flows(train, val, flow_params, seeds, checkpoint_path(outputs[0]["model"]), mass)
+    histories = [f.history_ for f in flows]
+    if mixture:
+        histories = [pd.concat([f.history_.assign(seed=f.seed) for f in flows], ignore_index=True)]
+        flows = [flow_mixture(flows)]
+    for flow, history, out in zip(flows, histories, outputs, strict=True):
+        flow.save(out["model"])
+        write_csv(history, out["history"])
+        plot_loss(history, out["figures"])
+
+
+def fit_flows(
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    flow_params: Mapping[str, Any],
+    seeds: Sequence[int],
+    checkpoint: str | None,
+    mass: str = "mjj",
+) -> list[ConditionalFlow]:
+    """One flow per seed on the ``train`` events (epochs selected on ``val``), trained
+    together as the members of one model; ``flow_params`` name features by column."""
     cols = feature_columns(train)
     params = estimator_params(flow_params)
     for key in ("log_features", "simplex_features"):
@@ -87,22 +106,14 @@ def train_flows(
         cols,
         list(seeds),
     )
-    flows = fit_members(
+    return fit_members(
         [ConditionalFlow(**params, seed=seed) for seed in seeds],
         train[cols].to_numpy(),
         train[mass].to_numpy(),
         val[cols].to_numpy(),
         val[mass].to_numpy(),
-        checkpoint=checkpoint_path(outputs[0]["model"]),  # beside the first run's model
+        checkpoint=checkpoint,
     )
-    histories = [f.history_ for f in flows]
-    if mixture:
-        histories = [pd.concat([f.history_.assign(seed=f.seed) for f in flows], ignore_index=True)]
-        flows = [flow_mixture(flows)]
-    for flow, history, out in zip(flows, histories, outputs, strict=True):
-        flow.save(out["model"])
-        write_csv(history, out["history"])
-        plot_loss(history, out["figures"])
 
 
 def plot_loss(history: pd.DataFrame, outputs: Sequence[str]) -> None:
@@ -342,98 +353,3 @@ def sample_sr(
     }
     write_json(summary, summary_out)
     log.info("sampling: %s", summary)
-
-
-def map_parts(
-    inputs: Mapping[str, str],
-    outputs: Mapping[str, str],
-    mapping: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    flow: ConditionalFlow,
-    names: Callable[[list[str]], list[str]] = lambda cols: cols,
-    mass: str = "mjj",
-) -> list[str]:
-    """Write ``mapping(x, m)`` of every part, keeping the ``mass`` column and ``label``.
-
-    Returns the input feature columns.
-
-    ``names`` gives the output columns from the input feature columns. Each event also gets
-    ``in_range``: whether its features lie inside ``flow``'s fitted range. Beyond it the
-    preprocessing extrapolates (clipping past half its margin), so the mapped value is not
-    the flow's model; every event is kept (all methods are tested on the same events), the
-    classifier stage leaves such events out of training, and the count is logged.
-    Non-finite mapped features are an error naming the part.
-    """
-    cols: list[str] = []
-    for part, path in inputs.items():
-        df = read_parquet(path)
-        cols = feature_columns(df)
-        x = df[cols].to_numpy()
-        mapped = mapping(x, df[mass].to_numpy())
-        if not np.isfinite(mapped).all():
-            raise FloatingPointError(f"{part}: the mapped features hold NaN/inf")
-        out = pd.DataFrame(mapped, columns=names(cols))
-        out[mass] = df[mass].to_numpy()
-        out["label"] = df["label"].to_numpy()
-        out["in_range"] = ~flow.scaler_.out_of_range(x)
-        write_parquet(out, outputs[part])
-        log.info(
-            "%s: %d events mapped, %d beyond the flow's fitted range",
-            part,
-            len(out),
-            int((~out["in_range"]).sum()),
-        )
-    return cols
-
-
-def to_latent(
-    model: str, inputs: Mapping[str, str], outputs: Mapping[str, str], mass: str = "mjj"
-) -> None:
-    """LaCATHODE: z = f(preprocess(x); m) for every event of every split part."""
-    flow = ConditionalFlow.load(model)
-    map_parts(
-        inputs,
-        outputs,
-        flow.transform,
-        flow,
-        lambda cols: [f"z{i}" for i in range(len(cols))],
-        mass,
-    )
-
-
-def reference_mass(signal_region: Sequence[float]) -> float:
-    """m0 of the decorrelated space: the SR centre."""
-    return 0.5 * (float(signal_region[0]) + float(signal_region[1]))
-
-
-def decorrelate(
-    model: str,
-    inputs: Mapping[str, str],
-    outputs: Mapping[str, str],
-    samples_out: str,
-    flow_params: Mapping[str, Any],
-    signal_region: Sequence[float],
-    seed: int,
-    mass: str = "mjj",
-) -> None:
-    """x' = f⁻¹(f(x; m); m0) for every event of every part, and background samples at m0.
-
-    The samples (``n_samples``, a ``split`` column with ``sample_val_fraction`` marked
-    ``val``) are the decorrelated method's reference class, as CATHODE's SR samples are
-    CATHODE's. The ``mass`` column keeps each event's own mass (where it was measured).
-    """
-    flow = ConditionalFlow.load(model)
-    m0 = reference_mass(signal_region)
-
-    def to_m0(x: np.ndarray, m: np.ndarray) -> np.ndarray:
-        return flow.inverse_transform(flow.transform(x, m), np.full(len(m), m0))
-
-    cols = map_parts(inputs, outputs, to_m0, flow, mass=mass)
-    n = int(flow_params["n_samples"])
-    x, n_out = flow.sample(np.full(n, m0), seed=derive_seed(seed, "m0-samples"))
-    if not np.isfinite(x).all():
-        raise FloatingPointError("flow samples at m0 hold NaN/inf")
-    samples = pd.DataFrame(x, columns=cols)
-    samples[mass] = m0
-    samples["split"] = sample_split(n, flow_params["sample_val_fraction"], rng(seed, "m0-split"))
-    write_parquet(samples, samples_out)
-    log.info("%d samples at m0 = %g (%d beyond the training range)", n, m0, n_out)

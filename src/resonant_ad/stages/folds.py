@@ -7,6 +7,12 @@ gives the data (class 1 = SR data; CWoLa's class 0 = SB data), and scores fold f
 sources (flow samples, N(0, 1) draws, the extra SR background) are not data and are never
 scored, so every fold uses them as the method's usual training does.
 
+A method whose inputs pass through the flow (LaCATHODE's latents, the decorrelated x′) would
+still see the SB events the run's flow was fitted to; with ``bumphunt.fold_flows`` each fold
+reads the data in the space of a flow of its own, fitted to the SB data outside the fold
+(:mod:`resonant_ad.stages.mapping`), and :func:`out_of_fold_scores` takes one set of sources
+per fold.
+
 The fold classifiers' scores are on different scales, so the bump hunt cuts each fold at its
 own threshold (:func:`resonant_ad.stats.bumphunt.selection_histograms`). The SIC and
 sculpting evaluations keep the usual training and its labelled test sets
@@ -47,13 +53,18 @@ def region_data(frames: Mapping[str, pd.DataFrame], region: str, k: int, seed: i
 
 
 def fold_frames(
-    frames: Mapping[str, pd.DataFrame], k: int, fold: int, seed: int
+    frames: Mapping[str, pd.DataFrame],
+    k: int,
+    fold: int,
+    seed: int,
+    regions: Sequence[str] = tuple(DATA_REGIONS),
 ) -> dict[str, pd.DataFrame]:
-    """The sources of fold ``fold``'s training: each region's train and val parts replaced by
-    its data outside the fold, dealt at random into train and val in the proportion of the
-    split's own train and val parts; every other source unchanged."""
+    """The sources of fold ``fold``'s training: each region's (of ``regions``) train and val
+    parts replaced by its data outside the fold, dealt at random into train and val in the
+    proportion of the split's own train and val parts; every other source unchanged."""
     out = dict(frames)
-    for region, (train, val, _) in DATA_REGIONS.items():
+    for region in regions:
+        train, val, _ = DATA_REGIONS[region]
         rest = region_data(frames, region, k, seed)
         rest = rest[rest["fold"] != fold].drop(columns="fold").reset_index(drop=True)
         share = len(frames[val]) / max(len(frames[train]) + len(frames[val]), 1)
@@ -66,23 +77,31 @@ def fold_frames(
 
 
 def out_of_fold_scores(
-    frames: Mapping[str, pd.DataFrame],
+    frames: Mapping[str, pd.DataFrame] | Sequence[Mapping[str, pd.DataFrame]],
     predictors: Sequence[Callable[[np.ndarray], np.ndarray]],
     cols: Sequence[str],
     seed: int,
 ) -> pd.DataFrame:
     """Every data event scored by the predictor of its fold (k = ``len(predictors)``): the
-    bump hunt's table (``score``, ``mjj``, ``sr``, ``label``, ``fold``), SR then SB."""
+    bump hunt's table (``score``, ``mjj``, ``sr``, ``label``, ``fold``), SR then SB.
+
+    ``frames`` is one set of sources, or one per fold: the events of fold f are then read
+    from the f-th (the same events in the same order, in the space of fold f's own flow).
+    """
     k = len(predictors)
+    per_fold = [frames] * k if isinstance(frames, Mapping) else list(frames)
+    if len(per_fold) != k:
+        raise ValueError(f"{len(per_fold)} sets of frames for {k} fold predictors")
     tables = []
     for region in DATA_REGIONS:
-        data = region_data(frames, region, k, seed)
+        data = region_data(per_fold[0], region, k, seed)
         folds = data["fold"].to_numpy()
         score = np.full(len(data), np.nan)
         for f, predict in enumerate(predictors):
             chosen = folds == f
             if chosen.any():
-                score[chosen] = predict(data.loc[chosen, list(cols)].to_numpy(np.float64))
+                own = data if f == 0 else region_data(per_fold[f], region, k, seed)
+                score[chosen] = predict(own.loc[chosen, list(cols)].to_numpy(np.float64))
         tables.append(
             pd.DataFrame(
                 {

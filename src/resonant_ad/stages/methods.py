@@ -9,7 +9,7 @@ named sources, and the space its classifier sees. Sources are the parts of a spl
 
 In the ``z`` space every split part is read from the flow's latent mapping of that part; in
 the ``xp`` space from its decorrelated version x' = f⁻¹(f(x; m); m0), where ``samples`` are the
-flow's draws at m0 (resonant_ad.stages.flows.decorrelate).
+flow's draws at m0 (resonant_ad.stages.mapping.decorrelate).
 Adding a method is one entry in :data:`METHODS`; the workflow, evaluation and figures pick
 it up from here.
 """
