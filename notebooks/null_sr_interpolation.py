@@ -14,20 +14,20 @@ training, the departure is the interpolation's; what stays is not.
     python notebooks/null_sr_interpolation.py --datasets 1 2 3 4 5 6 7 8
 
 after the null study (``results/lhco_surrogate_null<k>/``: run 0, the nominal window, no
-injection). One line per dataset, then the means.
+injection). A line as each dataset is done, then their table and the means.
 """
 
 from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import pandas as pd
 
 from resonant_ad.core.flow import ConditionalFlow
 from resonant_ad.core.io import read_parquet
 from resonant_ad.stages.checks import latent_vs_normal_auc
 from resonant_ad.stages.flows import feature_columns
+from resonant_ad.studies.dijet.null import report_datasets
 
 PARTS = ("sb_train", "sb_val", "sb_test", "sr_train", "sr_val", "sr_test", "extra_test")
 
@@ -74,10 +74,8 @@ def main() -> None:
             sb, sr = aucs(flow, parts, cols, k)
             row |= {f"{name}_auc_sb": sb, f"{name}_auc_sr": sr, f"{name}_gap": sr - sb}
         rows.append(row)
-        print(pd.DataFrame([row]).round(4).to_string(index=False), flush=True)
-    table = pd.DataFrame(rows)
-    sem = table.std(ddof=1) / np.sqrt(len(table))
-    print(pd.DataFrame({"mean": table.mean(), "sem": sem}).drop("dataset").round(4).to_string())
+        print(f"dataset {k} done", flush=True)
+    report_datasets(rows)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from resonant_ad.bench.chain import STAGES, bench_stages, default_study
 from resonant_ad.bench.cli import main
@@ -110,6 +111,12 @@ def test_gpu_projection_counts_the_paper_scale_config():
     assert PAPER_STUDY["groups"] == len(full["feature_sets"]) * len(full["injections"])
     assert PAPER_STUDY["runs"] == full["runs"]
     assert PAPER_STUDY["methods"] == len(full["methods"])  # each trains classifiers
+    # the bump hunt's cross-fitted flows (LaCATHODE and x′ are in it) fit 3/4 of the SB
+    assert full["bumphunt"]["folds"] >= 2 and full["bumphunt"]["cross_flows"]
+    assert {"lacathode", "decorrelated"} <= set(full["methods"])
+    split = full["split"]
+    cross = (split["train"] / (split["train"] + split["val"])) / split["train"]
+    assert PAPER_STUDY["cross_flow_events"] == pytest.approx(cross, rel=0.01)
 
 
 def test_ditau_benchmarks_time_the_flows_and_the_hgb_ensemble(tmp_path, capsys):

@@ -6,13 +6,13 @@ from snakemake.utils import validate
 
 from resonant_ad.pipeline.config import (
     coerce_strings,
-    fold_flow_count,
+    cross_flow_count,
     load_schema,
     load_study,
     method_sampling_slice,
     project_root,
     rule_resources,
-    study_fold_flows,
+    study_cross_flows,
 )
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
@@ -175,13 +175,13 @@ def test_ditau_paper_config_states_the_papers_flow_and_ensemble():
 
 
 def test_cross_fitted_flows_serve_the_flow_space_methods_of_an_out_of_fold_bump_hunt():
-    """k fold flows per run for LaCATHODE and x′ with folds = k ≥ 2 and fold_flows on; none
-    for the methods in feature space, with folds 0 or with fold_flows off. x′'s fold
+    """Two cross-fitted flows per run for LaCATHODE and x′ with folds ≥ 2 and cross_flows on; none
+    for the methods in feature space, with folds 0 or with cross_flows off. x′'s fold
     classifiers then read the sampling settings (their reference is drawn at m0)."""
     study = load_study("tests/configs/dijet_tiny.yaml", "lhco_surrogate", base=None)
     config = {"s": study}
-    assert study["bumphunt"]["fold_flows"] is True and study["bumphunt"]["folds"] == 2
-    counts = {m: fold_flow_count(config, "s", m) for m in study["methods"]}
+    assert study["bumphunt"]["cross_flows"] is True and study["bumphunt"]["folds"] == 2
+    counts = {m: cross_flow_count(config, "s", m) for m in study["methods"]}
     assert counts == {
         "cathode": 0,
         "lacathode": 2,
@@ -190,15 +190,15 @@ def test_cross_fitted_flows_serve_the_flow_space_methods_of_an_out_of_fold_bump_
         "supervised": 0,
         "cwola": 0,
     }
-    assert study_fold_flows(config, "s") == 2
+    assert study_cross_flows(config, "s") == 2
     assert method_sampling_slice(config, "s", "decorrelated") == {
         "n_samples": 2000,
         "sample_val_fraction": 0.25,
     }
     assert method_sampling_slice(config, "s", "cathode") is None
-    for change in ({"fold_flows": False}, {"folds": 0}):
+    for change in ({"cross_flows": False}, {"folds": 0}):
         off = {"s": {**study, "bumphunt": {**study["bumphunt"], **change}}}
-        assert study_fold_flows(off, "s") == 0
+        assert study_cross_flows(off, "s") == 0
         assert method_sampling_slice(off, "s", "decorrelated") is None
     only_x = {"s": {**study, "methods": ["cathode"], "scan": {"methods": ["idealized"]}}}
-    assert study_fold_flows(only_x, "s") == 0
+    assert study_cross_flows(only_x, "s") == 0

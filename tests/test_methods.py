@@ -302,7 +302,7 @@ def test_folds_give_the_bump_hunt_every_data_event(stage_files, name, n_folds):
     summary = json.loads(open(outputs["summary"]).read())
     assert summary["data_scored"] == {
         "folds": n_folds,
-        "fold_flows": False,
+        "cross_flows": False,
         "n_sr": 550,
         "n_sb": 1390,
     }
@@ -325,13 +325,18 @@ def test_out_of_fold_scores_read_each_fold_from_its_own_frames(frames):
         out_of_fold_scores(per_fold + per_fold[:1], [lambda X: X[:, 0]] * k, FEATURES, seed)
 
 
-def test_fold_flows_train_on_the_sb_data_outside_their_fold(frames, tmp_path, monkeypatch):
-    """Fold f's flows (one per run, seeded from the run's seed and f) see no SB event of
-    fold f, and all the others (in train or val); each run gets its k models."""
+def test_cross_flows_are_fitted_to_the_sb_data_outside_the_folds_they_map(
+    frames, tmp_path, monkeypatch
+):
+    """Two flows per run whatever k: flow g maps folds g, g + 2, … and sees none of their SB
+    events, and all the others (in train or val); its runs are seeded from the run's seed
+    and g, and each run gets its two models."""
     from resonant_ad.core.seeding import derive_seed
     from resonant_ad.stages import mapping
+    from resonant_ad.stages.folds import flow_folds
 
-    k, fold_seed, seeds = 2, 9, [5, 6]
+    k, fold_seed, seeds = 5, 9, [5, 6]
+    assert (flow_folds(k, 0), flow_folds(k, 1)) == ([0, 2, 4], [1, 3])
     sb = {p: str(tmp_path / f"{p}.parquet") for p in ("sb_train", "sb_val", "sb_test")}
     for p, path in sb.items():
         frames[p].to_parquet(path)
@@ -350,29 +355,32 @@ def test_fold_flows_train_on_the_sb_data_outside_their_fold(frames, tmp_path, mo
     monkeypatch.setattr(mapping, "fit_flows", fit)
     outputs = [
         [
-            {"model": str(tmp_path / f"m{r}{f}"), "history": str(tmp_path / f"h{r}{f}")}
-            for f in (0, 1)
+            {"model": str(tmp_path / f"m{r}{g}"), "history": str(tmp_path / f"h{r}{g}")}
+            for g in (0, 1)
         ]
         for r in range(2)
     ]
-    mapping.train_fold_flows(sb, outputs, {}, seeds, fold_seed)
+    mapping.train_cross_flows(sb, outputs, {}, seeds, k, fold_seed)
     everything = set(pd.concat([frames[p] for p in sb])["a"])
-    for f, (seen, run_seeds) in enumerate(calls):
-        fold = {
-            v for p in sb for v in frames[p]["a"][fold_ids(len(frames[p]), k, fold_seed, p) == f]
-        }
-        assert seen == everything - fold and fold
-        assert run_seeds == [derive_seed(s, "fold", f) for s in seeds]
-    assert all((tmp_path / f"m{r}{f}").exists() for r in range(2) for f in range(2))
+    assert len(calls) == 2
+    for g, (seen, run_seeds) in enumerate(calls):
+        mapped = set()
+        for p in sb:
+            in_flow = np.isin(fold_ids(len(frames[p]), k, fold_seed, p), flow_folds(k, g))
+            mapped |= set(frames[p]["a"][in_flow])
+        assert seen == everything - mapped and mapped
+        assert run_seeds == [derive_seed(s, "fold", g) for s in seeds]
+    assert all((tmp_path / f"m{r}{g}").exists() for r in range(2) for g in range(2))
     with pytest.raises(ValueError, match="k >= 2"):
-        mapping.train_fold_flows(sb, [outputs[0][:1]], {}, seeds[:1], fold_seed)
+        mapping.train_cross_flows(sb, [outputs[0][:1]], {}, seeds[:1], k, fold_seed)
 
 
 @pytest.mark.parametrize("name", ["lacathode", "decorrelated"])
-def test_flow_space_methods_score_each_fold_in_its_own_flow(frames, tmp_path, name):
-    """LaCATHODE and x′ with cross-fitted flows: the bump hunt's data table comes from each
-    fold's own flow (other scores than through the run's flow), while the SIC and
-    sculpting tables (the usual classifier on the run's flow) stay exactly the same."""
+def test_flow_space_methods_score_each_fold_through_a_cross_fitted_flow(frames, tmp_path, name):
+    """LaCATHODE and x′ with cross-fitted flows (k = 3 folds, two flows): the bump hunt's
+    data table comes from the folds' flows (other scores than through the run's flow),
+    while the SIC and sculpting tables (the usual classifier on the run's flow) stay exactly
+    the same."""
     from resonant_ad.stages import mapping
     from resonant_ad.stages.flows import train_flow
 
@@ -391,21 +399,21 @@ def test_flow_space_methods_score_each_fold_in_its_own_flow(frames, tmp_path, na
     else:
         mapped["samples"] = str(tmp_path / "m0.parquet")
         mapping.decorrelate(model, split, mapped, mapped["samples"], sampling, SR, seed=2)
-    folds = [
+    flows = [
         [
-            {"model": str(tmp_path / f"f{f}.pt"), "history": str(tmp_path / f"f{f}.csv")}
-            for f in range(2)
+            {"model": str(tmp_path / f"f{g}.pt"), "history": str(tmp_path / f"f{g}.csv")}
+            for g in range(2)
         ]
     ]
     sb = {p: x[p] for p in ("sb_train", "sb_val", "sb_test")}
-    mapping.train_fold_flows(sb, folds, params, [3], fold_seed=8)
+    mapping.train_cross_flows(sb, flows, params, [3], k=3, fold_seed=8)
     cfg = {"type": "hgb", "hgb": {"n_members": 2, "max_iter": 20}}
     tables = {}
     for label, extra in (
         ("run flow", {}),
         (
-            "fold flows",
-            {f"fold_flow{f}": folds[0][f]["model"] for f in range(2)}
+            "cross flows",
+            {f"cross_flow{g}": flows[0][g]["model"] for g in range(2)}
             | {f"x_{p}": x[p] for p in parts.DATA_PARTS},
         ),
     ):
@@ -413,13 +421,14 @@ def test_flow_space_methods_score_each_fold_in_its_own_flow(frames, tmp_path, na
             k: str(tmp_path / f"{label}_{k}")
             for k in ("sic", "sculpting", "data", "history", "summary")
         }
-        train_and_score(name, mapped | extra, outputs, cfg, sampling, 7, SR, None, 2, fold_seed=8)
+        train_and_score(name, mapped | extra, outputs, cfg, sampling, 7, SR, None, 3, fold_seed=8)
         tables[label] = {k: pd.read_parquet(outputs[k]) for k in ("sic", "sculpting", "data")}
         summary = json.loads(open(outputs["summary"]).read())
-        assert summary["data_scored"]["fold_flows"] == (label == "fold flows")
+        assert summary["data_scored"]["cross_flows"] == (label == "cross flows")
     for k in ("sic", "sculpting"):
-        pd.testing.assert_frame_equal(tables["run flow"][k], tables["fold flows"][k])
-    run_flow, fold_flows = tables["run flow"]["data"], tables["fold flows"]["data"]
-    pd.testing.assert_frame_equal(run_flow.drop(columns="score"), fold_flows.drop(columns="score"))
-    assert np.isfinite(fold_flows["score"]).all()
-    assert not np.allclose(run_flow["score"], fold_flows["score"])
+        pd.testing.assert_frame_equal(tables["run flow"][k], tables["cross flows"][k])
+    run_flow, cross_flows = tables["run flow"]["data"], tables["cross flows"]["data"]
+    assert set(cross_flows["fold"]) == {0, 1, 2}
+    pd.testing.assert_frame_equal(run_flow.drop(columns="score"), cross_flows.drop(columns="score"))
+    assert np.isfinite(cross_flows["score"]).all()
+    assert not np.allclose(run_flow["score"], cross_flows["score"])

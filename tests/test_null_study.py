@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import copy_workflow, run_snakemake
+from conftest import REPO, copy_workflow, run_snakemake
 
 from resonant_ad.core.io import write_parquet
 from resonant_ad.pipeline.config import load_study, null_datasets
@@ -179,6 +181,8 @@ def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
         "flow_sb_latent_vs_normal_auc": (0.3, 1.0),
         "flow_sr_latent_vs_normal_auc": (0.3, 1.0),
         "flow_normal_cut_sr_over_sb_sides": (0.3, 3.0),  # an efficiency ratio, ~1
+        "flow_normal_cut_sr_over_sb_sides_sb_train": (0.3, 3.0),  # the flow's SB training part
+        "flow_normal_cut_sr_over_sb_sides_sb_val_test": (0.3, 3.0),  # the SB it was not fitted to
     }.items():
         assert (table.groupby("data_seed")[col].nunique() == 1).all()
         assert table[col].between(low, high).all(), col
@@ -196,3 +200,17 @@ def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
         assert (workdir / f"results/lhco_surrogate/null/original/data{seed}.csv").is_file()
         assert (workdir / f"benchmarks/lhco_surrogate/null/original/data{seed}.tsv").is_file()
     assert not (workdir / "results/lhco_surrogate_null4/shifted").exists()  # only what is asked
+    # LaCATHODE's bump hunt mapped each fold through a cross-fitted flow; the exploration
+    # script splits its cut's SB efficiency by split part (a ratio per subset, and means)
+    for seed in (4, 5):
+        flows = workdir / f"results/lhco_surrogate_null{seed}/original/sr3.3-3.7/nsig0/run0/flow"
+        assert (flows / "cross0/model.pt").is_file() and (flows / "cross1/model.pt").is_file()
+    script = REPO / "notebooks/null_flow_training_events.py"
+    args = ["--datasets", "4", "5", "--results", str(workdir / "results"), "--eps", "0.2"]
+    args += ["--path", "original/sr3.3-3.7/nsig0"]
+    out = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, check=True
+    ).stdout
+    means = dict(line.split()[:2] for line in out.splitlines()[-3:])
+    assert set(means) == {"all", "sb_train", "sb_val_test"}
+    assert all(0.2 < float(v) < 5 for v in means.values()), out

@@ -124,13 +124,13 @@ def test_bump_hunt_scan_and_decorrelated_space(dijet_run):
     for name in ("bumphunt_significance", "bumphunt_fits_nsig200", "bumphunt_fits_nsig0"):
         assert (base / f"shifted/{SR}/figures/{name}.png").stat().st_size > 20_000
 
-    # the flow-space methods' data scores come from each fold's own flow (trained on the SB
-    # data outside the fold), the others' from their usual inputs
+    # the flow-space methods' data scores come from the cross-fitted flows (each fitted to
+    # the SB data outside the folds it maps), the others' from their usual inputs
     for method in METHODS:
         summary = json.loads((base / f"shifted/{SR}/nsig0/run0/{method}/training.json").read_text())
-        assert summary["data_scored"]["fold_flows"] == (method in ("lacathode", "decorrelated"))
-    for fold in (0, 1):
-        history = pd.read_csv(base / f"shifted/{SR}/nsig0/run0/flow/fold{fold}/history.csv")
+        assert summary["data_scored"]["cross_flows"] == (method in ("lacathode", "decorrelated"))
+    for flow in (0, 1):
+        history = pd.read_csv(base / f"shifted/{SR}/nsig0/run0/flow/cross{flow}/history.csv")
         assert history["selected"].sum() == 1
 
     # the decorrelated space: every event moved to m0 = the SR centre, samples at m0
@@ -257,7 +257,7 @@ ALL = {"cathode", "lacathode", "decorrelated", "idealized", "supervised", "cwola
         (
             "lhco_surrogate={flow: {n_samples: 2500}}",
             {"sample_flow", "decorrelate", "train_classifier", "evaluate"},
-            {"train_flow", "train_fold_flows", "to_latent", "split"},
+            {"train_flow", "train_cross_flows", "to_latent", "split"},
             {"cathode", "lacathode", "decorrelated"},
         ),
         # the mass KDE's width: CATHODE's sampling and what reads its samples, no decorrelation
@@ -278,15 +278,15 @@ ALL = {"cathode", "lacathode", "decorrelated", "idealized", "supervised", "cwola
         (
             "lhco_surrogate={classifier: {nn: {epochs: 3}}}",
             {"train_classifier", "evaluate", "bumphunt"},
-            {"train_flow", "train_fold_flows", "sample_flow", "decorrelate", "to_latent", "split"},
+            {"train_flow", "train_cross_flows", "sample_flow", "decorrelate", "to_latent", "split"},
             ALL,
         ),
         # the bump hunt's flows without cross-fitting: the classifiers of the flow-space
         # methods (their data scores), no flow training
         (
-            "lhco_surrogate={bumphunt: {fold_flows: false}}",
+            "lhco_surrogate={bumphunt: {cross_flows: false}}",
             {"train_classifier", "bumphunt"},
-            {"train_flow", "train_fold_flows", "sample_flow", "decorrelate", "to_latent"},
+            {"train_flow", "train_cross_flows", "sample_flow", "decorrelate", "to_latent"},
             {"lacathode", "decorrelated"},
         ),
         # the HGB settings, unused while classifier.type is nn: nothing
@@ -299,7 +299,7 @@ ALL = {"cathode", "lacathode", "decorrelated", "idealized", "supervised", "cwola
             set(),
         ),
     ],
-    ids=["n_samples", "kde_bandwidth", "cwola", "nn.epochs", "fold_flows", "hgb", "bumphunt"],
+    ids=["n_samples", "kde_bandwidth", "cwola", "nn.epochs", "cross_flows", "hgb", "bumphunt"],
 )
 def test_a_config_change_reruns_exactly_what_it_touches(
     dijet_run, change, reruns, keeps, retrained

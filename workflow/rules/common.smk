@@ -8,7 +8,7 @@ from resonant_ad.pipeline.config import (
     classifier_slice,
     declared_gpus,
     flow_sampling_slice,
-    fold_flow_count,
+    cross_flow_count,
     method_sampling_slice,
     coerce_strings,
     config_slice,
@@ -20,7 +20,7 @@ from resonant_ad.pipeline.config import (
     STUDY_PATTERN,
     resource,
     rule_resources,
-    study_fold_flows,
+    study_cross_flows,
 )
 from resonant_ad.core.seeding import derive_seed, run_seed
 from resonant_ad.studies.dijet.realism import REFERENCE_FILES
@@ -96,7 +96,7 @@ def classifier_group_inputs(study, runs):
         w.nsig,
         runs,
         w.method,
-        fold_flow_count(config, study, w.method),
+        cross_flow_count(config, study, w.method),
     )
 
 

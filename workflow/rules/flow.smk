@@ -37,46 +37,47 @@ for _study, _runs, _windows in files.training_groups(config):
             "../scripts/train_flow.py"
 
 
-# The bump hunt's cross-fitted flows (`bumphunt.fold_flows`, for the methods in a flow's space
-# with `bumphunt.folds` >= 2): per fold, each run's flow on the SB data outside the fold.
+# The bump hunt's cross-fitted flows (`bumphunt.cross_flows`, for the methods in a flow's space
+# with `bumphunt.folds` >= 2): two per run, each on the SB data outside the folds it maps.
 for _study, _runs, _windows in files.training_groups(config):
-    _k = study_fold_flows(config, _study)
-    if not _k:
+    _n = study_cross_flows(config, _study)
+    if not _n:
         continue
 
     rule:
-        """The cross-fitted flows of a group of runs: per fold, p(x | mJJ) on the SB data
-        outside it."""
+        """The cross-fitted flows of a group of runs: p(x | mJJ) on the SB data outside the
+        folds each maps."""
         name:
-            f"train_fold_flows_{_study}_runs{files.runs_label(_runs).replace('-', '_')}"
+            f"train_cross_flows_{_study}_runs{files.runs_label(_runs).replace('-', '_')}"
         input:
             **{
                 p: patterns.fill(patterns.SPLIT_PART, part=p, study=_study)
                 for p in ("sb_train", "sb_val", "sb_test")
             },
         output:
-            **files.fold_flow_group_outputs(_study, _runs, _k),
+            **files.cross_flow_group_outputs(_study, _runs, _n),
         log:
-            f"logs/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{files.runs_label(_runs)}/train_fold_flows.log",
+            f"logs/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{files.runs_label(_runs)}/train_cross_flows.log",
         benchmark:
-            f"benchmarks/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{files.runs_label(_runs)}/train_fold_flows.tsv"
+            f"benchmarks/{_study}/{{feature_set}}/sr{{window}}/nsig{{nsig}}/runs{files.runs_label(_runs)}/train_cross_flows.tsv"
         wildcard_constraints:
             window=files.window_pattern(_windows),
         conda:
             ENV
         threads: resource(config, "train_flow", "threads")
         resources:
-            **rule_resources(config, "train_flow", len(_runs) * _k, members=True),
+            **rule_resources(config, "train_flow", len(_runs) * _n, members=True),
         params:
             flow=flow_training_slice(config, _study),
             seeds=run_seeds(_study, "flow", _runs),
             fold_seed=fold_seed(_study),
-            folds=_k,
+            folds=config[_study]["bumphunt"]["folds"],
+            flows=_n,
             runs=list(_runs),
             mass="mjj",
             code=source_hash("stages.mapping"),
         script:
-            "../scripts/train_fold_flows.py"
+            "../scripts/train_cross_flows.py"
 
 
 # The runs of a group (`runs_per_job`) share one job per feature set, injection and window in

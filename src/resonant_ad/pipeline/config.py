@@ -200,36 +200,37 @@ def method_sampling_slice(
     """The flow's sampling settings a method's classifier training reads: the N(0, 1) draws
     of LaCATHODE's reference class are sized like CATHODE's samples (``n_samples``,
     ``sample_val_fraction``), as are the decorrelated fold classifiers' draws at m0
-    (:func:`fold_flow_count`); the other methods read none (None)."""
+    (:func:`cross_flow_count`); the other methods read none (None)."""
     from resonant_ad.stages.methods import method
 
-    if "normal" not in method(method_name).sources() and not fold_flow_count(
+    if "normal" not in method(method_name).sources() and not cross_flow_count(
         config, study, method_name
     ):
         return None
     return flow_sampling_slice(config, study, ("n_samples", "sample_val_fraction"))
 
 
-def study_fold_flows(config: Mapping[str, Any], study: str) -> int:
+def study_cross_flows(config: Mapping[str, Any], study: str) -> int:
     """The cross-fitted flows per run that any method of ``study`` (or of its scan) reads:
-    :func:`fold_flow_count` at its largest; 0 when no job needs them."""
+    :func:`cross_flow_count` at its largest; 0 when no job needs them."""
     cfg = config[study]
     names = {*cfg["methods"], *cfg.get("scan", {}).get("methods", [])}
-    return max((fold_flow_count(config, study, name) for name in names), default=0)
+    return max((cross_flow_count(config, study, name) for name in names), default=0)
 
 
-def fold_flow_count(config: Mapping[str, Any], study: str, method_name: str) -> int:
+def cross_flow_count(config: Mapping[str, Any], study: str, method_name: str) -> int:
     """How many cross-fitted flows per run a method's bump-hunt scores read
-    (:mod:`resonant_ad.stages.mapping`): k = ``bumphunt.folds`` for a method in a flow's
-    space that trains on the data, with ``bumphunt.fold_flows``; else 0. (The decorrelated
-    method's fold classifiers also draw their reference at m0 from those flows, hence its
-    sampling settings.)"""
+    (:mod:`resonant_ad.stages.mapping`): :data:`~resonant_ad.stages.folds.CROSS_FLOWS` for
+    a method in a flow's space that trains on the data, with ``bumphunt.folds`` ≥ 2 and
+    ``bumphunt.cross_flows``; else 0. (The decorrelated method's fold classifiers also draw
+    their reference at m0 from those flows, hence its sampling settings.)"""
+    from resonant_ad.stages.folds import CROSS_FLOWS
     from resonant_ad.stages.methods import method
 
     bump = config[study]["bumphunt"]
     m = method(method_name)
-    wanted = bump.get("fold_flows", True) and m.space in ("z", "xp") and m.trains_on_data()
-    return int(bump["folds"]) if wanted and int(bump["folds"]) >= 2 else 0
+    wanted = bump.get("cross_flows", True) and m.space in ("z", "xp") and m.trains_on_data()
+    return CROSS_FLOWS if wanted and int(bump["folds"]) >= 2 else 0
 
 
 def resource(config: Mapping[str, Any], rule: str, key: str) -> Any:

@@ -15,6 +15,8 @@ from resonant_ad.pipeline.patterns import (
     BUMPHUNT_RESULTS,
     CLASSIFIER_HISTORY,
     CLASSIFIER_SUMMARY,
+    CROSS_FLOW_HISTORY,
+    CROSS_FLOW_MODEL,
     DECORRELATED_PART,
     DECORRELATED_SAMPLES,
     DIJET_STUDIES,
@@ -25,8 +27,6 @@ from resonant_ad.pipeline.patterns import (
     FLOW_HISTORY,
     FLOW_LOSS,
     FLOW_MODEL,
-    FOLD_FLOW_HISTORY,
-    FOLD_FLOW_MODEL,
     LATENT_PART,
     SAMPLES,
     SCORES,
@@ -149,13 +149,13 @@ def flow_group_outputs(study: str, runs: Sequence[int]) -> dict[str, str]:
     return run_files(study, runs, model=FLOW_MODEL, history=FLOW_HISTORY, **losses)
 
 
-def fold_flow_group_outputs(study: str, runs: Sequence[int], k: int) -> dict[str, str]:
-    """The per-run outputs of one cross-fitted flow job (``k`` folds), keyed
-    ``{kind}{fold}_{run}`` (``model0_3``: run 3's flow of fold 0)."""
+def cross_flow_group_outputs(study: str, runs: Sequence[int], flows: int) -> dict[str, str]:
+    """The per-run outputs of one job of ``flows`` cross-fitted flows per run, keyed
+    ``{kind}{flow}_{run}`` (``model0_3``: run 3's flow 0)."""
     kinds = {}
-    for f in range(k):
-        kinds[f"model{f}"] = fill(FOLD_FLOW_MODEL, fold=f)
-        kinds[f"history{f}"] = fill(FOLD_FLOW_HISTORY, fold=f)
+    for g in range(flows):
+        kinds[f"model{g}"] = fill(CROSS_FLOW_MODEL, flow=g)
+        kinds[f"history{g}"] = fill(CROSS_FLOW_HISTORY, flow=g)
     return run_files(study, runs, **kinds)
 
 
@@ -172,19 +172,19 @@ def classifier_group_inputs(
     nsig: int | str,
     runs: Sequence[int],
     method: str,
-    fold_flows: int = 0,
+    cross_flows: int = 0,
 ) -> dict[str, str]:
     """Every run's classifier inputs (:func:`classifier_inputs`), keyed ``{source}_{run}``;
-    with ``fold_flows`` = k, also its k cross-fitted flows (``fold_flow{f}``) and the data
+    with ``cross_flows`` = n, also its n cross-fitted flows (``cross_flow{g}``) and the data
     parts in feature space (``x_{part}``) that they map."""
     ids = {"study": study, "feature_set": feature_set, "window": window, "nsig": nsig}
     x_parts = {f"x_{p}": SPLIT_PART.format(**ids, part=p) for p in DATA_PARTS}
 
     def files_of_run(run: int) -> dict[str, str]:
         out = classifier_inputs(study, feature_set, window, nsig, run, method)
-        if fold_flows:
-            for f in range(fold_flows):
-                out[f"fold_flow{f}"] = FOLD_FLOW_MODEL.format(**ids, run=run, fold=f)
+        if cross_flows:
+            for g in range(cross_flows):
+                out[f"cross_flow{g}"] = CROSS_FLOW_MODEL.format(**ids, run=run, flow=g)
             out |= x_parts
         return out
 

@@ -52,9 +52,10 @@ RUN_DIR = FEATURE_SET_DIR + "/nsig{nsig}/run{run}"
 FLOW_MODEL = RUN_DIR + "/flow/model.pt"
 FLOW_HISTORY = RUN_DIR + "/flow/history.csv"
 FLOW_LOSS = RUN_DIR + "/flow/loss.{ext}"
-#: the cross-fitted flows of the bump hunt: fold f's flow, trained on the SB data outside fold f
-FOLD_FLOW_MODEL = RUN_DIR + "/flow/fold{fold}/model.pt"
-FOLD_FLOW_HISTORY = RUN_DIR + "/flow/fold{fold}/history.csv"
+#: the cross-fitted flows of the bump hunt: flow g, fitted to the SB data outside the folds it
+#: maps (stages.folds.flow_folds)
+CROSS_FLOW_MODEL = RUN_DIR + "/flow/cross{flow}/model.pt"
+CROSS_FLOW_HISTORY = RUN_DIR + "/flow/cross{flow}/history.csv"
 SAMPLES = RUN_DIR + "/flow/samples.parquet"
 SAMPLING_SUMMARY = RUN_DIR + "/flow/sampling.json"
 LATENT_PART = RUN_DIR + "/latent/{part}.parquet"

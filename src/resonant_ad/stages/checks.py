@@ -113,6 +113,7 @@ def normal_cut_excess(
     signal_region: Sequence[float],
     seed: int,
     efficiency: float = 0.1,
+    subsets: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """LaCATHODE's cut learnt on the true SR background alone: what it keeps beside the SR.
 
@@ -122,7 +123,9 @@ def normal_cut_excess(
     above the window, and the SR's efficiency over the larger of them
     (:func:`~resonant_ad.stats.bumphunt.sides_ratio`). A flow whose latents are alike in SR
     and SB gives ≤ 1; above 1 is the false bump a LaCATHODE bump hunt finds on background
-    alone (docs/null-study.md).
+    alone (docs/null-study.md). ``subsets`` (name → a mask of the SB events) add the same
+    ratio on each subset (``normal_cut_sr_over_sb_sides_{name}``): e.g. the flow's own SB
+    training events against the events it never saw.
     """
     m_sb = np.asarray(m_sb)
     if not any(band.any() for band in side_bands(m_sb, signal_region)):
@@ -135,13 +138,14 @@ def normal_cut_excess(
     ).fit(X, y)
     threshold = np.quantile(clf.predict_proba(np.asarray(z_sr, np.float64))[:, 1], 1 - efficiency)
     passed = clf.predict_proba(np.asarray(z_sb, np.float64))[:, 1] > threshold
-    below, above = band_efficiencies(passed, m_sb, signal_region)
-    return {
-        "normal_cut_efficiency": float(efficiency),
-        "normal_cut_sb_below_efficiency": below,
-        "normal_cut_sb_above_efficiency": above,
-        "normal_cut_sr_over_sb_sides": sides_ratio(efficiency, below, above),
-    }
+    out = {"normal_cut_efficiency": float(efficiency)}
+    for name, mask in {"": np.ones(len(m_sb), bool), **(subsets or {})}.items():
+        below, above = band_efficiencies(passed[mask], m_sb[mask], signal_region)
+        tag = f"_{name}" if name else ""
+        out[f"normal_cut_sb_below_efficiency{tag}"] = below
+        out[f"normal_cut_sb_above_efficiency{tag}"] = above
+        out[f"normal_cut_sr_over_sb_sides{tag}"] = sides_ratio(efficiency, below, above)
+    return out
 
 
 def real_vs_synthetic(
@@ -177,8 +181,10 @@ def flow_diagnostics(
     file; ``feature_set`` (its spec from the config) only labels the figure's axes. The table
     holds the SB and SR test background. The summary also gives :func:`latent_vs_normal_auc`
     of the SB test and of the SR test and extra background, and :func:`normal_cut_excess`
-    learnt on the extra part and applied to the background of every data part (the bump
-    hunt's events) around ``signal_region``.
+    learnt on the extra part and applied to the background of every SB data part (the bump
+    hunt's events) around ``signal_region``: all of them, the flow's training part
+    (``_sb_train``) and the parts it was not fitted to (``_sb_val_test``; the bump hunt's
+    cross-fitted flows see each event so).
     """
     flow = ConditionalFlow.load(model)
     rows, inside_z, inside_m = [], {}, {}
@@ -217,6 +223,7 @@ def flow_diagnostics(
     summary["sr_latent_vs_normal_auc"] = latent_vs_normal_auc(sr_z, seed)
     summary["sr_latent_events"] = len(sr_z)
     sb_parts = [p for p in DATA_PARTS if p.startswith("sb_")]
+    part_of = np.concatenate([np.full(len(inside_m[p]), p) for p in sb_parts])
     summary |= normal_cut_excess(
         inside_z["extra_test"],
         np.vstack([inside_z[p] for p in DATA_PARTS if p.startswith("sr_")]),
@@ -224,6 +231,7 @@ def flow_diagnostics(
         np.concatenate([inside_m[p] for p in sb_parts]),
         signal_region,
         seed,
+        subsets={"sb_train": part_of == "sb_train", "sb_val_test": part_of != "sb_train"},
     )
     write_json(summary, summary_out)
     log.info("flow diagnostics: %s\n%s", summary, table.to_string(index=False))

@@ -241,10 +241,10 @@ def train_and_score_runs(
     one of k more classifiers per run that did not see it (:mod:`resonant_ad.stages.folds`;
     folds drawn with ``fold_seed``, else each run's seed); 0: the data's test parts, scored
     by the usual classifier. A method in a flow's space (z, x′) whose run inputs hold
-    ``fold_flow0`` … ``fold_flow{k-1}`` (the cross-fitted flows,
-    :func:`~resonant_ad.stages.mapping.train_fold_flows`) and the data parts in feature space
-    (``x_sr_train`` …) maps the events of fold f with fold f's flow, for its fold classifier's
-    training and scores: no event is mapped by a flow that was fitted to it.
+    ``cross_flow0`` and ``cross_flow1`` (the cross-fitted flows,
+    :func:`~resonant_ad.stages.mapping.train_cross_flows`) and the data parts in feature space
+    (``x_sr_train`` …) maps the events of fold f with flow f % 2, fitted without them, for
+    fold f's classifier's training and scores: no event is mapped by a flow fitted to it.
     """
     m = method(method_name)
     if folds == 1 or folds < 0:
@@ -333,7 +333,7 @@ def _score_run(
     """Score one run's test sets and write its tables, history and summary; with
     ``fold_clfs``, the ``data`` table is every data event scored out of fold (``folds``:
     each fold's sources, the folds' seed, whether each fold had a flow of its own)."""
-    fold_sources, fold_seed, fold_flows = folds
+    fold_sources, fold_seed, cross_flows = folds
     m = method(name)
     cols = data.columns
     sic, _, test_data = scoring_sets(frames, m.sic_signal_parts())
@@ -400,7 +400,7 @@ def _score_run(
         "seed": seed,
         "data_scored": {
             "folds": len(fold_clfs),
-            "fold_flows": fold_flows,
+            "cross_flows": cross_flows,
             "n_sr": int(data_out["sr"].sum()),
             "n_sb": int((~data_out["sr"]).sum()),
         },

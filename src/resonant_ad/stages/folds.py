@@ -8,10 +8,10 @@ sources (flow samples, N(0, 1) draws, the extra SR background) are not data and 
 scored, so every fold uses them as the method's usual training does.
 
 A method whose inputs pass through the flow (LaCATHODE's latents, the decorrelated x′) would
-still see the SB events the run's flow was fitted to; with ``bumphunt.fold_flows`` each fold
-reads the data in the space of a flow of its own, fitted to the SB data outside the fold
-(:mod:`resonant_ad.stages.mapping`), and :func:`out_of_fold_scores` takes one set of sources
-per fold.
+still see the SB events the run's flow was fitted to; with ``bumphunt.cross_flows`` each fold
+reads the data in the space of one of two cross-fitted flows (:func:`flow_folds`), fitted to
+the SB data outside the folds it maps (:mod:`resonant_ad.stages.mapping`), and
+:func:`out_of_fold_scores` takes one set of sources per fold.
 
 The fold classifiers' scores are on different scales, so the bump hunt cuts each fold at its
 own threshold (:func:`resonant_ad.stats.bumphunt.selection_histograms`). The SIC and
@@ -30,6 +30,17 @@ from resonant_ad.core.seeding import rng
 
 #: the data's parts per region, in the roles (train, val, test) of the usual training
 DATA_REGIONS = {"sr": ("sr_train", "sr_val", "sr_test"), "sb": ("sb_train", "sb_val", "sb_test")}
+
+
+#: the cross-fitted flows of the bump hunt (:mod:`resonant_ad.stages.mapping`): fold f's events
+#: are mapped by flow ``f % CROSS_FLOWS``, fitted to the SB data outside all of its folds
+CROSS_FLOWS = 2
+
+
+def flow_folds(k: int, flow: int) -> list[int]:
+    """The folds (of ``k``) whose events cross-fitted flow ``flow`` maps: every
+    :data:`CROSS_FLOWS`-th one from ``flow``; the flow is fitted to the SB data of the others."""
+    return list(range(flow, k, CROSS_FLOWS))
 
 
 def fold_ids(n: int, k: int, seed: int, part: str) -> np.ndarray:
@@ -55,20 +66,23 @@ def region_data(frames: Mapping[str, pd.DataFrame], region: str, k: int, seed: i
 def fold_frames(
     frames: Mapping[str, pd.DataFrame],
     k: int,
-    fold: int,
+    fold: int | Sequence[int],
     seed: int,
     regions: Sequence[str] = tuple(DATA_REGIONS),
 ) -> dict[str, pd.DataFrame]:
     """The sources of fold ``fold``'s training: each region's (of ``regions``) train and val
-    parts replaced by its data outside the fold, dealt at random into train and val in the
-    proportion of the split's own train and val parts; every other source unchanged."""
+    parts replaced by its data outside the fold (or outside every fold of a list), dealt at
+    random into train and val in the proportion of the split's own train and val parts;
+    every other source unchanged."""
+    folds = [fold] if isinstance(fold, int) else list(fold)
+    stream = folds[0] if len(folds) == 1 else tuple(folds)  # one fold: its number, as before
     out = dict(frames)
     for region in regions:
         train, val, _ = DATA_REGIONS[region]
         rest = region_data(frames, region, k, seed)
-        rest = rest[rest["fold"] != fold].drop(columns="fold").reset_index(drop=True)
+        rest = rest[~rest["fold"].isin(folds)].drop(columns="fold").reset_index(drop=True)
         share = len(frames[val]) / max(len(frames[train]) + len(frames[val]), 1)
-        order = rng(seed, "fold-val", region, fold).permutation(len(rest))
+        order = rng(seed, "fold-val", region, stream).permutation(len(rest))
         is_val = np.zeros(len(rest), dtype=bool)
         is_val[order[: round(share * len(rest))]] = True
         out[train] = rest[~is_val].reset_index(drop=True)

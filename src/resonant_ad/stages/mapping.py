@@ -11,8 +11,11 @@ space therefore keeps fewer of the flow's own SB training events than of other b
 and a bump hunt over every data event finds the SR as a local maximum on background alone
 (docs/null-study.md). The bump hunt's out-of-fold scores (:mod:`resonant_ad.stages.folds`)
 therefore map the events of fold f with a flow of their own, trained on the SB data outside
-fold f (:func:`train_fold_flows`, :func:`fold_space_frames`): no event is mapped by a flow
-or scored by a classifier that saw it.
+fold f: two cross-fitted flows per run (:data:`~.folds.CROSS_FLOWS`), flow g fitted to the
+SB data outside the folds it maps (:func:`~.folds.flow_folds`: every second fold from g), so
+that their cost does not grow with k (:func:`train_cross_flows`, :func:`fold_space_frames`).
+No event is mapped by a flow, or scored by a classifier, that saw it; a classifier's own
+training events (SR data, never fitted by a flow) are mapped by the flow of its fold.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from resonant_ad.core.io import read_parquet, write_csv, write_parquet
 from resonant_ad.core.seeding import derive_seed, rng
 from resonant_ad.core.training import checkpoint_path
 from resonant_ad.stages.flows import feature_columns, fit_flows, sample_split
-from resonant_ad.stages.folds import fold_frames
+from resonant_ad.stages.folds import CROSS_FLOWS, flow_folds, fold_frames
 from resonant_ad.stages.parts import DATA_PARTS
 
 log = logging.getLogger(__name__)
@@ -176,40 +179,41 @@ def space_map(
     raise ValueError(f"space {space!r} is not a flow's map (z or xp)")
 
 
-def train_fold_flows(
+def train_cross_flows(
     sb_parts: Mapping[str, str],
     outputs: Sequence[Sequence[Mapping[str, str]]],
     flow_params: Mapping[str, Any],
     seeds: Sequence[int],
+    k: int,
     fold_seed: int,
     mass: str = "mjj",
 ) -> None:
-    """The cross-fitted flows of the bump hunt: for each run (``seeds``, ``outputs``) and
-    fold f of k = ``len(outputs[run])``, a flow on the SB data outside fold f.
+    """The cross-fitted flows of a bump hunt with ``k`` folds: for each run (``seeds``,
+    ``outputs``) and flow g of :data:`~.folds.CROSS_FLOWS`, p(x | m) on the SB data outside
+    the folds g maps (:func:`~.folds.flow_folds`).
 
-    ``sb_parts`` are the split's SB parts (train, val, test); the data outside the fold are
-    dealt into train and val in the split's proportion (:func:`~.folds.fold_frames`, folds
-    drawn with ``fold_seed``, as the classifiers' folds are). The runs of a fold train
-    together; run r's flow of fold f is seeded ``derive_seed(seeds[r], "fold", f)``. Each
-    ``outputs[run][f]`` names its ``model`` and ``history``.
+    ``sb_parts`` are the split's SB parts (train, val, test); the data outside those folds
+    are dealt into train and val in the split's proportion (:func:`~.folds.fold_frames`,
+    folds drawn with ``fold_seed``, as the classifiers' folds are). The runs of a flow train
+    together; run r's flow g is seeded ``derive_seed(seeds[r], "fold", g)``. Each
+    ``outputs[run][g]`` names its ``model`` and ``history``.
     """
-    k = len(outputs[0])
-    if k < 2 or any(len(o) != k for o in outputs):
+    if k < 2 or any(len(o) != CROSS_FLOWS for o in outputs):
         sizes = [len(o) for o in outputs]
-        raise ValueError(f"fold flows need k >= 2 folds in every run, got {sizes}")
+        raise ValueError(f"{CROSS_FLOWS} flows per run for k >= 2 folds, got {sizes} for k = {k}")
     frames = {part: read_parquet(path) for part, path in sb_parts.items()}
-    for f in range(k):
-        sources = fold_frames(frames, k, f, fold_seed, regions=("sb",))
-        log.info("fold %d of %d: the flows of runs seeded %s", f, k, list(seeds))
+    for g in range(CROSS_FLOWS):
+        sources = fold_frames(frames, k, flow_folds(k, g), fold_seed, regions=("sb",))
+        log.info("flow %d, for folds %s of %d: runs seeded %s", g, flow_folds(k, g), k, seeds)
         flows = fit_flows(
             sources["sb_train"],
             sources["sb_val"],
             flow_params,
-            [derive_seed(seed, "fold", f) for seed in seeds],
-            checkpoint_path(outputs[0][f]["model"]),
+            [derive_seed(seed, "fold", g) for seed in seeds],
+            checkpoint_path(outputs[0][g]["model"]),
             mass,
         )
-        for flow, out in zip(flows, (run_outputs[f] for run_outputs in outputs), strict=True):
+        for flow, out in zip(flows, (run_outputs[g] for run_outputs in outputs), strict=True):
             flow.save(out["model"])
             write_csv(flow.history_, out["history"])
 
@@ -223,7 +227,7 @@ def fold_space_frames(
     seed: int,
     mass: str = "mjj",
 ) -> dict[str, pd.DataFrame]:
-    """The ``data`` parts (feature space) mapped by the fold flow ``model`` into ``space``;
+    """The ``data`` parts (feature space) mapped by the cross-fitted flow ``model`` into ``space``;
     for ``xp`` also ``samples``, that flow's draws at m0 (``flow_params``: ``n_samples``,
     ``sample_val_fraction``; seeded by ``seed``), the decorrelated method's reference."""
     flow = ConditionalFlow.load(model)
@@ -248,27 +252,25 @@ def fold_spaces(
 ) -> list[Mapping[str, pd.DataFrame]]:
     """The sources of each of the ``k`` fold classifiers of one run of a method in ``space``:
     ``frames`` itself, or, where ``run_inputs`` give the cross-fitted flows
-    (``fold_flow{f}``) and the data in feature space (``x_{part}``), ``frames`` with the data
-    parts (and x′'s samples at m0) in fold f's flow's space (:func:`fold_space_frames`)."""
-    models = [run_inputs[f"fold_flow{f}"] for f in range(k) if f"fold_flow{f}" in run_inputs]
-    if not models:
+    (``cross_flow{g}``) and the data in feature space (``x_{part}``), ``frames`` with the
+    data parts (and x′'s samples at m0) in the space of fold f's flow, f % CROSS_FLOWS
+    (:func:`fold_space_frames`)."""
+    names = [f"cross_flow{g}" for g in range(CROSS_FLOWS)]
+    models = [run_inputs[n] for n in names if n in run_inputs]
+    if not models or k == 0:
         return [frames] * k
-    if space not in ("z", "xp") or len(models) != k:
-        raise ValueError(f"{len(models)} fold flows given for k = {k} folds in space {space!r}")
+    if space not in ("z", "xp") or len(models) != CROSS_FLOWS:
+        raise ValueError(f"{len(models)} cross-fitted flows given in space {space!r}")
     if signal_region is None:
-        raise ValueError("the fold flows' spaces need the signal region")
+        raise ValueError("the cross-fitted flows' spaces need the signal region")
     x_data = {part: read_parquet(run_inputs[f"x_{part}"]) for part in DATA_PARTS}
-    return [
+    spaces = [
         {
             **frames,
             **fold_space_frames(
-                model,
-                x_data,
-                space,
-                signal_region,
-                flow_params,
-                derive_seed(seed, "fold-flow", f),
+                model, x_data, space, signal_region, flow_params, derive_seed(seed, "fold-flow", g)
             ),
         }
-        for f, model in enumerate(models)
+        for g, model in enumerate(models)
     ]
+    return [spaces[f % CROSS_FLOWS] for f in range(k)]

@@ -40,11 +40,14 @@ CONTROLS = ("no_cut", "random_cut")
 
 #: the dataset's flow diagnostics in its rows (as ``flow_<key>``): how well a classifier
 #: tells its latent SB and SR background from N(0, 1) (stages.checks.latent_vs_normal_auc),
-#: and how many more SR than SB background events such a cut keeps (normal_cut_excess)
+#: and how many more SR than SB background events such a cut keeps (normal_cut_excess), on
+#: all SB data, on the flow's own SB training part and on the SB parts it was not fitted to
 FLOW_COLUMNS = (
     "sb_latent_vs_normal_auc",
     "sr_latent_vs_normal_auc",
     "normal_cut_sr_over_sb_sides",
+    "normal_cut_sr_over_sb_sides_sb_train",
+    "normal_cut_sr_over_sb_sides_sb_val_test",
 )
 
 
@@ -168,6 +171,17 @@ def z_columns(table: pd.DataFrame) -> list[str]:
     """The bump-hunt Z columns of a null table, tightest cut last (``z_local_eps0.1``, …)."""
     cols = [c for c in table.columns if c.startswith("z_local_eps")]
     return sorted(cols, key=lambda c: -float(c.removeprefix("z_local_eps")))
+
+
+def report_datasets(rows: Sequence[Mapping[str, float]]) -> pd.DataFrame:
+    """Per-dataset rows of an exploration (one ``dataset`` column and numbers) and, below
+    them, each column's mean over the datasets and its standard error; returned as a table
+    of ``mean`` and ``sem`` per column."""
+    table = pd.DataFrame(list(rows))
+    print(table.round(4).to_string(index=False))
+    out = table.drop(columns="dataset").agg(["mean", "sem"]).T
+    print(out.round(4).to_string(), flush=True)
+    return out
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
