@@ -76,10 +76,12 @@ def test_the_paper_scale_configs_plan_their_dag_with_the_readme_commands(tmp_pat
         assert (flows, classifiers) == (60 + 2, 6 * 60 + 2 * 3)
 
 
+#: the training rules: the cross-fitted flows take `train_flow`'s resources entry
+TRAINING = ("train_flow", "train_cross_flows", "train_classifier")
+
+
 def _training(rule: str) -> bool:
-    return rule.split("_lhco")[0] in ("train_flow", "train_classifier") or rule == (
-        "ditau_train_flow"
-    )
+    return rule.split("_lhco")[0] in TRAINING or rule == "ditau_train_flow"
 
 
 def test_gpu_profile_keeps_every_training_job_on_the_gpu_under_a_users_config(tmp_path):
@@ -92,7 +94,7 @@ def test_gpu_profile_keeps_every_training_job_on_the_gpu_under_a_users_config(tm
         *("--config", "lhco_surrogate={flow: {epochs: 50}}"),
     )
     training = [(rule, res) for rule, res in jobs if _training(rule)]
-    assert {rule.split("_lhco")[0] for rule, _ in training} == {"train_flow", "train_classifier"}
+    assert {rule.split("_lhco")[0] for rule, _ in training} == set(TRAINING)
     for rule, res in training:
         assert (res["gpu"], res["threads"], res["mem_mb"]) == ("1", "2", "16000"), rule
     others = [res.get("gpu", "0") for rule, res in jobs if not _training(rule)]
