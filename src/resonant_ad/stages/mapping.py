@@ -10,10 +10,10 @@ fits them), and every SR event is one it never saw. A cut on the latent (or deco
 space therefore keeps fewer of the flow's own SB training events than of other background,
 and a bump hunt over every data event finds the SR as a local maximum on background alone
 (docs/null-study.md). The bump hunt's out-of-fold scores (:mod:`resonant_ad.stages.folds`)
-therefore map the events of fold f with a flow of their own, trained on the SB data outside
-fold f: two cross-fitted flows per run (:data:`~.folds.CROSS_FLOWS`), flow g fitted to the
-SB data outside the folds it maps (:func:`~.folds.flow_folds`: every second fold from g), so
-that their cost does not grow with k (:func:`train_cross_flows`, :func:`fold_space_frames`).
+therefore map each fold's events with one of two cross-fitted flows per run
+(:data:`~.folds.CROSS_FLOWS`): flow g maps every second fold from g (:func:`~.folds.flow_folds`)
+and is fitted to the SB data of the others, so that their cost does not grow with k
+(:func:`train_cross_flows`, :func:`fold_space_frames`).
 No event is mapped by a flow, or scored by a classifier, that saw it; a classifier's own
 training events (SR data, never fitted by a flow) are mapped by the flow of its fold.
 """
@@ -253,8 +253,8 @@ def fold_spaces(
     """The sources of each of the ``k`` fold classifiers of one run of a method in ``space``:
     ``frames`` itself, or, where ``run_inputs`` give the cross-fitted flows
     (``cross_flow{g}``) and the data in feature space (``x_{part}``), ``frames`` with the
-    data parts (and x′'s samples at m0) in the space of fold f's flow, f % CROSS_FLOWS
-    (:func:`fold_space_frames`)."""
+    data parts (and x′'s samples at m0) in the space of the flow that maps fold f
+    (:func:`~.folds.flow_folds`, :func:`fold_space_frames`)."""
     names = [f"cross_flow{g}" for g in range(CROSS_FLOWS)]
     models = [run_inputs[n] for n in names if n in run_inputs]
     if not models or k == 0:
@@ -273,4 +273,5 @@ def fold_spaces(
         }
         for g, model in enumerate(models)
     ]
-    return [spaces[f % CROSS_FLOWS] for f in range(k)]
+    owner = {f: g for g in range(CROSS_FLOWS) for f in flow_folds(k, g)}
+    return [spaces[owner[f]] for f in range(k)]
