@@ -229,7 +229,7 @@ def cross_flow_count(config: Mapping[str, Any], study: str, method_name: str) ->
 
     bump = config[study]["bumphunt"]
     m = method(method_name)
-    wanted = bump.get("cross_flows", True) and m.space in ("z", "xp") and m.trains_on_data()
+    wanted = bump["cross_flows"] and m.space in ("z", "xp") and m.trains_on_data()
     return CROSS_FLOWS if wanted and int(bump["folds"]) >= 2 else 0
 
 

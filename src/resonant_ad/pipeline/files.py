@@ -178,7 +178,8 @@ def classifier_group_inputs(
     with ``cross_flows`` = n, also its n cross-fitted flows (``cross_flow{g}``) and the data
     parts in feature space (``x_{part}``) that they map."""
     ids = {"study": study, "feature_set": feature_set, "window": window, "nsig": nsig}
-    x_parts = {f"x_{p}": SPLIT_PART.format(**ids, part=p) for p in DATA_PARTS}
+    split = split_outputs(study, feature_set, window, nsig)
+    x_parts = {f"x_{p}": split[p] for p in DATA_PARTS}
 
     def files_of_run(run: int) -> dict[str, str]:
         out = classifier_inputs(study, feature_set, window, nsig, run, method)

@@ -108,13 +108,15 @@ def out_of_fold_scores(
         raise ValueError(f"{len(per_fold)} sets of frames for {k} fold predictors")
     tables = []
     for region in DATA_REGIONS:
-        data = region_data(per_fold[0], region, k, seed)
+        # each distinct set of sources is read once (the folds of one flow share theirs)
+        tables_of = {id(s): region_data(s, region, k, seed) for s in per_fold}
+        data = tables_of[id(per_fold[0])]
         folds = data["fold"].to_numpy()
         score = np.full(len(data), np.nan)
         for f, predict in enumerate(predictors):
             chosen = folds == f
             if chosen.any():
-                own = data if f == 0 else region_data(per_fold[f], region, k, seed)
+                own = tables_of[id(per_fold[f])]
                 score[chosen] = predict(own.loc[chosen, list(cols)].to_numpy(np.float64))
         tables.append(
             pd.DataFrame(
