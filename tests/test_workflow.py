@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import REPO, TINY, copy_workflow, dry_run_jobs, planned_jobs, run_snakemake
+from snakemake.utils import update_config
+
+from resonant_ad.pipeline.guards import check_config
 
 pytestmark = pytest.mark.workflow
 
@@ -143,3 +147,33 @@ def test_title_claim_target_plans_the_shifted_paper_scale_study_on_the_gpu(tmp_p
     for rule, res in jobs:
         if _training(rule):
             assert res["gpu"] == "1", rule
+
+
+def test_title_claim_cpu_overlay_keeps_the_paper_data_and_trains_two_runs_apart(tmp_path):
+    """config/lhco_title_claim_cpu.yaml over the title claim's file: the same 1M-event data,
+    injections and methods, 2 runs as one job each, 25-epoch flows and classifiers."""
+    files = ("config/lhco_title_claim.yaml", "config/lhco_title_claim_cpu.yaml")
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    for name in files:
+        update_config(config, yaml.safe_load((REPO / name).read_text()))
+    check_config(config, REPO / "workflow/schemas/config.schema.yaml")
+    study = config["lhco_surrogate"]
+    assert study["data"]["surrogate"]["n_background"] == 1_000_000
+    assert (study["injections"], study["runs"], study["methods"]) == (
+        [0, 1000],
+        2,
+        ["cathode", "lacathode", "idealized"],
+    )
+    assert study["flow"]["epochs"] == study["classifier"]["nn"]["epochs"] == 25
+    workdir = copy_workflow(tmp_path / "wf")
+    jobs = planned_jobs(workdir, "--cores", "2", "title_claim", "--configfile", *files)
+    counts: dict[str, int] = {}
+    for rule, _ in jobs:
+        counts[rule] = counts.get(rule, 0) + 1
+    per_run = {"train_flow": 1, "sample_flow": 1, "to_latent": 1, "flow_diagnostics": 1}
+    expected = {"generate_surrogate": 1, "prepare": 1, "inject": 2, "split": 2}
+    for runs in ("runs0_0", "runs1_1"):
+        expected.update({f"{r}_lhco_surrogate_{runs}": 2 * n for r, n in per_run.items()})
+        expected[f"train_classifier_lhco_surrogate_{runs}"] = 2 * 3
+    expected.update({"evaluate": 1, "evaluation_figures": 1, "title_claim": 1})
+    assert counts == expected
