@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-import yaml
 from conftest import REPO, TINY, copy_workflow, dry_run_jobs, planned_jobs, run_snakemake
-from snakemake.utils import update_config
 
-from resonant_ad.pipeline.guards import check_config
+from resonant_ad.pipeline.config import load_study
 
 pytestmark = pytest.mark.workflow
 
@@ -153,11 +151,7 @@ def test_title_claim_cpu_overlay_keeps_the_paper_data_and_trains_two_runs_apart(
     """config/lhco_title_claim_cpu.yaml over the title claim's file: the same 1M-event data,
     injections and methods, 2 runs as one job each, 25-epoch flows and classifiers."""
     files = ("config/lhco_title_claim.yaml", "config/lhco_title_claim_cpu.yaml")
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    for name in files:
-        update_config(config, yaml.safe_load((REPO / name).read_text()))
-    check_config(config, REPO / "workflow/schemas/config.schema.yaml")
-    study = config["lhco_surrogate"]
+    study = load_study(files, "lhco_surrogate")  # over config/config.yaml, in this order
     assert study["data"]["surrogate"]["n_background"] == 1_000_000
     assert (study["injections"], study["runs"], study["methods"]) == (
         [0, 1000],

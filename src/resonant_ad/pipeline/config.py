@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,31 +45,32 @@ BASE_CONFIG = "config/config.yaml"
 
 
 def load_study(
-    config_path: str | os.PathLike[str], study: str, base: str | None = BASE_CONFIG
+    config_path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    study: str,
+    base: str | None = BASE_CONFIG,
 ) -> dict[str, Any]:
     """One study's section of a config file, resolved and checked as the workflow does it.
 
     ``snakemake --configfile F`` merges F over the Snakefile's ``config/config.yaml`` (nested
     mappings key by key, anything else replaced), so a study file states only what differs
     from the default; ``base`` is that default (None: the file alone, as the tests' configs,
-    which replace it). Then the schema (its defaults filled in) and the cross-key checks
-    (:func:`~resonant_ad.pipeline.guards.check_config`). Relative paths are taken from the
-    project root (:func:`project_root`).
+    which replace it). A list of files is merged in its order, as ``--configfile A B`` does
+    (an overlay over a study file). Then the schema (its defaults filled in) and the
+    cross-key checks (:func:`~resonant_ad.pipeline.guards.check_config`). Relative paths are
+    taken from the project root (:func:`project_root`).
     """
     from snakemake.utils import update_config
 
     from resonant_ad.pipeline.guards import check_config
 
     root = project_root()
-    with open(root / config_path) as fh:
-        config = yaml.safe_load(fh)
-    if base is not None and (root / base).resolve() != (root / config_path).resolve():
-        with open(root / base) as fh:
-            merged = yaml.safe_load(fh)
-        update_config(merged, config)
-        config = merged
+    paths = [config_path] if isinstance(config_path, str | os.PathLike) else list(config_path)
+    config: dict[str, Any] = {}
+    for path in ([] if base is None else [base]) + paths:
+        with open(root / path) as fh:
+            update_config(config, yaml.safe_load(fh))
     if study not in config:
-        raise KeyError(f"{config_path}: no {study!r} section")
+        raise KeyError(f"{', '.join(map(str, paths))}: no {study!r} section")
     config["studies"] = [study]
     check_config(config, root / SCHEMA)  # as the workflow does before any rule
     return config[study]
