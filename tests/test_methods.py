@@ -325,6 +325,27 @@ def test_out_of_fold_scores_read_each_fold_from_its_own_frames(frames):
         out_of_fold_scores(per_fold + per_fold[:1], [lambda X: X[:, 0]] * k, FEATURES, seed)
 
 
+def test_out_of_fold_scores_read_each_distinct_set_of_sources_once(frames, monkeypatch):
+    """The folds of one cross-fitted flow share their sources: 4 folds over 2 sets read each
+    region of each set once, not once per fold."""
+    from resonant_ad.stages import folds as folds_module
+
+    reads: list[int] = []
+    region_data = folds_module.region_data
+
+    def counted(sources, *args):
+        reads.append(id(sources))
+        return region_data(sources, *args)
+
+    monkeypatch.setattr(folds_module, "region_data", counted)
+    k, seed = 4, 4
+    sets = [{p: df.assign(a=float(g)) for p, df in frames.items()} for g in range(2)]
+    per_fold = [sets[f % 2] for f in range(k)]
+    table = out_of_fold_scores(per_fold, [lambda X: X[:, 0]] * k, FEATURES, seed)
+    assert (table["score"] == table["fold"] % 2).all()
+    assert sorted(reads) == sorted([id(s) for s in sets] * len(DATA_REGIONS))
+
+
 def test_cross_flows_are_fitted_to_the_sb_data_outside_the_folds_they_map(
     frames, tmp_path, monkeypatch
 ):

@@ -109,7 +109,10 @@ def out_of_fold_scores(
     tables = []
     for region in DATA_REGIONS:
         # each distinct set of sources is read once (the folds of one flow share theirs)
-        tables_of = {id(s): region_data(s, region, k, seed) for s in per_fold}
+        tables_of: dict[int, pd.DataFrame] = {}
+        for sources in per_fold:
+            if id(sources) not in tables_of:
+                tables_of[id(sources)] = region_data(sources, region, k, seed)
         data = tables_of[id(per_fold[0])]
         folds = data["fold"].to_numpy()
         score = np.full(len(data), np.nan)
