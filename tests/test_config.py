@@ -9,6 +9,7 @@ from resonant_ad.pipeline.config import (
     cross_flow_count,
     load_schema,
     load_study,
+    merged_config,
     method_sampling_slice,
     project_root,
     rule_resources,
@@ -70,12 +71,9 @@ def test_unparseable_strings_are_left_for_the_schema_to_reject(schema):
 def test_shipped_configs_validate_and_get_defaults(schema):
     """Each config file as ``--configfile`` uses it: merged over config/config.yaml (an
     overlay such as lhco_title_claim_cpu.yaml states only what it changes)."""
-    from snakemake.utils import update_config
-
     repo = SCHEMA_PATH.parents[2]
     for path in sorted((repo / "config").glob("*.yaml")):
-        cfg = yaml.safe_load((repo / "config/config.yaml").read_text())
-        update_config(cfg, yaml.safe_load(path.read_text()))
+        cfg = merged_config(path.relative_to(repo))
         validate(cfg, str(SCHEMA_PATH))
         assert cfg["toy"]["classifier"]["epochs"] == 50, path  # default or explicit: the paper's
         assert cfg["resources"]["toy_train_classifier"]["threads"] >= 1, path

@@ -44,24 +44,15 @@ def project_root(start: str | os.PathLike[str] | None = None) -> Path:
 BASE_CONFIG = "config/config.yaml"
 
 
-def load_study(
+def merged_config(
     config_path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    study: str,
     base: str | None = BASE_CONFIG,
 ) -> dict[str, Any]:
-    """One study's section of a config file, resolved and checked as the workflow does it.
-
-    ``snakemake --configfile F`` merges F over the Snakefile's ``config/config.yaml`` (nested
-    mappings key by key, anything else replaced), so a study file states only what differs
-    from the default; ``base`` is that default (None: the file alone, as the tests' configs,
-    which replace it). A list of files is merged in its order, as ``--configfile A B`` does
-    (an overlay over a study file). Then the schema (its defaults filled in) and the
-    cross-key checks (:func:`~resonant_ad.pipeline.guards.check_config`). Relative paths are
-    taken from the project root (:func:`project_root`).
-    """
+    """The config ``snakemake --configfile`` builds: ``base`` (the Snakefile's default; None:
+    none) with each file merged over it in order (nested mappings key by key, anything else
+    replaced), so that a study file, or an overlay over one, states only what it changes.
+    Relative paths are taken from the project root (:func:`project_root`)."""
     from snakemake.utils import update_config
-
-    from resonant_ad.pipeline.guards import check_config
 
     root = project_root()
     paths = [config_path] if isinstance(config_path, str | os.PathLike) else list(config_path)
@@ -69,10 +60,27 @@ def load_study(
     for path in ([] if base is None else [base]) + paths:
         with open(root / path) as fh:
             update_config(config, yaml.safe_load(fh))
+    return config
+
+
+def load_study(
+    config_path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    study: str,
+    base: str | None = BASE_CONFIG,
+) -> dict[str, Any]:
+    """One study's section of a config file (or of files merged in order, as ``--configfile
+    A B``), resolved and checked as the workflow does it: :func:`merged_config` over ``base``
+    (None: the file alone, as the tests' configs, which replace the default), then the schema
+    (its defaults filled in) and the cross-key checks
+    (:func:`~resonant_ad.pipeline.guards.check_config`).
+    """
+    from resonant_ad.pipeline.guards import check_config
+
+    config = merged_config(config_path, base)
     if study not in config:
-        raise KeyError(f"{', '.join(map(str, paths))}: no {study!r} section")
+        raise KeyError(f"{config_path}: no {study!r} section")
     config["studies"] = [study]
-    check_config(config, root / SCHEMA)  # as the workflow does before any rule
+    check_config(config, project_root() / SCHEMA)  # as the workflow does before any rule
     return config[study]
 
 
