@@ -57,6 +57,17 @@ def test_one_test_is_its_own_null_and_nested_cuts_count_less_than_independent_on
     np.testing.assert_array_equal(nested[:20], again)  # seeded
 
 
+def test_pseudo_scans_choose_the_function_as_the_observed_fits_do():
+    """With ``auto`` each pseudo-cut is fitted with the parameters the F-test picks for it:
+    on a smooth spectrum that is mostly the smallest function, so the toys' Z stays N(0, 1)
+    and close to the fixed-function toys drawn from the same seed."""
+    auto = {**PARAMS, "function": "auto", "f_test_alpha": 0.05}
+    fixed = pseudo_scan_max_z([(WINDOW, _bins([0.1]))], {**PARAMS, "function": "dijet3"}, 60, 7)
+    chosen = pseudo_scan_max_z([(WINDOW, _bins([0.1]))], auto, 60, 7)
+    assert abs(np.nanmean(chosen)) < 0.35 and np.nanstd(chosen) == pytest.approx(1.0, abs=0.25)
+    assert np.mean(np.isclose(chosen, fixed)) > 0.8
+
+
 def test_global_z_is_the_toys_fraction_where_they_reach_it_and_extrapolated_beyond():
     g = np.random.default_rng(2)
     toys = g.standard_normal((2000, 4)).max(axis=1)

@@ -5,12 +5,13 @@ sidebands with the standard dijet function (binned Poisson likelihood)
 
     dN/dm = p0 · (1 − x)^p1 / x^(p2 + p3 ln x),     x = m / √s,
 
-(``dijet3`` fixes p3 = 0). Interpolated into the signal region, the fit predicts the SR
-yield; the fit covariance (MINUIT's HESSE, via iminuit) gives its uncertainty by linear
-propagation, and MINOS its 68% interval by profiling the likelihood (the fit's parameters
-are the SR yield and the shape, so that the interval is MINOS's of a parameter). The local
-significance of the SR excess comes from a profile likelihood ratio with the SR as one
-counting bin on top of the SB bins:
+(``dijet3`` fixes p3 = 0, ``dijet5`` adds p4 ln² x; ``auto`` takes the fewest parameters
+that Fisher's F-test on the SB fits finds enough, per histogram). Interpolated into the signal
+region, the fit predicts the SR yield; the fit covariance (MINUIT's HESSE, via iminuit) gives
+its uncertainty by linear propagation, and MINOS its 68% interval by profiling the likelihood
+(the fit's parameters are the SR yield and the shape, so that the interval is MINOS's of a
+parameter). The local significance of the SR excess comes from a profile likelihood ratio
+with the SR as one counting bin on top of the SB bins:
 
     L(μ, θ) = Π_SB Pois(n_i | b_i(θ)) · Pois(N_SR | B_SR(θ) + μ),
 
@@ -38,10 +39,12 @@ from scipy import special
 
 from resonant_ad.core.io import read_csv, read_parquet, write_csv
 from resonant_ad.stats.dijet_fit import (
+    AUTO,
     FUNCTIONS,
     DijetModel,
     _poisson_nll,
     bin_edges,
+    choose_n_params,
     fit_counts,
     poisson_deviance,
     sr_bins,
@@ -73,6 +76,8 @@ RESULT_COLUMNS = (
     "sb_chi2_ndof",
     "sb_p_value",
     "fit_converged",
+    "n_params",
+    "f_test_p",
     "sb_below_efficiency",
     "sb_above_efficiency",
     "sr_over_sb_sides",
@@ -134,6 +139,33 @@ def bump_hunt(
         "expected": mu_sb,
         "in_sr": in_sr,
     }
+
+
+def fit_function(
+    counts: np.ndarray, edges: np.ndarray, window: Sequence[float], params: Mapping[str, Any]
+) -> tuple[int, float]:
+    """The number of dijet parameters to fit ``counts`` with, and the F-test's p-value.
+
+    ``params['function']`` names one of :data:`FUNCTIONS` (p-value NaN: no test), or is
+    ``auto``: :func:`~resonant_ad.stats.dijet_fit.choose_n_params` at
+    ``params['f_test_alpha']`` picks it for this histogram.
+    """
+    name = function_name(params)
+    if name == AUTO:
+        return choose_n_params(
+            counts, edges, window, float(params["sqrt_s"]), float(params["f_test_alpha"])
+        )
+    return FUNCTIONS[name], float("nan")
+
+
+def function_name(params: Mapping[str, Any]) -> str:
+    """``params['function']``, checked: one of :data:`FUNCTIONS` or ``auto``."""
+    name = params["function"]
+    if name != AUTO and name not in FUNCTIONS:
+        raise ValueError(
+            f"bumphunt.function must be one of {[*sorted(FUNCTIONS), AUTO]}, not {name!r}"
+        )
+    return name
 
 
 def expected_significance(s: float, b: float, sigma_b: float) -> float:
@@ -243,12 +275,11 @@ def run_bump_hunt(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Bump hunts at every ``params['efficiencies']``: ``(results, bins)`` tables.
 
-    ``params``: efficiencies, bin_width, fit_range, sqrt_s, function (see the schema).
-    ``results`` has :data:`RESULT_COLUMNS` and the fitted parameters; ``bins`` the histogram
-    and the SB fit of every selection (for the figure).
+    ``params``: efficiencies, bin_width, fit_range, sqrt_s, function, f_test_alpha (see
+    the schema). ``results`` has :data:`RESULT_COLUMNS` and the fitted parameters; ``bins``
+    the histogram and the SB fit of every selection (for the figure).
     """
-    if params["function"] not in FUNCTIONS:
-        raise ValueError(f"bumphunt.function must be one of {sorted(FUNCTIONS)}")
+    function_name(params)
     missing = [c for c in ("score", "mjj", "sr", "label") if c not in scores.columns]
     if missing:
         raise KeyError(f"bump-hunt scores lack column(s) {missing}")
@@ -260,8 +291,12 @@ def run_bump_hunt(
         chosen, threshold = selected(scores, eff)
         counts, signal = _histograms(scores, chosen, edges)
         n_sel = int(chosen.sum())
-        res = bump_hunt(counts, edges, window, params["sqrt_s"], FUNCTIONS[params["function"]])
-        res |= side_efficiencies(scores, chosen, window)
+        n_params, f_test_p = fit_function(counts, edges, window, params)
+        res = bump_hunt(counts, edges, window, params["sqrt_s"], n_params)
+        res |= side_efficiencies(scores, chosen, window) | {
+            "n_params": n_params,
+            "f_test_p": f_test_p,
+        }
         row = {
             "efficiency": eff,
             "threshold": threshold,
@@ -287,7 +322,7 @@ def run_bump_hunt(
             )
         )
         log.info(
-            "ε=%g: N_SR=%d, predicted %.1f ± %.1f, Z=%.2f, SB χ²/ndof=%.2f (p=%.3g)",
+            "ε=%g: N_SR=%d, predicted %.1f ± %.1f, Z=%.2f, SB χ²/ndof=%.2f (p=%.3g), %d parameters",
             eff,
             row["n_sr"],
             row["sr_predicted"],
@@ -295,6 +330,7 @@ def run_bump_hunt(
             row["z_local"],
             row["sb_chi2_ndof"],
             row["sb_p_value"],
+            n_params,
         )
     results = pd.DataFrame(rows)
     ordered = [c for c in RESULT_COLUMNS if c in results.columns]

@@ -4,8 +4,9 @@
 
 (``dijet4`` fixes p4 = 0, ``dijet3`` p3 = p4 = 0), fitted in the sidebands (MIGRAD), with
 HESSE for the covariance and MINOS for the 68% interval of the SR yield; the shape is fitted
-in whitened coordinates so that MIGRAD sees a round minimum. The bump hunt
-(:mod:`~resonant_ad.stats.bumphunt`) builds on it."""
+in whitened coordinates so that MIGRAD sees a round minimum. ``auto`` chooses the number of
+parameters per histogram by Fisher's F-test on the SB fits (:func:`choose_n_params`), as the
+LHC dijet searches do. The bump hunt (:mod:`~resonant_ad.stats.bumphunt`) builds on it."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 #: fit functions: name → number of parameters (normalization included)
 FUNCTIONS = {"dijet3": 3, "dijet4": 4, "dijet5": 5}
+#: the ``function`` setting that chooses among :data:`FUNCTIONS` per histogram (F-test)
+AUTO = "auto"
 #: Gauss-Legendre nodes per bin for the bin integrals of the fit function
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(4)
 
@@ -297,3 +301,52 @@ def sr_prediction(model: DijetModel, fit: FitResult, sr_mask: np.ndarray) -> tup
     value, grad = float(mu[sr_mask].sum()), grad[sr_mask].sum(axis=0)
     var = float(grad @ fit.cov @ grad)
     return value, float(np.sqrt(var)) if var > 0 else float("nan")
+
+
+def sb_fit_quality(
+    counts: np.ndarray, edges: np.ndarray, window: Sequence[float], sqrt_s: float, n_params: int
+) -> tuple[float, int, bool]:
+    """(Poisson deviance, n_dof, converged) of the ``n_params`` dijet function fitted to the
+    SB bins of ``counts`` (no MINOS: the quality of the fit only)."""
+    model = DijetModel(np.asarray(edges, dtype=float), float(sqrt_s), int(n_params))
+    sb = ~sr_bins(model.edges, window)
+    fit = fit_counts(model, counts, sb, anchor=~sb)
+    chi2 = poisson_deviance(model.expected(fit.params)[sb], counts[sb])
+    return chi2, int(sb.sum()) - model.n_params, bool(fit.converged and np.isfinite(chi2))
+
+
+def choose_n_params(
+    counts: np.ndarray,
+    edges: np.ndarray,
+    window: Sequence[float],
+    sqrt_s: float,
+    alpha: float,
+    candidates: Sequence[int] = tuple(FUNCTIONS.values()),
+) -> tuple[int, float]:
+    """The number of dijet parameters that the SB data support, by Fisher's F-test.
+
+    From the fewest ``candidates``, a parameter is added while it lowers the SB deviance
+    significantly: F = Δχ² / (χ²_{k+1} / n_dof,k+1) against F(1, n_dof,k+1), p < ``alpha``.
+    Too few filled SB bins for the next function (fewer than its parameters + 1) or a fit
+    that does not converge stops the climb too. Returns the number of parameters and the
+    p-value of the test that stopped it (NaN where none was made: the last candidate, or
+    the next fit failed), so that a bias from too few parameters is visible in the table.
+    """
+    counts = np.asarray(counts, dtype=float)
+    sb = ~sr_bins(np.asarray(edges, dtype=float), window)
+    filled = int(np.count_nonzero(counts[sb]))
+    order = sorted(int(n) for n in candidates)
+    chosen, previous = order[0], None
+    for n in order:
+        if filled < n + 1:
+            break
+        chi2, ndof, ok = sb_fit_quality(counts, edges, window, sqrt_s, n)
+        if not ok or ndof <= 0:
+            break
+        if previous is not None:
+            f = max(previous[0] - chi2, 0.0) / (n - previous[1]) / max(chi2 / ndof, 1e-300)
+            p = float(special.fdtrc(n - previous[1], ndof, f))
+            if p >= alpha:
+                return chosen, p
+        chosen, previous = n, (chi2, n)
+    return chosen, float("nan")

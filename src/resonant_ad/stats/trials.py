@@ -33,8 +33,7 @@ import pandas as pd
 from scipy import special
 
 from resonant_ad.core.seeding import rng
-from resonant_ad.stats.bumphunt import bump_hunt
-from resonant_ad.stats.dijet_fit import FUNCTIONS
+from resonant_ad.stats.bumphunt import bump_hunt, fit_function, function_name
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +52,11 @@ def pseudo_scan_max_z(
     ``windows``: per SR window of the scan, the window and its bump hunt's ``bins`` table
     (``efficiency``, ``low``, ``high``, ``fit``: the SB fit's expectation in every bin);
     cuts whose fit failed are left out, as in the observed scan. ``params``: the study's
-    ``bumphunt`` settings (``sqrt_s``, ``function``).
+    ``bumphunt`` settings (``sqrt_s``, ``function``, ``f_test_alpha``): each pseudo-cut is
+    fitted as the observed ones are, its number of parameters chosen again with ``auto``.
     """
     g = rng(seed, "pseudo-scans")
-    n_params = FUNCTIONS[params["function"]]
+    function_name(params)
     best = np.full(n_toys, -np.inf)
     fits = failed = 0
     fit_log = logging.getLogger(bump_hunt.__module__)  # one line at the end, not one per fit
@@ -64,7 +64,7 @@ def pseudo_scan_max_z(
     fit_log.setLevel(logging.ERROR)
     try:
         for window, bins in windows:
-            tried, lost = _pseudo_window(g, window, bins, params, n_params, best)
+            tried, lost = _pseudo_window(g, window, bins, params, best)
             fits, failed = fits + tried, failed + lost
     finally:
         fit_log.setLevel(level)
@@ -80,7 +80,6 @@ def _pseudo_window(
     window: Sequence[float],
     bins: pd.DataFrame,
     params: Mapping[str, Any],
-    n_params: int,
     best: np.ndarray,
 ) -> tuple[int, int]:
     """One window's cuts in every pseudo-scan: ``best`` (per pseudo-scan) is raised to the
@@ -103,6 +102,7 @@ def _pseudo_window(
             if j:
                 counts = g.binomial(counts, p)
             with np.errstate(over="ignore", invalid="ignore"):
+                n_params, _ = fit_function(counts, edges, window, params)
                 z = bump_hunt(counts, edges, window, float(params["sqrt_s"]), n_params)["z_local"]
             tried += 1
             if np.isfinite(z):
