@@ -109,8 +109,9 @@ def test_study_files_are_merged_over_the_default_as_snakemake_does():
     assert set(default["methods"]) <= set(full["methods"])  # every method of the default
     assert full["scan"]["windows"] == default["scan"]["windows"]  # inherited, not restated
     assert full["bumphunt"]["folds"] == 5  # every event searched, out of 5 folds
-    assert full["bumphunt"]["function"] == "dijet5"  # 4 parameters miss 1M events' SB
-    assert {**full["bumphunt"], "folds": 2, "function": "dijet4"} == default["bumphunt"]
+    # the function is chosen per selection (F-test), at 1M events as at an eighth
+    assert full["bumphunt"]["function"] == default["bumphunt"]["function"] == "auto"
+    assert {**full["bumphunt"], "folds": 2} == default["bumphunt"]
     alone = load_study("config/lhco_surrogate_full.yaml", "lhco_surrogate", base=None)
     assert alone["scan"]["windows"] == []  # the file alone gets the schema's defaults only
 
