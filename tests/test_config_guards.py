@@ -62,6 +62,12 @@ BAD = [
     ("lhco_surrogate={scan: {methods: [cathode, cwola]}}", "lhco_surrogate.scan.methods"),
     ("lhco_surrogate={scan: {injection: 700}}", "lhco_surrogate.scan.injection"),
     ("lhco_surrogate={scan: {runs: 4}}", "lhco_surrogate.scan.runs"),
+    # the fit function and the F-test's level
+    ("lhco_surrogate={bumphunt: {function: dijet6}}", "lhco_surrogate.bumphunt.function = dijet6"),
+    (
+        "lhco_surrogate={bumphunt: {f_test_alpha: 1.5}}",
+        "lhco_surrogate.bumphunt.f_test_alpha = 1.5",
+    ),
     # one fold would score the data with a classifier trained on it
     ("lhco_surrogate={bumphunt: {folds: 1}}", "lhco_surrogate.bumphunt.folds = 1"),
 ]

@@ -323,30 +323,43 @@ def choose_n_params(
     alpha: float,
     candidates: Sequence[int] = tuple(FUNCTIONS.values()),
 ) -> tuple[int, float]:
-    """The number of dijet parameters that the SB data support, by Fisher's F-test.
+    """The fewest dijet parameters that the SB data support, by Fisher's F-test.
 
-    From the fewest ``candidates``, a parameter is added while it lowers the SB deviance
-    significantly: F = Δχ² / (χ²_{k+1} / n_dof,k+1) against F(1, n_dof,k+1), p < ``alpha``.
-    Too few filled SB bins for the next function (fewer than its parameters + 1) or a fit
-    that does not converge stops the climb too. Returns the number of parameters and the
-    p-value of the test that stopped it (NaN where none was made: the last candidate, or
-    the next fit failed), so that a bias from too few parameters is visible in the table.
+    Every candidate is fitted to the SB; the fewest parameters n are kept that no larger
+    candidate m beats: F = (Δχ² / (m − n)) / (χ²_m / n_dof,m) against F(m − n, n_dof,m),
+    p ≥ ``alpha`` for every m. (Testing each larger candidate, not only the next, catches a
+    shape that four parameters miss as badly as three and five fit.) A candidate with more
+    parameters than filled SB bins − 1, or whose fit does not converge, is left out.
+    Returns the number of parameters and the smallest p-value of its tests against the
+    larger candidates (NaN where there were none), so that the table shows how close the
+    choice was.
     """
     counts = np.asarray(counts, dtype=float)
     sb = ~sr_bins(np.asarray(edges, dtype=float), window)
     filled = int(np.count_nonzero(counts[sb]))
-    order = sorted(int(n) for n in candidates)
-    chosen, previous = order[0], None
-    for n in order:
+    fits: dict[int, tuple[float, int]] = {}
+    for n in sorted(int(n) for n in candidates):
         if filled < n + 1:
             break
         chi2, ndof, ok = sb_fit_quality(counts, edges, window, sqrt_s, n)
-        if not ok or ndof <= 0:
-            break
-        if previous is not None:
-            f = max(previous[0] - chi2, 0.0) / (n - previous[1]) / max(chi2 / ndof, 1e-300)
-            p = float(special.fdtrc(n - previous[1], ndof, f))
-            if p >= alpha:
-                return chosen, p
-        chosen, previous = n, (chi2, n)
-    return chosen, float("nan")
+        if ok and ndof > 0:
+            fits[n] = (chi2, ndof)
+    if not fits:
+        return min(int(n) for n in candidates), float("nan")
+
+    def beaten_by(n: int) -> list[float]:
+        """p-values of n's F-tests against each larger candidate fitted."""
+        chi2_n = fits[n][0]
+        return [
+            float(
+                special.fdtrc(
+                    m - n, dof, max(chi2_n - chi2, 0.0) / (m - n) / max(chi2 / dof, 1e-300)
+                )
+            )
+            for m, (chi2, dof) in fits.items()
+            if m > n
+        ]
+
+    # the largest candidate fitted has no larger one to test against, so one n is kept
+    chosen = next(n for n in sorted(fits) if all(p >= alpha for p in beaten_by(n)))
+    return chosen, min(beaten_by(chosen), default=float("nan"))

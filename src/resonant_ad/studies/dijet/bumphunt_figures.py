@@ -33,7 +33,9 @@ def draw_fit(ax, res_ax, bins: pd.DataFrame, row: pd.Series, window: Sequence[fl
     shade_region(ax, window)
     ax.errorbar(centres, count, yerr=np.sqrt(count), fmt="o", ms=2.5, color="k", label="data")
     if fitted:
-        ax.step(bins["low"], fit, where="post", color=COLORS["z"], label="SB fit")
+        n_params = row.get("n_params", float("nan"))
+        fit_label = "SB fit" if pd.isna(n_params) else f"SB fit, {int(n_params)} parameters"
+        ax.step(bins["low"], fit, where="post", color=COLORS["z"], label=fit_label)
         ax.step(
             bins["low"].to_numpy()[sr],
             fit[sr],
