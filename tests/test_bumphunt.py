@@ -232,7 +232,7 @@ def test_run_bump_hunt_selects_with_the_sr_threshold():
 def test_sides_ratio_is_above_one_only_for_a_local_maximum_of_the_efficiency():
     """SR over the larger side band: a rising or falling efficiency gives ≤ 1, a peak at the
     SR > 1; one empty band leaves the other; the bands are one SR width each side."""
-    from resonant_ad.stats.bumphunt import side_bands, sides_ratio
+    from resonant_ad.stats.bands import side_bands, sides_ratio
 
     assert sides_ratio(0.10, 0.07, 0.12) < 1 and sides_ratio(0.10, 0.12, 0.07) < 1
     assert sides_ratio(0.10, 0.09, 0.08) == pytest.approx(0.10 / 0.09)

@@ -25,6 +25,16 @@ def test_source_hash_is_stable_and_distinct():
     assert len(smk.source_hash("stats.metrics")) == 12
 
 
+def test_the_fit_code_is_in_no_code_hash_before_the_bump_hunt():
+    """A change to the dijet fit reruns the fits only: the flows, classifiers, flow
+    diagnostics and the di-τ chain do not import it (the side-band helpers they share with
+    the bump hunt live in ``stats.bands``)."""
+    fit = {"resonant_ad.stats.dijet_fit", "resonant_ad.stats.bumphunt"}
+    for module in ("stages.flows", "stages.classify", "stages.checks", "studies.ditau.study"):
+        assert not fit & set(smk.source_modules(module)), module
+    assert fit <= set(smk.source_modules("studies.dijet.bumphunt_figures"))
+
+
 def test_relative_imports_resolved(tmp_path):
     src = tmp_path / "mod.py"
     src.write_text("from .methods import method\nfrom ..core import io\nimport numpy\n")

@@ -18,7 +18,7 @@ from resonant_ad.core.plotting import COLORS, density_step, feature_label, new_f
 from resonant_ad.core.seeding import rng
 from resonant_ad.stages.flows import feature_columns
 from resonant_ad.stages.parts import DATA_PARTS, FLOW_CHECK_PARTS
-from resonant_ad.stats.bumphunt import band_efficiencies, side_bands, sides_ratio
+from resonant_ad.stats.bands import band_efficiencies, side_bands, sides_ratio
 from resonant_ad.stats.metrics import roc_auc
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def normal_cut_excess(
     ``efficiency`` of ``z_sr`` (other SR background); returned are the fractions of the SB
     background ``z_sb`` (masses ``m_sb``) that pass in the bands one SR width below and
     above the window, and the SR's efficiency over the larger of them
-    (:func:`~resonant_ad.stats.bumphunt.sides_ratio`). A flow whose latents are alike in SR
+    (:func:`~resonant_ad.stats.bands.sides_ratio`). A flow whose latents are alike in SR
     and SB gives ≤ 1; above 1 is the false bump a LaCATHODE bump hunt finds on background
     alone (docs/null-study.md). ``subsets`` (name → a mask of the SB events) add the same
     ratio on each subset (``normal_cut_sr_over_sb_sides_{name}``): e.g. the flow's own SB

@@ -95,7 +95,7 @@ def _fit_columns(fits: pd.DataFrame) -> dict[str, float]:
     the fits that converged (NaN otherwise), and ``z_failed_eps<ε>`` (1 where no converged
     fit: too few SB bins, or MINUIT did not converge), so that failures are counted, not
     averaged; and the cut's ``sr_over_sb_sides_eps<ε>`` (the SR's efficiency over its side
-    bands', :func:`~resonant_ad.stats.bumphunt.sides_ratio`; no fit needed)."""
+    bands', :func:`~resonant_ad.stats.bands.sides_ratio`; no fit needed)."""
     out: dict[str, float] = {}
     for _, fit in fits.iterrows():
         eps = _eps(fit["efficiency"])
