@@ -47,6 +47,7 @@ from resonant_ad.stats.dijet_fit import (
     bin_edges,
     choose_n_params,
     fit_counts,
+    fittable,
     poisson_deviance,
     sr_bins,
     sr_prediction,
@@ -95,7 +96,7 @@ def bump_hunt(
     sb = ~in_sr
     n_sr = float(counts[in_sr].sum())
     ndof = int(sb.sum()) - model.n_params
-    if int(np.count_nonzero(counts[sb])) < model.n_params + 1:
+    if not fittable(counts, sb, model.n_params):
         # fewer filled SB bins than parameters + 1: the shape is not determined (a very
         # tight cut); report the counts and no fit rather than an arbitrary extrapolation
         log.warning("only %d filled SB bins: no fit", int(np.count_nonzero(counts[sb])))

@@ -303,6 +303,12 @@ def sr_prediction(model: DijetModel, fit: FitResult, sr_mask: np.ndarray) -> tup
     return value, float(np.sqrt(var)) if var > 0 else float("nan")
 
 
+def fittable(counts: np.ndarray, sb: np.ndarray, n_params: int) -> bool:
+    """Whether the SB bins ``sb`` of ``counts`` hold at least ``n_params`` + 1 filled bins:
+    fewer leave the dijet shape undetermined, and no fit is made."""
+    return int(np.count_nonzero(np.asarray(counts)[sb])) >= int(n_params) + 1
+
+
 def sb_fit_quality(
     counts: np.ndarray, edges: np.ndarray, window: Sequence[float], sqrt_s: float, n_params: int
 ) -> tuple[float, int, bool]:
@@ -321,34 +327,32 @@ def choose_n_params(
     window: Sequence[float],
     sqrt_s: float,
     alpha: float,
-    candidates: Sequence[int] = tuple(FUNCTIONS.values()),
 ) -> tuple[int, float]:
     """The fewest dijet parameters that the SB data support, by Fisher's F-test.
 
-    Every candidate is fitted to the SB; the fewest parameters n are kept that no larger
-    candidate m beats: F = (Δχ² / (m − n)) / (χ²_m / n_dof,m) against F(m − n, n_dof,m),
-    p ≥ ``alpha`` for every m. (Testing each larger candidate, not only the next, catches a
-    shape that four parameters miss as badly as three and five fit.) A candidate with more
-    parameters than filled SB bins − 1, or whose fit does not converge, is left out.
-    Returns the number of parameters and the smallest p-value of its tests against the
-    larger candidates (NaN where there were none), so that the table shows how close the
+    Every function of :data:`FUNCTIONS` is fitted to the SB; the fewest parameters n are
+    kept that no larger function m beats: F = (Δχ² / (m − n)) / (χ²_m / n_dof,m) against
+    F(m − n, n_dof,m), p ≥ ``alpha`` for every m. (Testing each larger function, not only
+    the next, catches a shape that four parameters miss as badly as three and five fit.)
+    A function the SB cannot fit (:func:`fittable`) or whose fit does not converge is left
+    out. Returns the number of parameters and the smallest p-value of its tests against the
+    larger functions (NaN where there were none), so that the table shows how close the
     choice was.
     """
     counts = np.asarray(counts, dtype=float)
     sb = ~sr_bins(np.asarray(edges, dtype=float), window)
-    filled = int(np.count_nonzero(counts[sb]))
     fits: dict[int, tuple[float, int]] = {}
-    for n in sorted(int(n) for n in candidates):
-        if filled < n + 1:
+    for n in sorted(FUNCTIONS.values()):
+        if not fittable(counts, sb, n):
             break
         chi2, ndof, ok = sb_fit_quality(counts, edges, window, sqrt_s, n)
         if ok and ndof > 0:
             fits[n] = (chi2, ndof)
     if not fits:
-        return min(int(n) for n in candidates), float("nan")
+        return min(FUNCTIONS.values()), float("nan")
 
     def beaten_by(n: int) -> list[float]:
-        """p-values of n's F-tests against each larger candidate fitted."""
+        """p-values of n's F-tests against each larger function fitted."""
         chi2_n = fits[n][0]
         return [
             float(
@@ -360,6 +364,6 @@ def choose_n_params(
             if m > n
         ]
 
-    # the largest candidate fitted has no larger one to test against, so one n is kept
+    # the largest function fitted has no larger one to test against, so one n is kept
     chosen = next(n for n in sorted(fits) if all(p >= alpha for p in beaten_by(n)))
     return chosen, min(beaten_by(chosen), default=float("nan"))
