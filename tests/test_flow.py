@@ -321,6 +321,27 @@ def test_checkpoint_round_trip_gives_identical_outputs(gaussian_flow, tmp_path):
     np.testing.assert_array_equal(loaded.sample(m, seed=2)[0], flow.sample(m, seed=2)[0])
 
 
+def test_masses_beyond_the_training_masses_are_counted_and_reported(
+    gaussian_flow, tmp_path, caplog
+):
+    flow, draw = gaussian_flow
+    lo, hi = flow.m_range_
+    assert -2 < lo < -1.99 and 1.99 < hi < 2  # m ~ U[-2, 2]
+    X, _ = draw(4)
+    m = np.array([0.0, 1.5, 2.5, -3.0])  # two interpolated, two extrapolated (by > 1%)
+    assert flow.masses_beyond(m) == 2
+    assert flow.masses_beyond(np.array([hi + 0.005 * (hi - lo)])) == 0  # the edge: not
+    with caplog.at_level("WARNING", logger="resonant_ad.core.flow"):
+        flow.transform(X, m)
+    assert "2 of 4 masses lie beyond the training masses" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="resonant_ad.core.flow"):
+        flow.sample(m[:2], seed=1)
+    assert "beyond the training masses" not in caplog.text
+    flow.save(tmp_path / "flow.pt")
+    assert ConditionalFlow.load(tmp_path / "flow.pt").m_range_ == (lo, hi)
+
+
 def test_chunk_size_changes_no_number(gaussian_flow, request):
     """Maps, densities, samples, batch-norm statistics and validation losses computed in
     chunks of 64 events equal those of one chunk bit for bit (each event is computed on its

@@ -78,6 +78,10 @@ def test_run_script_smoke_runs_the_claim_in_two_passes_and_packs_it(tmp_path):
     machine = json.loads((out / "machine.json").read_text())
     assert machine["commit"] == "abc1234"
     assert machine["versions"]["snakemake"].startswith("9.")
+    # this CPU machine is not the GPU image: the image's packages it lacks are named
+    missing = set(machine["image_packages_missing"])
+    assert "jax" in missing and not {"numpy", "torch", "pandas"} & missing
+    assert "device-packages.txt lists packages this machine lacks" in log
     with tarfile.open(out / "claim.tar.gz") as tar:
         names = set(tar.getnames())
         summary = pd.read_csv(tar.extractfile(next(n for n in names if "metrics_summary" in n)))

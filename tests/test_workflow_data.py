@@ -45,6 +45,7 @@ def test_surrogate_chain_builds_every_split(dijet_run):
     run = base / f"shifted/{SR}/nsig200/run0"
     sampling = json.loads((run / "flow/sampling.json").read_text())
     assert sampling["n_samples"] == 2000 and sampling["n_val"] == 500
+    assert sampling["masses_beyond_training"] == 0  # the SR lies between its SBs
     samples = pd.read_parquet(run / "flow/samples.parquet")
     assert samples["mjj"].between(3.3, 3.7, inclusive="neither").all()
     assert list(samples.columns) == ["mj1", "delta_mj", "tau21_j1", "tau21_j2", "mjj", "split"]

@@ -90,7 +90,8 @@ from importlib import metadata, import_module
 import torch
 
 sys.path.insert(0, "workflow/gpu")
-from wheels import WANTED  # what the wheels carry: each must import
+from wheels import WANTED, image_packages  # what the wheels carry: each must import
+from packaging.utils import canonicalize_name
 
 names = ["torch", "numpy", "pandas", "pyarrow", "scikit-learn", "matplotlib", *WANTED]
 for module in (*WANTED, "resonant_ad"):
@@ -103,6 +104,12 @@ info = {
     "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     "versions": {n: metadata.version(n) for n in names},
 }
+# device-packages.txt goes stale when the image changes: what it lists, the wheels leave out
+have = {canonicalize_name(d.metadata["Name"]) for d in metadata.distributions()}
+info["image_packages_missing"] = sorted(image_packages() - have)
+if info["image_packages_missing"]:
+    print("device-packages.txt lists packages this machine lacks (the wheels leave them out):",
+          " ".join(info["image_packages_missing"]), file=sys.stderr)
 if info["cuda"]:
     smi = ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv"]
     info["nvidia_smi"] = subprocess.run(smi, capture_output=True, text=True).stdout

@@ -146,7 +146,17 @@ class ConditionalFlow(Estimator):
 
     # -- conditioning and batching -------------------------------------------------------
     def _cond(self, m: np.ndarray) -> np.ndarray:
-        return ((np.asarray(m, dtype=np.float64) - self.m_mean_) / self.m_std_)[:, None]
+        m = np.asarray(m, dtype=np.float64)
+        if n := self.masses_beyond(m):
+            log.warning("%d of %d masses lie beyond the training masses: extrapolated", n, m.size)
+        return ((m - self.m_mean_) / self.m_std_)[:, None]
+
+    def masses_beyond(self, m: np.ndarray) -> int:
+        """How many of ``m`` lie beyond the training masses ``m_range_`` by over 1% of its
+        width (an SR at the data's edge is extrapolated); 0 for flows saved without it."""
+        lo, hi = getattr(self, "m_range_", None) or (-np.inf, np.inf)
+        tol = 0.01 * (hi - lo) if np.isfinite(hi - lo) else 0.0
+        return int(np.count_nonzero((np.asarray(m) < lo - tol) | (np.asarray(m) > hi + tol)))
 
     def _tensors(self, X: np.ndarray, m: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         dev = select_device(self.device)
@@ -221,11 +231,8 @@ class ConditionalFlow(Estimator):
 
     @torch.no_grad()
     def sample(self, m: np.ndarray, seed: int) -> tuple[np.ndarray, int]:
-        """(x, n outside the training range): one event per mass in ``m``.
-
-        With several best epochs kept, each draws an equal share of the events (the CATHODE
-        sampling ensemble). Events beyond the fitted range are kept and counted.
-        """
+        """(x, n outside the training range): one event per mass in ``m``; each kept best
+        epoch draws an equal share (the CATHODE sampling ensemble). Those beyond are kept."""
         gen = torch.Generator().manual_seed(int(seed))
         m = np.asarray(m, dtype=np.float64)
         shares = np.array_split(np.arange(len(m)), len(self.states_))
@@ -244,6 +251,7 @@ class ConditionalFlow(Estimator):
             "scaler": self.scaler_.state(),
             "m_mean": self.m_mean_,
             "m_std": self.m_std_,
+            "m_range": self.m_range_,
             "n_features": self.n_features_,
             "states": self.states_,
             "best_epochs": self.best_epochs_,
@@ -252,6 +260,7 @@ class ConditionalFlow(Estimator):
     def _restore(self, state: dict[str, Any]) -> None:
         self.scaler_ = LogitScaler.from_state(state["scaler"])
         self.m_mean_, self.m_std_ = state["m_mean"], state["m_std"]
+        self.m_range_ = state.get("m_range")
         self.n_features_ = state["n_features"]
         self.states_, self.best_epochs_ = state["states"], state["best_epochs"]
         self.model_ = build_model(self.architecture, self.n_features_, **model_kwargs(self))
@@ -274,10 +283,8 @@ def fit_members(
     one :class:`~resonant_ad.core.maf.MAF` or, on a GPU, :class:`~.rqs.StackedRQS` (batched
     products, no host sync inside an epoch, CUDA-graph steps where available; RQ splines on a
     CPU train one after the other, :data:`~.rqs.STACK_DEVICES`). Each member keeps its own
-    seed's initialization and shuffling, its own batch-norm statistics, validation losses,
-    best epochs and early stopping: the result is that of fitting each flow alone, up to
-    floating-point rounding. With ``checkpoint`` the training's state is kept in that file
-    while it runs, and a training killed midway resumes from it (:class:`~.training.Checkpoint`).
+    seed's initialization, shuffling, batch-norm statistics, best epochs and early stopping:
+    as if fitted alone, up to rounding. A training killed midway resumes from ``checkpoint``.
     """
     from resonant_ad.core import training
 
@@ -304,6 +311,7 @@ def fit_members(
     for f in flows:
         f.scaler_ = scaler
         f.m_mean_, f.m_std_ = float(np.mean(m)), float(np.std(m))
+        f.m_range_ = (float(np.min(m)), float(np.max(m)))
         f.n_features_ = X.shape[1]
     x, c = lead._tensors(X, m)
     # validation events beyond the fitted range would enter the loss through the clipped

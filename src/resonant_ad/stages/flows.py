@@ -350,6 +350,7 @@ def sample_sr(
         "n_val": n_val,
         "n_outside_training_range": n_out,
         "fraction_outside_training_range": n_out / n,
+        "masses_beyond_training": flow.masses_beyond(out[mass].to_numpy()),
     }
     write_json(summary, summary_out)
     log.info("sampling: %s", summary)
