@@ -16,7 +16,14 @@ from resonant_ad.pipeline.config import load_study, null_datasets
 from resonant_ad.pipeline.files import null_run_inputs, training_groups
 from resonant_ad.pipeline.guards import dijet_problems
 from resonant_ad.pipeline.targets import null_targets
-from resonant_ad.studies.dijet.null import control_rows, null_figure, null_rows, summarize
+from resonant_ad.stats.trials import null_calibrated_z
+from resonant_ad.studies.dijet.null import (
+    calibrate,
+    control_rows,
+    null_figure,
+    null_rows,
+    summarize,
+)
 
 TINY = "tests/configs/dijet_tiny.yaml"
 
@@ -157,12 +164,46 @@ def test_controls_fit_without_a_cut_and_with_random_cuts(tmp_path):
     assert other["z_local_eps0.5"].iloc[1] != random_cut["z_local_eps0.5"]
 
 
+def test_the_analysis_bump_hunts_are_read_against_their_methods_null_at_their_efficiency():
+    summary = pd.DataFrame(
+        {
+            "method": ["lacathode", "random_cut"],
+            "z_fits_eps0.1": [8, 8],
+            "z_mean_eps0.1": [1.6, 0.1],
+            "z_std_eps0.1": [1.1, 0.6],
+            "z_fits_eps0.01": [7, 8],
+            "z_mean_eps0.01": [0.7, 0.2],
+            "z_std_eps0.01": [0.9, 1.0],
+        }
+    )
+    bumphunts = pd.DataFrame(
+        {
+            "method": ["lacathode", "lacathode", "cathode"],
+            "injection": [1000, 1000, 1000],
+            "run": [0, 0, 0],
+            "efficiency": [0.1, 0.01, 0.1],
+            "z_local": [3.4, 0.7, -6.0],
+            "n_params": [4, 5, 4],
+        }
+    )
+    out = calibrate(bumphunts, summary)
+    assert list(out["method"]) == ["lacathode", "lacathode"]  # CATHODE has no null here
+    assert list(out["null_fits"]) == [8, 7] and list(out["null_z_mean"]) == [1.6, 0.7]
+    assert out["z_calibrated"].iloc[1] == pytest.approx(0.0, abs=1e-12)  # at its null mean
+    expected = null_calibrated_z(np.array([3.4]), 1.6, 1.1, 8)[0]
+    assert out["z_calibrated"].iloc[0] == pytest.approx(expected)
+    assert 0 < expected < 3.4 - 1.6  # the offset removed, the null's spread and size counted
+    with pytest.raises(KeyError, match=r"efficiency 0\.5"):
+        calibrate(bumphunts.assign(efficiency=0.5), summary)
+
+
 @pytest.mark.workflow
 def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
     workdir = copy_workflow(tmp_path / "wf", config="dijet_tiny.yaml")
     target = "results/lhco_surrogate/null/original/null.csv"
     null_cfg = "lhco_surrogate={null_study: {data_seeds: [4, 5], methods: [idealized, lacathode]}}"
-    run_snakemake(workdir, "--cores", "2", target, "--config", null_cfg)
+    calibrated = "results/lhco_surrogate/null/original/calibrated.csv"
+    run_snakemake(workdir, "--cores", "2", target, calibrated, "--config", null_cfg)
     table = pd.read_csv(workdir / target)
     assert list(table["data_seed"]) == [4] * 4 + [5] * 4
     assert list(table["method"]) == ["idealized", "lacathode", "no_cut", "random_cut"] * 2
@@ -189,6 +230,15 @@ def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
     summary = pd.read_csv(workdir / "results/lhco_surrogate/null/original/null_summary.csv")
     assert {"no_cut", "random_cut"} <= set(summary["method"])
     assert {"z_failed_eps0.2", "sides_ratio_mean_eps0.2"} <= set(summary.columns)
+    # the analysis itself (injections 200 and 0, one run), read against that null
+    cal = pd.read_csv(workdir / calibrated)
+    assert set(cal["method"]) == {"idealized", "lacathode"}  # the null study's methods
+    assert len(cal) == 2 * 2 * 2  # methods × injections × efficiencies
+    assert (cal["null_fits"] <= 2).all() and cal["z_local"].notna().any()
+    fitted = cal.dropna(subset=["z_calibrated"])
+    assert (
+        np.sign(fitted["z_calibrated"]) == np.sign(fitted["z_local"] - fitted["null_z_mean"])
+    ).all()
     # the SR data's test background and the extra SR sample are one distribution
     assert methods["auc_sr_vs_extra_background"].between(0.42, 0.58).all()
     ideal = table[table["method"] == "idealized"]["auc_signal"]

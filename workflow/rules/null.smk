@@ -1,7 +1,8 @@
 # The background-only null test over independent surrogate datasets (resonant_ad.studies.dijet.null).
 # Each dataset is a study of its own, <study>_null<seed> (workflow.config.null_datasets), that
 # the usual rules generate, split, train and score; null_run reads its scores, null_summary
-# joins the datasets of a feature set into a table, a per-method summary and a figure.
+# joins the datasets of a feature set into a table, a per-method summary and a figure, and
+# null_calibrated reads the analysis's own bump hunts against that summary.
 # Not part of `all`: `snakemake --cores N null_study` builds every surrogate feature set, or
 # name one: results/<study>/null/<feature_set>/null.csv.
 
@@ -72,3 +73,30 @@ rule null_summary:
         code=source_hash("studies.dijet.null"),
     script:
         "../scripts/null_summary.py"
+
+
+rule null_calibrated:
+    """The analysis's bump hunts (nominal window) read against the null study of its
+    feature set: each method's Z beside its null mean and spread, and calibrated by them."""
+    input:
+        bumphunts=lambda w: patterns.BUMPHUNT_SUMMARY.format(
+            study=w.study,
+            feature_set=w.feature_set,
+            window=files.nominal_window(config, w.study),
+        ),
+        null=patterns.NULL_SUMMARY,
+    output:
+        patterns.NULL_CALIBRATED,
+    log:
+        "logs/{study}/null/{feature_set}/null_calibrated.log",
+    benchmark:
+        "benchmarks/{study}/null/{feature_set}/null_calibrated.tsv"
+    conda:
+        ENV
+    threads: resource(config, "null_calibrated", "threads")
+    resources:
+        **rule_resources(config, "null_calibrated"),
+    params:
+        code=source_hash("studies.dijet.null"),
+    script:
+        "../scripts/null_calibrated.py"

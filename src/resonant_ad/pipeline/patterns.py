@@ -95,6 +95,8 @@ NULL_RUN = NULL_DIR + "/data{data_seed}.csv"
 NULL_TABLE = NULL_DIR + "/null.csv"
 NULL_SUMMARY = NULL_DIR + "/null_summary.csv"
 NULL_FIGURE = NULL_DIR + "/null_auc.{ext}"
+#: the analysis's bump hunts read against the null study (its nominal window)
+NULL_CALIBRATED = NULL_DIR + "/calibrated.csv"
 DATA_OVERVIEW = "results/{study}/figures/data_overview.{ext}"
 #: the prepared data against the real LHCO R&D SR (resonant_ad.studies.dijet.realism)
 REALISM_TABLE = "results/{study}/realism/realism.csv"

@@ -50,6 +50,7 @@ from resonant_ad.pipeline.patterns import (
     FLOW_SR_FEATURES,
     METRICS,
     METRICS_SUMMARY,
+    NULL_CALIBRATED,
     NULL_FIGURE,
     NULL_SUMMARY,
     NULL_TABLE,
@@ -127,7 +128,8 @@ def scan_targets(config: Mapping[str, Any], study: str) -> list[str]:
 
 
 def null_targets(config: Mapping[str, Any]) -> list[str]:
-    """The null study's tables and figures (`rule null_study`, not in ``all``).
+    """The null study's tables and figures (`rule null_study`, not in ``all``), and the
+    analysis's bump hunts read against it (``calibrated.csv``: this builds the analysis too).
 
     Every feature set of every listed dijet study that generates its data (a null study
     redraws the dataset, which real files cannot).
@@ -140,6 +142,7 @@ def null_targets(config: Mapping[str, Any]) -> list[str]:
             ids = {"study": study, "feature_set": feature_set}
             targets += [NULL_TABLE.format(**ids), NULL_SUMMARY.format(**ids)]
             targets += [NULL_FIGURE.format(**ids, ext=e) for e in FIGURE_FORMATS]
+            targets += [NULL_CALIBRATED.format(**ids)]
     return targets
 
 

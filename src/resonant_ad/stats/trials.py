@@ -139,3 +139,18 @@ def global_from_toys(z_obs: float, toy_max_z: np.ndarray) -> dict[str, float]:
     else:  # 1 − Φ^N, computed without cancellation for small tail probabilities
         p = float(-np.expm1(n_eff * special.log_ndtr(z_obs)))
     return out | {"toys_beyond": beyond, "p_global": p, "z_global": float(-special.ndtri(p))}
+
+
+def null_calibrated_z(z: np.ndarray, null_mean: float, null_std: float, n_null: int) -> np.ndarray:
+    """Local Z read against a null study: the Z of the one-sided p-value of ``z`` as a new
+    draw from the null's normal, whose mean and spread come from ``n_null`` background-only
+    datasets (Student's t, n − 1 dof, scale std·√(1 + 1/n): the prediction interval).
+
+    A method whose Z is biased (a flow's mismodelling, a fit function's bias) reads 0 at its
+    null mean, and ±1 at a predictive spread from it; NaN where the null has < 2 fits.
+    """
+    z = np.asarray(z, dtype=float)
+    if n_null < 2 or not (np.isfinite(null_mean) and null_std > 0):
+        return np.full(z.shape, np.nan)
+    t = (z - null_mean) / (null_std * np.sqrt(1.0 + 1.0 / n_null))
+    return -special.ndtri(special.stdtr(n_null - 1, -t))

@@ -31,6 +31,7 @@ from resonant_ad.core.seeding import rng
 from resonant_ad.stages.methods import display_label
 from resonant_ad.stats.bumphunt import run_bump_hunt
 from resonant_ad.stats.metrics import roc_auc
+from resonant_ad.stats.trials import null_calibrated_z
 
 log = logging.getLogger(__name__)
 
@@ -281,3 +282,42 @@ def write_null_summary(tables: Sequence[str], outputs: Mapping[str, str], title:
     write_csv(summary.reset_index(), outputs["summary"])
     null_figure(table, summary, title, [outputs["png"], outputs["pdf"]])
     log.info("null study, signal AUC and bump-hunt Z without signal:\n%s", summary.to_string())
+
+
+def calibrate(bumphunts: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """Each bump hunt of the analysis (``bumphunts``: method, injection, run, efficiency,
+    z_local) beside its method's null at that efficiency (``summary``, :func:`summarize`):
+    ``null_fits``, ``null_z_mean``, ``null_z_std`` and ``z_calibrated``
+    (:func:`~resonant_ad.stats.trials.null_calibrated_z`). Methods the null study did not
+    run are left out: their Z has no null here."""
+    summary = summary.set_index("method") if "method" in summary.columns else summary
+    rows = bumphunts[bumphunts["method"].isin(summary.index)]
+    keep = ["method", "injection", "run", "efficiency", "z_local", "n_params"]
+    out = rows[[c for c in keep if c in rows.columns]].reset_index(drop=True)
+    null = {"null_fits": [], "null_z_mean": [], "null_z_std": []}
+    for method, eff in zip(out["method"], out["efficiency"], strict=True):
+        eps = _eps(float(eff))
+        if f"z_mean_{eps}" not in summary.columns:
+            raise KeyError(f"the null study has no bump hunt at efficiency {eff:g}")
+        for key, col in (
+            ("null_fits", "z_fits"),
+            ("null_z_mean", "z_mean"),
+            ("null_z_std", "z_std"),
+        ):
+            null[key].append(summary.loc[method, f"{col}_{eps}"])
+    out = out.assign(**null)
+    out["z_calibrated"] = [
+        float(null_calibrated_z(np.array(z), m, s, int(n)))
+        for z, m, s, n in zip(
+            out["z_local"], out["null_z_mean"], out["null_z_std"], out["null_fits"], strict=True
+        )
+    ]
+    return out
+
+
+def write_calibrated(bumphunts: str, null_summary: str, output: str) -> None:
+    """The analysis's bump-hunt table (:data:`~resonant_ad.pipeline.patterns.BUMPHUNT_SUMMARY`)
+    read against its null study: :func:`calibrate`, written to ``output``."""
+    table = calibrate(read_csv(bumphunts), read_csv(null_summary))
+    write_csv(table, output)
+    log.info("bump hunts against the null study:\n%s", table.round(3).to_string(index=False))
