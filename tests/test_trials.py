@@ -111,3 +111,6 @@ def test_a_null_calibrated_z_is_a_new_draw_from_the_null_with_its_estimation_err
     assert ((new - mean) / std > 2).mean() > norm.sf(2) + 0.01
     assert np.isnan(null_calibrated_z(z, 0.0, 1.0, 1)).all()
     assert np.isnan(null_calibrated_z(z, np.nan, 1.0, 8)).all()
+    # per element, as the calibrated table reads each method's own null
+    both = null_calibrated_z([3.0, 3.0, 3.0], [0.0, np.nan, 0.0], 1.0, [8, 8, 1])
+    np.testing.assert_allclose(both, [small, np.nan, np.nan])

@@ -141,16 +141,21 @@ def global_from_toys(z_obs: float, toy_max_z: np.ndarray) -> dict[str, float]:
     return out | {"toys_beyond": beyond, "p_global": p, "z_global": float(-special.ndtri(p))}
 
 
-def null_calibrated_z(z: np.ndarray, null_mean: float, null_std: float, n_null: int) -> np.ndarray:
+def null_calibrated_z(
+    z: np.ndarray, null_mean: np.ndarray, null_std: np.ndarray, n_null: np.ndarray
+) -> np.ndarray:
     """Local Z read against a null study: the Z of the one-sided p-value of ``z`` as a new
     draw from the null's normal, whose mean and spread come from ``n_null`` background-only
     datasets (Student's t, n − 1 dof, scale std·√(1 + 1/n): the prediction interval).
 
     A method whose Z is biased (a flow's mismodelling, a fit function's bias) reads 0 at its
     null mean, and ±1 at a predictive spread from it; NaN where the null has < 2 fits.
+    Arguments broadcast against each other.
     """
-    z = np.asarray(z, dtype=float)
-    if n_null < 2 or not (np.isfinite(null_mean) and null_std > 0):
-        return np.full(z.shape, np.nan)
-    t = (z - null_mean) / (null_std * np.sqrt(1.0 + 1.0 / n_null))
-    return -special.ndtri(special.stdtr(n_null - 1, -t))
+    z, mean, std, n = np.broadcast_arrays(
+        *(np.asarray(a, dtype=float) for a in (z, null_mean, null_std, n_null))
+    )
+    ok = (n >= 2) & np.isfinite(mean) & (std > 0)
+    n = np.where(ok, n, 2.0)
+    t = (z - mean) / (np.where(ok, std, 1.0) * np.sqrt(1.0 + 1.0 / n))
+    return np.where(ok, -special.ndtri(special.stdtr(n - 1, -t)), np.nan)

@@ -290,28 +290,19 @@ def calibrate(bumphunts: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     ``null_fits``, ``null_z_mean``, ``null_z_std`` and ``z_calibrated``
     (:func:`~resonant_ad.stats.trials.null_calibrated_z`). Methods the null study did not
     run are left out: their Z has no null here."""
-    summary = summary.set_index("method") if "method" in summary.columns else summary
+    summary = summary.set_index("method")
     rows = bumphunts[bumphunts["method"].isin(summary.index)]
     keep = ["method", "injection", "run", "efficiency", "z_local", "n_params"]
     out = rows[[c for c in keep if c in rows.columns]].reset_index(drop=True)
-    null = {"null_fits": [], "null_z_mean": [], "null_z_std": []}
-    for method, eff in zip(out["method"], out["efficiency"], strict=True):
-        eps = _eps(float(eff))
-        if f"z_mean_{eps}" not in summary.columns:
-            raise KeyError(f"the null study has no bump hunt at efficiency {eff:g}")
-        for key, col in (
-            ("null_fits", "z_fits"),
-            ("null_z_mean", "z_mean"),
-            ("null_z_std", "z_std"),
-        ):
-            null[key].append(summary.loc[method, f"{col}_{eps}"])
-    out = out.assign(**null)
-    out["z_calibrated"] = [
-        float(null_calibrated_z(np.array(z), m, s, int(n)))
-        for z, m, s, n in zip(
-            out["z_local"], out["null_z_mean"], out["null_z_std"], out["null_fits"], strict=True
-        )
-    ]
+    eps = [_eps(float(e)) for e in out["efficiency"]]
+    missing = sorted({e for e in eps if f"z_mean_{e}" not in summary.columns})
+    if missing:
+        raise KeyError(f"the null study has no bump hunt at efficiency {missing}")
+    for key, col in (("null_fits", "z_fits"), ("null_z_mean", "z_mean"), ("null_z_std", "z_std")):
+        out[key] = [summary.loc[m, f"{col}_{e}"] for m, e in zip(out["method"], eps, strict=True)]
+    out["z_calibrated"] = null_calibrated_z(
+        out["z_local"], out["null_z_mean"], out["null_z_std"], out["null_fits"]
+    )
     return out
 
 
