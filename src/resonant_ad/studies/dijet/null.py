@@ -293,7 +293,7 @@ def calibrate(bumphunts: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     summary = summary.set_index("method")
     rows = bumphunts[bumphunts["method"].isin(summary.index)]
     keep = ["method", "injection", "run", "efficiency", "z_local", "n_params"]
-    out = rows[[c for c in keep if c in rows.columns]].reset_index(drop=True)
+    out = rows[keep].reset_index(drop=True)  # every bump-hunt table has them
     eps = [_eps(float(e)) for e in out["efficiency"]]
     missing = sorted({e for e in eps if f"z_mean_{e}" not in summary.columns})
     if missing:
