@@ -5,6 +5,8 @@ import yaml
 from snakemake.utils import validate
 
 from resonant_ad.pipeline.config import (
+    analysis_folds,
+    bumphunt_settings,
     coerce_strings,
     cross_flow_count,
     load_schema,
@@ -13,6 +15,7 @@ from resonant_ad.pipeline.config import (
     method_sampling_slice,
     project_root,
     rule_resources,
+    searched,
     study_cross_flows,
 )
 
@@ -111,7 +114,11 @@ def test_study_files_are_merged_over_the_default_as_snakemake_does():
     assert full["bumphunt"]["folds"] == 5  # every event searched, out of 5 folds
     # the function is chosen per selection (F-test), at 1M events as at an eighth
     assert full["bumphunt"]["function"] == default["bumphunt"]["function"] == "auto"
-    assert {**full["bumphunt"], "folds": 2} == default["bumphunt"]
+    # and every feature set searched, the default's only the shifted one (CI's time)
+    assert full["bumphunt"]["feature_sets"] is None and default["bumphunt"]["feature_sets"] == [
+        "shifted"
+    ]
+    assert {**full["bumphunt"], "folds": 2, "feature_sets": ["shifted"]} == default["bumphunt"]
     alone = load_study("config/lhco_surrogate_full.yaml", "lhco_surrogate", base=None)
     assert alone["scan"]["windows"] == []  # the file alone gets the schema's defaults only
 
@@ -181,12 +188,14 @@ def test_ditau_paper_config_states_the_papers_flow_and_ensemble():
 
 def test_cross_fitted_flows_serve_the_flow_space_methods_of_an_out_of_fold_bump_hunt():
     """Two cross-fitted flows per run for LaCATHODE and x′ with folds ≥ 2 and cross_flows on; none
-    for the methods in feature space, with folds 0 or with cross_flows off. x′'s fold
-    classifiers then read the sampling settings (their reference is drawn at m0)."""
+    for the methods in feature space, with folds 0, with cross_flows off or in a feature set the
+    bump hunt does not search. x′'s fold classifiers then read the sampling settings (their
+    reference is drawn at m0)."""
     study = load_study("tests/configs/dijet_tiny.yaml", "lhco_surrogate", base=None)
     config = {"s": study}
     assert study["bumphunt"]["cross_flows"] is True and study["bumphunt"]["folds"] == 2
-    counts = {m: cross_flow_count(config, "s", m) for m in study["methods"]}
+    assert study["bumphunt"]["feature_sets"] == ["shifted"]
+    counts = {m: cross_flow_count(config, "s", m, "shifted") for m in study["methods"]}
     assert counts == {
         "cathode": 0,
         "lacathode": 2,
@@ -195,15 +204,35 @@ def test_cross_fitted_flows_serve_the_flow_space_methods_of_an_out_of_fold_bump_
         "supervised": 0,
         "cwola": 0,
     }
+    assert {cross_flow_count(config, "s", m, "original") for m in study["methods"]} == {0}
     assert study_cross_flows(config, "s") == 2
-    assert method_sampling_slice(config, "s", "decorrelated") == {
+    assert method_sampling_slice(config, "s", "decorrelated", "shifted") == {
         "n_samples": 2000,
         "sample_val_fraction": 0.25,
     }
-    assert method_sampling_slice(config, "s", "cathode") is None
-    for change in ({"cross_flows": False}, {"folds": 0}):
+    assert method_sampling_slice(config, "s", "decorrelated", "original") is None
+    assert method_sampling_slice(config, "s", "cathode", "shifted") is None
+    for change in ({"cross_flows": False}, {"folds": 0}, {"feature_sets": []}):
         off = {"s": {**study, "bumphunt": {**study["bumphunt"], **change}}}
         assert study_cross_flows(off, "s") == 0
-        assert method_sampling_slice(off, "s", "decorrelated") is None
+        assert method_sampling_slice(off, "s", "decorrelated", "shifted") is None
     only_x = {"s": {**study, "methods": ["cathode"], "scan": {"methods": ["idealized"]}}}
     assert study_cross_flows(only_x, "s") == 0
+
+
+def test_only_the_searched_feature_sets_train_out_of_fold_and_are_fitted():
+    """``bumphunt.feature_sets`` (null: all) picks the analyses the bump hunt searches: their
+    folds are ``bumphunt.folds``, the others' 0; asking for a search of another one is a
+    clear error naming the key, and the settings the fits read leave the list out."""
+    study = load_study("tests/configs/dijet_tiny.yaml", "lhco_surrogate", base=None)
+    config = {"s": study}
+    assert searched(config, "s", "shifted") and not searched(config, "s", "original")
+    assert analysis_folds(config, "s", "shifted") == 2
+    assert analysis_folds(config, "s", "original") == 0
+    settings = bumphunt_settings(config, "s", "shifted")
+    assert "feature_sets" not in settings and settings["folds"] == 2
+    with pytest.raises(ValueError, match=r"s\.bumphunt\.feature_sets = \['shifted'\].*'original'"):
+        bumphunt_settings(config, "s", "original")
+    every = {"s": {**study, "bumphunt": {**study["bumphunt"], "feature_sets": None}}}
+    assert all(searched(every, "s", fs) for fs in study["feature_sets"])
+    assert analysis_folds(every, "s", "original") == 2

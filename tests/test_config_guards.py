@@ -70,6 +70,9 @@ BAD = [
     ),
     # one fold would score the data with a classifier trained on it
     ("lhco_surrogate={bumphunt: {folds: 1}}", "lhco_surrogate.bumphunt.folds = 1"),
+    # a search of a feature set the study lacks, and a scan (a bump hunt) of one not searched
+    ("lhco_surrogate={bumphunt: {feature_sets: [shifted, raw]}}", "['raw'] not among"),
+    ("lhco_surrogate={bumphunt: {feature_sets: [original]}}", "scan.feature_set = 'shifted'"),
 ]
 MAX_LINES = 15
 

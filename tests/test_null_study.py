@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, copy_workflow, run_snakemake
+from conftest import REPO, copy_workflow, dry_run_jobs, run_snakemake
 
 from resonant_ad.core.io import write_parquet
 from resonant_ad.pipeline.config import load_study, null_datasets
@@ -132,6 +132,13 @@ def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path)
     assert summary.loc["cathode", "sides_ratio_sem_eps0.1"] == 0
     null_figure(pd.concat([rows, other]), summary, "test", [str(tmp_path / "null.png")])
     assert (tmp_path / "null.png").stat().st_size > 5_000
+    # a feature set the bump hunt does not search: AUCs only, no Z columns, still a figure
+    aucs = null_rows(7, "original", scores, summaries, {})
+    assert list(aucs["auc_signal"]) == [0.41, 0.62] and not aucs.filter(like="z_").shape[1]
+    only = summarize(aucs)
+    assert list(only.columns) == ["datasets", "median", "mean", "sem"]
+    null_figure(aucs, only, "not searched", [str(tmp_path / "aucs.png")])
+    assert (tmp_path / "aucs.png").stat().st_size > 5_000
 
 
 def test_controls_fit_without_a_cut_and_with_random_cuts(tmp_path):
@@ -200,9 +207,9 @@ def test_the_analysis_bump_hunts_are_read_against_their_methods_null_at_their_ef
 @pytest.mark.workflow
 def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
     workdir = copy_workflow(tmp_path / "wf", config="dijet_tiny.yaml")
-    target = "results/lhco_surrogate/null/original/null.csv"
+    target = "results/lhco_surrogate/null/shifted/null.csv"
     null_cfg = "lhco_surrogate={null_study: {data_seeds: [4, 5], methods: [idealized, lacathode]}}"
-    calibrated = "results/lhco_surrogate/null/original/calibrated.csv"
+    calibrated = "results/lhco_surrogate/null/shifted/calibrated.csv"
     run_snakemake(workdir, "--cores", "2", target, calibrated, "--config", null_cfg)
     table = pd.read_csv(workdir / target)
     assert list(table["data_seed"]) == [4] * 4 + [5] * 4
@@ -227,7 +234,7 @@ def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
     }.items():
         assert (table.groupby("data_seed")[col].nunique() == 1).all()
         assert table[col].between(low, high).all(), col
-    summary = pd.read_csv(workdir / "results/lhco_surrogate/null/original/null_summary.csv")
+    summary = pd.read_csv(workdir / "results/lhco_surrogate/null/shifted/null_summary.csv")
     assert {"no_cut", "random_cut"} <= set(summary["method"])
     assert {"z_failed_eps0.2", "sides_ratio_mean_eps0.2"} <= set(summary.columns)
     # the analysis itself (injections 200 and 0, one run), read against that null
@@ -246,18 +253,28 @@ def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
     for seed in (4, 5):  # each dataset is a study the rules built: data, split, flow, scores
         study = workdir / f"results/lhco_surrogate_null{seed}"
         assert (study / "raw/features.h5").is_file()
-        assert (study / "original/sr3.3-3.7/nsig0/run0/flow/model.pt").is_file()
-        assert (workdir / f"results/lhco_surrogate/null/original/data{seed}.csv").is_file()
-        assert (workdir / f"benchmarks/lhco_surrogate/null/original/data{seed}.tsv").is_file()
-    assert not (workdir / "results/lhco_surrogate_null4/shifted").exists()  # only what is asked
+        assert (study / "shifted/sr3.3-3.7/nsig0/run0/flow/model.pt").is_file()
+        assert (workdir / f"results/lhco_surrogate/null/shifted/data{seed}.csv").is_file()
+        assert (workdir / f"benchmarks/lhco_surrogate/null/shifted/data{seed}.tsv").is_file()
+    assert not (workdir / "results/lhco_surrogate_null4/original").exists()  # only what is asked
+    # the original feature set is not searched in the tiny config: its null study plans the
+    # datasets' AUCs only (no bump hunt, no fold classifiers' flows), and no calibrated.csv
+    original = "results/lhco_surrogate/null/original/null.csv"
+    plan = dry_run_jobs(workdir, original, "--config", null_cfg)
+    assert plan["null_run"] == 2 and "null_summary" in plan
+    assert not [rule for rule in plan if rule.startswith(("bumphunt", "train_cross_flows"))]
+    asked = run_snakemake(
+        workdir, "-n", "results/lhco_surrogate/null/original/calibrated.csv", check=False
+    )
+    assert asked.returncode != 0 and "does not search 'original'" in asked.stdout + asked.stderr
     # LaCATHODE's bump hunt mapped each fold through a cross-fitted flow; the exploration
     # script splits its cut's SB efficiency by split part (a ratio per subset, and means)
     for seed in (4, 5):
-        flows = workdir / f"results/lhco_surrogate_null{seed}/original/sr3.3-3.7/nsig0/run0/flow"
+        flows = workdir / f"results/lhco_surrogate_null{seed}/shifted/sr3.3-3.7/nsig0/run0/flow"
         assert (flows / "cross0/model.pt").is_file() and (flows / "cross1/model.pt").is_file()
     script = REPO / "notebooks/null_flow_training_events.py"
     args = ["--datasets", "4", "5", "--results", str(workdir / "results"), "--eps", "0.2"]
-    args += ["--path", "original/sr3.3-3.7/nsig0"]
+    args += ["--path", "shifted/sr3.3-3.7/nsig0"]
     out = subprocess.run(
         [sys.executable, str(script), *args], capture_output=True, text=True, check=True
     ).stdout

@@ -133,6 +133,19 @@ def test_bump_hunt_scan_and_decorrelated_space(dijet_run):
     for flow in (0, 1):
         history = pd.read_csv(base / f"shifted/{SR}/nsig0/run0/flow/cross{flow}/history.csv")
         assert history["selected"].sum() == 1
+    # the original feature set is not searched (bumphunt.feature_sets: [shifted]): SIC and
+    # sculpting only, no fold classifiers, no cross-fitted flows, no fits
+    for method in METHODS:
+        path = base / f"original/{SR}/nsig0/run0/{method}/training.json"
+        summary = json.loads(path.read_text())
+        assert summary["data_scored"]["folds"] == 0 and not summary["data_scored"]["cross_flows"]
+    assert not (base / f"original/{SR}/bumphunt.csv").exists()
+    assert not list((base / f"original/{SR}").glob("figures/bumphunt_*"))
+    assert not (base / f"original/{SR}/nsig0/run0/flow/cross0").exists()
+    target = f"results/lhco_surrogate/original/{SR}/bumphunt.csv"
+    asked = run_snakemake(dijet_run, "-n", target, check=False)
+    assert asked.returncode != 0
+    assert "bumphunt.feature_sets = ['shifted']" in asked.stdout + asked.stderr
 
     # the decorrelated space: every event moved to m0 = the SR centre, samples at m0
     run = base / f"shifted/{SR}/nsig200/run0"

@@ -30,7 +30,7 @@ for _study, _kind, _runs, _methods, _windows in files.bumphunt_groups(config):
             **rule_resources(config, "bumphunt", len(_runs)),
         params:
             window=lambda w: parts.parse_window(w.window),
-            bumphunt=config[_study]["bumphunt"],
+            bumphunt=lambda w: bumphunt_settings(config, _study, w.feature_set),
             runs=list(_runs),
             methods=_methods,
             code=source_hash("stats.bumphunt"),
@@ -131,7 +131,7 @@ rule scan_summary:
         records=lambda w: targets.scan_inputs(config, w.study),
         signal_region=lambda w: config[w.study]["signal_region"],
         title=lambda w: f"{w.study}: SR window scan, {w.feature_set}, {w.nsig} signal events",
-        bumphunt=lambda w: config[w.study]["bumphunt"],
+        bumphunt=lambda w: bumphunt_settings(config, w.study, w.feature_set),
         toys=lambda w: config[w.study]["scan"]["toys"],
         seed=lambda w: derive_seed(config[w.study]["seed"], "scan-toys"),
         code=source_hash("studies.dijet.bumphunt_figures"),

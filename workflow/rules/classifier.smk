@@ -27,10 +27,10 @@ for _study, _runs, _windows in files.training_groups(config):
             **rule_resources(config, "train_classifier", len(_runs), members=True),
         params:
             classifier=classifier_slice(config[_study]["classifier"]),
-            sampling=lambda w: method_sampling_slice(config, _study, w.method),
+            sampling=lambda w: method_sampling_slice(config, _study, w.method, w.feature_set),
             signal_region=lambda w: parts.parse_window(w.window),
             cwola=cwola_slice(_study),
-            folds=config[_study]["bumphunt"]["folds"],
+            folds=analysis_folds(_study),
             fold_seed=fold_seed(_study),
             seeds=method_seeds(_study, _runs),
             runs=list(_runs),

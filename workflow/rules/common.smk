@@ -4,6 +4,9 @@ from resonant_ad.stages import parts
 from resonant_ad.pipeline import ditau_files, files, patterns, targets
 from resonant_ad.stages.methods import METHODS
 from resonant_ad.pipeline.config import (
+    analysis_folds as config_analysis_folds,
+    bumphunt_settings,
+    null_bumphunt_settings,
     claim_gpus,
     classifier_slice,
     declared_gpus,
@@ -96,8 +99,13 @@ def classifier_group_inputs(study, runs):
         w.nsig,
         runs,
         w.method,
-        cross_flow_count(config, study, w.method),
+        cross_flow_count(config, study, w.method, w.feature_set),
     )
+
+
+def analysis_folds(study):
+    """Params function: the bump hunt's folds of one analysis (0 where it is not searched)."""
+    return lambda w: config_analysis_folds(config, study, w.feature_set)
 
 
 def fold_seed(study):

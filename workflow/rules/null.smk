@@ -31,7 +31,7 @@ rule null_run:
         **rule_resources(config, "null_run"),
     params:
         window=lambda w: config[null_dataset_name(w.study, w.data_seed)]["signal_region"],
-        bumphunt=lambda w: config[null_dataset_name(w.study, w.data_seed)]["bumphunt"],
+        bumphunt=lambda w: null_bumphunt_settings(config, w.study, w.feature_set, w.data_seed),
         seed=lambda w: derive_seed(
             config[null_dataset_name(w.study, w.data_seed)]["seed"], "null-controls"
         ),

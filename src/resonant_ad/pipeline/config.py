@@ -204,7 +204,7 @@ def classifier_slice(section: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def method_sampling_slice(
-    config: Mapping[str, Any], study: str, method_name: str
+    config: Mapping[str, Any], study: str, method_name: str, feature_set: str
 ) -> dict[str, Any] | None:
     """The flow's sampling settings a method's classifier training reads: the N(0, 1) draws
     of LaCATHODE's reference class are sized like CATHODE's samples (``n_samples``,
@@ -213,33 +213,76 @@ def method_sampling_slice(
     from resonant_ad.stages.methods import method
 
     if "normal" not in method(method_name).sources() and not cross_flow_count(
-        config, study, method_name
+        config, study, method_name, feature_set
     ):
         return None
     return flow_sampling_slice(config, study, ("n_samples", "sample_val_fraction"))
 
 
+def searched(config: Mapping[str, Any], study: str, feature_set: str) -> bool:
+    """Whether the bump hunt searches ``feature_set``'s analysis (``bumphunt.feature_sets``;
+    every feature set where it is null)."""
+    names = config[study]["bumphunt"].get("feature_sets")
+    return names is None or feature_set in names
+
+
+def bumphunt_settings(config: Mapping[str, Any], study: str, feature_set: str) -> dict[str, Any]:
+    """The ``bumphunt`` section a search of ``feature_set``'s analysis reads (without the list
+    of searched feature sets, so that editing the list reruns no fit); a clear error where the
+    bump hunt does not search it (:func:`searched`), rather than a search of other events."""
+    bump = config[study]["bumphunt"]
+    if not searched(config, study, feature_set):
+        raise ValueError(
+            f"{study}.bumphunt.feature_sets = {bump['feature_sets']}: the bump hunt does not "
+            f"search {feature_set!r} (add it there to search its analysis)"
+        )
+    return {k: v for k, v in bump.items() if k != "feature_sets"}
+
+
+def null_bumphunt_settings(
+    config: Mapping[str, Any], study: str, feature_set: str, data_seed: int | str
+) -> dict[str, Any] | None:
+    """The bump-hunt settings of a null-study dataset (:func:`bumphunt_settings`), or None
+    where its feature set is not searched (the dataset's null rows then hold AUCs only)."""
+    dataset = null_dataset_name(study, data_seed)
+    if not searched(config, dataset, feature_set):
+        return None
+    return bumphunt_settings(config, dataset, feature_set)
+
+
+def analysis_folds(config: Mapping[str, Any], study: str, feature_set: str) -> int:
+    """The bump hunt's folds of one analysis: ``bumphunt.folds`` where it is searched
+    (:func:`searched`), else 0 (no out-of-fold trainings for a search that is not made)."""
+    return int(config[study]["bumphunt"]["folds"]) if searched(config, study, feature_set) else 0
+
+
 def study_cross_flows(config: Mapping[str, Any], study: str) -> int:
-    """The cross-fitted flows per run that any method of ``study`` (or of its scan) reads:
-    :func:`cross_flow_count` at its largest; 0 when no job needs them."""
+    """The cross-fitted flows per run that any method of ``study`` (or of its scan) reads in
+    any of its feature sets: :func:`cross_flow_count` at its largest; 0 when no job needs them."""
     cfg = config[study]
     names = {*cfg["methods"], *cfg.get("scan", {}).get("methods", [])}
-    return max((cross_flow_count(config, study, name) for name in names), default=0)
+    return max(
+        (cross_flow_count(config, study, n, fs) for n in names for fs in cfg["feature_sets"]),
+        default=0,
+    )
 
 
-def cross_flow_count(config: Mapping[str, Any], study: str, method_name: str) -> int:
-    """How many cross-fitted flows per run a method's bump-hunt scores read
-    (:mod:`resonant_ad.stages.mapping`): :data:`~resonant_ad.stages.folds.CROSS_FLOWS` for
-    a method in a flow's space that trains on the data, with ``bumphunt.folds`` ≥ 2 and
-    ``bumphunt.cross_flows``; else 0. (The decorrelated method's fold classifiers also draw
-    their reference at m0 from those flows, hence its sampling settings.)"""
+def cross_flow_count(
+    config: Mapping[str, Any], study: str, method_name: str, feature_set: str
+) -> int:
+    """How many cross-fitted flows per run a method's bump-hunt scores read in one feature
+    set's analysis (:mod:`resonant_ad.stages.mapping`):
+    :data:`~resonant_ad.stages.folds.CROSS_FLOWS` for a method in a flow's space that trains on
+    the data, with :func:`analysis_folds` ≥ 2 and ``bumphunt.cross_flows``; else 0. (The
+    decorrelated method's fold classifiers also draw their reference at m0 from those flows,
+    hence its sampling settings.)"""
     from resonant_ad.stages.folds import CROSS_FLOWS
     from resonant_ad.stages.methods import method
 
-    bump = config[study]["bumphunt"]
     m = method(method_name)
-    wanted = bump["cross_flows"] and m.space in ("z", "xp") and m.trains_on_data()
-    return CROSS_FLOWS if wanted and int(bump["folds"]) >= 2 else 0
+    wanted = config[study]["bumphunt"]["cross_flows"] and m.space in ("z", "xp")
+    folds = analysis_folds(config, study, feature_set)
+    return CROSS_FLOWS if wanted and m.trains_on_data() and folds >= 2 else 0
 
 
 def resource(config: Mapping[str, Any], rule: str, key: str) -> Any:

@@ -9,7 +9,12 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from resonant_ad.pipeline.config import NULL_DATASET, null_dataset_name
+from resonant_ad.pipeline.config import (
+    NULL_DATASET,
+    bumphunt_settings,
+    null_dataset_name,
+    searched,
+)
 from resonant_ad.pipeline.patterns import (
     BUMPHUNT_BINS,
     BUMPHUNT_RESULTS,
@@ -336,9 +341,11 @@ def bumphunt_runs(
     """Every bump hunt of one analysis: method, injection, run and its results/bins tables.
 
     The study's methods, injections and runs, or with ``scan`` those of its ``scan``
-    section (the default: the scan's for every window but the nominal one).
+    section (the default: the scan's for every window but the nominal one). A ValueError
+    for a feature set the bump hunt does not search (``bumphunt.feature_sets``).
     """
     cfg = config[study]
+    bumphunt_settings(config, study, feature_set)  # searched, or a clear error
     if scan is None:
         scan = window != nominal_window(config, study)
     if scan:
@@ -411,7 +418,8 @@ def null_run_inputs(
     config: Mapping[str, Any], study: str, feature_set: str, data_seed: int | str
 ) -> dict[str, str]:
     """A null-study dataset's files of run 0: ``scores_<method>``, ``summary_<method>``,
-    ``bumphunt_<method>`` (the bump hunt's results table), ``data_scores`` (the first
+    ``bumphunt_<method>`` (the bump hunt's results table, where the feature set is searched:
+    :func:`~resonant_ad.pipeline.config.searched`), ``data_scores`` (the first
     method's test-data scores, whose events the controls cut at random) and
     ``flow_diagnostics`` (its flow's latent checks).
 
@@ -427,8 +435,9 @@ def null_run_inputs(
         out[f"scores_{name}"] = files["sic"]
         out[f"summary_{name}"] = files["summary"]
         out.setdefault("data_scores", files["data"])  # the controls' events: any method's
-    for rec in bumphunt_runs(config, dataset, feature_set, window):  # one run, no signal
-        out[f"bumphunt_{rec['method']}"] = rec["results"]
+    if searched(config, dataset, feature_set):  # one run, no signal
+        for rec in bumphunt_runs(config, dataset, feature_set, window):
+            out[f"bumphunt_{rec['method']}"] = rec["results"]
     ids = {"study": dataset, "feature_set": feature_set, "window": window, "nsig": 0, "run": 0}
     out["flow_diagnostics"] = FLOW_DIAGNOSTICS.format(**ids)
     return out

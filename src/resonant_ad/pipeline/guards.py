@@ -186,6 +186,19 @@ def dijet_problems(config: Mapping[str, Any], study: str) -> list[str]:
             f"{study}.scan.feature_set = {scan['feature_set']!r}: not one of "
             f"{study}.feature_sets {sorted(cfg['feature_sets'])}"
         )
+    searched = cfg["bumphunt"].get("feature_sets")
+    if searched is not None:
+        unknown = [f for f in searched if f not in cfg["feature_sets"]]
+        if unknown:
+            problems.append(
+                f"{study}.bumphunt.feature_sets: {unknown} not among {study}.feature_sets "
+                f"{sorted(cfg['feature_sets'])}"
+            )
+        if scan["windows"] and scan["feature_set"] not in searched:
+            problems.append(
+                f"{study}.scan.feature_set = {scan['feature_set']!r}: not searched, add it to "
+                f"{study}.bumphunt.feature_sets {list(searched)} (the scan is a bump hunt)"
+            )
     if format_window(cfg["signal_region"]) in [format_window(w) for w in scan["windows"]]:
         # the scan's nominal window is the main analysis, whose bump hunts it reads
         why = f"(the scan's window {list(cfg['signal_region'])} is the main analysis)"

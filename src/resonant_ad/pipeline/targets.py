@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from resonant_ad.pipeline.config import searched
 from resonant_ad.pipeline.files import (
     bumphunt_figures,
     bumphunt_runs,
@@ -129,7 +130,8 @@ def scan_targets(config: Mapping[str, Any], study: str) -> list[str]:
 
 def null_targets(config: Mapping[str, Any]) -> list[str]:
     """The null study's tables and figures (`rule null_study`, not in ``all``), and the
-    analysis's bump hunts read against it (``calibrated.csv``: this builds the analysis too).
+    analysis's bump hunts read against it (``calibrated.csv``: this builds the analysis too;
+    for the feature sets the bump hunt searches).
 
     Every feature set of every listed dijet study that generates its data (a null study
     redraws the dataset, which real files cannot).
@@ -142,7 +144,8 @@ def null_targets(config: Mapping[str, Any]) -> list[str]:
             ids = {"study": study, "feature_set": feature_set}
             targets += [NULL_TABLE.format(**ids), NULL_SUMMARY.format(**ids)]
             targets += [NULL_FIGURE.format(**ids, ext=e) for e in FIGURE_FORMATS]
-            targets += [NULL_CALIBRATED.format(**ids)]
+            if searched(config, study, feature_set):
+                targets += [NULL_CALIBRATED.format(**ids)]
     return targets
 
 
@@ -193,9 +196,10 @@ def dijet_targets(config: Mapping[str, Any], study: str) -> list[str]:
                     targets += classifier_outputs(**ids, method=method).values()
         ids = {"study": study, "feature_set": feature_set, "window": window}
         targets += [METRICS.format(**ids), METRICS_SUMMARY.format(**ids)]
-        targets += [BUMPHUNT_SUMMARY.format(**ids)]
         targets += feature_set_figures(study, feature_set, window).values()
-        targets += bumphunt_figures(config, study, feature_set, window).values()
+        if searched(config, study, feature_set):
+            targets += [BUMPHUNT_SUMMARY.format(**ids)]
+            targets += bumphunt_figures(config, study, feature_set, window).values()
     targets += scan_targets(config, study)
     return targets
 

@@ -70,7 +70,8 @@ def null_rows(
     ``scores``, ``summaries`` and ``bumphunts`` map each method to its SIC-test score table,
     its ``training.json`` (whose ``auc_sic_test`` is the signal AUC) and its bump-hunt
     results table (``z_local_eps<ε>``, ``sb_chi2_ndof_eps<ε>``; NaN where the cut left too
-    few SB bins to fit).
+    few SB bins to fit; no such columns for a method without one: a feature set that
+    ``bumphunt.feature_sets`` does not search).
     """
     rows = []
     for name, path in scores.items():
@@ -86,7 +87,8 @@ def null_rows(
                 background["part"] == "sr_test", background["score"]
             ),
         }
-        row.update(_fit_columns(read_csv(bumphunts[name])))
+        if name in bumphunts:
+            row.update(_fit_columns(read_csv(bumphunts[name])))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -152,16 +154,14 @@ def write_null_run(
     seed: int,
     flow_diagnostics: str,
 ) -> None:
-    """One dataset of the null study (the ``null_run`` rule): its rows per method and its
-    control rows (:func:`control_rows`) to ``out`` (CSV); every row also carries the
+    """One dataset of the null study (the ``null_run`` rule): its rows per method and, where
+    the feature set is searched (``bumphunts`` not empty), its control rows
+    (:func:`control_rows`), to ``out`` (CSV); every row also carries the
     :data:`FLOW_COLUMNS` of ``flow_diagnostics`` (the dataset's flow's ``diagnostics.json``)."""
-    table = pd.concat(
-        [
-            null_rows(data_seed, feature_set, scores, summaries, bumphunts),
-            control_rows(data_seed, feature_set, data_scores, window, bumphunt, seed),
-        ],
-        ignore_index=True,
-    )
+    parts = [null_rows(data_seed, feature_set, scores, summaries, bumphunts)]
+    if bumphunts:
+        parts.append(control_rows(data_seed, feature_set, data_scores, window, bumphunt, seed))
+    table = pd.concat(parts, ignore_index=True)
     diag = read_json(flow_diagnostics)
     table = table.assign(**{f"flow_{key}": diag[key] for key in FLOW_COLUMNS})
     write_csv(table, out)
@@ -264,6 +264,9 @@ def null_figure(
     ax_r.axhline(1, color="k", ls=":", lw=1, label="SR = larger side band")
     ax_r.set_ylabel("cut efficiency: SR / larger SB side band")
     ax_r.legend(loc="upper right", fontsize=8)
+    if not zcols:  # a feature set the bump hunt does not search (bumphunt.feature_sets)
+        for ax in (ax_z, ax_r):
+            ax.text(0.5, 0.5, "not searched:\nno bump hunt", ha="center", transform=ax.transAxes)
     names = list(summary.index)
     with_auc = [n for n in names if np.isfinite(summary.loc[n, "mean"])]  # not the controls
     ax_auc.set_xlim(-0.5, len(with_auc) - 0.5)
