@@ -260,7 +260,7 @@ def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
     # the original feature set is not searched in the tiny config: its null study plans the
     # datasets' AUCs only (no bump hunt, no fold classifiers' flows), and no calibrated.csv
     original = "results/lhco_surrogate/null/original/null.csv"
-    plan = dry_run_jobs(workdir, original, "--config", null_cfg)
+    plan = dry_run_jobs(workdir, "--cores", "1", original, "--config", null_cfg)
     assert plan["null_run"] == 2 and "null_summary" in plan
     assert not [rule for rule in plan if rule.startswith(("bumphunt", "train_cross_flows"))]
     asked = run_snakemake(
