@@ -30,7 +30,7 @@ for _study, _runs, _windows in files.training_groups(config):
             sampling=lambda w: method_sampling_slice(config, _study, w.method, w.feature_set),
             signal_region=lambda w: parts.parse_window(w.window),
             cwola=cwola_slice(_study),
-            folds=analysis_folds(_study),
+            folds=fold_count(_study),
             fold_seed=fold_seed(_study),
             seeds=method_seeds(_study, _runs),
             runs=list(_runs),

@@ -4,7 +4,7 @@ from resonant_ad.stages import parts
 from resonant_ad.pipeline import ditau_files, files, patterns, targets
 from resonant_ad.stages.methods import METHODS
 from resonant_ad.pipeline.config import (
-    analysis_folds as config_analysis_folds,
+    analysis_folds,
     bumphunt_settings,
     null_bumphunt_settings,
     claim_gpus,
@@ -103,9 +103,9 @@ def classifier_group_inputs(study, runs):
     )
 
 
-def analysis_folds(study):
+def fold_count(study):
     """Params function: the bump hunt's folds of one analysis (0 where it is not searched)."""
-    return lambda w: config_analysis_folds(config, study, w.feature_set)
+    return lambda w: analysis_folds(config, study, w.feature_set)
 
 
 def fold_seed(study):

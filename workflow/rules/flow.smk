@@ -71,7 +71,7 @@ for _study, _runs, _windows in files.training_groups(config):
             flow=flow_training_slice(config, _study),
             seeds=run_seeds(_study, "flow", _runs),
             fold_seed=fold_seed(_study),
-            folds=analysis_folds(_study),
+            folds=fold_count(_study),
             flows=_n,
             runs=list(_runs),
             mass="mjj",

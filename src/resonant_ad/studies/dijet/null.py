@@ -150,7 +150,7 @@ def write_null_run(
     out: str,
     data_scores: str,
     window: Sequence[float],
-    bumphunt: Mapping[str, object],
+    bumphunt: Mapping[str, object] | None,
     seed: int,
     flow_diagnostics: str,
 ) -> None:
