@@ -12,16 +12,17 @@ import pytest
 from conftest import REPO, copy_workflow, dry_run_jobs, run_snakemake
 
 from resonant_ad.core.io import write_parquet
-from resonant_ad.pipeline.config import load_study, null_datasets
+from resonant_ad.pipeline.config import load_study, null_datasets, null_title
 from resonant_ad.pipeline.files import null_run_inputs, training_groups
 from resonant_ad.pipeline.guards import dijet_problems
 from resonant_ad.pipeline.targets import null_targets
-from resonant_ad.stats.trials import null_calibrated_z
+from resonant_ad.stats.trials import null_calibrated_z, null_prediction
 from resonant_ad.studies.dijet.null import (
     calibrate,
     control_rows,
     null_figure,
     null_rows,
+    run_files,
     summarize,
 )
 
@@ -57,24 +58,52 @@ def test_datasets_train_like_studies_and_feed_the_null_run(config):
     assert {"lhco_surrogate", "lhco_surrogate_null4", "lhco_surrogate_null5"} == groups
     files = null_run_inputs(config, "lhco_surrogate", "shifted", 5)
     assert sorted(files) == [
-        "bumphunt_idealized",
-        "bumphunt_lacathode",
         "data_scores",
-        "flow_diagnostics",
-        "scores_idealized",
-        "scores_lacathode",
-        "summary_idealized",
-        "summary_lacathode",
+        "run0_bumphunt_idealized",
+        "run0_bumphunt_lacathode",
+        "run0_flow_diagnostics",
+        "run0_scores_idealized",
+        "run0_scores_lacathode",
+        "run0_summary_idealized",
+        "run0_summary_lacathode",
     ]
-    assert files["bumphunt_lacathode"].endswith("nsig0/run0/lacathode/bumphunt.csv")
-    assert files["scores_lacathode"].startswith("results/lhco_surrogate_null5/shifted/sr")
-    assert files["scores_lacathode"].endswith("nsig0/run0/lacathode/scores_sic.parquet")
+    assert files["run0_bumphunt_lacathode"].endswith("nsig0/run0/lacathode/bumphunt.csv")
+    assert files["run0_scores_lacathode"].startswith("results/lhco_surrogate_null5/shifted/sr")
+    assert files["run0_scores_lacathode"].endswith("nsig0/run0/lacathode/scores_sic.parquet")
     assert files["data_scores"].endswith("nsig0/run0/idealized/scores_data.parquet")
-    assert files["flow_diagnostics"].startswith("results/lhco_surrogate_null5/shifted/sr")
-    assert files["flow_diagnostics"].endswith("nsig0/run0/flow/diagnostics.json")
+    assert files["run0_flow_diagnostics"].startswith("results/lhco_surrogate_null5/shifted/sr")
+    assert files["run0_flow_diagnostics"].endswith("nsig0/run0/flow/diagnostics.json")
+    by_run = run_files(files)
+    assert list(by_run) == [0] and by_run[0]["flow"]["diagnostics"].endswith("diagnostics.json")
+    assert sorted(by_run[0]["scores"]) == ["idealized", "lacathode"]
     with pytest.raises(ValueError, match="lhco_surrogate_null6"):
         null_run_inputs(config, "lhco_surrogate", "shifted", 6)
     assert "results/lhco_surrogate/null/shifted/null.csv" in null_targets(config)
+
+
+def test_several_runs_per_dataset_keep_run_zero_and_feed_the_null_run_per_run(config):
+    """``null_study.runs``: each dataset trains more runs (other seeds), run 0 the same
+    files as with one run; the null run reads every run's scores, bump hunt and flow."""
+    one = null_datasets(config)
+    config["lhco_surrogate"]["null_study"]["runs"] = 3
+    three = null_datasets(config)
+    for name, section in three.items():
+        same = {**section, "runs": 1, "null_study": one[name]["null_study"]}
+        assert section["runs"] == 3 and same == one[name]
+    config.update(three)
+    files = null_run_inputs(config, "lhco_surrogate", "shifted", 4)
+    by_run = run_files(files)
+    assert list(by_run) == [0, 1, 2]
+    for run, inputs in by_run.items():
+        assert sorted(inputs["bumphunt"]) == ["idealized", "lacathode"]
+        assert f"nsig0/run{run}/lacathode/bumphunt.csv" in inputs["bumphunt"]["lacathode"]
+        assert f"nsig0/run{run}/flow/diagnostics.json" in inputs["flow"]["diagnostics"]
+    assert "/run0/" in files["data_scores"]  # the controls: once per dataset
+    assert null_title(config, "lhco_surrogate", "shifted").endswith(
+        "2 independent datasets × 3 runs"
+    )
+    with pytest.raises(KeyError, match="run1_weights_lacathode"):
+        run_files({**files, "run1_weights_lacathode": "x"})
 
 
 def test_only_weakly_supervised_methods_and_generated_data(config):
@@ -111,6 +140,7 @@ def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path)
     rows = null_rows(7, "original", scores, summaries, bumphunts)
     assert list(rows["method"]) == ["idealized", "cathode"]
     assert list(rows["auc_signal"]) == [0.41, 0.62] and (rows["data_seed"] == 7).all()
+    assert (rows["run"] == 0).all()
     assert rows["auc_sr_vs_extra_background"].between(0.4, 0.6).all()  # random scores
     assert list(rows["z_local_eps0.1"]) == [0.41 * 4, 0.62 * 4]
     assert rows["sb_chi2_ndof_eps0.01"].tolist()[0] == 0.9
@@ -123,7 +153,7 @@ def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path)
     summary = summarize(pd.concat([rows, other]))
     assert list(summary.index) == ["idealized", "cathode"]
     assert summary.loc["idealized", "mean"] == pytest.approx(0.5)
-    assert (summary["datasets"] == 2).all()
+    assert (summary["datasets"] == 2).all() and (summary["rows"] == 2).all()
     assert summary.loc["idealized", "z_mean_eps0.1"] == pytest.approx((1.64 - 1.0) / 2)
     assert summary.loc["cathode", "z_std_eps0.1"] == pytest.approx(np.std([2.48, 3.0], ddof=1))
     assert (summary["z_fits_eps0.001"] == 0).all() and (summary["z_fits_eps0.1"] == 2).all()
@@ -136,7 +166,7 @@ def test_rows_read_each_methods_signal_auc_and_compare_the_backgrounds(tmp_path)
     aucs = null_rows(7, "original", scores, summaries, {})
     assert list(aucs["auc_signal"]) == [0.41, 0.62] and not aucs.filter(like="z_").shape[1]
     only = summarize(aucs)
-    assert list(only.columns) == ["datasets", "median", "mean", "sem"]
+    assert list(only.columns) == ["datasets", "rows", "median", "mean", "sem"]
     null_figure(aucs, only, "not searched", [str(tmp_path / "aucs.png")])
     assert (tmp_path / "aucs.png").stat().st_size > 5_000
 
@@ -171,18 +201,54 @@ def test_controls_fit_without_a_cut_and_with_random_cuts(tmp_path):
     assert other["z_local_eps0.5"].iloc[1] != random_cut["z_local_eps0.5"]
 
 
-def test_the_analysis_bump_hunts_are_read_against_their_methods_null_at_their_efficiency():
-    summary = pd.DataFrame(
+def test_a_summary_splits_the_spread_of_several_runs_per_dataset():
+    """Two runs per dataset share the dataset's fluctuation: the summary's Z spread splits
+    into datasets and runs, its s.e.m. counts datasets, and its prediction for a new run on
+    new data is :func:`null_prediction`'s; with one run per dataset it is the t of n − 1."""
+    g = np.random.default_rng(2)
+    shift = np.repeat(g.normal(0.0, 1.5, 6), 2)  # the dataset's part, shared by its runs
+    z = 1.0 + shift + g.normal(0.0, 0.3, 12)
+    table = pd.DataFrame(
         {
-            "method": ["lacathode", "random_cut"],
-            "z_fits_eps0.1": [8, 8],
-            "z_mean_eps0.1": [1.6, 0.1],
-            "z_std_eps0.1": [1.1, 0.6],
-            "z_fits_eps0.01": [7, 8],
-            "z_mean_eps0.01": [0.7, 0.2],
-            "z_std_eps0.01": [0.9, 1.0],
+            "data_seed": np.repeat(np.arange(6), 2),
+            "run": np.tile([0, 1], 6),
+            "method": "lacathode",
+            "auc_signal": 0.5,
+            "z_local_eps0.1": z,
+            "z_failed_eps0.1": 0.0,
         }
     )
+    row = summarize(table).loc["lacathode"]
+    assert row["datasets"] == 6 and row["rows"] == 12 and row["z_fits_eps0.1"] == 12
+    assert row["z_std_datasets_eps0.1"] > 3 * row["z_std_runs_eps0.1"]
+    expected = null_prediction(z, table["data_seed"])
+    for key in ("mean", "sem", "std", "scale", "dof"):
+        assert row[f"z_{key}_eps0.1"] == pytest.approx(expected[key])
+    # 12 rows, but about 6 datasets' worth of information: not 11 dof, not s/√12
+    assert row["z_dof_eps0.1"] < 7 and row["z_sem_eps0.1"] > z.std(ddof=1) / np.sqrt(12)
+    one = summarize(table[table["run"] == 0]).loc["lacathode"]
+    first = z[::2]
+    assert one["z_dof_eps0.1"] == pytest.approx(5)
+    assert one["z_scale_eps0.1"] == pytest.approx(first.std(ddof=1) * np.sqrt(1 + 1 / 6))
+    assert one["z_sem_eps0.1"] == pytest.approx(first.std(ddof=1) / np.sqrt(6))
+    assert np.isnan(one["z_std_runs_eps0.1"])  # one run: no spread between runs
+
+
+def test_the_analysis_bump_hunts_are_read_against_their_methods_null_at_their_efficiency():
+    def t_of(n: int, std: float) -> dict[str, float]:  # one run per dataset
+        return {"std": std, "scale": std * np.sqrt(1 + 1 / n), "dof": n - 1}
+
+    nulls = {
+        ("lacathode", "eps0.1"): (8, 1.6, t_of(8, 1.1)),
+        ("random_cut", "eps0.1"): (8, 0.1, t_of(8, 0.6)),
+        ("lacathode", "eps0.01"): (7, 0.7, t_of(7, 0.9)),
+        ("random_cut", "eps0.01"): (8, 0.2, t_of(8, 1.0)),
+    }
+    summary = pd.DataFrame({"method": ["lacathode", "random_cut"]})
+    for (method, eps), (fits, mean, t) in nulls.items():
+        at = summary["method"] == method
+        summary.loc[at, [f"z_fits_{eps}", f"z_mean_{eps}"]] = [fits, mean]
+        summary.loc[at, [f"z_{key}_{eps}" for key in t]] = list(t.values())
     bumphunts = pd.DataFrame(
         {
             "method": ["lacathode", "lacathode", "cathode"],
@@ -197,7 +263,7 @@ def test_the_analysis_bump_hunts_are_read_against_their_methods_null_at_their_ef
     assert list(out["method"]) == ["lacathode", "lacathode"]  # CATHODE has no null here
     assert list(out["null_fits"]) == [8, 7] and list(out["null_z_mean"]) == [1.6, 0.7]
     assert out["z_calibrated"].iloc[1] == pytest.approx(0.0, abs=1e-12)  # at its null mean
-    expected = null_calibrated_z(np.array([3.4]), 1.6, 1.1, 8)[0]
+    expected = null_calibrated_z(np.array([3.4]), 1.6, 1.1 * np.sqrt(1 + 1 / 8), 7)[0]
     assert out["z_calibrated"].iloc[0] == pytest.approx(expected)
     assert 0 < expected < 3.4 - 1.6  # the offset removed, the null's spread and size counted
     with pytest.raises(KeyError, match=r"efficiency \[.eps0\.5.\]"):

@@ -12,6 +12,7 @@ from resonant_ad.stats.trials import (
     effective_trials,
     global_from_toys,
     null_calibrated_z,
+    null_prediction,
     pseudo_scan_max_z,
 )
 
@@ -86,14 +87,21 @@ def test_global_z_is_the_toys_fraction_where_they_reach_it_and_extrapolated_beyo
     assert np.isnan(global_from_toys(2.0, np.array([]))["z_global"])  # toys: 0
 
 
+def _t_of(null: np.ndarray) -> tuple[float, float, float]:
+    """One run per dataset: the null's mean, its predictive scale and dof."""
+    n = null.size
+    return null.mean(), null.std(ddof=1) * np.sqrt(1 + 1 / n), n - 1
+
+
 def test_a_null_calibrated_z_is_a_new_draw_from_the_null_with_its_estimation_error():
     """Against a large null the calibrated Z is the standardized Z; a biased method reads 0
     at its null mean; a small null (Student's t) widens the tails; too small: NaN."""
     z = np.array([-2.0, 0.0, 1.0, 3.0])
-    np.testing.assert_allclose(null_calibrated_z(z, 0.0, 1.0, 100_000), z, atol=2e-4)
-    np.testing.assert_allclose(null_calibrated_z(z + 1.6, 1.6, 1.0, 100_000), z, atol=2e-4)
-    np.testing.assert_allclose(null_calibrated_z(2 * z, 0.0, 2.0, 100_000), z, atol=2e-4)
-    small = null_calibrated_z(np.array([3.0]), 0.0, 1.0, 8)[0]
+    big = 1e6
+    np.testing.assert_allclose(null_calibrated_z(z, 0.0, 1.0, big), z, atol=2e-4)
+    np.testing.assert_allclose(null_calibrated_z(z + 1.6, 1.6, 1.0, big), z, atol=2e-4)
+    np.testing.assert_allclose(null_calibrated_z(2 * z, 0.0, 2.0, big), z, atol=2e-4)
+    small = null_calibrated_z(np.array([3.0]), 0.0, np.sqrt(1 + 1 / 8), 7)[0]
     assert 2.0 < small < 2.6  # t with 7 dof, scale √(1 + 1/8): p ≈ 0.012
     # the coverage that defines it: over independent nulls of 8 and a 9th draw, calibrated
     # Z beyond 2 as often as a normal's (2.3%); the plain standardized Z is beyond more often
@@ -101,16 +109,40 @@ def test_a_null_calibrated_z_is_a_new_draw_from_the_null_with_its_estimation_err
     null = g.normal(1.5, 1.2, size=(40_000, 8))
     new = g.normal(1.5, 1.2, size=40_000)
     mean, std = null.mean(axis=1), null.std(axis=1, ddof=1)
-    cal = np.array(
-        [
-            null_calibrated_z(np.array([x]), m, s, 8)[0]
-            for x, m, s in zip(new, mean, std, strict=True)
-        ]
-    )
+    cal = null_calibrated_z(new, mean, std * np.sqrt(1 + 1 / 8), 7)
     assert abs((cal > 2).mean() - norm.sf(2)) < 0.003
     assert ((new - mean) / std > 2).mean() > norm.sf(2) + 0.01
-    assert np.isnan(null_calibrated_z(z, 0.0, 1.0, 1)).all()
-    assert np.isnan(null_calibrated_z(z, np.nan, 1.0, 8)).all()
+    prediction = null_prediction(null[0], np.arange(8))  # one run per dataset: the t of n − 1
+    np.testing.assert_allclose(
+        [prediction["mean"], prediction["scale"], prediction["dof"]], _t_of(null[0])
+    )
+    assert np.isnan(null_calibrated_z(z, 0.0, 1.0, np.nan)).all()
+    assert np.isnan(null_calibrated_z(z, np.nan, 1.0, 7)).all()
     # per element, as the calibrated table reads each method's own null
-    both = null_calibrated_z([3.0, 3.0, 3.0], [0.0, np.nan, 0.0], 1.0, [8, 8, 1])
+    both = null_calibrated_z([3.0, 3.0, 3.0], [0.0, np.nan, 0.0], np.sqrt(1 + 1 / 8), [7, 7, 0])
     np.testing.assert_allclose(both, [small, np.nan, np.nan])
+
+
+def test_runs_of_one_dataset_are_not_independent_draws_of_the_null():
+    """A null of 8 datasets × 3 runs whose datasets fluctuate more than its runs: read as
+    24 independent draws it calls a new run on new data beyond 2σ too often; the random-
+    effects prediction (datasets and runs, Satterthwaite dof) keeps the normal's 2.3%."""
+    g = np.random.default_rng(7)
+    datasets = np.repeat(np.arange(8), 3)
+    cal, pooled = [], []
+    for _ in range(6000):
+        z = 1.5 + np.repeat(g.normal(0.0, 1.0, 8), 3) + g.normal(0.0, 0.5, 24)
+        new = 1.5 + g.normal(0.0, 1.0) + g.normal(0.0, 0.5)
+        p = null_prediction(z, datasets)
+        cal.append(null_calibrated_z(new, p["mean"], p["scale"], p["dof"]))
+        pooled.append(null_calibrated_z(new, *_t_of(z)))
+    assert abs((np.array(cal) > 2).mean() - norm.sf(2)) < 0.005
+    assert (np.array(pooled) > 2).mean() > norm.sf(2) + 0.006
+    p = null_prediction(z, datasets)
+    assert p["n_datasets"] == 8 and p["fits"] == 24 and 7 <= p["dof"] < 23
+    assert 0.3 < p["std_runs"] < 0.8 and p["std_datasets"] > 0.5
+    # failed fits (NaN) are left out; a single dataset gives its mean and no spread
+    p = null_prediction(np.r_[z[:23], np.nan], datasets)
+    assert p["fits"] == 23 and np.isfinite(p["scale"])
+    alone = null_prediction([1.0, 2.0], [4, 4])
+    assert alone["mean"] == 1.5 and np.isnan(alone["scale"]) and alone["n_datasets"] == 1

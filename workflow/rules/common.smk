@@ -20,6 +20,7 @@ from resonant_ad.pipeline.config import (
     load_schema,
     null_dataset_name,
     null_datasets,
+    null_title,
     STUDY_PATTERN,
     resource,
     rule_resources,

@@ -14,8 +14,8 @@ rule null_study:
 
 
 rule null_run:
-    """One independent dataset without signal: each method's signal AUC and bump-hunt Z, and
-    the controls' Z (no cut, random cuts)."""
+    """One independent dataset without signal: each run's and method's signal AUC and
+    bump-hunt Z, and the controls' Z (no cut, random cuts)."""
     input:
         unpack(lambda w: files.null_run_inputs(config, w.study, w.feature_set, w.data_seed)),
     output:
@@ -66,10 +66,7 @@ rule null_summary:
     resources:
         **rule_resources(config, "null_summary"),
     params:
-        title=lambda w: (
-            f"{w.study}, {w.feature_set}: no signal, "
-            f"{len(config[w.study]['null_study']['data_seeds'])} independent datasets"
-        ),
+        title=lambda w: null_title(config, w.study, w.feature_set),
         code=source_hash("studies.dijet.null"),
     script:
         "../scripts/null_summary.py"

@@ -344,12 +344,20 @@ def null_dataset_name(study: str, seed: int | str) -> str:
     return f"{study}_null{int(seed)}"
 
 
+def null_title(config: Mapping[str, Any], study: str, feature_set: str) -> str:
+    """The null study's figure title: study, feature set, datasets (and runs per dataset)."""
+    null = config[study]["null_study"]
+    runs = int(null.get("runs", 1))
+    per = f" × {runs} runs" if runs > 1 else ""
+    return f"{study}, {feature_set}: no signal, {len(null['data_seeds'])} independent datasets{per}"
+
+
 def null_datasets(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The null study's datasets as study sections: ``<study>_null<seed>`` → its section.
 
     For every listed dijet study that generates its data, one section per seed of
     ``null_study.data_seeds``: the study with the surrogate's seed replaced (an independent
-    dataset), no signal (``injections: [0]``), one run, the methods of ``null_study`` and no
+    dataset), no signal (``injections: [0]``), the runs and methods of ``null_study`` and no
     scan. Its ``seed`` is derived from the study's and the data seed, so the networks of each
     dataset have their own seeds too. The workflow's rules build these like any study
     (``results/<study>_null<seed>/…``); only the null study's tables ask for them.
@@ -368,7 +376,8 @@ def null_datasets(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             section = copy.deepcopy(dict(cfg))
             section["data"]["surrogate"]["seed"] = int(seed)
             section["seed"] = derive_seed(int(cfg["seed"]), "null-dataset", int(seed))
-            section.update(injections=[0], runs=1, methods=list(null["methods"]))
+            runs = int(null.get("runs", 1))
+            section.update(injections=[0], runs=runs, methods=list(null["methods"]))
             section["scan"] = {**section["scan"], "windows": []}
             out[null_dataset_name(study, seed)] = section
     return out

@@ -417,11 +417,11 @@ def feature_set_figures(study: str, feature_set: str, window: str) -> dict[str, 
 def null_run_inputs(
     config: Mapping[str, Any], study: str, feature_set: str, data_seed: int | str
 ) -> dict[str, str]:
-    """A null-study dataset's files of run 0: ``scores_<method>``, ``summary_<method>``,
-    ``bumphunt_<method>`` (the bump hunt's results table, where the feature set is searched:
-    :func:`~resonant_ad.pipeline.config.searched`), ``data_scores`` (the first
-    method's test-data scores, whose events the controls cut at random) and
-    ``flow_diagnostics`` (its flow's latent checks).
+    """A null-study dataset's files, per run r of ``null_study.runs``: ``run<r>_scores_<m>``,
+    ``run<r>_summary_<m>``, ``run<r>_bumphunt_<m>`` (method m's bump-hunt results, where the
+    feature set is searched: :func:`~resonant_ad.pipeline.config.searched`) and
+    ``run<r>_flow_diagnostics`` (its flow's latent checks); and ``data_scores`` (run 0's
+    first method's test-data scores, whose events the controls cut at random).
 
     The dataset is the study section ``<study>_null<seed>`` (``config.null_datasets``).
     """
@@ -430,14 +430,15 @@ def null_run_inputs(
         raise ValueError(f"null study: {dataset!r} is not a dataset of {study}.null_study")
     window = nominal_window(config, dataset)
     out: dict[str, str] = {}
-    for name in config[dataset]["methods"]:
-        files = classifier_outputs(dataset, feature_set, window, 0, 0, name)
-        out[f"scores_{name}"] = files["sic"]
-        out[f"summary_{name}"] = files["summary"]
-        out.setdefault("data_scores", files["data"])  # the controls' events: any method's
-    if searched(config, dataset, feature_set):  # one run, no signal
+    for run in range(int(config[dataset]["runs"])):
+        for name in config[dataset]["methods"]:
+            files = classifier_outputs(dataset, feature_set, window, 0, run, name)
+            out[f"run{run}_scores_{name}"] = files["sic"]
+            out[f"run{run}_summary_{name}"] = files["summary"]
+            out.setdefault("data_scores", files["data"])  # the controls' events: any method's
+        ids = {"study": dataset, "feature_set": feature_set, "window": window, "nsig": 0}
+        out[f"run{run}_flow_diagnostics"] = FLOW_DIAGNOSTICS.format(**ids, run=run)
+    if searched(config, dataset, feature_set):  # no signal
         for rec in bumphunt_runs(config, dataset, feature_set, window):
-            out[f"bumphunt_{rec['method']}"] = rec["results"]
-    ids = {"study": dataset, "feature_set": feature_set, "window": window, "nsig": 0, "run": 0}
-    out["flow_diagnostics"] = FLOW_DIAGNOSTICS.format(**ids)
+            out[f"run{rec['run']}_bumphunt_{rec['method']}"] = rec["results"]
     return out

@@ -19,6 +19,10 @@ SB fits of the scan itself:
 of pseudo-scans that reach the observed Z while enough do, beyond that an extrapolation with
 the effective number of independent tests fitted to the toys, P(max Z ≥ u) = 1 − Φ(u)^N_eff
 (its maximum-likelihood N_eff is closed-form).
+
+A null study (background-only datasets, each with one or several runs) calibrates a local Z
+the other way: :func:`null_prediction` says what it predicts for one new draw, and
+:func:`null_calibrated_z` reads a Z against that prediction.
 """
 
 from __future__ import annotations
@@ -141,21 +145,72 @@ def global_from_toys(z_obs: float, toy_max_z: np.ndarray) -> dict[str, float]:
     return out | {"toys_beyond": beyond, "p_global": p, "z_global": float(-special.ndtri(p))}
 
 
+def null_prediction(
+    values: Sequence[float] | np.ndarray, datasets: Sequence[Any] | np.ndarray
+) -> dict[str, float]:
+    """What a null study predicts for one new background-only Z (new data, new seeds), from
+    its Z ``values`` with the ``datasets`` they came from (one or several runs each).
+
+    Runs of one dataset share its fluctuation, so they are not independent draws: a one-way
+    random-effects model (Z = μ + dataset + run) splits the spread into ``std_datasets`` and
+    ``std_runs`` (mean squares between and within datasets, MSB and MSW). A new draw has the
+    variance of both plus that of the estimated mean; ``scale`` is its square root and
+    ``dof`` its Satterthwaite degrees of freedom, for a Student's t (the moments are exact
+    for balanced runs; a negative dataset variance is taken as 0; with one run per dataset,
+    scale = s·√(1 + 1/n) and dof = n − 1).
+    Also ``mean``, ``sem`` (of the mean), ``std`` (one run's spread), ``fits`` (finite
+    values) and ``n_datasets``; with fewer than 2 datasets of finite values the mean alone.
+    """
+    y = np.asarray(values, dtype=float)
+    ok = np.isfinite(y)
+    y, groups = y[ok], np.asarray(datasets)[ok]
+    _, index, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    n, total = counts.size, y.size
+    out = {"fits": float(total), "n_datasets": float(n)}
+    keys = ("mean", "sem", "std", "std_datasets", "std_runs", "scale", "dof")
+    if n < 2:  # one dataset gives a mean, no spread
+        mean = float(y.mean()) if total else float("nan")
+        return out | dict.fromkeys(keys, float("nan")) | {"mean": mean}
+    means = np.bincount(index, y) / counts
+    grand = float(y.mean())
+    msb = float(np.sum(counts * (means - grand) ** 2) / (n - 1))
+    dof_within = total - n
+    msw = float(np.sum((y - means[index]) ** 2) / dof_within) if dof_within else 0.0
+    n0 = (total - np.sum(counts**2) / total) / (n - 1)  # runs per dataset (balanced: r)
+    between = (msb - msw) / n0  # σ²(datasets); below 0 by chance it is taken as 0
+    # Var(new − mean) = σ²_d + σ²_r + Var(mean) = a·MSB + b·MSW, with Var(mean) = MSB/N
+    if between > 0 or not dof_within:
+        a, b = 1.0 / n0 + 1.0 / total, max(0.0, 1.0 - 1.0 / n0)
+    else:
+        a, b = 1.0 / total, 1.0
+    var = a * msb + b * msw
+    spread = (a * msb) ** 2 / (n - 1) + ((b * msw) ** 2 / dof_within if dof_within else 0.0)
+    return out | {
+        "mean": grand,
+        "sem": float(np.sqrt(msb / total)),
+        "std": float(np.sqrt(max(between, 0.0) + msw)),  # one run's
+        "std_datasets": float(np.sqrt(max(between, 0.0))),
+        "std_runs": float(np.sqrt(msw)) if dof_within else float("nan"),
+        "scale": float(np.sqrt(var)),
+        "dof": float(var**2 / spread) if spread > 0 else float("nan"),
+    }
+
+
 def null_calibrated_z(
-    z: np.ndarray, null_mean: np.ndarray, null_std: np.ndarray, n_null: np.ndarray
+    z: np.ndarray, null_mean: np.ndarray, null_scale: np.ndarray, null_dof: np.ndarray
 ) -> np.ndarray:
     """Local Z read against a null study: the Z of the one-sided p-value of ``z`` as a new
-    draw from the null's normal, whose mean and spread come from ``n_null`` background-only
-    datasets (Student's t, n − 1 dof, scale std·√(1 + 1/n): the prediction interval).
+    draw from the null, a Student's t of ``null_dof`` degrees of freedom around
+    ``null_mean`` with scale ``null_scale`` (:func:`null_prediction`: its spread and its
+    estimation error together).
 
     A method whose Z is biased (a flow's mismodelling, a fit function's bias) reads 0 at its
-    null mean, and ±1 at a predictive spread from it; NaN where the null has < 2 fits.
-    Arguments broadcast against each other.
+    null mean, and ±1 at a predictive spread from it; NaN where the null has no finite
+    scale or dof (fewer than 2 datasets). Arguments broadcast against each other.
     """
-    z, mean, std, n = np.broadcast_arrays(
-        *(np.asarray(a, dtype=float) for a in (z, null_mean, null_std, n_null))
+    z, mean, scale, dof = np.broadcast_arrays(
+        *(np.asarray(a, dtype=float) for a in (z, null_mean, null_scale, null_dof))
     )
-    ok = (n >= 2) & np.isfinite(mean) & (std > 0)
-    n = np.where(ok, n, 2.0)
-    t = (z - mean) / (np.where(ok, std, 1.0) * np.sqrt(1.0 + 1.0 / n))
-    return np.where(ok, -special.ndtri(special.stdtr(n - 1, -t)), np.nan)
+    ok = np.isfinite(mean) & (scale > 0) & (dof > 0)
+    t = (z - mean) / np.where(ok, scale, 1.0)
+    return np.where(ok, -special.ndtri(special.stdtr(np.where(ok, dof, 1.0), -t)), np.nan)

@@ -15,11 +15,15 @@ Each dataset is a study section of its own (``<study>_null<seed>``, built by
 any study; this module reads each method's scores and training summary, and joins,
 summarizes and draws the datasets. Every row also gives the AUC between the two
 true-background test samples (SR data test set vs the extra SR sample), which must be 0.5.
+A dataset may hold several runs (``null_study.runs``: other flow and classifier seeds, as
+the analysis's runs): they share the dataset's fluctuation, so the summary splits Z's spread
+into datasets and runs, and reads the analysis against a new run on new data.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -31,7 +35,7 @@ from resonant_ad.core.seeding import rng
 from resonant_ad.stages.methods import display_label
 from resonant_ad.stats.bumphunt import run_bump_hunt
 from resonant_ad.stats.metrics import roc_auc
-from resonant_ad.stats.trials import null_calibrated_z
+from resonant_ad.stats.trials import null_calibrated_z, null_prediction
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,10 @@ FLOW_COLUMNS = (
 )
 
 
+#: a null-run input's key: ``run<r>_<kind>_<method>`` (pipeline.files.null_run_inputs)
+_RUN_FILE = re.compile(r"^run(?P<run>[0-9]+)_(?P<kind>scores|summary|bumphunt)_(?P<method>.+)$")
+
+
 def _eps(efficiency: float) -> str:
     """The column suffix of a bump-hunt efficiency: 0.1 → ``eps0.1``."""
     return f"eps{efficiency:g}"
@@ -63,9 +71,10 @@ def null_rows(
     scores: Mapping[str, str],
     summaries: Mapping[str, str],
     bumphunts: Mapping[str, str],
+    run: int = 0,
 ) -> pd.DataFrame:
-    """One dataset's row per method: signal AUC, the AUC of the two background samples, and
-    the bump hunt's local significance and SB fit quality at each efficiency.
+    """One dataset's (and run's) row per method: signal AUC, the AUC of the two background
+    samples, and the bump hunt's local significance and SB fit quality at each efficiency.
 
     ``scores``, ``summaries`` and ``bumphunts`` map each method to its SIC-test score table,
     its ``training.json`` (whose ``auc_sic_test`` is the signal AUC) and its bump-hunt
@@ -79,6 +88,7 @@ def null_rows(
         background = table[table["label"] == 0]
         row = {
             "data_seed": int(data_seed),
+            "run": int(run),
             "feature_set": feature_set,
             "method": name,
             "auc_signal": read_json(summaries[name])["auc_sic_test"],
@@ -123,6 +133,7 @@ def control_rows(
     efficiency (every event's score drawn uniformly, seeded by ``seed``). Neither knows the
     classifier, so a calibrated fit gives Z ~ N(0, 1) for both; a method is judged against
     them. ``data_scores``: any method's test-data score table (``mjj``, ``sr``, ``label``).
+    They use no network, so they are computed once per dataset (``run`` 0).
     """
     events = read_parquet(data_scores, ["mjj", "sr", "label"])
     cuts = {
@@ -135,35 +146,58 @@ def control_rows(
             events.assign(score=score), window, {**bumphunt, "efficiencies": efficiencies}
         )
         rows.append(
-            {"data_seed": int(data_seed), "feature_set": feature_set, "method": name}
+            {"data_seed": int(data_seed), "run": 0, "feature_set": feature_set, "method": name}
             | _fit_columns(fits)
         )
     return pd.DataFrame(rows)
 
 
+def run_files(files: Mapping[str, str]) -> dict[int, dict[str, dict[str, str]]]:
+    """A null run's inputs (``run<r>_scores_<method>``, ``run<r>_summary_<method>``,
+    ``run<r>_bumphunt_<method>``, ``run<r>_flow_diagnostics``) per run: ``scores``,
+    ``summary`` and ``bumphunt`` map each method to its file, ``flow`` its diagnostics."""
+    runs: dict[int, dict[str, dict[str, str]]] = {}
+    for key, path in files.items():
+        run_id, _, kind = key.partition("_")
+        if not run_id.startswith("run") or not run_id[3:].isdigit():
+            continue  # data_scores
+        run = runs.setdefault(int(run_id[3:]), {"scores": {}, "summary": {}, "bumphunt": {}})
+        if match := _RUN_FILE.match(key):
+            run[match["kind"]][match["method"]] = path
+        elif kind == "flow_diagnostics":
+            run["flow"] = {"diagnostics": path}
+        else:
+            raise KeyError(f"null run: unknown input {key!r}")
+    return dict(sorted(runs.items()))
+
+
 def write_null_run(
     data_seed: int,
     feature_set: str,
-    scores: Mapping[str, str],
-    summaries: Mapping[str, str],
-    bumphunts: Mapping[str, str],
+    files: Mapping[str, str],
     out: str,
-    data_scores: str,
     window: Sequence[float],
     bumphunt: Mapping[str, object] | None,
     seed: int,
-    flow_diagnostics: str,
 ) -> None:
-    """One dataset of the null study (the ``null_run`` rule): its rows per method and, where
-    the feature set is searched (``bumphunts`` not empty), its control rows
-    (:func:`control_rows`), to ``out`` (CSV); every row also carries the
-    :data:`FLOW_COLUMNS` of ``flow_diagnostics`` (the dataset's flow's ``diagnostics.json``)."""
-    parts = [null_rows(data_seed, feature_set, scores, summaries, bumphunts)]
-    if bumphunts:
-        parts.append(control_rows(data_seed, feature_set, data_scores, window, bumphunt, seed))
+    """One dataset of the null study (the ``null_run`` rule), to ``out`` (CSV): its rows per
+    run and method (``files``: :func:`run_files`, and ``data_scores``) and, where the feature
+    set is searched (``bumphunt`` given), its control rows (:func:`control_rows`). Every row
+    also carries the :data:`FLOW_COLUMNS` of its run's flow (``diagnostics.json``; the
+    controls: run 0's)."""
+    parts = []
+    for run, inputs in run_files(files).items():
+        rows = null_rows(
+            data_seed, feature_set, inputs["scores"], inputs["summary"], inputs["bumphunt"], run
+        )
+        if bumphunt is not None and run == 0:
+            controls = control_rows(
+                data_seed, feature_set, files["data_scores"], window, bumphunt, seed
+            )
+            rows = pd.concat([rows, controls], ignore_index=True)
+        diag = read_json(inputs["flow"]["diagnostics"])
+        parts.append(rows.assign(**{f"flow_{key}": diag[key] for key in FLOW_COLUMNS}))
     table = pd.concat(parts, ignore_index=True)
-    diag = read_json(flow_diagnostics)
-    table = table.assign(**{f"flow_{key}": diag[key] for key in FLOW_COLUMNS})
     write_csv(table, out)
     log.info("dataset %d:\n%s", data_seed, table.to_string(index=False))
 
@@ -186,34 +220,40 @@ def report_datasets(rows: Sequence[Mapping[str, float]]) -> pd.DataFrame:
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Per method: datasets, median, mean and its standard error of the signal AUC; per
-    bump-hunt efficiency the fits, mean, standard error and spread of Z (the last two of a
-    calibrated null: mean 0, spread ≈ 1), and the mean and standard error of the cut's SR
-    over side-band efficiency (``sides_ratio_mean``, ``sides_ratio_sem``: ≤ 1 unless the
+    """Per method: its datasets and rows (datasets × runs), the median, mean and standard
+    error of the signal AUC; per bump-hunt efficiency the fits, failed fits, and Z's mean,
+    standard error, one run's spread (``z_std``: ≈ 1 for a calibrated null) split into
+    ``z_std_datasets`` and ``z_std_runs``, and ``z_scale`` and ``z_dof``, the Student's t
+    that a new run on new data is read against (:func:`~resonant_ad.stats.trials.null_prediction`:
+    runs of one dataset are not independent); and the mean and standard error of the cut's
+    SR over side-band efficiency (``sides_ratio_mean``, ``sides_ratio_sem``: ≤ 1 unless the
     SR is a local maximum of the cut's efficiency)."""
-    methods = table.groupby("method", sort=False)
-    auc = methods["auc_signal"]
-    out = pd.DataFrame(
-        {
-            "datasets": methods.size(),
-            "median": auc.median(),
-            "mean": auc.mean(),
-            "sem": auc.sem(),
+    zcols = z_columns(table)
+    out = {}
+    for name, rows in table.groupby("method", sort=False):
+        seeds = rows["data_seed"].to_numpy()
+        auc = null_prediction(rows["auc_signal"], seeds)
+        row = {
+            "datasets": rows["data_seed"].nunique(),
+            "rows": len(rows),
+            "median": rows["auc_signal"].median(),
+            "mean": auc["mean"],
+            "sem": auc["sem"],
         }
-    )
-    for col in z_columns(table):
-        z = methods[col]
-        eps = col.removeprefix("z_local_")
-        out[f"z_fits_{eps}"] = z.count()
-        failed = f"z_failed_{eps}"
-        out[f"z_failed_{eps}"] = methods[failed].sum() if failed in table else 0
-        out[f"z_mean_{eps}"] = z.mean()
-        out[f"z_sem_{eps}"] = z.sem()
-        out[f"z_std_{eps}"] = z.std()
-        ratio = methods[f"sr_over_sb_sides_{eps}"] if f"sr_over_sb_sides_{eps}" in table else None
-        out[f"sides_ratio_mean_{eps}"] = ratio.mean() if ratio is not None else np.nan
-        out[f"sides_ratio_sem_{eps}"] = ratio.sem() if ratio is not None else np.nan
-    return out
+        for col in zcols:
+            eps = col.removeprefix("z_local_")
+            z = null_prediction(rows[col], seeds)
+            failed = f"z_failed_{eps}"
+            row[f"z_fits_{eps}"] = int(z["fits"])
+            row[f"z_failed_{eps}"] = rows[failed].sum() if failed in rows else 0
+            for key in ("mean", "sem", "std", "std_datasets", "std_runs", "scale", "dof"):
+                row[f"z_{key}_{eps}"] = z[key]
+            ratio = f"sr_over_sb_sides_{eps}"
+            sides = null_prediction(rows[ratio], seeds) if ratio in rows else {}
+            row[f"sides_ratio_mean_{eps}"] = sides.get("mean", np.nan)
+            row[f"sides_ratio_sem_{eps}"] = sides.get("sem", np.nan)
+        out[name] = row
+    return pd.DataFrame.from_dict(out, orient="index").rename_axis("method")
 
 
 def null_figure(
@@ -290,7 +330,8 @@ def write_null_summary(tables: Sequence[str], outputs: Mapping[str, str], title:
 def calibrate(bumphunts: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     """Each bump hunt of the analysis (``bumphunts``: method, injection, run, efficiency,
     z_local) beside its method's null at that efficiency (``summary``, :func:`summarize`):
-    ``null_fits``, ``null_z_mean``, ``null_z_std`` and ``z_calibrated``
+    ``null_fits``, ``null_z_mean``, ``null_z_std`` (one run's spread), the predictive
+    ``null_z_scale`` and ``null_z_dof``, and ``z_calibrated``
     (:func:`~resonant_ad.stats.trials.null_calibrated_z`). Methods the null study did not
     run are left out: their Z has no null here."""
     summary = summary.set_index("method")
@@ -301,10 +342,12 @@ def calibrate(bumphunts: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     missing = sorted({e for e in eps if f"z_mean_{e}" not in summary.columns})
     if missing:
         raise KeyError(f"the null study has no bump hunt at efficiency {missing}")
-    for key, col in (("null_fits", "z_fits"), ("null_z_mean", "z_mean"), ("null_z_std", "z_std")):
-        out[key] = [summary.loc[m, f"{col}_{e}"] for m, e in zip(out["method"], eps, strict=True)]
+    for key in ("fits", "mean", "std", "scale", "dof"):
+        col = f"null_{key}" if key == "fits" else f"null_z_{key}"
+        name = f"z_{key}"
+        out[col] = [summary.loc[m, f"{name}_{e}"] for m, e in zip(out["method"], eps, strict=True)]
     out["z_calibrated"] = null_calibrated_z(
-        out["z_local"], out["null_z_mean"], out["null_z_std"], out["null_fits"]
+        out["z_local"], out["null_z_mean"], out["null_z_scale"], out["null_z_dof"]
     )
     return out
 
