@@ -18,6 +18,7 @@ from resonant_ad.pipeline.guards import dijet_problems
 from resonant_ad.pipeline.targets import null_targets
 from resonant_ad.stats.trials import null_calibrated_z, null_prediction
 from resonant_ad.studies.dijet.null import (
+    CONTROLS,
     calibrate,
     control_rows,
     null_figure,
@@ -274,18 +275,22 @@ def test_the_analysis_bump_hunts_are_read_against_their_methods_null_at_their_ef
 def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
     workdir = copy_workflow(tmp_path / "wf", config="dijet_tiny.yaml")
     target = "results/lhco_surrogate/null/shifted/null.csv"
-    null_cfg = "lhco_surrogate={null_study: {data_seeds: [4, 5], methods: [idealized, lacathode]}}"
+    null = "{data_seeds: [4, 5], runs: 2, methods: [idealized, lacathode]}"
+    null_cfg = f"lhco_surrogate={{null_study: {null}}}"
     calibrated = "results/lhco_surrogate/null/shifted/calibrated.csv"
     run_snakemake(workdir, "--cores", "2", target, calibrated, "--config", null_cfg)
     table = pd.read_csv(workdir / target)
-    assert list(table["data_seed"]) == [4] * 4 + [5] * 4
-    assert list(table["method"]) == ["idealized", "lacathode", "no_cut", "random_cut"] * 2
+    # per dataset: run 0's methods and the controls (once per dataset), run 1's methods
+    assert list(table["data_seed"]) == [4] * 6 + [5] * 6
+    assert list(table["run"]) == [0, 0, 0, 0, 1, 1] * 2
+    methods_per_run = ["idealized", "lacathode"]
+    assert list(table["method"]) == (methods_per_run + list(CONTROLS) + methods_per_run) * 2
     methods = table[table["method"].isin(["idealized", "lacathode"])]
     assert methods["auc_signal"].between(0.0, 1.0).all()
     assert {"z_local_eps0.2", "z_local_eps0.05", "sb_chi2_ndof_eps0.2"} <= set(table.columns)
     # each dataset's bump hunt, from its scores, and its controls: the same fit without a
     # cut (ε = 1) and with random cuts, on the same events
-    assert table["z_local_eps0.2"].notna().sum() + table["z_failed_eps0.2"].sum() == 6
+    assert table["z_local_eps0.2"].notna().sum() + table["z_failed_eps0.2"].sum() == 10
     no_cut = table[table["method"] == "no_cut"]
     assert no_cut["z_local_eps1"].notna().all() and no_cut["z_local_eps0.2"].isna().all()
     assert (no_cut["sr_over_sb_sides_eps1"] == 1).all()  # no cut keeps SR and SB alike
@@ -298,16 +303,19 @@ def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
         "flow_normal_cut_sr_over_sb_sides_sb_train": (0.3, 3.0),  # the flow's SB training part
         "flow_normal_cut_sr_over_sb_sides_sb_val_test": (0.3, 3.0),  # the SB it was not fitted to
     }.items():
-        assert (table.groupby("data_seed")[col].nunique() == 1).all()
+        assert (table.groupby(["data_seed", "run"])[col].nunique() == 1).all()
         assert table[col].between(low, high).all(), col
     summary = pd.read_csv(workdir / "results/lhco_surrogate/null/shifted/null_summary.csv")
     assert {"no_cut", "random_cut"} <= set(summary["method"])
+    at = summary.set_index("method")
+    assert list(at.loc[["idealized", "lacathode", "no_cut"], "rows"]) == [4, 4, 2]
+    assert (at.loc[["idealized", "lacathode"], "datasets"] == 2).all()
     assert {"z_failed_eps0.2", "sides_ratio_mean_eps0.2"} <= set(summary.columns)
     # the analysis itself (injections 200 and 0, one run), read against that null
     cal = pd.read_csv(workdir / calibrated)
     assert set(cal["method"]) == {"idealized", "lacathode"}  # the null study's methods
     assert len(cal) == 2 * 2 * 2  # methods × injections × efficiencies
-    assert (cal["null_fits"] <= 2).all() and cal["z_local"].notna().any()
+    assert (cal["null_fits"] <= 4).all() and cal["z_local"].notna().any()
     fitted = cal.dropna(subset=["z_calibrated"])
     assert (
         np.sign(fitted["z_calibrated"]) == np.sign(fitted["z_local"] - fitted["null_z_mean"])
@@ -315,11 +323,12 @@ def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
     # the SR data's test background and the extra SR sample are one distribution
     assert methods["auc_sr_vs_extra_background"].between(0.42, 0.58).all()
     ideal = table[table["method"] == "idealized"]["auc_signal"]
-    assert ideal.nunique() == 2  # another dataset, another fluctuation
+    assert ideal.nunique() == 4  # another dataset or seed, another fluctuation
     for seed in (4, 5):  # each dataset is a study the rules built: data, split, flow, scores
         study = workdir / f"results/lhco_surrogate_null{seed}"
         assert (study / "raw/features.h5").is_file()
         assert (study / "shifted/sr3.3-3.7/nsig0/run0/flow/model.pt").is_file()
+        assert (study / "shifted/sr3.3-3.7/nsig0/run1/flow/model.pt").is_file()
         assert (workdir / f"results/lhco_surrogate/null/shifted/data{seed}.csv").is_file()
         assert (workdir / f"benchmarks/lhco_surrogate/null/shifted/data{seed}.tsv").is_file()
     assert not (workdir / "results/lhco_surrogate_null4/original").exists()  # only what is asked

@@ -87,9 +87,15 @@ RESULT_COLUMNS = (
 
 
 def bump_hunt(
-    counts: np.ndarray, edges: np.ndarray, window: Sequence[float], sqrt_s: float, n_params: int
+    counts: np.ndarray,
+    edges: np.ndarray,
+    window: Sequence[float],
+    sqrt_s: float,
+    n_params: int,
+    interval: bool = True,
 ) -> dict[str, Any]:
-    """SB fit, SR prediction, local significance and SB fit quality of one mJJ histogram."""
+    """SB fit, SR prediction, local significance and SB fit quality of one mJJ histogram;
+    ``interval``: also the SR prediction's MINOS interval (a pseudo-scan needs Z only)."""
     counts = np.asarray(counts, dtype=float)
     model = DijetModel(np.asarray(edges, dtype=float), float(sqrt_s), int(n_params))
     in_sr = sr_bins(model.edges, window)
@@ -113,7 +119,7 @@ def bump_hunt(
             "expected": np.full(counts.size, nan),
             "in_sr": in_sr,
         }
-    sb_fit = fit_counts(model, counts, sb, anchor=in_sr, minos=True)
+    sb_fit = fit_counts(model, counts, sb, anchor=in_sr, minos=interval)
     predicted, predicted_err = sr_prediction(model, sb_fit, in_sr)
     # the unconditional fit: θ from the SB alone, μ̂ = N_SR − B_SR(θ̂) fits the SR bin exactly
     nll_free = sb_fit.nll + _poisson_nll(np.array([max(n_sr, 1e-300)]), np.array([n_sr]))

@@ -10,7 +10,7 @@ LHC dijet searches do. The bump hunt (:mod:`~resonant_ad.stats.bumphunt`) builds
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,13 +116,22 @@ class DijetModel:
         The dijet parameters of a fit to a narrow range can be large and nearly cancel, so
         the integral is summed in log space (log-sum-exp over bins and quadrature nodes).
         """
-        theta = np.asarray(theta, dtype=float)
-        log_terms = np.log(self._weights[bins]) + self._basis[bins] @ theta
-        top = float(np.max(log_terms))
-        share = np.exp(log_terms - top)
-        total = float(share.sum())
-        grad = np.einsum("bk,bkp->p", share, self._basis[bins]) / total
-        return top + float(np.log(total)), grad
+        return self.log_integral_of(bins)(theta)
+
+    def log_integral_of(self, bins: np.ndarray) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+        """:meth:`log_integral` over fixed ``bins``, as a function of θ: a fit calls it at
+        every step, so the bins' log weights and basis are selected once."""
+        log_weights, basis = np.log(self._weights[bins]), self._basis[bins]
+
+        def log_integral(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            log_terms = log_weights + basis @ np.asarray(theta, dtype=float)
+            top = float(np.max(log_terms))
+            share = np.exp(log_terms - top)
+            total = float(share.sum())
+            grad = np.einsum("bk,bkp->p", share, basis) / total
+            return top + float(np.log(total)), grad
+
+        return log_integral
 
     def start(self, counts: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Starting values from a weighted linear fit of ln(count / bin width) on ``mask``."""
@@ -140,6 +149,15 @@ class DijetModel:
         y = np.log(counts[use] / widths[use])
         coef, *_ = np.linalg.lstsq(design[use] * w[:, None], y * w, rcond=None)
         return coef
+
+
+def _prepend(first: float, rest: np.ndarray) -> np.ndarray:
+    """``np.r_[first, rest]`` for a scalar and a vector, without its indexing machinery (a
+    fit's cost function builds one at every MINUIT step)."""
+    out = np.empty(rest.size + 1)
+    out[0] = first
+    out[1:] = rest
+    return out
 
 
 def _poisson_nll(mu: np.ndarray, n: np.ndarray) -> float:
@@ -218,14 +236,13 @@ def fit_counts(
         mu, grad = terms(params, 1)
         return (1.0 - observed / np.maximum(mu, 1e-300)) @ grad
 
-    def log_shape(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """ln of the shape's integral over the anchor bins, and its gradient in θ."""
-        return model.log_integral(theta, anchor)
+    # ln of the shape's integral over the anchor bins, and its gradient in θ
+    log_shape = model.log_integral_of(anchor)
 
     def to_params(phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(ln Y, θ) → (ln p0, θ), and ∂ ln(shape integral)/∂θ."""
         ln_s, d_ln_s = log_shape(phi[1:])
-        return np.r_[phi[0] - ln_s, phi[1:]], d_ln_s
+        return _prepend(phi[0] - ln_s, phi[1:]), d_ln_s
 
     def cost(phi: np.ndarray) -> float:
         return nll(to_params(phi)[0])
@@ -233,7 +250,7 @@ def fit_counts(
     def cost_grad(phi: np.ndarray) -> np.ndarray:
         params, d_ln_s = to_params(phi)
         g = jac(params)
-        return np.r_[g[0], g[1:] - g[0] * d_ln_s]
+        return _prepend(g[0], g[1:] - g[0] * d_ln_s)
 
     start = model.start(counts, mask)
     # the normalization that matches the total count at the start values
@@ -255,11 +272,11 @@ def fit_counts(
     to_phi[1:, 1:] = whiten
 
     def internal_cost(u: np.ndarray) -> float:
-        return cost(np.r_[u[0], phi0[1:] + whiten @ u[1:]])
+        return cost(_prepend(u[0], phi0[1:] + whiten @ u[1:]))
 
     def internal_grad(u: np.ndarray) -> np.ndarray:
-        g = cost_grad(np.r_[u[0], phi0[1:] + whiten @ u[1:]])
-        return np.r_[g[0], whiten.T @ g[1:]]
+        g = cost_grad(_prepend(u[0], phi0[1:] + whiten @ u[1:]))
+        return _prepend(g[0], whiten.T @ g[1:])
 
     names = ("ln_yield", "u1", "u2", "u3", "u4")[: model.n_params]
     m = Minuit(

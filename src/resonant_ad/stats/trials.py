@@ -107,7 +107,8 @@ def _pseudo_window(
                 counts = g.binomial(counts, p)
             with np.errstate(over="ignore", invalid="ignore"):
                 n_params, _ = fit_function(counts, edges, window, params)
-                z = bump_hunt(counts, edges, window, float(params["sqrt_s"]), n_params)["z_local"]
+                sqrt_s = float(params["sqrt_s"])
+                z = bump_hunt(counts, edges, window, sqrt_s, n_params, interval=False)["z_local"]
             tried += 1
             if np.isfinite(z):
                 best[t] = max(best[t], z)
