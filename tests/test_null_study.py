@@ -75,8 +75,8 @@ def test_datasets_train_like_studies_and_feed_the_null_run(config):
     assert files["run0_flow_diagnostics"].startswith("results/lhco_surrogate_null5/shifted/sr")
     assert files["run0_flow_diagnostics"].endswith("nsig0/run0/flow/diagnostics.json")
     by_run = run_files(files)
-    assert list(by_run) == [0] and by_run[0]["flow"]["diagnostics"].endswith("diagnostics.json")
-    assert sorted(by_run[0]["scores"]) == ["idealized", "lacathode"]
+    assert list(by_run) == [0] and by_run[0].flow_diagnostics.endswith("diagnostics.json")
+    assert sorted(by_run[0].scores) == ["idealized", "lacathode"]
     with pytest.raises(ValueError, match="lhco_surrogate_null6"):
         null_run_inputs(config, "lhco_surrogate", "shifted", 6)
     assert "results/lhco_surrogate/null/shifted/null.csv" in null_targets(config)
@@ -96,9 +96,9 @@ def test_several_runs_per_dataset_keep_run_zero_and_feed_the_null_run_per_run(co
     by_run = run_files(files)
     assert list(by_run) == [0, 1, 2]
     for run, inputs in by_run.items():
-        assert sorted(inputs["bumphunt"]) == ["idealized", "lacathode"]
-        assert f"nsig0/run{run}/lacathode/bumphunt.csv" in inputs["bumphunt"]["lacathode"]
-        assert f"nsig0/run{run}/flow/diagnostics.json" in inputs["flow"]["diagnostics"]
+        assert sorted(inputs.bumphunt) == ["idealized", "lacathode"]
+        assert f"nsig0/run{run}/lacathode/bumphunt.csv" in inputs.bumphunt["lacathode"]
+        assert f"nsig0/run{run}/flow/diagnostics.json" in inputs.flow_diagnostics
     assert "/run0/" in files["data_scores"]  # the controls: once per dataset
     assert null_title(config, "lhco_surrogate", "shifted").endswith(
         "2 independent datasets × 3 runs"

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -56,8 +57,23 @@ FLOW_COLUMNS = (
 )
 
 
-#: a null-run input's key: ``run<r>_<kind>_<method>`` (pipeline.files.null_run_inputs)
-_RUN_FILE = re.compile(r"^run(?P<run>[0-9]+)_(?P<kind>scores|summary|bumphunt)_(?P<method>.+)$")
+#: a null-run input's key of run r (pipeline.files.null_run_inputs): ``run<r>_<kind>_<method>``
+#: for a method's file, ``run<r>_flow_diagnostics`` for the run's flow
+_RUN_FILE = re.compile(
+    r"^run(?P<run>[0-9]+)_(?:(?P<kind>scores|summary|bumphunt)_(?P<method>.+)|flow_diagnostics)$"
+)
+
+
+@dataclass
+class RunInputs:
+    """One run's files of a null-study dataset: per method its SIC-test ``scores``, training
+    ``summary`` and ``bumphunt`` results (none where the feature set is not searched), and
+    the run's ``flow_diagnostics``."""
+
+    scores: dict[str, str] = field(default_factory=dict)
+    summary: dict[str, str] = field(default_factory=dict)
+    bumphunt: dict[str, str] = field(default_factory=dict)
+    flow_diagnostics: str = ""
 
 
 def _eps(efficiency: float) -> str:
@@ -152,22 +168,21 @@ def control_rows(
     return pd.DataFrame(rows)
 
 
-def run_files(files: Mapping[str, str]) -> dict[int, dict[str, dict[str, str]]]:
+def run_files(files: Mapping[str, str]) -> dict[int, RunInputs]:
     """A null run's inputs (``run<r>_scores_<method>``, ``run<r>_summary_<method>``,
-    ``run<r>_bumphunt_<method>``, ``run<r>_flow_diagnostics``) per run: ``scores``,
-    ``summary`` and ``bumphunt`` map each method to its file, ``flow`` its diagnostics."""
-    runs: dict[int, dict[str, dict[str, str]]] = {}
+    ``run<r>_bumphunt_<method>``, ``run<r>_flow_diagnostics``; ``data_scores`` aside) per
+    run, in run order; a KeyError names any other run input."""
+    runs: dict[int, RunInputs] = {}
     for key, path in files.items():
-        run_id, _, kind = key.partition("_")
-        if not run_id.startswith("run") or not run_id[3:].isdigit():
-            continue  # data_scores
-        run = runs.setdefault(int(run_id[3:]), {"scores": {}, "summary": {}, "bumphunt": {}})
-        if match := _RUN_FILE.match(key):
-            run[match["kind"]][match["method"]] = path
-        elif kind == "flow_diagnostics":
-            run["flow"] = {"diagnostics": path}
-        else:
+        if key == "data_scores":
+            continue
+        if not (match := _RUN_FILE.match(key)):
             raise KeyError(f"null run: unknown input {key!r}")
+        run = runs.setdefault(int(match["run"]), RunInputs())
+        if match["kind"]:
+            getattr(run, match["kind"])[match["method"]] = path
+        else:
+            run.flow_diagnostics = path
     return dict(sorted(runs.items()))
 
 
@@ -188,14 +203,14 @@ def write_null_run(
     parts = []
     for run, inputs in run_files(files).items():
         rows = null_rows(
-            data_seed, feature_set, inputs["scores"], inputs["summary"], inputs["bumphunt"], run
+            data_seed, feature_set, inputs.scores, inputs.summary, inputs.bumphunt, run
         )
         if bumphunt is not None and run == 0:
             controls = control_rows(
                 data_seed, feature_set, files["data_scores"], window, bumphunt, seed
             )
             rows = pd.concat([rows, controls], ignore_index=True)
-        diag = read_json(inputs["flow"]["diagnostics"])
+        diag = read_json(inputs.flow_diagnostics)
         parts.append(rows.assign(**{f"flow_{key}": diag[key] for key in FLOW_COLUMNS}))
     table = pd.concat(parts, ignore_index=True)
     write_csv(table, out)
