@@ -24,6 +24,7 @@ BAD = [
     ("studies=[nonsense]", "studies[0] = nonsense"),
     ("ditau={split: {sr_test: 1.5}}", "ditau.split.sr_test = 1.5"),
     ("lhco_surrogate={null_study: {methods: [supervised]}}", "null_study.methods[0]"),
+    ("lhco_surrogate={null_study: {runs: 0}}", "lhco_surrogate.null_study.runs = 0"),
     # fractions that do not add up
     ("lhco_surrogate={split: {train: 0.9, val: 0.4, test: 0.4}}", "lhco_surrogate.split"),
     ("toy={split: {train: 0.5, val: 0.5, test: 0.5}}", "toy.split"),
