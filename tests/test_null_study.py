@@ -33,7 +33,7 @@ TINY = "tests/configs/dijet_tiny.yaml"
 @pytest.fixture
 def config():
     study = load_study(TINY, "lhco_surrogate", base=None)
-    study["null_study"] = {"data_seeds": [4, 5], "methods": ["idealized", "lacathode"]}
+    study["null_study"] = {"data_seeds": [4, 5], "runs": 1, "methods": ["idealized", "lacathode"]}
     return {"studies": ["lhco_surrogate"], "lhco_surrogate": study}
 
 

@@ -347,7 +347,7 @@ def null_dataset_name(study: str, seed: int | str) -> str:
 def null_title(config: Mapping[str, Any], study: str, feature_set: str) -> str:
     """The null study's figure title: study, feature set, datasets (and runs per dataset)."""
     null = config[study]["null_study"]
-    runs = int(null.get("runs", 1))
+    runs = int(null["runs"])
     per = f" × {runs} runs" if runs > 1 else ""
     return f"{study}, {feature_set}: no signal, {len(null['data_seeds'])} independent datasets{per}"
 
@@ -376,8 +376,7 @@ def null_datasets(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             section = copy.deepcopy(dict(cfg))
             section["data"]["surrogate"]["seed"] = int(seed)
             section["seed"] = derive_seed(int(cfg["seed"]), "null-dataset", int(seed))
-            runs = int(null.get("runs", 1))
-            section.update(injections=[0], runs=runs, methods=list(null["methods"]))
+            section.update(injections=[0], runs=int(null["runs"]), methods=list(null["methods"]))
             section["scan"] = {**section["scan"], "windows": []}
             out[null_dataset_name(study, seed)] = section
     return out
