@@ -146,6 +146,10 @@ def global_from_toys(z_obs: float, toy_max_z: np.ndarray) -> dict[str, float]:
     return out | {"toys_beyond": beyond, "p_global": p, "z_global": float(-special.ndtri(p))}
 
 
+#: what :func:`null_prediction` estimates besides its counts (``fits``, ``n_datasets``)
+PREDICTION_KEYS = ("mean", "sem", "std", "std_datasets", "std_runs", "scale", "dof")
+
+
 def null_prediction(
     values: Sequence[float] | np.ndarray, datasets: Sequence[Any] | np.ndarray
 ) -> dict[str, float]:
@@ -168,10 +172,9 @@ def null_prediction(
     _, index, counts = np.unique(groups, return_inverse=True, return_counts=True)
     n, total = counts.size, y.size
     out = {"fits": float(total), "n_datasets": float(n)}
-    keys = ("mean", "sem", "std", "std_datasets", "std_runs", "scale", "dof")
     if n < 2:  # one dataset gives a mean, no spread
         mean = float(y.mean()) if total else float("nan")
-        return out | dict.fromkeys(keys, float("nan")) | {"mean": mean}
+        return out | dict.fromkeys(PREDICTION_KEYS, float("nan")) | {"mean": mean}
     means = np.bincount(index, y) / counts
     grand = float(y.mean())
     msb = float(np.sum(counts * (means - grand) ** 2) / (n - 1))

@@ -36,7 +36,7 @@ from resonant_ad.core.seeding import rng
 from resonant_ad.stages.methods import display_label
 from resonant_ad.stats.bumphunt import run_bump_hunt
 from resonant_ad.stats.metrics import roc_auc
-from resonant_ad.stats.trials import null_calibrated_z, null_prediction
+from resonant_ad.stats.trials import PREDICTION_KEYS, null_calibrated_z, null_prediction
 
 log = logging.getLogger(__name__)
 
@@ -261,8 +261,7 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
             failed = f"z_failed_{eps}"
             row[f"z_fits_{eps}"] = int(z["fits"])
             row[f"z_failed_{eps}"] = rows[failed].sum() if failed in rows else 0
-            for key in ("mean", "sem", "std", "std_datasets", "std_runs", "scale", "dof"):
-                row[f"z_{key}_{eps}"] = z[key]
+            row |= {f"z_{key}_{eps}": z[key] for key in PREDICTION_KEYS}
             ratio = f"sr_over_sb_sides_{eps}"
             sides = null_prediction(rows[ratio], seeds) if ratio in rows else {}
             row[f"sides_ratio_mean_{eps}"] = sides.get("mean", np.nan)
@@ -357,10 +356,9 @@ def calibrate(bumphunts: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     missing = sorted({e for e in eps if f"z_mean_{e}" not in summary.columns})
     if missing:
         raise KeyError(f"the null study has no bump hunt at efficiency {missing}")
-    for key in ("fits", "mean", "std", "scale", "dof"):
-        col = f"null_{key}" if key == "fits" else f"null_z_{key}"
-        name = f"z_{key}"
-        out[col] = [summary.loc[m, f"{name}_{e}"] for m, e in zip(out["method"], eps, strict=True)]
+    for name in ("z_fits", "z_mean", "z_std", "z_scale", "z_dof"):  # null_fits, null_z_mean, …
+        key = "null_fits" if name == "z_fits" else f"null_{name}"
+        out[key] = [summary.loc[m, f"{name}_{e}"] for m, e in zip(out["method"], eps, strict=True)]
     out["z_calibrated"] = null_calibrated_z(
         out["z_local"], out["null_z_mean"], out["null_z_scale"], out["null_z_dof"]
     )
