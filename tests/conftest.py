@@ -193,3 +193,19 @@ def fake_cuda_graphs(monkeypatch):
     monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: _FakeStream())
     monkeypatch.setattr(torch.cuda, "stream", lambda stream: contextlib.nullcontext())
     return graphs
+
+
+def count_member_fits(monkeypatch, kill_at=None):
+    """Count HistGradientBoosting fits; the ``kill_at``-th raises as a killed job would."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    original, calls = HistGradientBoostingClassifier.fit, []
+
+    def fit(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == kill_at:
+            raise KeyboardInterrupt("killed")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(HistGradientBoostingClassifier, "fit", fit)
+    return calls

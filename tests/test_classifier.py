@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import count_member_fits
 from sklearn.metrics import roc_auc_score
 
 from resonant_ad.core.classifier import NeuralClassifierEnsemble, balanced_weights
@@ -222,3 +223,47 @@ def test_classifiers_trained_together_equal_classifiers_trained_alone():
     short = TrainingData(data[0].X[keep], data[0].y[keep], data[0].X_val, data[0].y_val)
     mixed = fit_members([NeuralClassifierEnsemble(**kw, seed=s) for s in (1, 2)], [short, data[1]])
     np.testing.assert_allclose(mixed[1].predict_proba(Xt), alone[1].predict_proba(Xt), atol=1e-5)
+
+
+def test_hgb_killed_training_resumes_to_the_same_members(tmp_path, monkeypatch, caplog):
+    """A training killed after two members resumes there and ends with the uninterrupted
+    ensemble's scores, bit for bit; the finished checkpoint skips every fit; another seed
+    or a damaged file starts afresh."""
+    from resonant_ad.core.hgb import HGBEnsemble
+
+    X, y = _gaussians(800, 1.0, 0)
+    Xv, yv = _gaussians(400, 1.0, 4)
+    Xt, _ = _gaussians(500, 1.0, 1)
+    params = {"n_members": 4, "max_iter": 30, "seed": 5}
+    whole = HGBEnsemble(**params).fit(X, y, Xv, yv).predict_member_proba(Xt)
+    monkeypatch.setenv("RESONANT_AD_CHECKPOINT_S", "0")
+    path = tmp_path / "scores.resume.pt"
+
+    with monkeypatch.context() as m:
+        count_member_fits(m, kill_at=3)
+        with pytest.raises(KeyboardInterrupt):
+            HGBEnsemble(**params).fit(X, y, Xv, yv, checkpoint=path)
+    assert path.exists()
+    with monkeypatch.context() as m, caplog.at_level("INFO", logger="resonant_ad"):
+        calls = count_member_fits(m)
+        resumed = HGBEnsemble(**params).fit(X, y, Xv, yv, checkpoint=path)
+    assert len(calls) == 2 and "after member 2" in caplog.text
+    np.testing.assert_array_equal(resumed.predict_member_proba(Xt), whole)
+
+    # kept once complete (the caller deletes it): a rerun of the job fits nothing
+    with monkeypatch.context() as m:
+        calls = count_member_fits(m)
+        again = HGBEnsemble(**params).fit(X, y, Xv, yv, checkpoint=path)
+    assert not calls
+    np.testing.assert_array_equal(again.predict_member_proba(Xt), whole)
+
+    caplog.clear()
+    with monkeypatch.context() as m, caplog.at_level("WARNING", logger="resonant_ad"):
+        calls = count_member_fits(m)
+        HGBEnsemble(**{**params, "seed": 6}).fit(X, y, Xv, yv, checkpoint=path)
+    assert len(calls) == 4 and "other data or settings" in caplog.text
+    path.write_bytes(b"not a pickle")
+    with monkeypatch.context() as m, caplog.at_level("WARNING", logger="resonant_ad"):
+        calls = count_member_fits(m)
+        HGBEnsemble(**params).fit(X, y, Xv, yv, checkpoint=path)
+    assert len(calls) == 4 and "unreadable checkpoint" in caplog.text

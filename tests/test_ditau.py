@@ -548,7 +548,10 @@ def test_train_and_score_injects_sigma_root_b_into_train_and_val_only(
         sampling,
         seed=4,
         sampling_seed=9,
+        checkpoint=str(tmp_path / "training.resume.pt"),
     )
+    # the members stay for a rerun of the group job, which deletes them at its end
+    assert (tmp_path / "training.resume.pt").exists()
     info = json.loads((tmp_path / "training.json").read_text())
     n = ds.n_injected(sigma, summary["n_sr_background"])
     assert info["n_injected"] == n == round(sigma * np.sqrt(summary["n_sr_background"]))

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import count_member_fits
 
 from resonant_ad.pipeline import files
 from resonant_ad.stages import parts
@@ -309,6 +310,29 @@ def test_folds_give_the_bump_hunt_every_data_event(stage_files, name, n_folds):
     assert len(pd.read_parquet(outputs["sculpting"])) == 485  # the test parts' background
     with pytest.raises(ValueError, match=r"bumphunt\.folds"):
         train_and_score(name, inputs, outputs, cfg, sampling, 7, SR, {"sideband_width": 0.2}, 1)
+
+
+def test_killed_hgb_job_resumes_its_finished_ensembles(stage_files, monkeypatch, tmp_path):
+    """A job of 3 HGB ensembles (the usual one and 2 folds') killed in the third resumes:
+    the first two fit nothing again, the outputs are the uninterrupted job's, and no
+    checkpoint is left once every run is scored."""
+    inputs, outputs = stage_files
+    cfg = {"type": "hgb", "hgb": {"n_members": 2, "max_iter": 20}}
+    args = ({"n_samples": 800, "sample_val_fraction": 0.25}, 7, SR, None, 2)
+    train_and_score("cathode", inputs, outputs, cfg, *args)
+    whole = {k: open(outputs[k], "rb").read() for k in ("sic", "data", "history")}
+    monkeypatch.setenv("RESONANT_AD_CHECKPOINT_S", "0")
+    with monkeypatch.context() as m:
+        count_member_fits(m, kill_at=6)  # the last member of the third ensemble
+        with pytest.raises(KeyboardInterrupt):
+            train_and_score("cathode", inputs, outputs, cfg, *args)
+    assert len(list(tmp_path.glob("*.resume.pt*"))) == 3
+    with monkeypatch.context() as m:
+        calls = count_member_fits(m)
+        train_and_score("cathode", inputs, outputs, cfg, *args)
+    assert len(calls) == 1
+    assert {k: open(outputs[k], "rb").read() for k in whole} == whole
+    assert not list(tmp_path.glob("*resume*"))
 
 
 def test_out_of_fold_scores_read_each_fold_from_its_own_frames(frames):

@@ -73,6 +73,25 @@ def test_run_each_calls_in_order_and_logs_each_label(caplog):
     assert [r.getMessage() for r in caplog.records] == ["run 0", "run 1"]
 
 
+def test_run_each_removes_the_calls_checkpoints_only_once_all_succeed(tmp_path):
+    """A group job's finished trainings keep their checkpoints until its last call is done:
+    a failure leaves them for the rerun, success removes them (with a killed write's part)."""
+    resume = [tmp_path / "a.resume.pt", tmp_path / "b.resume.pt"]
+    leftover = tmp_path / ".b.resume.pt.x1.part"
+
+    def train(i):
+        resume[i].write_text("members")
+        if i == 1 and not leftover.exists():
+            leftover.write_text("")
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        smk.run_each(train, [("0", (0,)), ("1", (1,))], resume)
+    assert all(p.exists() for p in resume)
+    smk.run_each(train, [("0", (0,)), ("1", (1,))], resume)
+    assert not any(p.exists() for p in [*resume, leftover])
+
+
 def _dijet_config(runs_per_job):
     windows = [[2.9, 3.3], [3.3, 3.7]]
     study = {

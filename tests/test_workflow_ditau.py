@@ -34,6 +34,8 @@ def test_tiny_chain_builds_every_table_from_a_two_flow_mixture(ditau_run):
     assert pd.read_csv(results / "flow/history.csv")["seed"].nunique() == 2
     proc = run_snakemake(ditau_run, "-n", "--cores", "2")
     assert "Nothing to be done" in proc.stdout + proc.stderr
+    # the HGB ensembles' checkpoints (classifier groups, references) are gone once done
+    assert not list(results.rglob("*resume*"))
     # cpu_code_path: avx2 (the default) reached the jobs: the flow ran torch's AVX2 kernels
     # under MKL's AVX2 branch
     log = (ditau_run / "logs/ditau/train_flow.log").read_text()

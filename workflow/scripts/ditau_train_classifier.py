@@ -1,11 +1,14 @@
 """Inject one signal at each strength of a group of repeats, train SR data vs synthetic
 background, score the test set."""
 
+from resonant_ad.core.training import checkpoint_path
 from resonant_ad.pipeline.smk import optional_input, run_each, script_run
 from resonant_ad.stages.parts import DITAU_SR_PARTS
 from resonant_ad.studies.ditau.study import train_and_score
 
 parts = {k: snakemake.input[k] for k in DITAU_SR_PARTS}
+trainings = list(snakemake.params.trainings)
+resume = [str(checkpoint_path(snakemake.output[f"summary_{i}"])) for i in range(len(trainings))]
 script_run(
     snakemake,
     run_each,
@@ -28,8 +31,10 @@ script_run(
                 t["seed"],
                 t["sampling_seed"],
                 optional_input(snakemake, "ratio"),
+                resume[i],
             ),
         )
-        for i, t in enumerate(snakemake.params.trainings)
+        for i, t in enumerate(trainings)
     ],
+    resume,
 )

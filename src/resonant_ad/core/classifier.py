@@ -79,7 +79,8 @@ class ClassifierEnsemble(Estimator):
     """What both classifier ensembles share: class weights and the ensemble-mean prediction.
 
     Subclasses fit with ``fit(X, y, X_val, y_val, sample_weight=None,
-    sample_weight_val=None)`` and give each member's P(class 1) by ``predict_member_proba``.
+    sample_weight_val=None, checkpoint=None)`` (``checkpoint``: the file a killed training
+    resumes from) and give each member's P(class 1) by ``predict_member_proba``.
     """
 
     class_weight: str | None
@@ -151,13 +152,16 @@ class NeuralClassifierEnsemble(ClassifierEnsemble):
         y_val: np.ndarray,
         sample_weight: np.ndarray | None = None,
         sample_weight_val: np.ndarray | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
     ) -> NeuralClassifierEnsemble:
         """Train for ``epochs`` epochs, keep every epoch's state, ensemble the best ones.
 
         ``sample_weight`` (``_val``) weight events within their class (e.g. CWoLa's two
         sidebands); with ``class_weight="balanced"`` the classes are then balanced on top.
+        ``checkpoint``: where a training killed midway resumes from (:func:`fit_members`).
         """
-        fit_members([self], [TrainingData(X, y, X_val, y_val, sample_weight, sample_weight_val)])
+        data = TrainingData(X, y, X_val, y_val, sample_weight, sample_weight_val)
+        fit_members([self], [data], checkpoint)
         return self
 
     # -- prediction --------------------------------------------------------------------

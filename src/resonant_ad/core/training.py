@@ -287,6 +287,28 @@ def checkpoint_part(path: str | os.PathLike[str] | None, k: int) -> str | None:
     return None if not path else f"{path}.{k}" if k else str(path)
 
 
+def checkpoint_interval() -> float:
+    """Seconds between two checkpoints: RESONANT_AD_CHECKPOINT_S, else :data:`CHECKPOINT_S`."""
+    raw = os.environ.get("RESONANT_AD_CHECKPOINT_S", str(CHECKPOINT_S))
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"RESONANT_AD_CHECKPOINT_S={raw!r}: seconds expected") from None
+
+
+def drop_temporaries(path: str | os.PathLike[str]) -> None:
+    """Delete the temporaries that a write of ``path`` killed midway left (atomic_path's)."""
+    path = Path(path)
+    for tmp in path.parent.glob(f".{path.name}.*.part"):
+        tmp.unlink(missing_ok=True)
+
+
+def remove_checkpoint(path: str | os.PathLike[str]) -> None:
+    """Delete the checkpoint at ``path`` and any temporary a killed write of it left."""
+    Path(path).unlink(missing_ok=True)
+    drop_temporaries(path)
+
+
 def fingerprint(*parts: Any) -> str:
     """A digest of a training's inputs: arrays by dtype, shape and bytes, the rest by repr."""
     h = hashlib.blake2b(digest_size=16)
@@ -315,13 +337,7 @@ class Checkpoint:
 
     def __init__(self, path: str | os.PathLike[str], key: str, interval_s: float | None = None):
         self.path, self.key = Path(path), key
-        if interval_s is None:
-            raw = os.environ.get("RESONANT_AD_CHECKPOINT_S", str(CHECKPOINT_S))
-            try:
-                interval_s = float(raw)
-            except ValueError:
-                raise ValueError(f"RESONANT_AD_CHECKPOINT_S={raw!r}: seconds expected") from None
-        self.interval_s = float(interval_s)
+        self.interval_s = checkpoint_interval() if interval_s is None else float(interval_s)
         self._last = time.monotonic()
 
     @classmethod
@@ -404,9 +420,7 @@ class Checkpoint:
 
     def remove(self) -> None:
         """Delete the checkpoint (and any temporary a killed write left)."""
-        self.path.unlink(missing_ok=True)
-        self._drop_temporaries()
+        remove_checkpoint(self.path)
 
     def _drop_temporaries(self) -> None:
-        for tmp in self.path.parent.glob(f".{self.path.name}.*.part"):
-            tmp.unlink(missing_ok=True)
+        drop_temporaries(self.path)

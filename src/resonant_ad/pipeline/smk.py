@@ -169,15 +169,26 @@ def optional_input(snakemake: Any, name: str) -> str | None:
     return files[0] if files else None
 
 
-def run_each(func: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> None:
+def run_each(
+    func: Callable[..., Any],
+    calls: Sequence[tuple[Any, ...]],
+    resume: Sequence[str | os.PathLike[str]] = (),
+) -> None:
     """``func(*args, **kwargs)`` for each ``(label, args[, kwargs])`` of a group job, in turn.
 
     A group job handles several runs (or methods) that are independent of each other in one
     process, to pay the interpreter's and torch's start once; each call logs its label.
+    ``resume``: the checkpoints the calls keep once done (a killed job's rerun skips their
+    trainings, whose outputs Snakemake deletes), removed when every call has succeeded.
     """
     for label, args, *kwargs in calls:
         logging.getLogger(PACKAGE).info("%s", label)
         func(*args, **(kwargs[0] if kwargs else {}))
+    if resume:
+        from resonant_ad.core.training import remove_checkpoint
+
+        for path in resume:
+            remove_checkpoint(path)
 
 
 def _module_file(name: str) -> Path | None:

@@ -26,7 +26,7 @@ from resonant_ad.core.classifier import NeuralClassifierEnsemble, TrainingData, 
 from resonant_ad.core.hgb import HGBEnsemble
 from resonant_ad.core.io import read_parquet, write_csv, write_json, write_parquet
 from resonant_ad.core.seeding import derive_seed, rng
-from resonant_ad.core.training import checkpoint_path
+from resonant_ad.core.training import checkpoint_part, checkpoint_path, remove_checkpoint
 from resonant_ad.stages.flows import feature_columns
 from resonant_ad.stages.folds import fold_frames, out_of_fold_scores
 from resonant_ad.stages.mapping import fold_spaces
@@ -298,12 +298,14 @@ def train_and_score_runs(
         for (_, _, data, fold_data), seed in zip(runs, seeds, strict=True)
         for f, d in [(-1, data), *enumerate(fold_data)]
     ]
+    resume = checkpoint_path(outputs[0]["history"])  # beside the first run's history
+    kept: list[str | None] = []  # HGB ensembles keep their members until every run is scored
     if classifier_cfg["type"] == "nn":
-        resume = checkpoint_path(outputs[0]["history"])  # beside the first run's history
         fit_members([c for c, _ in trainings], [d for _, d in trainings], resume)
     else:
-        for clf, d in trainings:
-            clf.fit(d.X, d.y, d.X_val, d.y_val, d.w, d.w_val)
+        for k, (clf, d) in enumerate(trainings):
+            kept.append(checkpoint_part(resume, k))
+            clf.fit(d.X, d.y, d.X_val, d.y_val, d.w, d.w_val, checkpoint=kept[-1])
     fitted = iter(c for c, _ in trainings)
     for (frames, (fold_sources, fseed), data, fold_data), out, seed in zip(
         runs, outputs, seeds, strict=True
@@ -316,6 +318,8 @@ def train_and_score_runs(
         _score_run(
             method_name, clf, fold_clfs, frames, data, out, classifier_cfg, seed, cwola, scoring
         )
+    for path in kept:
+        remove_checkpoint(path)
 
 
 def _score_run(

@@ -30,6 +30,7 @@ from resonant_ad.core.io import (
     write_parquet,
 )
 from resonant_ad.core.seeding import rng
+from resonant_ad.core.training import checkpoint_path, remove_checkpoint
 from resonant_ad.stages.classify import make_classifier
 from resonant_ad.stages.flows import feature_columns
 from resonant_ad.stages.parts import DITAU_SR_PARTS
@@ -116,7 +117,8 @@ def train_reference(
     )
     X, y = weak_classes(frames["sr_train"], synthetic, "train", cols)
     X_val, y_val = weak_classes(frames["sr_val"], synthetic, "val", cols)
-    clf = make_classifier(classifier_cfg, seed).fit(X, y, X_val, y_val)
+    resume = checkpoint_path(summary_out)  # a killed job resumes its members from here
+    clf = make_classifier(classifier_cfg, seed).fit(X, y, X_val, y_val, checkpoint=resume)
     tests = [frames["sr_test"].assign(process="background")]
     for name, path in signals.items():
         sig = read_parquet(path)
@@ -136,6 +138,7 @@ def train_reference(
     if hasattr(clf, "best_iterations_"):
         summary["member_best_iterations"] = [int(b) for b in clf.best_iterations_]
     write_json(summary, summary_out)
+    remove_checkpoint(resume)
 
 
 def calibration(

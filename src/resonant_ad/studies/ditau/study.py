@@ -292,6 +292,7 @@ def train_and_score(
     seed: int,
     sampling_seed: int,
     ratio: str | None = None,
+    checkpoint: str | None = None,
 ) -> None:
     """One (signal, σ, repeat): inject, train SR data vs synthetic background, score the test.
 
@@ -302,7 +303,8 @@ def train_and_score(
     whose samples ``samples_path`` hold the draws of the background part), so that the
     synthetic masses follow the SR data as in a search; the test set is the SR background
     test part and the signal's test events. Labels of the training come from the source
-    (data = 1, synthetic = 0), never from the truth.
+    (data = 1, synthetic = 0), never from the truth. ``checkpoint``: where the classifier's
+    training keeps its state (the group job deletes it once every training is done).
     """
     frames = {k: read_parquet(parts[k]) for k in DITAU_SR_PARTS}
     samples = read_parquet(samples_path)
@@ -319,7 +321,7 @@ def train_and_score(
 
     X, y = weak_classes(data["train"], synthetic, "train", cols)
     X_val, y_val = weak_classes(data["val"], synthetic, "val", cols)
-    clf = make_classifier(classifier_cfg, seed).fit(X, y, X_val, y_val)
+    clf = make_classifier(classifier_cfg, seed).fit(X, y, X_val, y_val, checkpoint=checkpoint)
     test = pd.concat(
         [frames["sr_test"], sig[sig["role"] == "test"].drop(columns="role")], ignore_index=True
     )

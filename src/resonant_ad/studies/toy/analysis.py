@@ -14,6 +14,7 @@ from resonant_ad.core.classifier import NeuralClassifierEnsemble
 from resonant_ad.core.io import read_parquet, write_csv, write_parquet
 from resonant_ad.core.regions import in_window
 from resonant_ad.core.seeding import derive_seed, rng
+from resonant_ad.core.training import checkpoint_path
 from resonant_ad.stages.parts import format_c
 from resonant_ad.stats.metrics import (
     equal_population_edges,
@@ -65,7 +66,8 @@ def train_toy_run(
         len(X_val),
         seed,
     )
-    clf = NeuralClassifierEnsemble(**params["classifier"], seed=seed).fit(X, y, X_val, y_val)
+    clf = NeuralClassifierEnsemble(**params["classifier"], seed=seed)
+    clf.fit(X, y, X_val, y_val, checkpoint=checkpoint_path(model_out))  # a killed job resumes
 
     test = df[is_data & (df["split"] == "test").to_numpy()]
     scores = clf.predict_proba(features(test, space, float(c)))[:, 1]
