@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO, copy_workflow, dry_run_jobs, run_snakemake
+from scipy.stats import norm
 
 from resonant_ad.core.io import write_parquet
 from resonant_ad.pipeline.config import load_study, null_datasets, null_title
@@ -267,6 +268,19 @@ def test_the_analysis_bump_hunts_are_read_against_their_methods_null_at_their_ef
     expected = null_calibrated_z(np.array([3.4]), 1.6, 1.1 * np.sqrt(1 + 1 / 8), 7)[0]
     assert out["z_calibrated"].iloc[0] == pytest.approx(expected)
     assert 0 < expected < 3.4 - 1.6  # the offset removed, the null's spread and size counted
+    assert "p_empirical" not in out  # without the null's rows, the t reading alone
+    # with the null's rows: the rank of each Z among its method's null Z at that efficiency
+    table = pd.DataFrame(
+        {
+            "method": ["lacathode"] * 4 + ["random_cut"] * 4,
+            "z_local_eps0.1": [0.5, 3.4, 3.9, np.nan, 9.0, 9.0, 9.0, 9.0],
+            "z_local_eps0.01": [-1.0, 0.2, 0.7, 0.9, 9.0, 9.0, 9.0, 9.0],
+        }
+    )
+    ranked = calibrate(bumphunts, summary, table)
+    assert list(ranked["null_runs_beyond"]) == [2, 2]  # 3.4, 3.9 ≥ 3.4; 0.7, 0.9 ≥ 0.7
+    np.testing.assert_allclose(ranked["p_empirical"], [3 / 4, 3 / 5])
+    np.testing.assert_allclose(ranked["z_empirical"], norm.isf([3 / 4, 3 / 5]))
     with pytest.raises(KeyError, match=r"efficiency \[.eps0\.5.\]"):
         calibrate(bumphunts.assign(efficiency=0.5), summary)
 
@@ -316,6 +330,10 @@ def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
     assert set(cal["method"]) == {"idealized", "lacathode"}  # the null study's methods
     assert len(cal) == 2 * 2 * 2  # methods × injections × efficiencies
     assert (cal["null_fits"] <= 4).all() and cal["z_local"].notna().any()
+    # and by its rank among the null's runs: at most 1/(1 + 4) below 1, never below that
+    ranked = cal.dropna(subset=["z_local"])
+    assert ranked["null_runs_beyond"].between(0, 4).all()
+    assert ranked["p_empirical"].between(1 / (1 + 4), 1).all()
     fitted = cal.dropna(subset=["z_calibrated"])
     assert (
         np.sign(fitted["z_calibrated"]) == np.sign(fitted["z_local"] - fitted["null_z_mean"])

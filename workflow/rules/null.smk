@@ -82,6 +82,7 @@ rule null_calibrated:
             window=files.nominal_window(config, w.study),
         ),
         null=patterns.NULL_SUMMARY,
+        table=patterns.NULL_TABLE,
     output:
         patterns.NULL_CALIBRATED,
     log:

@@ -9,4 +9,5 @@ script_run(
     snakemake.input.bumphunts,
     snakemake.input.null,
     snakemake.output[0],
+    snakemake.input.table,
 )

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from resonant_ad.core.io import read_csv, read_json, read_parquet, write_csv
 from resonant_ad.core.plotting import COLORS, new_figure, save_figure
@@ -36,7 +37,12 @@ from resonant_ad.core.seeding import rng
 from resonant_ad.stages.methods import display_label
 from resonant_ad.stats.bumphunt import run_bump_hunt
 from resonant_ad.stats.metrics import roc_auc
-from resonant_ad.stats.trials import PREDICTION_KEYS, null_calibrated_z, null_prediction
+from resonant_ad.stats.trials import (
+    PREDICTION_KEYS,
+    null_calibrated_z,
+    null_prediction,
+    null_rank_p,
+)
 
 log = logging.getLogger(__name__)
 
@@ -341,13 +347,18 @@ def write_null_summary(tables: Sequence[str], outputs: Mapping[str, str], title:
     log.info("null study, signal AUC and bump-hunt Z without signal:\n%s", summary.to_string())
 
 
-def calibrate(bumphunts: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+def calibrate(
+    bumphunts: pd.DataFrame, summary: pd.DataFrame, table: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Each bump hunt of the analysis (``bumphunts``: method, injection, run, efficiency,
     z_local) beside its method's null at that efficiency (``summary``, :func:`summarize`):
     ``null_fits``, ``null_z_mean``, ``null_z_std`` (one run's spread), the predictive
     ``null_z_scale`` and ``null_z_dof``, and ``z_calibrated``
-    (:func:`~resonant_ad.stats.trials.null_calibrated_z`). Methods the null study did not
-    run are left out: their Z has no null here."""
+    (:func:`~resonant_ad.stats.trials.null_calibrated_z`). With the null's rows (``table``,
+    the null study's table) also the shape-free reading: ``null_runs_beyond`` (its runs at
+    or above the Z), ``p_empirical`` and ``z_empirical``
+    (:func:`~resonant_ad.stats.trials.null_rank_p`). Methods the null study did not run are
+    left out: their Z has no null here."""
     summary = summary.set_index("method")
     rows = bumphunts[bumphunts["method"].isin(summary.index)]
     keep = ["method", "injection", "run", "efficiency", "z_local", "n_params"]
@@ -362,12 +373,20 @@ def calibrate(bumphunts: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     out["z_calibrated"] = null_calibrated_z(
         out["z_local"], out["null_z_mean"], out["null_z_scale"], out["null_z_dof"]
     )
+    if table is not None:
+        ranked = [
+            null_rank_p(z, table.loc[table["method"] == m, f"z_local_{e}"].to_numpy(float))
+            for z, m, e in zip(out["z_local"], out["method"], eps, strict=True)
+        ]
+        out["null_runs_beyond"] = [int(beyond) for _, beyond in ranked]
+        out["p_empirical"] = [float(p) for p, _ in ranked]
+        out["z_empirical"] = -special.ndtri(out["p_empirical"].to_numpy())
     return out
 
 
-def write_calibrated(bumphunts: str, null_summary: str, output: str) -> None:
+def write_calibrated(bumphunts: str, null_summary: str, output: str, null_table: str) -> None:
     """The analysis's bump-hunt table (:data:`~resonant_ad.pipeline.patterns.BUMPHUNT_SUMMARY`)
-    read against its null study: :func:`calibrate`, written to ``output``."""
-    table = calibrate(read_csv(bumphunts), read_csv(null_summary))
+    read against its null study (summary and rows): :func:`calibrate`, written to ``output``."""
+    table = calibrate(read_csv(bumphunts), read_csv(null_summary), read_csv(null_table))
     write_csv(table, output)
     log.info("bump hunts against the null study:\n%s", table.round(3).to_string(index=False))
