@@ -163,7 +163,11 @@ def test_a_rank_p_value_holds_its_level_whatever_the_nulls_tails():
     heavy = [null_calibrated_z(z, *_t_of(row)) for z, row in zip(new, null, strict=True)]
     assert (np.array(heavy) > 3).mean() > 5 * norm.sf(3)
 
-    p, beyond = null_rank_p(np.array([2.0, 10.0, -5.0, np.nan]), [0.0, 1.0, 2.0, 3.0, np.nan])
+    z = np.array([2.0, 10.0, -5.0, np.nan])
+    p, z_rank, beyond = null_rank_p(z, [0.0, 1.0, 2.0, 3.0, np.nan])
     assert list(beyond[:3]) == [2, 0, 4] and beyond[3] == -1  # a tie counts as beyond
     np.testing.assert_allclose(p[:3], [3 / 5, 1 / 5, 5 / 5])
-    assert np.isnan(p[3]) and np.isnan(null_rank_p(1.0, [np.nan])[0])
+    # below every null value: the mirror of the largest Z four values can give, not −∞
+    np.testing.assert_allclose(z_rank[:3], [norm.isf(3 / 5), norm.isf(1 / 5), norm.ppf(1 / 5)])
+    assert np.isnan(p[3]) and np.isnan(z_rank[3])
+    assert np.isnan(null_rank_p(1.0, [np.nan])[0])

@@ -220,18 +220,23 @@ def null_calibrated_z(
     return np.where(ok, -special.ndtri(special.stdtr(np.where(ok, dof, 1.0), -t)), np.nan)
 
 
-def null_rank_p(z: np.ndarray, null_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(one-sided p-value, count beyond) of each ``z`` by its rank among a null's finite
-    values: p = (1 + #{null ≥ z}) / (1 + n), the fraction of the null at or above it with
-    the new value counted among them. No shape is assumed, so a null with long tails is read
-    as it is; the price is resolution: p ≥ 1/(1 + n), a Z of at most Φ⁻¹(1 − 1/(1 + n))
-    (1.67 for 20 values). Runs of one dataset are not independent, so p is unbiased but
+def null_rank_p(
+    z: np.ndarray, null_values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(one-sided p-value, its Z, count beyond) of each ``z`` by its rank among a null's
+    finite values: p = (1 + #{null ≥ z}) / (1 + n), the fraction of the null at or above it
+    with the new value counted among them, and Z = Φ⁻¹(1 − p). No shape is assumed, so a
+    null with long tails is read as it is; the price is resolution: p ≥ 1/(1 + n), a Z of at
+    most Φ⁻¹(1 − 1/(1 + n)) (1.67 for 20 values); below every null value (p = 1) Z is that
+    bound's mirror, not −∞. Runs of one dataset are not independent, so p is unbiased but
     scatters more than with independent values. NaN where ``z`` is not finite or the null
-    is empty."""
+    is empty (count −1)."""
     null = np.asarray(null_values, dtype=float)
     null = np.sort(null[np.isfinite(null)])
     z = np.asarray(z, dtype=float)
     beyond = null.size - np.searchsorted(null, z, side="left")  # null values ≥ z
     ok = np.isfinite(z) & (null.size > 0)
     p = np.where(ok, (1.0 + beyond) / (1.0 + null.size), np.nan)
-    return p, np.where(ok, beyond, -1)
+    bound = -special.ndtri(1.0 / (1.0 + max(null.size, 1)))
+    z_rank = np.where(p < 1.0, -special.ndtri(np.where(ok, p, 0.5)), -bound)
+    return p, np.where(ok, z_rank, np.nan), np.where(ok, beyond, -1)

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from resonant_ad.core.io import read_csv, read_json, read_parquet, write_csv
 from resonant_ad.core.plotting import COLORS, new_figure, save_figure
@@ -378,9 +377,9 @@ def calibrate(
             null_rank_p(z, table.loc[table["method"] == m, f"z_local_{e}"].to_numpy(float))
             for z, m, e in zip(out["z_local"], out["method"], eps, strict=True)
         ]
-        out["null_runs_beyond"] = [int(beyond) for _, beyond in ranked]
-        out["p_empirical"] = [float(p) for p, _ in ranked]
-        out["z_empirical"] = -special.ndtri(out["p_empirical"].to_numpy())
+        out["null_runs_beyond"] = [int(beyond) for *_, beyond in ranked]
+        out["p_empirical"] = [float(p) for p, *_ in ranked]
+        out["z_empirical"] = [float(z) for _, z, _ in ranked]
     return out
 
 
