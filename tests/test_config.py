@@ -9,7 +9,6 @@ from resonant_ad.pipeline.config import (
     bumphunt_settings,
     coerce_strings,
     cross_flow_count,
-    load_schema,
     load_study,
     merged_config,
     method_sampling_slice,
@@ -18,6 +17,7 @@ from resonant_ad.pipeline.config import (
     searched,
     study_cross_flows,
 )
+from resonant_ad.pipeline.schema import load_schema
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
 

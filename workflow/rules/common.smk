@@ -17,7 +17,6 @@ from resonant_ad.pipeline.config import (
     config_slice,
     flow_training_slice,
     ditau_flow_seeds,
-    load_schema,
     null_dataset_name,
     null_datasets,
     null_title,
@@ -29,6 +28,7 @@ from resonant_ad.pipeline.config import (
 from resonant_ad.core.seeding import derive_seed, run_seed
 from resonant_ad.studies.dijet.realism import REFERENCE_FILES
 from resonant_ad.pipeline.guards import check_config
+from resonant_ad.pipeline.schema import load_schema
 from resonant_ad.pipeline.smk import pin_cpu_code_path, source_hash
 
 # Nested `--config` values arrive as strings: re-read them where the schema wants numbers,

@@ -19,6 +19,7 @@ import yaml
 
 from resonant_ad.core.seeding import derive_seed
 from resonant_ad.pipeline.patterns import DIJET_STUDIES
+from resonant_ad.pipeline.schema import resolve_ref
 
 _NON_STRING = {"integer", "number", "boolean", "null", "array", "object"}
 
@@ -82,23 +83,6 @@ def load_study(
     config["studies"] = [study]
     check_config(config, project_root() / SCHEMA)  # as the workflow does before any rule
     return config[study]
-
-
-def load_schema(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a YAML/JSON schema file."""
-    with open(path) as fh:
-        return yaml.safe_load(fh)
-
-
-def resolve_ref(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` with a local ``$ref`` (``#/$defs/…``) replaced by its target, own keys kept."""
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target[part]
-        return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
-    return schema
 
 
 def _wants_non_string(schema: dict[str, Any], root: dict[str, Any] | None = None) -> bool:

@@ -16,8 +16,8 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, relevance
 
-from resonant_ad.pipeline.config import load_schema, resolve_ref
 from resonant_ad.pipeline.patterns import DIJET_STUDIES
+from resonant_ad.pipeline.schema import load_schema, resolve_ref
 from resonant_ad.stages.parts import format_window
 
 #: problems listed in one error; the rest are counted
