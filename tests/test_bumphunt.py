@@ -9,6 +9,7 @@ import pytest
 from resonant_ad.stats.bumphunt import (
     bump_hunt,
     expected_significance,
+    fit_function,
     run_bump_hunt,
     selection_histograms,
 )
@@ -174,6 +175,25 @@ def test_f_test_adds_parameters_only_where_the_sidebands_need_them():
         3,
         pytest.approx(np.nan, nan_ok=True),
     )
+
+
+def test_the_bump_hunt_reuses_the_f_tests_fit_to_the_same_numbers():
+    """``auto``: the F-test fits the chosen function to the SB as the bump hunt does, so a
+    pseudo-scan's bump hunt takes that fit: the same result, key by key and bit by bit; a
+    fixed function has no F-test fit, and a MINOS interval fits again."""
+    g = np.random.default_rng(9)
+    _, _, mu = _expected(4, 5e4)
+    params = {"function": "auto", "sqrt_s": SQRT_S, "f_test_alpha": 0.05}
+    for _ in range(3):
+        counts = g.poisson(mu).astype(float)
+        n, _, fit = fit_function(counts, EDGES, WINDOW, params)
+        alone = bump_hunt(counts, EDGES, WINDOW, SQRT_S, n, interval=False)
+        reused = bump_hunt(counts, EDGES, WINDOW, SQRT_S, n, interval=False, sb_fit=fit)
+        for key, value in alone.items():
+            np.testing.assert_array_equal(reused[key], value, err_msg=key)
+    assert fit_function(counts, EDGES, WINDOW, params | {"function": "dijet4"})[2] is None
+    with_interval = bump_hunt(counts, EDGES, WINDOW, SQRT_S, n, sb_fit=fit)
+    assert np.isfinite(with_interval["sr_predicted_lo"]) and np.isnan(fit.yield_interval[0])
 
 
 def test_run_bump_hunt_selects_with_the_sr_threshold():

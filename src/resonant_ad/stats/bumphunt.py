@@ -43,9 +43,10 @@ from resonant_ad.stats.dijet_fit import (
     AUTO,
     FUNCTIONS,
     DijetModel,
+    FitResult,
     _poisson_nll,
     bin_edges,
-    choose_n_params,
+    choose_function,
     fit_counts,
     fittable,
     poisson_deviance,
@@ -93,9 +94,12 @@ def bump_hunt(
     sqrt_s: float,
     n_params: int,
     interval: bool = True,
+    sb_fit: FitResult | None = None,
 ) -> dict[str, Any]:
     """SB fit, SR prediction, local significance and SB fit quality of one mJJ histogram;
-    ``interval``: also the SR prediction's MINOS interval (a pseudo-scan needs Z only)."""
+    ``interval``: also the SR prediction's MINOS interval (a pseudo-scan needs Z only).
+    ``sb_fit``: this histogram's SB fit of this function, where the F-test made it
+    (:func:`fit_function`); it is used only without ``interval`` (MINOS refits)."""
     counts = np.asarray(counts, dtype=float)
     model = DijetModel(np.asarray(edges, dtype=float), float(sqrt_s), int(n_params))
     in_sr = sr_bins(model.edges, window)
@@ -119,7 +123,8 @@ def bump_hunt(
             "expected": np.full(counts.size, nan),
             "in_sr": in_sr,
         }
-    sb_fit = fit_counts(model, counts, sb, anchor=in_sr, minos=interval)
+    if sb_fit is None or interval:
+        sb_fit = fit_counts(model, counts, sb, anchor=in_sr, minos=interval)
     predicted, predicted_err = sr_prediction(model, sb_fit, in_sr)
     # the unconditional fit: θ from the SB alone, μ̂ = N_SR − B_SR(θ̂) fits the SR bin exactly
     nll_free = sb_fit.nll + _poisson_nll(np.array([max(n_sr, 1e-300)]), np.array([n_sr]))
@@ -151,19 +156,20 @@ def bump_hunt(
 
 def fit_function(
     counts: np.ndarray, edges: np.ndarray, window: Sequence[float], params: Mapping[str, Any]
-) -> tuple[int, float]:
-    """The number of dijet parameters to fit ``counts`` with, and the F-test's p-value.
+) -> tuple[int, float, FitResult | None]:
+    """The number of dijet parameters to fit ``counts`` with, the F-test's p-value, and the
+    F-test's SB fit of that function (for :func:`bump_hunt`, which need not fit it again).
 
-    ``params['function']`` names one of :data:`FUNCTIONS` (p-value NaN: no test), or is
-    ``auto``: :func:`~resonant_ad.stats.dijet_fit.choose_n_params` at
+    ``params['function']`` names one of :data:`FUNCTIONS` (p-value NaN: no test, no fit), or
+    is ``auto``: :func:`~resonant_ad.stats.dijet_fit.choose_function` at
     ``params['f_test_alpha']`` picks it for this histogram.
     """
     name = function_name(params)
     if name == AUTO:
-        return choose_n_params(
+        return choose_function(
             counts, edges, window, float(params["sqrt_s"]), float(params["f_test_alpha"])
         )
-    return FUNCTIONS[name], float("nan")
+    return FUNCTIONS[name], float("nan"), None
 
 
 def function_name(params: Mapping[str, Any]) -> str:
@@ -267,7 +273,7 @@ def run_bump_hunt(
         chosen, threshold = selected(scores, eff)
         counts, signal = _histograms(scores, chosen, edges)
         n_sel = int(chosen.sum())
-        n_params, f_test_p = fit_function(counts, edges, window, params)
+        n_params, f_test_p, _ = fit_function(counts, edges, window, params)
         res = bump_hunt(counts, edges, window, params["sqrt_s"], n_params)
         res |= side_efficiencies(scores, chosen, window) | {
             "n_params": n_params,

@@ -328,14 +328,15 @@ def fittable(counts: np.ndarray, sb: np.ndarray, n_params: int) -> bool:
 
 def sb_fit_quality(
     counts: np.ndarray, edges: np.ndarray, window: Sequence[float], sqrt_s: float, n_params: int
-) -> tuple[float, int, bool]:
-    """(Poisson deviance, n_dof, converged) of the ``n_params`` dijet function fitted to the
-    SB bins of ``counts`` (no MINOS: the quality of the fit only)."""
+) -> tuple[float, int, bool, FitResult]:
+    """(Poisson deviance, n_dof, converged, the fit) of the ``n_params`` dijet function fitted
+    to the SB bins of ``counts``, anchored in the SR as the bump hunt's SB fit is (no MINOS:
+    the quality of the fit only; the bump hunt reuses the fit it chose)."""
     model = DijetModel(np.asarray(edges, dtype=float), float(sqrt_s), int(n_params))
     sb = ~sr_bins(model.edges, window)
     fit = fit_counts(model, counts, sb, anchor=~sb)
     chi2 = poisson_deviance(model.expected(fit.params)[sb], counts[sb])
-    return chi2, int(sb.sum()) - model.n_params, bool(fit.converged and np.isfinite(chi2))
+    return chi2, int(sb.sum()) - model.n_params, bool(fit.converged and np.isfinite(chi2)), fit
 
 
 def choose_n_params(
@@ -345,7 +346,21 @@ def choose_n_params(
     sqrt_s: float,
     alpha: float,
 ) -> tuple[int, float]:
-    """The fewest dijet parameters that the SB data support, by Fisher's F-test.
+    """The fewest dijet parameters that the SB data support, by Fisher's F-test
+    (:func:`choose_function` without its fit)."""
+    n, p, _ = choose_function(counts, edges, window, sqrt_s, alpha)
+    return n, p
+
+
+def choose_function(
+    counts: np.ndarray,
+    edges: np.ndarray,
+    window: Sequence[float],
+    sqrt_s: float,
+    alpha: float,
+) -> tuple[int, float, FitResult | None]:
+    """The fewest dijet parameters that the SB data support, by Fisher's F-test, and the
+    SB fit of that function (None where none was fitted).
 
     Every function of :data:`FUNCTIONS` is fitted to the SB; the fewest parameters n are
     kept that no larger function m beats: F = (Δχ² / (m − n)) / (χ²_m / n_dof,m) against
@@ -354,19 +369,20 @@ def choose_n_params(
     A function the SB cannot fit (:func:`fittable`) or whose fit does not converge is left
     out. Returns the number of parameters and the smallest p-value of its tests against the
     larger functions (NaN where there were none), so that the table shows how close the
-    choice was.
+    choice was, and its fit.
     """
     counts = np.asarray(counts, dtype=float)
     sb = ~sr_bins(np.asarray(edges, dtype=float), window)
     fits: dict[int, tuple[float, int]] = {}
+    results: dict[int, FitResult] = {}
     for n in sorted(FUNCTIONS.values()):
         if not fittable(counts, sb, n):
             break
-        chi2, ndof, ok = sb_fit_quality(counts, edges, window, sqrt_s, n)
+        chi2, ndof, ok, results[n] = sb_fit_quality(counts, edges, window, sqrt_s, n)
         if ok and ndof > 0:
             fits[n] = (chi2, ndof)
     if not fits:
-        return min(FUNCTIONS.values()), float("nan")
+        return min(FUNCTIONS.values()), float("nan"), None
 
     def beaten_by(n: int) -> list[float]:
         """p-values of n's F-tests against each larger function fitted."""
@@ -383,4 +399,4 @@ def choose_n_params(
 
     # the largest function fitted has no larger one to test against, so one n is kept
     chosen = next(n for n in sorted(fits) if all(p >= alpha for p in beaten_by(n)))
-    return chosen, min(beaten_by(chosen), default=float("nan"))
+    return chosen, min(beaten_by(chosen), default=float("nan")), results[chosen]

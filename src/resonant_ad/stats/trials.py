@@ -106,9 +106,10 @@ def _pseudo_window(
             if j:
                 counts = g.binomial(counts, p)
             with np.errstate(over="ignore", invalid="ignore"):
-                n_params, _ = fit_function(counts, edges, window, params)
+                n_params, _, fit = fit_function(counts, edges, window, params)
                 sqrt_s = float(params["sqrt_s"])
-                z = bump_hunt(counts, edges, window, sqrt_s, n_params, interval=False)["z_local"]
+                res = bump_hunt(counts, edges, window, sqrt_s, n_params, False, sb_fit=fit)
+                z = res["z_local"]
             tried += 1
             if np.isfinite(z):
                 best[t] = max(best[t], z)
