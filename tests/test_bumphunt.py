@@ -16,7 +16,7 @@ from resonant_ad.stats.bumphunt import (
 from resonant_ad.stats.dijet_fit import (
     DijetModel,
     bin_edges,
-    choose_n_params,
+    choose_function,
     fit_counts,
     poisson_deviance,
     sr_bins,
@@ -138,7 +138,7 @@ def test_f_test_adds_parameters_only_where_the_sidebands_need_them():
     chosen, z = [], []
     for _ in range(80):
         counts = g.poisson(plain).astype(float)
-        n, p = choose_n_params(counts, EDGES, WINDOW, SQRT_S, alpha=0.05)
+        n, p, _ = choose_function(counts, EDGES, WINDOW, SQRT_S, alpha=0.05)
         chosen.append(n)
         assert np.isnan(p) or p >= 0.05  # the closest of its tests against larger functions
         z.append(bump_hunt(counts, EDGES, WINDOW, SQRT_S, n)["z_local"])
@@ -151,7 +151,7 @@ def test_f_test_adds_parameters_only_where_the_sidebands_need_them():
     chosen, z4, z_auto = [], [], []
     for _ in range(40):
         counts = g.poisson(bent).astype(float)
-        n, p = choose_n_params(counts, EDGES, WINDOW, SQRT_S, alpha=0.05)
+        n, p, _ = choose_function(counts, EDGES, WINDOW, SQRT_S, alpha=0.05)
         chosen.append(n)
         assert n < 5 or np.isnan(p)  # no test beyond the largest function
         z4.append(bump_hunt(counts, EDGES, WINDOW, SQRT_S, 4)["z_local"])
@@ -167,13 +167,14 @@ def test_f_test_adds_parameters_only_where_the_sidebands_need_them():
         dtype=float,
     )  # fmt: skip
     edges = bin_edges((3.7, 4.1), (2.7, 6.0), 0.1)
-    assert choose_n_params(sculpted, edges, (3.7, 4.1), SQRT_S, alpha=0.05)[0] == 5
+    assert choose_function(sculpted, edges, (3.7, 4.1), SQRT_S, alpha=0.05)[0] == 5
     # too few filled SB bins for a larger function leaves the smallest
     sparse = np.zeros(EDGES.size - 1)
     sparse[:3] = 50
-    assert choose_n_params(sparse, EDGES, WINDOW, SQRT_S, alpha=0.05) == (
+    assert choose_function(sparse, EDGES, WINDOW, SQRT_S, alpha=0.05) == (
         3,
         pytest.approx(np.nan, nan_ok=True),
+        None,  # no function fitted
     )
 
 

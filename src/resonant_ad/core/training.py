@@ -367,7 +367,7 @@ class Checkpoint:
     ) -> int:
         """Load the saved state into these objects; the number of epochs already done (0
         without a usable checkpoint)."""
-        self._drop_temporaries()
+        drop_temporaries(self.path)
         if not self.path.exists():
             return 0
         try:
@@ -421,6 +421,3 @@ class Checkpoint:
     def remove(self) -> None:
         """Delete the checkpoint (and any temporary a killed write left)."""
         remove_checkpoint(self.path)
-
-    def _drop_temporaries(self) -> None:
-        drop_temporaries(self.path)

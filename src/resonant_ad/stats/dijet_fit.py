@@ -5,7 +5,7 @@
 (``dijet4`` fixes p4 = 0, ``dijet3`` p3 = p4 = 0), fitted in the sidebands (MIGRAD), with
 HESSE for the covariance and MINOS for the 68% interval of the SR yield; the shape is fitted
 in whitened coordinates so that MIGRAD sees a round minimum. ``auto`` chooses the number of
-parameters per histogram by Fisher's F-test on the SB fits (:func:`choose_n_params`), as the
+parameters per histogram by Fisher's F-test on the SB fits (:func:`choose_function`), as the
 LHC dijet searches do. The bump hunt (:mod:`~resonant_ad.stats.bumphunt`) builds on it."""
 
 from __future__ import annotations
@@ -337,19 +337,6 @@ def sb_fit_quality(
     fit = fit_counts(model, counts, sb, anchor=~sb)
     chi2 = poisson_deviance(model.expected(fit.params)[sb], counts[sb])
     return chi2, int(sb.sum()) - model.n_params, bool(fit.converged and np.isfinite(chi2)), fit
-
-
-def choose_n_params(
-    counts: np.ndarray,
-    edges: np.ndarray,
-    window: Sequence[float],
-    sqrt_s: float,
-    alpha: float,
-) -> tuple[int, float]:
-    """The fewest dijet parameters that the SB data support, by Fisher's F-test
-    (:func:`choose_function` without its fit)."""
-    n, p, _ = choose_function(counts, edges, window, sqrt_s, alpha)
-    return n, p
 
 
 def choose_function(
