@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
-import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from resonant_ad.core.classifier import ClassifierEnsemble, check_xy
-from resonant_ad.core.io import atomic_path
-from resonant_ad.core.training import checkpoint_interval, drop_temporaries, fingerprint
+from resonant_ad.core.training import Checkpoint, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -45,50 +41,6 @@ def member_split(
         val.append(rows[:n_val])
         train.append(rows[n_val:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
-
-
-class MemberCheckpoint:
-    """The members of an ensemble fitted so far, on disk, so that a killed training resumes
-    after the last one saved.
-
-    Written atomically at most every :func:`~resonant_ad.core.training.checkpoint_interval`
-    seconds and once every member is fitted; read back only when its ``key`` (a fingerprint
-    of the hyperparameters, scikit-learn's version and the data) is this training's. Each
-    member's randomness comes from the seed and its index alone, so a resumed ensemble is
-    the uninterrupted one. The file is the package's own pickle, beside the job's outputs.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], key: str) -> None:
-        self.path, self.key = Path(path), key
-        self.interval_s = checkpoint_interval()
-        self._last = time.monotonic()
-
-    def restore(self) -> tuple[list[Any], list[int]]:
-        """(members, best iterations) saved for this training; empty without a usable file."""
-        drop_temporaries(self.path)
-        if not self.path.exists():
-            return [], []
-        try:
-            with open(self.path, "rb") as f:
-                saved = pickle.load(f)
-            members, best = list(saved["members"]), [int(b) for b in saved["best_iterations"]]
-        except Exception as err:  # a damaged file or one of another version: start afresh
-            log.warning("%s: unreadable checkpoint (%s), training from the start", self.path, err)
-            return [], []
-        if saved.get("key") != self.key:
-            log.warning("%s: a checkpoint of other data or settings, not resumed", self.path)
-            return [], []
-        log.info("resumed from %s after member %d", self.path, len(members))
-        return members, best
-
-    def save(self, members: list[Any], best: list[int], force: bool = False) -> None:
-        """Write the members fitted so far, if the interval has passed (or ``force``)."""
-        if not force and time.monotonic() - self._last < self.interval_s:
-            return
-        payload = {"key": self.key, "members": members, "best_iterations": best}
-        with atomic_path(self.path) as tmp, open(tmp, "wb") as f:
-            pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
-        self._last = time.monotonic()
 
 
 class HGBEnsemble(ClassifierEnsemble):
@@ -146,10 +98,13 @@ class HGBEnsemble(ClassifierEnsemble):
         """Train every member on its own split of the pool (X, y) ∪ (X_val, y_val).
 
         With ``checkpoint`` (a file name) the members fitted so far are kept there
-        (:class:`MemberCheckpoint`) and a rerun of the same training resumes after them; the
-        file stays once every member is fitted, so that a group job killed later skips this
-        training: its caller deletes it (``training.remove_checkpoint``) when its outputs
-        are written.
+        (:class:`~resonant_ad.core.training.Checkpoint`, keyed by the hyperparameters,
+        scikit-learn's version and the pooled data; written at its interval and once all are
+        fitted) and a rerun of the same training resumes after them: each member's split and
+        trees come from the seed and its index alone, so the resumed ensemble is the
+        uninterrupted one. The file stays once every member is fitted, so that a group job
+        killed later skips this training: its caller deletes it
+        (``training.remove_checkpoint``) when its outputs are written.
         """
         import sklearn
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -168,11 +123,15 @@ class HGBEnsemble(ClassifierEnsemble):
             else np.asarray(sample_weight_val, float),
         ]
         self._weights(pool_y, pool_w)  # both classes present, valid weights: a clear error
-        saved = None
+        saved, state = None, None
         if checkpoint:
             key = fingerprint(self.get_params(), sklearn.__version__, pool_X, pool_y, pool_w)
-            saved = MemberCheckpoint(checkpoint, key)
-        self.members_, self.best_iterations_ = saved.restore() if saved else ([], [])
+            saved = Checkpoint(checkpoint, key)
+            state = saved.read(weights_only=False)  # the trees are pickled objects
+        self.members_ = list(state["members"]) if state else []
+        self.best_iterations_ = [int(b) for b in state["best_iterations"]] if state else []
+        if state:
+            log.info("resumed from %s after member %d", checkpoint, len(self.members_))
         for i in range(len(self.members_), self.n_members):
             train, val = member_split(
                 pool_y, self.validation_fraction, rng(self.seed, "hgb-member-split", i)
@@ -199,8 +158,8 @@ class HGBEnsemble(ClassifierEnsemble):
             best = max(1, int(np.argmax(member.validation_score_)))
             self.members_.append(member)
             self.best_iterations_.append(best)
-            if saved:
-                saved.save(self.members_, self.best_iterations_, force=i == self.n_members - 1)
+            if saved and (saved.due() or i == self.n_members - 1):
+                saved.write({"members": self.members_, "best_iterations": self.best_iterations_})
         log.info(
             "HGB ensemble of %d: best iterations %s (of %s run)",
             self.n_members,

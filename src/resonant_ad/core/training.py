@@ -332,7 +332,8 @@ class Checkpoint:
     :func:`fingerprint` of the data and settings) is this training's, so that a changed
     config or input starts afresh. Nothing random is drawn in between, so a resumed training
     ends with the numbers of an uninterrupted one (bit for bit on a CPU). ``remove`` deletes
-    the file once the training's outputs are written.
+    the file once the training's outputs are written. ``read`` and ``write`` are the keyed,
+    timed file underneath, for a training of another kind (the HGB ensemble's members).
     """
 
     def __init__(self, path: str | os.PathLike[str], key: str, interval_s: float | None = None):
@@ -367,16 +368,8 @@ class Checkpoint:
     ) -> int:
         """Load the saved state into these objects; the number of epochs already done (0
         without a usable checkpoint)."""
-        drop_temporaries(self.path)
-        if not self.path.exists():
-            return 0
-        try:
-            saved = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as err:  # a file of another version or a damaged one: start afresh
-            log.warning("%s: unreadable checkpoint (%s), training from the start", self.path, err)
-            return 0
-        if saved.get("key") != self.key:
-            log.warning("%s: a checkpoint of other data or settings, not resumed", self.path)
+        saved = self.read()
+        if saved is None:
             return 0
         device = next(model.parameters()).device
         model.load_state_dict(saved["model"])
@@ -404,18 +397,44 @@ class Checkpoint:
     ) -> None:
         """Write the state after ``epochs`` epochs, if ``interval_s`` has passed since the
         last write."""
-        if time.monotonic() - self._last < self.interval_s:
+        if not self.due():
             return
         payload = {
-            "key": self.key,
             "epochs": int(epochs),
             "model": model.state_dict(),
             "adam": [opt.state.get(p) for p in opt.params],
             "generators": [g.get_state() for g in generators],
             "selections": [sel.state_dict() for sel in selections],
         }
+        self.write(payload)
+
+    def due(self) -> bool:
+        """Whether ``interval_s`` has passed since the last write."""
+        return time.monotonic() - self._last >= self.interval_s
+
+    def read(self, weights_only: bool = True) -> dict[str, Any] | None:
+        """The saved payload when the file is this training's (its ``key``), else None: no
+        file, a damaged one or one of other data or settings (with a warning). A killed
+        write's temporaries are dropped. ``weights_only=False`` also reads pickled objects
+        (scikit-learn's trees), from the job's own file."""
+        drop_temporaries(self.path)
+        if not self.path.exists():
+            return None
+        try:
+            saved = torch.load(self.path, map_location="cpu", weights_only=weights_only)
+        except Exception as err:  # a file of another version or a damaged one: start afresh
+            log.warning("%s: unreadable checkpoint (%s), training from the start", self.path, err)
+            return None
+        if not isinstance(saved, dict) or saved.get("key") != self.key:
+            log.warning("%s: a checkpoint of other data or settings, not resumed", self.path)
+            return None
+        return saved
+
+    def write(self, payload: dict[str, Any]) -> None:
+        """Write ``payload`` under this training's key, atomically (whatever the interval:
+        callers ask :meth:`due` first where it matters)."""
         with atomic_path(self.path) as tmp:
-            torch.save(payload, tmp)
+            torch.save({"key": self.key, **payload}, tmp)
         self._last = time.monotonic()
 
     def remove(self) -> None:
