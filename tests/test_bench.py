@@ -37,6 +37,26 @@ def test_chunk_table_times_every_pass_and_checks_the_bits():
     assert not table["default"].any()  # neither size is the CPU's default here
 
 
+def test_thread_table_compares_each_count_with_the_first_in_its_own_process(tmp_path, capfd):
+    """One child process per thread count, on the AVX2 code path; a row per model: the HGB
+    ensemble trains to the same numbers with 1 and 2 threads (scikit-learn's sums keep their
+    order; the torch models' rows are measured, not asserted)."""
+    csv = tmp_path / "threads.csv"
+    assert main(["threads", "--threads", "1", "2", "--events", "1500", "--csv", str(csv)]) == 0
+    table = pd.read_csv(csv).set_index("model")
+    assert set(table.index) == {
+        "flow maf: latents",
+        "flow rqs: latents",
+        "NN classifier: scores",
+        "HGB ensemble: scores",
+    }
+    assert (table["threads"] == "1 vs 2").all() and (table["max_abs_diff"] >= 0).all()
+    assert table.loc["HGB ensemble: scores", "identical"]
+    assert table.loc["HGB ensemble: scores", "max_abs_diff"] == 0
+    out = capfd.readouterr().out  # the children's lines
+    assert "torch threads 1, MKL_CBWR=AVX2" in out and "torch threads 2, MKL_CBWR=AVX2" in out
+
+
 def test_rule_table_groups_wildcard_file_names(tmp_path):
     def tsv(rel: str, seconds: float, rss: float) -> None:
         path = tmp_path / rel

@@ -225,6 +225,27 @@ def test_classifiers_trained_together_equal_classifiers_trained_alone():
     np.testing.assert_allclose(mixed[1].predict_proba(Xt), alone[1].predict_proba(Xt), atol=1e-5)
 
 
+def test_hgb_members_do_not_depend_on_the_thread_count():
+    """scikit-learn builds each feature's histogram in one thread and splits in a fixed
+    order, so 1 and 2 OpenMP threads fit the same trees: the HGB checkpoint's key leaves the
+    thread count out (unlike the torch trainings', whose sums split across threads)."""
+    from threadpoolctl import threadpool_limits
+
+    from resonant_ad.core.hgb import HGBEnsemble
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(6000, 8))
+    y = (X[:, 0] + 0.5 * X[:, 1] ** 2 + rng.normal(size=6000) > 0.5).astype(float)
+    scores = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="openmp"):
+            ens = HGBEnsemble(n_members=2, max_iter=60, seed=4).fit(
+                X[:4000], y[:4000], X[4000:], y[4000:]
+            )
+            scores.append(ens.predict_member_proba(X))
+    np.testing.assert_array_equal(scores[0], scores[1])
+
+
 def test_hgb_killed_training_resumes_to_the_same_members(tmp_path, monkeypatch, caplog):
     """A training killed after two members resumes there and ends with the uninterrupted
     ensemble's scores, bit for bit; the finished checkpoint skips every fit; another seed

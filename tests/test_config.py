@@ -7,6 +7,7 @@ from snakemake.utils import validate
 from resonant_ad.pipeline.config import (
     analysis_folds,
     bumphunt_settings,
+    capped_threads,
     coerce_strings,
     cross_flow_count,
     load_study,
@@ -136,6 +137,15 @@ def test_grouped_jobs_ask_for_the_runtime_of_their_runs():
     assert rule_resources(config, "gpu_flow", 10)["runtime"] == 2400  # runs one after another
     assert rule_resources(config, "fit", 3) == {"runtime": 30}
     assert config["resources"]["train_flow"]["runtime"] == 240  # the table is left as it is
+
+
+def test_threads_above_the_runs_cap_are_named():
+    """A job gets at most --cores threads: each entry asking for more is named once, with
+    its value and the cap (a training's numbers depend on its thread count)."""
+    config = {"resources": {"train_flow": {"threads": 4}, "split": {"threads": 1}}}
+    (warning,) = capped_threads(config, 2)
+    assert warning.startswith("resources.train_flow.threads = 4 but this run allows 2 per job")
+    assert capped_threads(config, 4) == capped_threads(config, None) == []
 
 
 def test_project_root_is_found_from_inside_the_checkout_only(tmp_path):

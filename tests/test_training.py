@@ -432,3 +432,24 @@ def test_checkpoint_interval_from_the_environment_is_checked(tmp_path, monkeypat
         Checkpoint(tmp_path / "x.resume.pt", "key")
     monkeypatch.setenv("RESONANT_AD_CHECKPOINT_S", "7.5")
     assert Checkpoint(tmp_path / "x.resume.pt", "key").interval_s == 7.5
+
+
+def test_a_cpu_checkpoint_is_keyed_by_the_thread_count(tmp_path):
+    """On a CPU the thread count moves sums' rounding (MKL's products, torch's softmax
+    backward), so a training resumed with other threads starts afresh; on a GPU it does not
+    enter the key."""
+    from resonant_ad.core.flow import ConditionalFlow
+    from resonant_ad.core.training import Checkpoint
+
+    flows, data = [ConditionalFlow(seed=1)], np.arange(6.0)
+    threads = torch.get_num_threads()
+
+    def key(device: str, n: int) -> str:
+        torch.set_num_threads(n)
+        try:
+            return Checkpoint.of(tmp_path / "f.resume.pt", flows, torch.device(device), data).key
+        finally:
+            torch.set_num_threads(threads)
+
+    assert key("cpu", 1) == key("cpu", 1) != key("cpu", 2)
+    assert key("cuda", 1) == key("cuda", 2) != key("cpu", 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 from conftest import REPO, TINY, copy_workflow, dry_run_jobs, planned_jobs, run_snakemake
@@ -101,6 +103,26 @@ def test_gpu_profile_keeps_every_training_job_on_the_gpu_under_a_users_config(tm
         assert (res["gpu"], res["threads"], res["mem_mb"]) == ("1", "2", "16000"), rule
     others = [res.get("gpu", "0") for rule, res in jobs if not _training(rule)]
     assert others and set(others) == {"0"}
+
+
+def test_a_run_that_caps_a_rules_threads_says_so_before_any_job(tmp_path):
+    """`--cores 1` under a config that gives a rule 2 threads: its job runs with 1, and the
+    run names the entry before it starts (a training's numbers depend on its threads); a
+    dry run says nothing (its `--cores` is 1 unless given, even for a cluster run)."""
+    workdir = copy_workflow(tmp_path / "wf")
+    target = "results/toy/c0/data.parquet"
+    config = ("--config", "resources={toy_generate: {threads: 2}}")
+    dry = run_snakemake(workdir, target, "-n", "--cores", "1", *TINY, *config)
+    assert "allows" not in dry.stdout + dry.stderr
+    proc = run_snakemake(workdir, target, "--cores", "1", *TINY, *config)
+    said = proc.stdout + proc.stderr
+    assert "resources.toy_generate.threads = 2 but this run allows 1 per job" in said
+    assert said.count("but this run allows") == 1 and (workdir / target).exists()
+    shown = re.compile(r"^\s+threads: 2$", re.MULTILINE)  # a job's threads, shown when > 1
+    assert not shown.search(said)
+    again = run_snakemake(workdir, target, "--cores", "2", "--forceall", *TINY, *config)
+    assert "allows" not in again.stdout + again.stderr
+    assert shown.search(again.stdout + again.stderr)
 
 
 @pytest.mark.parametrize("declared", [None, "gpu=4"])

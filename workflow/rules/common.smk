@@ -7,6 +7,7 @@ from resonant_ad.pipeline.config import (
     analysis_folds,
     bumphunt_settings,
     null_bumphunt_settings,
+    capped_threads,
     claim_gpus,
     classifier_slice,
     declared_gpus,
@@ -24,12 +25,14 @@ from resonant_ad.pipeline.config import (
     resource,
     rule_resources,
     study_cross_flows,
+    threads_cap,
 )
 from resonant_ad.core.seeding import derive_seed, run_seed
 from resonant_ad.studies.dijet.realism import REFERENCE_FILES
 from resonant_ad.pipeline.guards import check_config
 from resonant_ad.pipeline.schema import load_schema
 from resonant_ad.pipeline.smk import pin_cpu_code_path, source_hash
+from snakemake.logging import logger
 
 # Nested `--config` values arrive as strings: re-read them where the schema wants numbers,
 # then check the schema (which also fills in its defaults) and the cross-key rules: a bad
@@ -123,3 +126,10 @@ def fold_seed(study):
 def cwola_slice(study):
     """Params function: CWoLa's sideband settings, for the cwola method only."""
     return lambda w: config[study]["cwola"] if w.method == "cwola" else None
+
+
+onstart:
+    # a job gets at most --cores threads, and fewer than the config's give other numbers
+    # (said here, once jobs are about to run: a dry run's --cores is 1 unless given)
+    for warning in capped_threads(config, threads_cap(workflow)):
+        logger.warning(warning)

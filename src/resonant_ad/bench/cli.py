@@ -17,6 +17,9 @@
   flow (6 layers × 6 MADE blocks × 512) and of the default's CPU-sized flow on 83k events.
 - ``python -m resonant_ad.bench ditau-sample``: events per second of the default di-τ flow's
   inverse (sampling), nflows' against the package's per-feature passes.
+- ``python -m resonant_ad.bench threads``: whether the flows (MAF, RQ spline), the NN
+  classifier and the HGB ensemble train to the same numbers with 1 and 2 threads, each in
+  its own process on the workflow's AVX2 code path (about a minute).
 - ``python -m resonant_ad.bench hgb``: seconds of one di-τ HGB ensemble training (10 and 50
   members) on a finished run's no-signal training set.
 - ``python -m resonant_ad.bench step-choice --out FILE``: the flow's training step as a run
@@ -44,7 +47,9 @@ from resonant_ad.bench.cpu import (
     bench_flow,
     bench_hgb,
     bench_rules,
+    bench_threads,
     figure_table,
+    thread_outputs,
 )
 
 
@@ -82,6 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     choice.add_argument("--steps", type=int, default=200, help="timed steps of each")
     choice.add_argument("--blocks", type=int, default=15, help="MADE blocks (paper: 15)")
     choice.add_argument("--min-gain", type=float, default=1.25, help="speed-up to choose it")
+    threads = sub.add_parser("threads", help="trainings with 1 and 2 threads: the same numbers?")
+    threads.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    threads.add_argument("--events", type=int, default=20_000, help="training + validation")
+    threads.add_argument("--csv", help="also write the table here")
+    child_threads = sub.add_parser("_threads")
+    child_threads.add_argument("threads", type=int)
+    child_threads.add_argument("out")
+    child_threads.add_argument("events", type=int)
     child = sub.add_parser("_stage")
     child.add_argument("name", choices=STAGES)
     child.add_argument("work")
@@ -91,6 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "_stage":
         run_stage(args.name, args.work)
+        return 0
+    if args.command == "_threads":
+        thread_outputs(args.threads, args.out, args.events)
+        return 0
+    if args.command == "threads":
+        table = bench_threads(args.threads, args.events)
+        print(table.to_string(index=False))
+        if args.csv:
+            table.to_csv(args.csv, index=False)
         return 0
     if args.command == "step-choice":
         import json

@@ -350,14 +350,16 @@ class Checkpoint:
         *data: Any,
     ) -> Checkpoint | None:
         """The checkpoint at ``path`` (None without one) of training ``estimators`` together
-        on ``data``: keyed by their shared hyperparameters, their seeds, the device, torch's
-        version and the data (arrays; None where a part is absent)."""
+        on ``data``: keyed by their shared hyperparameters, their seeds, the device (on a CPU
+        with its thread count, which moves the sums' rounding), torch's version and the data
+        (arrays; None where a part is absent)."""
         if not path:
             return None
         lead = estimators[0]
         shared = {k: v for k, v in lead.get_params().items() if k not in lead.MEMBER_KEYS}
         seeds = [e.seed for e in estimators]
-        return cls(path, fingerprint(shared, seeds, str(device), torch.__version__, *data))
+        where = f"cpu, {torch.get_num_threads()} threads" if device.type == "cpu" else str(device)
+        return cls(path, fingerprint(shared, seeds, where, torch.__version__, *data))
 
     def restore(
         self,

@@ -316,6 +316,34 @@ def claim_gpus(config: dict[str, Any], gpus: int) -> None:
         entry["gpu"] = max(int(entry.get("gpu", 0)), 1)
 
 
+def threads_cap(workflow: Any) -> int | None:
+    """The most threads Snakemake gives one job of this run (``--cores``, ``--max-threads``;
+    None where neither bounds them, as on a cluster). Ask it in ``onstart``: while the
+    Snakefile is read, a dry run's default ``--cores`` of 1 looks like a real bound."""
+    caps = [workflow.resource_settings.max_threads, workflow.global_resources.get("_cores")]
+    caps = [getattr(c, "value", c) for c in caps]
+    values = [int(c) for c in caps if isinstance(c, int | float) and c > 0]
+    return min(values) if values else None
+
+
+def capped_threads(config: Mapping[str, Any], cap: int | None) -> list[str]:
+    """One warning per ``resources`` entry whose ``threads`` exceed ``cap``.
+
+    Snakemake runs such a job with ``cap`` threads, and a torch training's numbers depend on
+    its thread count (MKL and torch split some sums across threads): the run then does not
+    reproduce one that gave the jobs their config's threads.
+    """
+    if cap is None:
+        return []
+    return [
+        f"resources.{rule}.threads = {entry['threads']} but this run allows {cap} per job "
+        f"(--cores/--max-threads): its jobs run with {cap}, and a training's numbers depend "
+        "on its threads (docs/running.md#threads)"
+        for rule, entry in config["resources"].items()
+        if int(entry["threads"]) > cap
+    ]
+
+
 _DIJET = "|".join(DIJET_STUDIES)
 #: the ``study`` wildcard: a dijet study, or one of its null-study datasets ``<study>_null<seed>``
 STUDY_PATTERN = rf"(?:{_DIJET})(?:_null[0-9]+)?"

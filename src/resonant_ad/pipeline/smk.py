@@ -95,6 +95,7 @@ def code_path_summary() -> str:
         import torch
 
         parts.insert(0, f"torch {torch.backends.cpu.get_cpu_capability()}")
+        parts.append(f"torch threads {torch.get_num_threads()}")  # they move sums' rounding
     parts.append(f"MKL_CBWR={os.environ.get('MKL_CBWR', 'unset')}")
     return f"CPU code path: {', '.join(parts)} (numpy {np.__version__})"
 
