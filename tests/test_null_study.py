@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, copy_workflow, dry_run_jobs, run_snakemake
+from conftest import REPO, dry_run_jobs, run_snakemake
 from scipy.stats import norm
 
 from resonant_ad.core.io import write_parquet
@@ -286,8 +287,9 @@ def test_the_analysis_bump_hunts_are_read_against_their_methods_null_at_their_ef
 
 
 @pytest.mark.workflow
-def test_null_target_builds_each_dataset_with_the_workflow_rules(tmp_path):
-    workdir = copy_workflow(tmp_path / "wf", config="dijet_tiny.yaml")
+def test_null_target_builds_each_dataset_with_the_workflow_rules(dijet_run, tmp_path):
+    # a copy of the session's tiny dijet run: its analysis is there, the null's datasets not
+    workdir = shutil.copytree(dijet_run, tmp_path / "wf", symlinks=True)
     target = "results/lhco_surrogate/null/shifted/null.csv"
     null = "{data_seeds: [4, 5], runs: 2, methods: [idealized, lacathode]}"
     null_cfg = f"lhco_surrogate={{null_study: {null}}}"
