@@ -404,6 +404,40 @@ def test_rqs_architecture_trains_and_inverts():
     np.testing.assert_allclose(flow.inverse_transform(z, m[:200]), X[:200], atol=1e-3)
 
 
+def test_rqs_states_leave_out_the_made_masks_and_still_read_files_that_hold_them(tmp_path):
+    """nflows' MADE masks and degrees follow from the architecture (any seed builds the same):
+    they stay out of a kept epoch's state and the model file, and a state that holds them (a
+    file written before) loads to the same flow."""
+    from resonant_ad.core.flow import build_model
+
+    kw = {"blocks": 2, "hidden": 16, "bins": 8, "made_blocks": 2}
+    torch.manual_seed(0)
+    a = build_model("rqs", 3, **kw)
+    torch.manual_seed(1)
+    b = build_model("rqs", 3, **kw)
+    masks = {k: v for k, v in a.named_buffers() if k.endswith((".mask", ".degrees"))}
+    assert len(masks) == 2 * (2 + 2) * 2  # layers x (first, 2 blocks, last) x (mask, degrees)
+    for key, value in b.named_buffers():
+        if key in masks:
+            assert torch.equal(value, masks[key]), key
+    assert not set(masks) & set(a.state_dict())
+    old_style = {**a.state_dict(), **masks}  # as saved before
+    b.load_state_dict(old_style)
+    x, c = torch.randn(50, 3), torch.randn(50, 1)
+    assert torch.equal(a.log_prob(x, c), b.log_prob(x, c))
+
+    rng = np.random.default_rng(4)
+    m = rng.uniform(0, 1, 1000)
+    X = m[:, None] + rng.normal(size=(1000, 3))
+    flow = ConditionalFlow(architecture="rqs", epochs=2, n_best_epochs=2, progress=False, **kw)
+    flow.fit(X, m, X[:300], m[:300]).save(tmp_path / "flow.pt")
+    assert all(not set(masks) & set(state) for state in flow.states_)
+    again = ConditionalFlow.load(tmp_path / "flow.pt")
+    np.testing.assert_array_equal(
+        again.transform(X[:100], m[:100]), flow.transform(X[:100], m[:100])
+    )
+
+
 def test_mass_kde_samples_inside_the_window_like_the_data():
     rng = np.random.default_rng(5)
     m = 3.3 + 0.4 * rng.beta(1.2, 1.8, 20_000)  # a falling spectrum inside the SR

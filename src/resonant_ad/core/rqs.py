@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -152,6 +153,30 @@ def graph_safe_rqs_transform(*args, **kwargs):
     return GraphSafeRQSTransform(*args, **kwargs)
 
 
+#: nflows' MADE buffers that its architecture fixes (``random_mask`` is off): the masks, as
+#: large as the weights they mask, and the units' degrees
+DERIVED_BUFFERS = ("mask", "degrees")
+
+
+def derived_buffers_not_saved(model: nn.Module) -> None:
+    """Keep ``model``'s MADE masks and degrees out of its state dict, and drop them from a
+    state dict it loads (a file written before).
+
+    They follow from the architecture, so the model rebuilds them; in the state dict they
+    were half of every kept epoch's state, in memory, in the checkpoint and in the model file.
+    """
+    for module in model.modules():
+        for name in DERIVED_BUFFERS:
+            if name in module._buffers and name not in module._non_persistent_buffers_set:
+                module.register_buffer(name, module._buffers.pop(name), persistent=False)
+
+    def drop(module: nn.Module, state: dict[str, Any], prefix: str, *args: Any) -> None:
+        for key in [k for k in state if k.rsplit(".", 1)[-1] in DERIVED_BUFFERS]:
+            del state[key]
+
+    model.register_load_state_dict_pre_hook(drop)
+
+
 class NflowsRQS(nn.Module):
     """nflows' masked piecewise rational-quadratic autoregressive flow, with :class:`MAF`'s API.
 
@@ -206,6 +231,7 @@ class NflowsRQS(nn.Module):
                 ReversePermutation(features),
             ]
         self.flow = Flow(CompositeTransform(layers), StandardNormal([features]))
+        derived_buffers_not_saved(self)
 
     def transform(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.flow._transform(x, context=c)
