@@ -335,6 +335,10 @@ def test_masses_beyond_the_training_masses_are_counted_and_reported(
         flow.transform(X, m)
     assert "2 of 4 masses lie beyond the training masses" in caplog.text
     caplog.clear()
+    with caplog.at_level("INFO", logger="resonant_ad.core.flow"):
+        flow.transform(X, m)  # the same events again (a job's next pass): said, not warned
+    assert [r.levelname for r in caplog.records if "beyond" in r.message] == ["INFO"]
+    caplog.clear()
     with caplog.at_level("WARNING", logger="resonant_ad.core.flow"):
         flow.sample(m[:2], seed=1)
     assert "beyond the training masses" not in caplog.text

@@ -146,9 +146,14 @@ class ConditionalFlow(Estimator):
 
     # -- conditioning and batching -------------------------------------------------------
     def _cond(self, m: np.ndarray) -> np.ndarray:
+        """Standardized masses; a warning for those beyond the training masses, once per count
+        (a job maps the same parts through the same flow several times)."""
         m = np.asarray(m, dtype=np.float64)
         if n := self.masses_beyond(m):
-            log.warning("%d of %d masses lie beyond the training masses: extrapolated", n, m.size)
+            said = self.__dict__.setdefault("_masses_said", set())
+            say = log.info if (n, m.size) in said else log.warning
+            say("%d of %d masses lie beyond the training masses: extrapolated", n, m.size)
+            said.add((n, m.size))
         return ((m - self.m_mean_) / self.m_std_)[:, None]
 
     def masses_beyond(self, m: np.ndarray) -> int:
@@ -411,16 +416,9 @@ def fit_members(
 
 def _history(sel: BestEpochs) -> pd.DataFrame:
     """Loss per epoch and the selected epochs (the flow's history.csv)."""
-    n = len(sel.train)
-    chosen = [e for e, _ in sel.selected()]
-    return pd.DataFrame(
-        {
-            "epoch": np.arange(1, n + 1),
-            "train_nll": sel.train,
-            "val_nll": sel.val,
-            "selected": np.isin(np.arange(n), chosen),
-        }
-    )
+    n, chosen = len(sel.train), [e for e, _ in sel.selected()]
+    table = {"epoch": np.arange(1, n + 1), "train_nll": sel.train, "val_nll": sel.val}
+    return pd.DataFrame({**table, "selected": np.isin(np.arange(n), chosen)})
 
 
 def flow_mixture(flows: Sequence[ConditionalFlow]) -> ConditionalFlow:
