@@ -171,8 +171,9 @@ def derived_buffers_not_saved(model: nn.Module) -> None:
                 module.register_buffer(name, module._buffers.pop(name), persistent=False)
 
     def drop(module: nn.Module, state: dict[str, Any], prefix: str, *args: Any) -> None:
-        for key in [k for k in state if k.rsplit(".", 1)[-1] in DERIVED_BUFFERS]:
-            del state[key]
+        for key in [k for k in state if k.startswith(prefix)]:
+            if key.rsplit(".", 1)[-1] in DERIVED_BUFFERS:
+                del state[key]
 
     model.register_load_state_dict_pre_hook(drop)
 
