@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -42,7 +44,9 @@ def test_thread_table_compares_each_count_with_the_first_in_its_own_process(tmp_
     ensemble trains to the same numbers with 1 and 2 threads (scikit-learn's sums keep their
     order; the torch models' rows are measured, not asserted)."""
     csv = tmp_path / "threads.csv"
+    before = dict(os.environ)
     assert main(["threads", "--threads", "1", "2", "--events", "1500", "--csv", str(csv)]) == 0
+    assert dict(os.environ) == before  # the code path is the children's, not this process's
     table = pd.read_csv(csv).set_index("model")
     assert set(table.index) == {
         "flow maf: latents",

@@ -315,10 +315,11 @@ def thread_outputs(threads: int, out: str, events: int = 20_000) -> None:
 def bench_threads(threads: list[int], events: int = 20_000) -> pd.DataFrame:
     """Whether each model trains to the same numbers with the first count in ``threads`` as
     with each other: each count in its own process, on the workflow's default CPU code path
-    (``cpu_code_path: avx2``, which must be set before the libraries start)."""
-    from resonant_ad.pipeline.smk import pin_cpu_code_path
+    (``cpu_code_path: avx2``, which must be set before the libraries start; this process's
+    environment is left as it is: torch.compile reads it)."""
+    from resonant_ad.pipeline.smk import cpu_code_path_env
 
-    env = dict(os.environ, **pin_cpu_code_path("avx2"))
+    env = dict(os.environ, **cpu_code_path_env("avx2"))
     outs = []
     with tempfile.TemporaryDirectory() as work:
         for n in threads:

@@ -63,16 +63,9 @@ def _has_avx2() -> bool:
     return bool(features.get("AVX2") and features.get("FMA3"))
 
 
-def pin_cpu_code_path(mode: str) -> dict[str, str]:
-    """Set, for every job started from here on, the environment of ``cpu_code_path``.
-
-    With ``avx2`` every x86-64 CPU with AVX2 runs the same kernels, so a config gives the
-    same numbers on any of them; left to themselves (``native``) torch, MKL, NumPy and
-    OpenBLAS each pick the widest instructions of the CPU, and a flow trained on an AVX-512
-    machine differs in its last bits from one trained on an AVX2 machine, which then grows
-    through the training. Returns what was set (nothing for ``native``, off x86-64, or on a
-    CPU without AVX2).
-    """
+def cpu_code_path_env(mode: str) -> dict[str, str]:
+    """The environment of ``cpu_code_path`` for processes started with it (nothing for
+    ``native``, off x86-64, or on a CPU without AVX2); this process's is left as it is."""
     if mode not in ("avx2", "native"):
         raise ValueError(f"cpu_code_path: {mode!r} is neither 'avx2' nor 'native'")
     if mode == "native" or not _has_avx2():
@@ -80,6 +73,19 @@ def pin_cpu_code_path(mode: str) -> dict[str, str]:
     env = dict(AVX2_ENV)
     if targets := numpy_avx512_targets():
         env["NPY_DISABLE_CPU_FEATURES"] = " ".join(targets)
+    return env
+
+
+def pin_cpu_code_path(mode: str) -> dict[str, str]:
+    """Set, for every job started from here on, the environment of ``cpu_code_path``.
+
+    With ``avx2`` every x86-64 CPU with AVX2 runs the same kernels, so a config gives the
+    same numbers on any of them; left to themselves (``native``) torch, MKL, NumPy and
+    OpenBLAS each pick the widest instructions of the CPU, and a flow trained on an AVX-512
+    machine differs in its last bits from one trained on an AVX2 machine, which then grows
+    through the training. Returns what was set (:func:`cpu_code_path_env`).
+    """
+    env = cpu_code_path_env(mode)
     os.environ.update(env)
     return env
 
