@@ -337,8 +337,8 @@ def capped_threads(config: Mapping[str, Any], cap: int | None) -> list[str]:
         return []
     return [
         f"resources.{rule}.threads = {entry['threads']} but this run allows {cap} per job "
-        f"(--cores/--max-threads): its jobs run with {cap}, and a training's numbers depend "
-        "on its threads (docs/running.md#threads)"
+        f"(--cores/--max-threads): its jobs run with {cap}, and a flow's or NN's training "
+        "gives other numbers with other threads (an HGB's does not; docs/running.md#threads)"
         for rule, entry in config["resources"].items()
         if int(entry["threads"]) > cap
     ]
