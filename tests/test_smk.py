@@ -43,6 +43,22 @@ def test_relative_imports_resolved(tmp_path):
     assert not any(name.startswith("numpy") for name in found)
 
 
+def test_each_module_is_parsed_once_and_an_edit_is_seen(tmp_path):
+    """Every rule's code hash walks the same modules: a second walk parses nothing, and a
+    module whose text changed is parsed again (the cache is keyed by the text)."""
+    closure = smk.source_modules("studies.dijet.bumphunt_figures")
+    before = smk._imports_in_source.cache_info()
+    smk.source_hash("studies.dijet.bumphunt_figures")
+    smk.source_hash(*closure)  # the same modules, as another rule's hash would walk them
+    after = smk._imports_in_source.cache_info()
+    assert after.misses == before.misses and after.hits > before.hits
+    src = tmp_path / "mod.py"
+    src.write_text("from ..core import io\n")
+    assert "resonant_ad.stats.metrics" not in smk._package_imports("resonant_ad.stages.mod", src)
+    src.write_text("from ..core import io\nfrom ..stats import metrics\n")
+    assert "resonant_ad.stats.metrics" in smk._package_imports("resonant_ad.stages.mod", src)
+
+
 def test_logged_writes_log_and_reraises(tmp_path):
     log_file = tmp_path / "job.log"
     with pytest.raises(ValueError, match="boom"), smk.logged(str(log_file)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -211,8 +212,16 @@ def _module_file(name: str) -> Path | None:
 
 def _package_imports(name: str, path: Path) -> set[str]:
     """Modules of this package imported by the module ``name`` (absolute or relative)."""
-    tree = ast.parse(path.read_text(), filename=str(path))
-    is_pkg = path.name == "__init__.py"
+    return set(_imports_in_source(name, str(path), path.read_text()))
+
+
+@functools.cache
+def _imports_in_source(name: str, path: str, source: str) -> frozenset[str]:
+    """:func:`_package_imports` of one module's source text, parsed once per text: every
+    rule's :func:`source_hash` walks the same modules, and parsing them anew each time made
+    reading the Snakefile take seconds per Snakemake call."""
+    tree = ast.parse(source, filename=path)
+    is_pkg = Path(path).name == "__init__.py"
     parts = name.split(".")
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -229,7 +238,7 @@ def _package_imports(name: str, path: Path) -> set[str]:
                 continue
             found.add(mod)
             found.update(f"{mod}.{a.name}" for a in node.names)  # `from pkg import module`
-    return found
+    return frozenset(found)
 
 
 def source_modules(*modules: str) -> dict[str, Path]:
