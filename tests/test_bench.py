@@ -85,6 +85,26 @@ def test_rule_table_groups_wildcard_file_names(tmp_path):
     assert len(pd.read_csv(out)) == 4 and (tmp_path / "r.png").stat().st_size > 5_000
 
 
+def test_dag_table_times_the_dry_run_of_each_config(tmp_path, capfd):
+    """`bench dag` plans the DAG of a copy of the workflow with the default config and
+    another one, reports the jobs each plans, and names a config that fails."""
+    from conftest import copy_workflow
+
+    workdir = copy_workflow(tmp_path / "wf")
+    out = tmp_path / "dag.csv"
+    args = ["dag", "config/lhco_title_claim.yaml", "--repeats", "1", "--workdir", str(workdir)]
+    assert main([*args, "--csv", str(out)]) == 0
+    table = pd.read_csv(out).set_index("config")
+    assert list(table.index) == ["config/config.yaml", "config/lhco_title_claim.yaml"]
+    assert (table["jobs"] > 10).all() and (table["median_s"] > 0).all()
+    assert (
+        table.loc["config/config.yaml", "jobs"] != table.loc["config/lhco_title_claim.yaml", "jobs"]
+    )
+    assert "dag: config/lhco_title_claim.yaml 1/1" in capfd.readouterr().err  # progress
+    with pytest.raises(RuntimeError, match=r"no_such\.yaml"):
+        main(["dag", "no_such.yaml", "--repeats", "1", "--workdir", str(workdir)])
+
+
 def test_gpu_benchmark_code_runs_on_the_cpu_at_smoke_size(tmp_path):
     """Every part of `bench gpu` but the graph capture (which needs CUDA), at tiny sizes:
     the code a scarce GPU run depends on, and its table, record and figure."""

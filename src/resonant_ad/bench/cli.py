@@ -13,6 +13,8 @@
   events/s and the stage's peak memory.
 - ``python -m resonant_ad.bench rules DIR``: the Snakemake ``benchmark:`` files under DIR
   summed per rule (jobs, median and total seconds, peak RSS).
+- ``python -m resonant_ad.bench dag [CONFIG ...]``: seconds of ``snakemake -n`` (reading the
+  Snakefile and planning the DAG) with the default config and each CONFIG file.
 - ``python -m resonant_ad.bench ditau-flow``: seconds per training epoch of the di-τ paper's
   flow (6 layers × 6 MADE blocks × 512) and of the default's CPU-sized flow on 83k events.
 - ``python -m resonant_ad.bench ditau-sample``: events per second of the default di-τ flow's
@@ -29,7 +31,7 @@
   CUDA graph vs members, paper-scale flow and classifier trainings, the di-τ paper flow and
   the projected paper-scale study (:mod:`resonant_ad.bench.gpu`).
 
-Each writes its table to ``--csv`` and a bar chart to ``--figure`` when given.
+Each writes its table to ``--csv`` and (but ``dag``) a bar chart to ``--figure`` when given.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import pandas as pd
 from resonant_ad.bench.chain import STAGES, bench_stages, run_stage
 from resonant_ad.bench.cpu import (
     bench_chunks,
+    bench_dag,
     bench_ditau_flows,
     bench_ditau_sampling,
     bench_flow,
@@ -66,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     stages.add_argument("--background", type=int, help="QCD events (default: the config's)")
     rules = sub.add_parser("rules", help="Snakemake benchmark files summed per rule")
     rules.add_argument("directory", nargs="?", default="benchmarks")
+    dag = sub.add_parser("dag", help="seconds of snakemake -n: the Snakefile and the DAG")
+    dag.add_argument("configs", nargs="*", help="config files besides the default")
+    dag.add_argument("--repeats", type=int, default=3)
+    dag.add_argument("--workdir", default=".", help="the workflow's root (default: here)")
+    dag.add_argument("--csv", help="also write the table here")
     dtf = sub.add_parser("ditau-flow", help="one epoch of the di-tau paper flow on the CPU")
     dtf.add_argument("--events", type=int, default=83_000, help="SB training events (paper)")
     dts = sub.add_parser("ditau-sample", help="the di-tau flow's inverse, nflows' and ours")
@@ -163,13 +171,16 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "stages":
         table = bench_stages(args.background)
         plot = ("stage", "events_per_s", "peak_rss_mb")
+    elif args.command == "dag":
+        table = bench_dag(["", *args.configs], args.repeats, args.workdir)
+        plot = None  # no memory column to draw
     else:
         table = bench_rules(args.directory)
         plot = ("label", "total_s", "max_rss_mb")
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
     if args.csv:
         table.to_csv(args.csv, index=False)
-    if args.figure:
+    if plot and args.figure:
         labels = table.copy()
         if args.command == "rules":
             labels["label"] = labels["study"] + ": " + labels["rule"]

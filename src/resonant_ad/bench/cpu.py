@@ -1,5 +1,6 @@
 """The flow's training step (lean MAF vs nflows), its passes over many events by chunk size,
-the trainings' dependence on the thread count, and the Snakemake benchmark files per rule."""
+the trainings' dependence on the thread count, the Snakemake benchmark files per rule and
+the seconds Snakemake takes to plan the DAG."""
 
 from __future__ import annotations
 
@@ -373,6 +374,38 @@ def bench_rules(directory: str) -> pd.DataFrame:
         }
     )
     return table.sort_values("total_s", ascending=False).reset_index()
+
+
+def bench_dag(configs: list[str], repeats: int = 3, workdir: str = ".") -> pd.DataFrame:
+    """Seconds of ``snakemake -n`` in ``workdir`` per config file ("" = the default config):
+    reading the Snakefile (the rules' code hashes included) and planning the DAG, which every
+    Snakemake call pays before its first job and every SLURM job pays again. Median and best
+    of ``repeats``; ``jobs``: what the dry run plans (all of it in a fresh clone)."""
+    records = []
+    for config in configs:
+        cmd = [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores", "2"]
+        cmd += ["--configfile", config] if config else []
+        seconds, jobs = [], 0
+        for i in range(repeats):
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
+            seconds.append(time.perf_counter() - t0)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}{proc.stderr}")
+            found = re.search(r"^total\s+(\d+)", proc.stdout, re.MULTILINE)
+            jobs = int(found.group(1)) if found else 0
+            name = config or "config/config.yaml"
+            print(f"dag: {name} {i + 1}/{repeats}: {seconds[-1]:.2f} s", file=sys.stderr)
+        label = config or "config/config.yaml"
+        records.append(
+            {
+                "config": label,
+                "jobs": jobs,
+                "median_s": float(np.median(seconds)),
+                "best_s": min(seconds),
+            }
+        )
+    return pd.DataFrame(records)
 
 
 def figure_table(table: pd.DataFrame, label: str, value: str, memory: str, path: str) -> None:
