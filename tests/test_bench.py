@@ -6,6 +6,7 @@ import os
 
 import pandas as pd
 import pytest
+from conftest import copy_workflow
 
 from resonant_ad.bench.chain import STAGES, bench_stages, default_study
 from resonant_ad.bench.cli import main
@@ -88,8 +89,6 @@ def test_rule_table_groups_wildcard_file_names(tmp_path):
 def test_dag_table_times_the_dry_run_of_each_config(tmp_path, capfd):
     """`bench dag` plans the DAG of a copy of the workflow with the default config and
     another one, reports the jobs each plans, and names a config that fails."""
-    from conftest import copy_workflow
-
     workdir = copy_workflow(tmp_path / "wf")
     out = tmp_path / "dag.csv"
     args = ["dag", "config/lhco_title_claim.yaml", "--repeats", "1", "--workdir", str(workdir)]

@@ -383,6 +383,7 @@ def bench_dag(configs: list[str], repeats: int = 3, workdir: str = ".") -> pd.Da
     of ``repeats``; ``jobs``: what the dry run plans (all of it in a fresh clone)."""
     records = []
     for config in configs:
+        label = config or "config/config.yaml"
         cmd = [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--cores", "2"]
         cmd += ["--configfile", config] if config else []
         seconds, jobs = [], 0
@@ -394,9 +395,7 @@ def bench_dag(configs: list[str], repeats: int = 3, workdir: str = ".") -> pd.Da
                 raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}{proc.stderr}")
             found = re.search(r"^total\s+(\d+)", proc.stdout, re.MULTILINE)
             jobs = int(found.group(1)) if found else 0
-            name = config or "config/config.yaml"
-            print(f"dag: {name} {i + 1}/{repeats}: {seconds[-1]:.2f} s", file=sys.stderr)
-        label = config or "config/config.yaml"
+            print(f"dag: {label} {i + 1}/{repeats}: {seconds[-1]:.2f} s", file=sys.stderr)
         records.append(
             {
                 "config": label,
