@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -78,6 +79,15 @@ def test_run_script_smoke_runs_the_claim_in_two_passes_and_packs_it(tmp_path):
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     log = (out / "log.txt").read_text()
     assert log.index("sculpting pass: exit 0") < log.index("full pass: exit 0")
+    # the data jobs ran beside the step choice, before the first pass, which found them done
+    beside = log.index("the data jobs beside the step choice")
+    assert beside < log.index("step choice: the flow's step") < log.index("sculpting pass (")
+    assert log.index("data jobs: exit 0") < log.index("sculpting pass (")
+    first_pass = log[log.index("sculpting pass (") : log.index("sculpting pass: exit 0")]
+    assert re.search(r"^(local)?rule generate_surrogate:", log[beside:], re.M)
+    assert not re.search(
+        r"^(local)?rule (generate_surrogate|prepare|inject|split):", first_pass, re.M
+    )
     machine = json.loads((out / "machine.json").read_text())
     assert machine["commit"] == "abc1234"
     assert machine["versions"]["snakemake"].startswith("9.")
