@@ -120,26 +120,32 @@ json.dump(info, open(sys.argv[1], "w"), indent=1)
 print(json.dumps(info, indent=1))
 EOF
 
+CHOICE=benchmarks/step_choice.json
+# whether choose_step will time the steps (STEP=auto, and no earlier call's choice)
+step_unmeasured() { [ "$STEP" = auto ] && [ ! -s $CHOICE ]; }
+# seconds left of $CLAIM_S
+claim_left() { echo $((CLAIM_S - ($(date +%s) - start))); }
+
 # the flow's step for the claim: prints "compiled" or "graph" (STEP, or measured once)
 choose_step() {
-    local choice=benchmarks/step_choice.json args=()
+    local args=()
     if [ "$STEP" != auto ]; then
         echo "$STEP"
         return
     fi
-    if [ ! -s $choice ]; then
+    if step_unmeasured; then
         mkdir -p benchmarks
         [ "$SMOKE" = 1 ] && args=(--members 2 --batch 64 --steps 5 --blocks 2)
         stamp "step choice: the flow's step against the fused one (at most $STEP_S s)" >&2
-        if ! timeout "$STEP_S" python3 -m resonant_ad.bench step-choice --out $choice.part \
+        if ! timeout "$STEP_S" python3 -m resonant_ad.bench step-choice --out $CHOICE.part \
             --min-gain "$STEP_MIN_GAIN" "${args[@]}" >&2; then
             stamp "step choice failed: the graph step" >&2
             echo graph
             return
         fi
-        mv $choice.part $choice
+        mv $CHOICE.part $CHOICE
     fi
-    python3 -c 'import json, sys; print("compiled" if json.load(open(sys.argv[1]))["compiled"] else "graph")' $choice
+    python3 -c 'import json, sys; print("compiled" if json.load(open(sys.argv[1]))["compiled"] else "graph")' $CHOICE
 }
 
 claim() {
@@ -151,8 +157,9 @@ claim() {
         title_claim --configfile "${configs[@]}")
     # the data (generation, injection, split: CPU jobs, ~1 min at the paper's size) while
     # the step choice times the GPU; the first pass builds whatever this did not finish
-    local data_pid= data_s=$((CLAIM_S - ($(date +%s) - start)))
-    if [ "$STEP" = auto ] && [ ! -s benchmarks/step_choice.json ] && [ "$data_s" -gt 10 ]; then
+    local data_pid= data_s
+    data_s=$(claim_left)
+    if step_unmeasured && [ "$data_s" -gt 10 ]; then
         stamp "claim: the data jobs beside the step choice (snakemake --until split)"
         (
             t0=$(date +%s)
@@ -170,7 +177,7 @@ claim() {
         smk+=("${TMPDIR:-/tmp}/resonant-ad-fused.yaml")  # the last of --configfile's list
     fi
     for pass in sculpting full; do
-        left=$((CLAIM_S - ($(date +%s) - start)))
+        left=$(claim_left)
         if [ "$left" -le 10 ]; then
             stamp "claim: no time left for the $pass pass"
             return 124
