@@ -54,12 +54,32 @@ def test_thread_table_compares_each_count_with_the_first_in_its_own_process(tmp_
         "flow rqs: latents",
         "NN classifier: scores",
         "HGB ensemble: scores",
+        "MKL products",
     }
     assert (table["threads"] == "1 vs 2").all() and (table["max_abs_diff"] >= 0).all()
     assert table.loc["HGB ensemble: scores", "identical"]
     assert table.loc["HGB ensemble: scores", "max_abs_diff"] == 0
     out = capfd.readouterr().out  # the children's lines
     assert "torch threads 1, MKL_CBWR=AVX2" in out and "torch threads 2, MKL_CBWR=AVX2" in out
+
+
+def test_code_path_table_times_each_path_and_compares_its_numbers(tmp_path, capfd):
+    """One child per code path at 1 thread: its MKL branch, the flow step's speed, and each
+    model's difference from the first path (the HGB ensemble uses no MKL: the same numbers;
+    the torch models' rows are measured, not asserted). This process's environment stays."""
+    csv = tmp_path / "paths.csv"
+    before = dict(os.environ)
+    args = ["code-paths", "--paths", "avx2", "portable", "--events", "1500", "--steps", "10"]
+    assert main([*args, "--csv", str(csv)]) == 0
+    assert dict(os.environ) == before
+    table = pd.read_csv(csv).set_index("code_path")
+    assert list(table.index) == ["avx2", "portable"]
+    assert list(table["MKL_CBWR"]) == ["AVX2", "COMPATIBLE"]
+    assert (table["flow_step_events_per_s"] > 0).all()
+    diffs = [c for c in table.columns if c.endswith("(max diff vs avx2)")]
+    assert len(diffs) == 5 and (table.loc["avx2", diffs] == 0).all()
+    assert table.loc["portable", "HGB ensemble: scores (max diff vs avx2)"] == 0
+    assert "MKL_CBWR=COMPATIBLE" in capfd.readouterr().out
 
 
 def test_rule_table_groups_wildcard_file_names(tmp_path):

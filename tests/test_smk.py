@@ -236,6 +236,32 @@ def test_pin_cpu_code_path_sets_the_avx2_environment_and_native_sets_none(monkey
     assert env.get("NPY_DISABLE_CPU_FEATURES", "").split() == smk.numpy_avx512_targets()
     with pytest.raises(ValueError, match="cpu_code_path: 'avx512'"):
         smk.pin_cpu_code_path("avx512")
+    portable = smk.pin_cpu_code_path("portable")
+    assert portable == {**env, "MKL_CBWR": "COMPATIBLE"}  # avx2 with MKL's vendor-free branch
+
+
+@pytest.mark.parametrize(
+    ("vendor", "mode", "said"),
+    [
+        ("AuthenticAMD", "avx2", True),
+        ("GenuineIntel", "avx2", False),
+        ("AuthenticAMD", "portable", False),
+        ("AuthenticAMD", "native", False),
+        ("", "avx2", False),
+    ],
+)
+def test_avx2_off_intel_cpus_is_said_with_the_portable_way_out(monkeypatch, vendor, mode, said):
+    """MKL holds MKL_CBWR=AVX2 on Intel CPUs only: on another vendor's the run says its
+    numbers are that CPU's and names `portable`; elsewhere, and for the other paths, nothing."""
+    monkeypatch.setattr(smk, "cpu_vendor", lambda: vendor)
+    monkeypatch.setattr(smk, "_has_avx2", lambda: True)
+    warning = smk.code_path_warning(mode)
+    assert (warning is not None) == said
+    if said:
+        assert warning.startswith(f"cpu_code_path: avx2 on a {vendor} CPU")
+        assert "cpu_code_path: portable" in warning
+    monkeypatch.setenv("MKL_CBWR", "AVX2")
+    assert ("not held on this" in smk.code_path_summary()) == (vendor == "AuthenticAMD")
 
 
 def test_avx2_code_path_trains_the_same_flow_whatever_the_cpu_offers(monkeypatch):
@@ -253,3 +279,16 @@ def test_avx2_code_path_trains_the_same_flow_whatever_the_cpu_offers(monkeypatch
     if native_capability.startswith("AVX512"):
         assert native != _train(avx2_cpu)[0]
         assert native != here
+
+
+def test_portable_code_path_holds_mkl_whatever_instructions_it_may_use(monkeypatch):
+    """`portable` puts MKL on its COMPATIBLE branch: the flow's loss is bit for bit the same
+    with MKL capped at SSE4.2 (an older or another vendor's CPU, emulated) and differs from
+    the avx2 path's (the branch is really switched)."""
+    for var in smk.PINNED_VARS:
+        monkeypatch.delenv(var, raising=False)
+    portable = smk.cpu_code_path_env("portable")
+    here, capability = _train(portable)
+    assert capability == "AVX2"
+    assert _train({**portable, "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"})[0] == here
+    assert _train(smk.cpu_code_path_env("avx2"))[0] != here

@@ -31,7 +31,7 @@ from resonant_ad.core.seeding import derive_seed, run_seed
 from resonant_ad.studies.dijet.realism import REFERENCE_FILES
 from resonant_ad.pipeline.guards import check_config
 from resonant_ad.pipeline.schema import load_schema
-from resonant_ad.pipeline.smk import pin_cpu_code_path, source_hash
+from resonant_ad.pipeline.smk import code_path_warning, pin_cpu_code_path, source_hash
 from snakemake.logging import logger
 
 # Nested `--config` values arrive as strings: re-read them where the schema wants numbers,
@@ -41,7 +41,7 @@ CONFIG_SCHEMA = load_schema(workflow.source_path("../schemas/config.schema.yaml"
 config.update(coerce_strings(dict(config), CONFIG_SCHEMA))
 check_config(config, CONFIG_SCHEMA)
 # every job's libraries on the AVX2 code path (`cpu_code_path`): the same numbers on any
-# x86-64 CPU with AVX2, not only on one of the same generation
+# Intel CPU with AVX2 (`portable`: any x86-64 CPU with AVX2), not only one of the same generation
 pin_cpu_code_path(config["cpu_code_path"])
 # a run that declares GPUs (`--resources gpu=N`, the GPU profile) gives each training job one
 claim_gpus(config, declared_gpus(workflow))
@@ -132,4 +132,7 @@ onstart:
     # a job gets at most --cores threads, and fewer than the config's give other numbers
     # (said here, once jobs are about to run: a dry run's --cores is 1 unless given)
     for warning in capped_threads(config, threads_cap(workflow)):
+        logger.warning(warning)
+    # off Intel CPUs MKL does not hold its AVX2 branch: said once, each job's log says it too
+    if warning := code_path_warning(config["cpu_code_path"]):
         logger.warning(warning)

@@ -22,6 +22,9 @@
 - ``python -m resonant_ad.bench threads``: whether the flows (MAF, RQ spline), the NN
   classifier and the HGB ensemble train to the same numbers with 1 and 2 threads, each in
   its own process on the workflow's AVX2 code path (about a minute).
+- ``python -m resonant_ad.bench code-paths``: each ``cpu_code_path`` (avx2, portable,
+  native) in its own process at 1 thread: the flow's training events/s and whether the
+  same models train to the avx2 path's numbers (about two minutes).
 - ``python -m resonant_ad.bench hgb``: seconds of one di-τ HGB ensemble training (10 and 50
   members) on a finished run's no-signal training set.
 - ``python -m resonant_ad.bench step-choice --out FILE``: the flow's training step as a run
@@ -50,10 +53,9 @@ from resonant_ad.bench.cpu import (
     bench_flow,
     bench_hgb,
     bench_rules,
-    bench_threads,
     figure_table,
-    thread_outputs,
 )
+from resonant_ad.bench.numerics import bench_code_paths, bench_threads, thread_outputs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,10 +101,16 @@ def main(argv: list[str] | None = None) -> int:
     threads.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     threads.add_argument("--events", type=int, default=20_000, help="training + validation")
     threads.add_argument("--csv", help="also write the table here")
+    paths = sub.add_parser("code-paths", help="each cpu_code_path: speed and the same numbers?")
+    paths.add_argument("--paths", nargs="+", default=["avx2", "portable", "native"])
+    paths.add_argument("--events", type=int, default=20_000, help="training + validation")
+    paths.add_argument("--steps", type=int, default=200, help="timed flow steps, 3 times")
+    paths.add_argument("--csv", help="also write the table here")
     child_threads = sub.add_parser("_threads")
     child_threads.add_argument("threads", type=int)
     child_threads.add_argument("out")
     child_threads.add_argument("events", type=int)
+    child_threads.add_argument("--rate-steps", type=int, default=0)
     child = sub.add_parser("_stage")
     child.add_argument("name", choices=STAGES)
     child.add_argument("work")
@@ -114,10 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         run_stage(args.name, args.work)
         return 0
     if args.command == "_threads":
-        thread_outputs(args.threads, args.out, args.events)
+        thread_outputs(args.threads, args.out, args.events, args.rate_steps)
         return 0
-    if args.command == "threads":
-        table = bench_threads(args.threads, args.events)
+    if args.command in ("threads", "code-paths"):
+        if args.command == "threads":
+            table = bench_threads(args.threads, args.events)
+        else:
+            table = bench_code_paths(args.paths, args.events, args.steps)
         print(table.to_string(index=False))
         if args.csv:
             table.to_csv(args.csv, index=False)

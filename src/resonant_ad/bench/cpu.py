@@ -1,15 +1,12 @@
 """The flow's training step (lean MAF vs nflows), its passes over many events by chunk size,
-the trainings' dependence on the thread count, the Snakemake benchmark files per rule and
-the seconds Snakemake takes to plan the DAG."""
+the Snakemake benchmark files per rule and the seconds Snakemake takes to plan the DAG."""
 
 from __future__ import annotations
 
-import os
 import re
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -278,69 +275,6 @@ def bench_hgb(members: list[int], results: str) -> pd.DataFrame:
                 "peak_rss_mb": peak_rss_mb(),
             }
         )
-    return pd.DataFrame(rows)
-
-
-def thread_outputs(threads: int, out: str, events: int = 20_000) -> None:
-    """Train small versions of the package's CPU models on ``events`` with ``threads`` torch
-    and OpenMP threads, and save their outputs to ``out`` (a child of :func:`bench_threads`)."""
-    from threadpoolctl import threadpool_limits
-
-    from resonant_ad.core.classifier import NeuralClassifierEnsemble
-    from resonant_ad.core.flow import ConditionalFlow
-    from resonant_ad.core.hgb import HGBEnsemble
-    from resonant_ad.pipeline.smk import code_path_summary
-
-    torch.set_num_threads(threads)
-    rng = np.random.default_rng(0)
-    X, m = rng.normal(size=(events, 5)), 3.5 + 0.3 * rng.random(events)
-    y = (rng.random(events) < 0.5).astype(float)
-    X[y == 1] += 0.3
-    fit, val = slice(0, events * 4 // 5), slice(events * 4 // 5, None)
-    outputs = {}
-    for arch in ("maf", "rqs"):
-        kw = {"blocks": 4, "hidden": 64, "epochs": 2, "seed": 1, "progress": False}
-        flow = ConditionalFlow(arch, device="cpu", **kw)
-        flow.fit(X[fit], m[fit], X[val], m[val])
-        outputs[f"flow {arch}: latents"] = flow.transform(X[val], m[val])
-    kw = {"hidden_layers": [64, 64, 64], "epochs": 3, "n_best_epochs": 2, "seed": 2}
-    nn = NeuralClassifierEnsemble(device="cpu", **kw)
-    outputs["NN classifier: scores"] = nn.fit(X[fit], y[fit], X[val], y[val]).predict_proba(X[val])
-    with threadpool_limits(limits=threads, user_api="openmp"):
-        hgb = HGBEnsemble(n_members=2, max_iter=60, seed=4).fit(X[fit], y[fit], X[val], y[val])
-        outputs["HGB ensemble: scores"] = hgb.predict_member_proba(X[val])
-    print(f"{threads} thread(s): {code_path_summary()}", flush=True)
-    np.savez(out, **outputs)
-
-
-def bench_threads(threads: list[int], events: int = 20_000) -> pd.DataFrame:
-    """Whether each model trains to the same numbers with the first count in ``threads`` as
-    with each other: each count in its own process, on the workflow's default CPU code path
-    (``cpu_code_path: avx2``, which must be set before the libraries start; this process's
-    environment is left as it is: torch.compile reads it)."""
-    from resonant_ad.pipeline.smk import cpu_code_path_env
-
-    env = dict(os.environ, **cpu_code_path_env("avx2"))
-    outs = []
-    with tempfile.TemporaryDirectory() as work:
-        for n in threads:
-            path, start = str(Path(work) / f"{n}.npz"), time.perf_counter()
-            cmd = [sys.executable, "-m", "resonant_ad.bench", "_threads", str(n), path, str(events)]
-            subprocess.run(cmd, check=True, env=env)
-            print(f"  trained in {time.perf_counter() - start:.0f} s", flush=True)
-            with np.load(path) as saved:
-                outs.append({k: saved[k] for k in saved.files})
-    rows = []
-    for n, other in zip(threads[1:], outs[1:], strict=True):
-        for name, first in outs[0].items():
-            rows.append(
-                {
-                    "model": name,
-                    "threads": f"{threads[0]} vs {n}",
-                    "identical": bool(np.array_equal(first, other[name])),
-                    "max_abs_diff": float(np.max(np.abs(first - other[name]))),
-                }
-            )
     return pd.DataFrame(rows)
 
 

@@ -39,6 +39,12 @@ AVX2_ENV = {
 }
 
 
+#: ``cpu_code_path: portable``: the AVX2 path with MKL on its COMPATIBLE branch (SSE2 without
+#: approximate instructions), the one fixed branch MKL honours on other vendors' CPUs too;
+#: off Intel CPUs it ignores ``MKL_CBWR=AVX2`` and picks its own (Intel's MKL documentation)
+PORTABLE_ENV = {**AVX2_ENV, "MKL_CBWR": "COMPATIBLE"}
+#: the values of ``cpu_code_path``
+CODE_PATHS = ("avx2", "portable", "native")
 #: every variable :func:`pin_cpu_code_path` may set
 PINNED_VARS = (*AVX2_ENV, "NPY_DISABLE_CPU_FEATURES")
 
@@ -64,14 +70,24 @@ def _has_avx2() -> bool:
     return bool(features.get("AVX2") and features.get("FMA3"))
 
 
+def cpu_vendor() -> str:
+    """The CPU's vendor (``GenuineIntel``, ``AuthenticAMD``; "" where Linux does not say):
+    MKL holds its AVX2 branch on Intel CPUs only."""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    return ""
+
+
 def cpu_code_path_env(mode: str) -> dict[str, str]:
     """The environment of ``cpu_code_path`` for processes started with it (nothing for
     ``native``, off x86-64, or on a CPU without AVX2); this process's is left as it is."""
-    if mode not in ("avx2", "native"):
-        raise ValueError(f"cpu_code_path: {mode!r} is neither 'avx2' nor 'native'")
+    if mode not in CODE_PATHS:
+        raise ValueError(f"cpu_code_path: {mode!r} is none of {', '.join(CODE_PATHS)}")
     if mode == "native" or not _has_avx2():
         return {}  # ARM, or an x86-64 CPU older than AVX2: there is no such path to hold
-    env = dict(AVX2_ENV)
+    env = dict(PORTABLE_ENV if mode == "portable" else AVX2_ENV)
     if targets := numpy_avx512_targets():
         env["NPY_DISABLE_CPU_FEATURES"] = " ".join(targets)
     return env
@@ -80,15 +96,31 @@ def cpu_code_path_env(mode: str) -> dict[str, str]:
 def pin_cpu_code_path(mode: str) -> dict[str, str]:
     """Set, for every job started from here on, the environment of ``cpu_code_path``.
 
-    With ``avx2`` every x86-64 CPU with AVX2 runs the same kernels, so a config gives the
-    same numbers on any of them; left to themselves (``native``) torch, MKL, NumPy and
-    OpenBLAS each pick the widest instructions of the CPU, and a flow trained on an AVX-512
-    machine differs in its last bits from one trained on an AVX2 machine, which then grows
-    through the training. Returns what was set (:func:`cpu_code_path_env`).
+    With ``avx2`` every Intel CPU with AVX2 runs the same kernels, so a config gives the same
+    numbers on any of them (on other vendors' CPUs MKL runs its own branch); ``portable``
+    also holds MKL there, on a slower branch. Left to themselves (``native``) torch, MKL,
+    NumPy and OpenBLAS each pick the widest instructions of the CPU, and a flow trained on an
+    AVX-512 machine differs in its last bits from one trained on an AVX2 machine, which then
+    grows through the training. Returns what was set (:func:`cpu_code_path_env`).
     """
     env = cpu_code_path_env(mode)
     os.environ.update(env)
     return env
+
+
+def code_path_warning(mode: str) -> str | None:
+    """What ``cpu_code_path: avx2`` does not hold on this CPU (None where it holds): off Intel
+    CPUs MKL ignores its AVX2 branch, and the trainings give this CPU's numbers."""
+    vendor = cpu_vendor()
+    if mode != "avx2" or vendor in ("", "GenuineIntel") or not _has_avx2():
+        return None
+    return (
+        f"cpu_code_path: avx2 on a {vendor} CPU: MKL holds its AVX2 branch on Intel CPUs only "
+        "and picks its own here, so this run's flows and NNs give this CPU's numbers, not an "
+        "Intel machine's under the same config; cpu_code_path: portable gives the same on "
+        "both (the flow's training step ~40% slower; docs/running.md#the-same-numbers-on-"
+        "another-cpu)"
+    )
 
 
 def code_path_summary() -> str:
@@ -103,7 +135,11 @@ def code_path_summary() -> str:
 
         parts.insert(0, f"torch {torch.backends.cpu.get_cpu_capability()}")
         parts.append(f"torch threads {torch.get_num_threads()}")  # they move sums' rounding
-    parts.append(f"MKL_CBWR={os.environ.get('MKL_CBWR', 'unset')}")
+    branch = os.environ.get("MKL_CBWR", "unset")
+    vendor = cpu_vendor()
+    if branch not in ("unset", "AUTO", "COMPATIBLE") and vendor not in ("", "GenuineIntel"):
+        branch += f" (not held on this {vendor} CPU: MKL's own branch)"
+    parts.append(f"MKL_CBWR={branch}")
     return f"CPU code path: {', '.join(parts)} (numpy {np.__version__})"
 
 
