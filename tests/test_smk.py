@@ -258,7 +258,7 @@ def test_avx2_off_intel_cpus_is_said_with_the_portable_way_out(monkeypatch, vend
     warning = smk.code_path_warning(mode)
     assert (warning is not None) == said
     if said:
-        assert warning.startswith(f"cpu_code_path: avx2 on a {vendor} CPU")
+        assert warning.startswith(f"cpu_code_path: avx2 on this {vendor} CPU")
         assert "cpu_code_path: portable" in warning
     monkeypatch.setenv("MKL_CBWR", "AVX2")
     assert ("not held on this" in smk.code_path_summary()) == (vendor == "AuthenticAMD")

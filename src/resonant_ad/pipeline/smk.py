@@ -115,7 +115,7 @@ def code_path_warning(mode: str) -> str | None:
     if mode != "avx2" or vendor in ("", "GenuineIntel") or not _has_avx2():
         return None
     return (
-        f"cpu_code_path: avx2 on a {vendor} CPU: MKL holds its AVX2 branch on Intel CPUs only "
+        f"cpu_code_path: avx2 on this {vendor} CPU: MKL holds its AVX2 branch on Intel CPUs only "
         "and picks its own here, so this run's flows and NNs give this CPU's numbers, not an "
         "Intel machine's under the same config; cpu_code_path: portable gives the same on "
         "both (the flow's training step ~40% slower; docs/running.md#the-same-numbers-on-"
