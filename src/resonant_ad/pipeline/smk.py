@@ -80,6 +80,13 @@ def cpu_vendor() -> str:
     return ""
 
 
+def non_intel_vendor() -> str:
+    """The CPU's vendor where it is not Intel ("" on Intel's or where unknown): there MKL
+    runs its own branch whatever fixed one but ``COMPATIBLE`` is asked for."""
+    vendor = cpu_vendor()
+    return "" if vendor == "GenuineIntel" else vendor
+
+
 def cpu_code_path_env(mode: str) -> dict[str, str]:
     """The environment of ``cpu_code_path`` for processes started with it (nothing for
     ``native``, off x86-64, or on a CPU without AVX2); this process's is left as it is."""
@@ -111,8 +118,8 @@ def pin_cpu_code_path(mode: str) -> dict[str, str]:
 def code_path_warning(mode: str) -> str | None:
     """What ``cpu_code_path: avx2`` does not hold on this CPU (None where it holds): off Intel
     CPUs MKL ignores its AVX2 branch, and the trainings give this CPU's numbers."""
-    vendor = cpu_vendor()
-    if mode != "avx2" or vendor in ("", "GenuineIntel") or not _has_avx2():
+    vendor = non_intel_vendor()
+    if mode != "avx2" or not vendor or not _has_avx2():
         return None
     return (
         f"cpu_code_path: avx2 on this {vendor} CPU: MKL holds its AVX2 branch on Intel CPUs only "
@@ -136,8 +143,7 @@ def code_path_summary() -> str:
         parts.insert(0, f"torch {torch.backends.cpu.get_cpu_capability()}")
         parts.append(f"torch threads {torch.get_num_threads()}")  # they move sums' rounding
     branch = os.environ.get("MKL_CBWR", "unset")
-    vendor = cpu_vendor()
-    if branch not in ("unset", "AUTO", "COMPATIBLE") and vendor not in ("", "GenuineIntel"):
+    if branch not in ("unset", "AUTO", "COMPATIBLE") and (vendor := non_intel_vendor()):
         branch += f" (not held on this {vendor} CPU: MKL's own branch)"
     parts.append(f"MKL_CBWR={branch}")
     return f"CPU code path: {', '.join(parts)} (numpy {np.__version__})"
