@@ -213,13 +213,12 @@ print(loss.item().hex(), torch.backends.cpu.get_cpu_capability())
 
 
 def _train(env: dict[str, str]) -> tuple[str, str]:
-    import os
     import subprocess
     import sys
 
-    clean = {k: v for k, v in os.environ.items() if k not in smk.PINNED_VARS}
+    base = smk.child_environment("native")  # nothing pinned but what ``env`` pins
     out = subprocess.run(
-        [sys.executable, "-c", _TRAIN], env={**clean, **env}, capture_output=True, text=True
+        [sys.executable, "-c", _TRAIN], env={**base, **env}, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
     loss, capability = out.stdout.split()

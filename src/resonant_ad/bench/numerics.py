@@ -10,7 +10,6 @@ torch.compile reads it), and every model's outputs are compared with the first s
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -93,9 +92,9 @@ def _differences(first: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> 
 def bench_threads(threads: list[int], events: int = 20_000) -> pd.DataFrame:
     """Whether each model trains to the same numbers with the first count in ``threads`` as
     with each other, on the workflow's default CPU code path (``cpu_code_path: avx2``)."""
-    from resonant_ad.pipeline.smk import cpu_code_path_env
+    from resonant_ad.pipeline.smk import child_environment
 
-    env = dict(os.environ, **cpu_code_path_env("avx2"))
+    env = child_environment("avx2")
     outs, _ = compare([(f"{n} thread(s)", n, env) for n in threads], events)
     rows = [
         {
@@ -114,10 +113,9 @@ def bench_code_paths(paths: Sequence[str], events: int = 20_000, steps: int = 20
     """Each ``cpu_code_path`` at 1 thread: the flow's training events/s (``steps`` timed
     steps, 3 times), MKL's branch, and each model's largest difference from the first path's
     numbers (0: the same numbers)."""
-    from resonant_ad.pipeline.smk import PINNED_VARS, cpu_code_path_env
+    from resonant_ad.pipeline.smk import child_environment
 
-    clean = {k: v for k, v in os.environ.items() if k not in PINNED_VARS}
-    settings = [(p, 1, {**clean, **cpu_code_path_env(p)}) for p in paths]
+    settings = [(p, 1, child_environment(p)) for p in paths]
     outs, speeds = compare(settings, events, rate_steps=steps)
     rows = []
     for (path, _, env), out, speed in zip(settings, outs, speeds, strict=True):

@@ -100,6 +100,13 @@ def cpu_code_path_env(mode: str) -> dict[str, str]:
     return env
 
 
+def child_environment(mode: str) -> dict[str, str]:
+    """This process's environment with its code-path variables replaced by ``mode``'s: what a
+    child process computing on that path is started with (``native``: none pinned)."""
+    clean = {k: v for k, v in os.environ.items() if k not in PINNED_VARS}
+    return clean | cpu_code_path_env(mode)
+
+
 def pin_cpu_code_path(mode: str) -> dict[str, str]:
     """Set, for every job started from here on, the environment of ``cpu_code_path``.
 
