@@ -216,7 +216,7 @@ def _train(env: dict[str, str]) -> tuple[str, str]:
     import subprocess
     import sys
 
-    base = smk.child_environment("native")  # nothing pinned but what ``env`` pins
+    base = smk.child_environment("native")  # MKL's reproducible mode, and what ``env`` pins
     out = subprocess.run(
         [sys.executable, "-c", _TRAIN], env={**base, **env}, capture_output=True, text=True
     )
@@ -225,11 +225,13 @@ def _train(env: dict[str, str]) -> tuple[str, str]:
     return loss, capability
 
 
-def test_pin_cpu_code_path_sets_the_avx2_environment_and_native_sets_none(monkeypatch):
+def test_pin_cpu_code_path_sets_the_avx2_environment_and_native_only_mkls_reproducible_mode(
+    monkeypatch,
+):
     for var in smk.PINNED_VARS:
         monkeypatch.delenv(var, raising=False)
-    assert smk.pin_cpu_code_path("native") == {}
-    assert "MKL_CBWR" not in __import__("os").environ
+    assert smk.pin_cpu_code_path("native") == {"MKL_CBWR": "AUTO"}  # no instructions held
+    assert __import__("os").environ["MKL_CBWR"] == "AUTO"
     env = smk.pin_cpu_code_path("avx2")
     assert env.items() >= smk.AVX2_ENV.items()
     assert env.get("NPY_DISABLE_CPU_FEATURES", "").split() == smk.numpy_avx512_targets()
@@ -237,6 +239,8 @@ def test_pin_cpu_code_path_sets_the_avx2_environment_and_native_sets_none(monkey
         smk.pin_cpu_code_path("avx512")
     portable = smk.pin_cpu_code_path("portable")
     assert portable == {**env, "MKL_CBWR": "COMPATIBLE"}  # avx2 with MKL's vendor-free branch
+    monkeypatch.setattr(smk, "_has_avx2", lambda: False)  # no AVX2 path to hold: native's
+    assert smk.cpu_code_path_env("avx2") == smk.cpu_code_path_env("native")
 
 
 @pytest.mark.parametrize(

@@ -53,9 +53,15 @@ def thread_outputs(threads: int, out: str, events: int = 20_000, rate_steps: int
     with threadpool_limits(limits=threads, user_api="openmp"):
         hgb = HGBEnsemble(n_members=2, max_iter=60, seed=4).fit(X[fit], y[fit], X[val], y[val])
         outputs["HGB ensemble: scores"] = hgb.predict_member_proba(X[val])
-    g = torch.Generator().manual_seed(0)  # MKL's products alone: a layer's forward, its gradient
+    # MKL's products alone: a wide layer's forward and weight gradient, and a narrow output
+    # layer's forward (10 columns, the MAF's; MKL picks other kernels for it outside its
+    # reproducible mode)
+    g = torch.Generator().manual_seed(0)
     a, b = torch.randn(256, 128, generator=g), torch.randn(128, 128, generator=g)
-    outputs["MKL products"] = (a.T @ (a @ b)).numpy()
+    narrow = torch.randn(256, 64, generator=g) @ torch.randn(64, 10, generator=g)
+    outputs["MKL products"] = np.concatenate(
+        [(a.T @ (a @ b)).numpy().ravel(), narrow.numpy().ravel()]
+    )
     print(f"{threads} thread(s): {code_path_summary()}", flush=True)
     np.savez(out, **outputs)
     if rate_steps:

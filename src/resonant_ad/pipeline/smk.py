@@ -41,8 +41,14 @@ AVX2_ENV = {
 
 #: ``cpu_code_path: portable``: the AVX2 path with MKL on its COMPATIBLE branch (SSE2 without
 #: approximate instructions), the one fixed branch MKL honours on other vendors' CPUs too;
-#: off Intel CPUs it ignores ``MKL_CBWR=AVX2`` and picks its own (Intel's MKL documentation)
+#: off Intel CPUs it runs its AUTO branch for ``MKL_CBWR=AVX2`` (Intel's MKL documentation;
+#: on an AMD EPYC every other fixed branch gave AUTO's bits)
 PORTABLE_ENV = {**AVX2_ENV, "MKL_CBWR": "COMPATIBLE"}
+#: ``cpu_code_path: native``: every library on this CPU's widest instructions, MKL in its
+#: reproducible mode on them (AUTO: fixed cache sizes, deterministic reductions, static
+#: scheduling); without it MKL is not bound to the same sums from run to run, and takes
+#: other kernels for narrow products (the MAF's output layer) than any of its fixed branches
+NATIVE_ENV = {"MKL_CBWR": "AUTO"}
 #: the values of ``cpu_code_path``
 CODE_PATHS = ("avx2", "portable", "native")
 #: every variable :func:`pin_cpu_code_path` may set
@@ -82,18 +88,18 @@ def cpu_vendor() -> str:
 
 def non_intel_vendor() -> str:
     """The CPU's vendor where it is not Intel ("" on Intel's or where unknown): there MKL
-    runs its own branch whatever fixed one but ``COMPATIBLE`` is asked for."""
+    runs its AUTO branch whatever fixed one but ``COMPATIBLE`` is asked for."""
     vendor = cpu_vendor()
     return "" if vendor == "GenuineIntel" else vendor
 
 
 def cpu_code_path_env(mode: str) -> dict[str, str]:
-    """The environment of ``cpu_code_path`` for processes started with it (nothing for
-    ``native``, off x86-64, or on a CPU without AVX2); this process's is left as it is."""
+    """The environment of ``cpu_code_path`` for processes started with it (``native``'s,
+    :data:`NATIVE_ENV`, off x86-64 or on a CPU without AVX2); this process's is left as it is."""
     if mode not in CODE_PATHS:
         raise ValueError(f"cpu_code_path: {mode!r} is none of {', '.join(CODE_PATHS)}")
     if mode == "native" or not _has_avx2():
-        return {}  # ARM, or an x86-64 CPU older than AVX2: there is no such path to hold
+        return dict(NATIVE_ENV)  # ARM, or an x86-64 CPU older than AVX2: no path to hold
     env = dict(PORTABLE_ENV if mode == "portable" else AVX2_ENV)
     if targets := numpy_avx512_targets():
         env["NPY_DISABLE_CPU_FEATURES"] = " ".join(targets)
@@ -102,7 +108,7 @@ def cpu_code_path_env(mode: str) -> dict[str, str]:
 
 def child_environment(mode: str) -> dict[str, str]:
     """This process's environment with its code-path variables replaced by ``mode``'s: what a
-    child process computing on that path is started with (``native``: none pinned)."""
+    child process computing on that path is started with."""
     clean = {k: v for k, v in os.environ.items() if k not in PINNED_VARS}
     return clean | cpu_code_path_env(mode)
 
@@ -111,11 +117,12 @@ def pin_cpu_code_path(mode: str) -> dict[str, str]:
     """Set, for every job started from here on, the environment of ``cpu_code_path``.
 
     With ``avx2`` every Intel CPU with AVX2 runs the same kernels, so a config gives the same
-    numbers on any of them (on other vendors' CPUs MKL runs its own branch); ``portable``
-    also holds MKL there, on a slower branch. Left to themselves (``native``) torch, MKL,
-    NumPy and OpenBLAS each pick the widest instructions of the CPU, and a flow trained on an
-    AVX-512 machine differs in its last bits from one trained on an AVX2 machine, which then
-    grows through the training. Returns what was set (:func:`cpu_code_path_env`).
+    numbers on any of them (on other vendors' CPUs MKL runs its AUTO branch); ``portable``
+    also holds MKL there, on a slower branch. Left to themselves (``native``, MKL only in its
+    reproducible mode) torch, MKL, NumPy and OpenBLAS each pick the widest instructions of
+    the CPU, and a flow trained on an AVX-512 machine differs in its last bits from one
+    trained on an AVX2 machine, which then grows through the training. Returns what was set
+    (:func:`cpu_code_path_env`).
     """
     env = cpu_code_path_env(mode)
     os.environ.update(env)
@@ -124,15 +131,15 @@ def pin_cpu_code_path(mode: str) -> dict[str, str]:
 
 def code_path_warning(mode: str) -> str | None:
     """What ``cpu_code_path: avx2`` does not hold on this CPU (None where it holds): off Intel
-    CPUs MKL ignores its AVX2 branch, and the trainings give this CPU's numbers."""
+    CPUs MKL runs its AUTO branch instead of AVX2's, and the trainings give this CPU's numbers."""
     vendor = non_intel_vendor()
     if mode != "avx2" or not vendor or not _has_avx2():
         return None
     return (
         f"cpu_code_path: avx2 on this {vendor} CPU: MKL holds its AVX2 branch on Intel CPUs only "
-        "and picks its own here, so this run's flows and NNs give this CPU's numbers, not an "
-        "Intel machine's under the same config; cpu_code_path: portable gives the same on "
-        "both (the flow's training step ~40% slower; docs/running.md#the-same-numbers-on-"
+        "and runs its AUTO branch here, so this run's flows and NNs give this CPU's numbers, "
+        "not an Intel machine's under the same config; cpu_code_path: portable gives the same "
+        "on both (the flow's training step ~40% slower; docs/running.md#the-same-numbers-on-"
         "another-cpu)"
     )
 
@@ -151,7 +158,7 @@ def code_path_summary() -> str:
         parts.append(f"torch threads {torch.get_num_threads()}")  # they move sums' rounding
     branch = os.environ.get("MKL_CBWR", "unset")
     if branch not in ("unset", "AUTO", "COMPATIBLE") and (vendor := non_intel_vendor()):
-        branch += f" (not held on this {vendor} CPU: MKL's own branch)"
+        branch += f" (not held on this {vendor} CPU: MKL runs AUTO)"
     parts.append(f"MKL_CBWR={branch}")
     return f"CPU code path: {', '.join(parts)} (numpy {np.__version__})"
 
