@@ -139,7 +139,7 @@ def code_path_warning(mode: str) -> str | None:
         f"cpu_code_path: avx2 on this {vendor} CPU: MKL holds its AVX2 branch on Intel CPUs only "
         "and runs its AUTO branch here, so this run's flows and NNs give this CPU's numbers, "
         "not an Intel machine's under the same config; cpu_code_path: portable gives the same "
-        "on both (the flow's training step ~40% slower; docs/running.md#the-same-numbers-on-"
+        "on both (the flow's training step 20-45% slower; docs/running.md#the-same-numbers-on-"
         "another-cpu)"
     )
 
