@@ -55,7 +55,7 @@ from resonant_ad.bench.cpu import (
     bench_rules,
     figure_table,
 )
-from resonant_ad.bench.numerics import bench_code_paths, bench_threads, thread_outputs
+from resonant_ad.bench.numerics import bench_code_paths, bench_threads, setting_outputs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,11 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     paths.add_argument("--events", type=int, default=20_000, help="training + validation")
     paths.add_argument("--steps", type=int, default=200, help="timed flow steps, 3 times")
     paths.add_argument("--csv", help="also write the table here")
-    child_threads = sub.add_parser("_threads")
-    child_threads.add_argument("threads", type=int)
-    child_threads.add_argument("out")
-    child_threads.add_argument("events", type=int)
-    child_threads.add_argument("--rate-steps", type=int, default=0)
+    child_setting = sub.add_parser("_setting")
+    child_setting.add_argument("threads", type=int)
+    child_setting.add_argument("out")
+    child_setting.add_argument("events", type=int)
+    child_setting.add_argument("--rate-steps", type=int, default=0)
     child = sub.add_parser("_stage")
     child.add_argument("name", choices=STAGES)
     child.add_argument("work")
@@ -121,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "_stage":
         run_stage(args.name, args.work)
         return 0
-    if args.command == "_threads":
-        thread_outputs(args.threads, args.out, args.events, args.rate_steps)
+    if args.command == "_setting":
+        setting_outputs(args.threads, args.out, args.events, args.rate_steps)
         return 0
     if args.command in ("threads", "code-paths"):
         if args.command == "threads":

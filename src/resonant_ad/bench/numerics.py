@@ -22,9 +22,10 @@ import pandas as pd
 import torch
 
 
-def thread_outputs(threads: int, out: str, events: int = 20_000, rate_steps: int = 0) -> None:
-    """Train small versions of the package's CPU models on ``events`` with ``threads`` torch
-    and OpenMP threads, and save their outputs to ``out`` (a child of :func:`compare`); with
+def setting_outputs(threads: int, out: str, events: int = 20_000, rate_steps: int = 0) -> None:
+    """One setting's child of :func:`compare` (its code path is this process's environment):
+    train small versions of the package's CPU models on ``events`` with ``threads`` torch
+    and OpenMP threads, and save their outputs to ``out``; with
     ``rate_steps`` also the events/s of the lean MAF's training step at batch 256 over 3
     timed runs of that many steps (``out``'s JSON twin)."""
     from threadpoolctl import threadpool_limits
@@ -79,7 +80,7 @@ def compare(
     with tempfile.TemporaryDirectory() as work:
         for k, (label, n, env) in enumerate(settings):
             path, start = str(Path(work) / f"{k}.npz"), time.perf_counter()
-            cmd = [sys.executable, "-m", "resonant_ad.bench", "_threads", str(n), path]
+            cmd = [sys.executable, "-m", "resonant_ad.bench", "_setting", str(n), path]
             rate = ["--rate-steps", str(rate_steps)] if rate_steps else []
             subprocess.run([*cmd, str(events), *rate], check=True, env=env)
             print(f"  {label}: trained in {time.perf_counter() - start:.0f} s", flush=True)
