@@ -23,6 +23,10 @@ def test_source_hash_is_stable_and_distinct():
     assert toy == smk.source_hash("resonant_ad.studies.toy.data")
     assert toy != smk.source_hash("studies.toy.analysis")
     assert len(smk.source_hash("stats.metrics")) == 12
+    paths = {smk.source_hash("studies.toy.data", code_path=p) for p in smk.CODE_PATHS}
+    assert len(paths | {toy}) == 4  # each CPU code path its own digest, none the plain one
+    with pytest.raises(ValueError, match="cpu_code_path: 'avx512'"):
+        smk.source_hash("studies.toy.data", code_path="avx512")
 
 
 def test_the_fit_code_is_in_no_code_hash_before_the_bump_hunt():

@@ -48,6 +48,16 @@ def test_classifier_change_reruns_only_classifier_and_downstream(toy_run):
     assert "toy_fig3" not in jobs  # Fig. 3 depends on the data only
 
 
+def test_a_cpu_code_path_change_reruns_every_job(toy_run):
+    """Another CPU code path gives other last bits (a training carries them into every number
+    after it): changing it reruns every job of the run, as a package edit that each of them
+    imports would; setting the default explicitly reruns nothing."""
+    everything = dry_run_jobs(toy_run, *TINY, "--forceall")
+    assert dry_run_jobs(toy_run, *TINY, "--config", "cpu_code_path=portable") == everything
+    proc = run_snakemake(toy_run, "-n", "--cores", "2", *TINY, "--config", "cpu_code_path=avx2")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
 def test_nothing_to_do_after_a_complete_run(toy_run):
     proc = run_snakemake(toy_run, "-n", "--cores", "2", *TINY)
     assert "Nothing to be done" in proc.stdout + proc.stderr

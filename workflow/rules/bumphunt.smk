@@ -33,7 +33,7 @@ for _study, _kind, _runs, _methods, _windows in files.bumphunt_groups(config):
             bumphunt=lambda w: bumphunt_settings(config, _study, w.feature_set),
             runs=list(_runs),
             methods=_methods,
-            code=source_hash("stats.bumphunt"),
+            code=code_hash("stats.bumphunt"),
         script:
             "../scripts/bumphunt.py"
 
@@ -65,7 +65,7 @@ rule bumphunt_summary:
     params:
         records=lambda w: files.bumphunt_runs(config, w.study, w.feature_set, w.window),
         title=lambda w: f"{w.study}, {w.feature_set}, SR {w.window} TeV",
-        code=source_hash("studies.dijet.bumphunt_figures"),
+        code=code_hash("studies.dijet.bumphunt_figures"),
     script:
         "../scripts/bumphunt_summary.py"
 
@@ -101,7 +101,7 @@ rule bumphunt_fits:
         title=lambda w: (
             f"{w.study}, {w.feature_set}, SR {w.window} TeV: {w.nsig} signal events, run 0"
         ),
-        code=source_hash("studies.dijet.bumphunt_figures"),
+        code=code_hash("studies.dijet.bumphunt_figures"),
     script:
         "../scripts/bumphunt_fits.py"
 
@@ -134,6 +134,6 @@ rule scan_summary:
         bumphunt=lambda w: bumphunt_settings(config, w.study, w.feature_set),
         toys=lambda w: config[w.study]["scan"]["toys"],
         seed=lambda w: derive_seed(config[w.study]["seed"], "scan-toys"),
-        code=source_hash("studies.dijet.bumphunt_figures"),
+        code=code_hash("studies.dijet.bumphunt_figures"),
     script:
         "../scripts/scan_summary.py"

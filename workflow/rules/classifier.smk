@@ -34,7 +34,7 @@ for _study, _runs, _windows in files.training_groups(config):
             fold_seed=fold_seed(_study),
             seeds=method_seeds(_study, _runs),
             runs=list(_runs),
-            code=source_hash("stages.classify"),
+            code=code_hash("stages.classify"),
         script:
             "../scripts/train_classifier.py"
 
@@ -77,7 +77,7 @@ rule evaluate:
             0,
             0,
         ),
-        code=source_hash("stages.evaluate"),
+        code=code_hash("stages.evaluate"),
     script:
         "../scripts/evaluate.py"
 
@@ -126,7 +126,7 @@ rule evaluation_figures:
     params:
         signal_region=lambda w: parts.parse_window(w.window),
         efficiency=lambda w: config[w.study]["evaluation"]["selection_efficiency"],
-        code=source_hash("studies.dijet.evaluation_figures"),
+        code=code_hash("studies.dijet.evaluation_figures"),
     script:
         "../scripts/evaluation_figures.py"
 

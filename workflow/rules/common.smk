@@ -43,6 +43,14 @@ check_config(config, CONFIG_SCHEMA)
 # every job's libraries on the AVX2 code path (`cpu_code_path`): the same numbers on any
 # Intel CPU with AVX2 (`portable`: any x86-64 CPU with AVX2), not only one of the same generation
 pin_cpu_code_path(config["cpu_code_path"])
+
+
+def code_hash(*modules):
+    """A computing rule's `code` parameter: the package code it runs and the CPU code path it
+    runs on, so that changing either reruns it (`resonant_ad.pipeline.smk.source_hash`)."""
+    return source_hash(*modules, code_path=config["cpu_code_path"])
+
+
 # a run that declares GPUs (`--resources gpu=N`, the GPU profile) gives each training job one
 claim_gpus(config, declared_gpus(workflow))
 # the null study's datasets are study sections of their own, built only when asked for

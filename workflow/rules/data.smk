@@ -18,6 +18,7 @@ rule download:
         **rule_resources(config, "download"),
     params:
         spec=lambda w: targets.download_spec(config, w.study, w.filename),
+        # not code_hash: a download's bytes do not depend on the CPU code path
         code=source_hash("core.download"),
     script:
         "../scripts/download.py"
@@ -40,7 +41,7 @@ rule generate_surrogate:
     params:
         surrogate=lambda w: config[w.study]["data"]["surrogate"],
         signal_region=lambda w: config[w.study]["signal_region"],
-        code=source_hash("studies.dijet.surrogate"),
+        code=code_hash("studies.dijet.surrogate"),
     script:
         "../scripts/generate_surrogate.py"
 
@@ -64,7 +65,7 @@ rule prepare:
     params:
         verify=lambda w: config[w.study]["data"]["source"] == "download",
         signal_region=lambda w: config[w.study]["signal_region"],
-        code=source_hash("studies.dijet.data"),
+        code=code_hash("studies.dijet.data"),
     script:
         "../scripts/prepare.py"
 
@@ -88,7 +89,7 @@ rule inject:
         **rule_resources(config, "inject"),
     params:
         study=lambda w: config_slice(config, w.study, "seed", "signal_region"),
-        code=source_hash("studies.dijet.data"),
+        code=code_hash("studies.dijet.data"),
     script:
         "../scripts/inject.py"
 
@@ -117,7 +118,7 @@ rule split:
             "signal_region": parts.parse_window(w.window),
             "extra_region": config[w.study]["signal_region"],
         },
-        code=source_hash("studies.dijet.data"),
+        code=code_hash("studies.dijet.data"),
     script:
         "../scripts/split.py"
 
@@ -146,7 +147,7 @@ rule data_overview:
     params:
         feature_sets=lambda w: config[w.study]["feature_sets"],
         signal_region=lambda w: config[w.study]["signal_region"],
-        code=source_hash("studies.dijet.figures"),
+        code=code_hash("studies.dijet.figures"),
     script:
         "../scripts/data_overview.py"
 
@@ -177,6 +178,6 @@ rule realism_check:
     params:
         signal_region=lambda w: config[w.study]["signal_region"],
         title=lambda w: f"{w.study}: prepared SR events against the real LHCO R&D SR",
-        code=source_hash("studies.dijet.realism"),
+        code=code_hash("studies.dijet.realism"),
     script:
         "../scripts/realism_check.py"

@@ -16,7 +16,7 @@ rule ditau_generate:
         **rule_resources(config, "ditau_generate"),
     params:
         surrogate=lambda w: config["ditau"]["data"]["surrogate"],
-        code=source_hash("studies.ditau.data"),
+        code=code_hash("studies.ditau.data"),
     script:
         "../scripts/ditau_generate.py"
 
@@ -45,7 +45,7 @@ rule ditau_prepare:
             spec["filename"]: {"process": spec["process"], "label": spec["label"]}
             for spec in config["ditau"]["data"].get("files", {}).values()
         },
-        code=source_hash("studies.ditau.data"),
+        code=code_hash("studies.ditau.data"),
     script:
         "../scripts/ditau_prepare.py"
 
@@ -77,7 +77,7 @@ rule ditau_split:
             "signals": config["ditau"]["signals"],
             "split": config["ditau"]["split"],
         },
-        code=source_hash("studies.ditau.study"),
+        code=code_hash("studies.ditau.study"),
     script:
         "../scripts/ditau_split.py"
 
@@ -117,7 +117,7 @@ rule ditau_train_flow:
         runs=[0],
         mass="mvis",
         mixture=True,
-        code=source_hash("stages.flows"),
+        code=code_hash("stages.flows"),
     script:
         "../scripts/train_flow.py"
 
@@ -146,7 +146,7 @@ rule ditau_density_ratio:
         },
         seed=lambda w: derive_seed(config["ditau"]["seed"], "density-ratio"),
         mass="mvis",
-        code=source_hash("stages.flows"),
+        code=code_hash("stages.flows"),
     script:
         "../scripts/ditau_density_ratio.py"
 
@@ -177,7 +177,7 @@ rule ditau_sample:
             "proposals": config["ditau"]["density_ratio"]["proposals"],
         },
         seed=lambda w: derive_seed(config["ditau"]["seed"], "sample", int(w.repeat)),
-        code=source_hash("studies.ditau.study"),
+        code=code_hash("studies.ditau.study"),
     script:
         "../scripts/ditau_sample.py"
 
@@ -200,7 +200,7 @@ rule ditau_background_check:
         **rule_resources(config, "ditau_background_check"),
     params:
         seed=lambda w: derive_seed(config["ditau"]["seed"], "background-check", int(w.repeat)),
-        code=source_hash("studies.ditau.study"),
+        code=code_hash("studies.ditau.study"),
     script:
         "../scripts/ditau_background_check.py"
 
@@ -251,7 +251,7 @@ for _repeats in ditau_files.ditau_repeat_groups(config):
                 }
                 for sigma, repeat in ditau_files.ditau_group_trainings(config["ditau"], repeats)
             ],
-            code=source_hash("studies.ditau.study"),
+            code=code_hash("studies.ditau.study"),
         script:
             "../scripts/ditau_train_classifier.py"
 
@@ -279,7 +279,7 @@ rule ditau_evaluate:
     params:
         runs=lambda w: targets.ditau_runs(config["ditau"]),
         evaluation=lambda w: config["ditau"]["evaluation"],
-        code=source_hash("studies.ditau.evaluation"),
+        code=code_hash("studies.ditau.evaluation"),
     script:
         "../scripts/ditau_evaluate.py"
 
@@ -303,7 +303,7 @@ rule ditau_reference_background:
             for k in ("data", "selection", "features", "signal_region", "reference")
         },
         seed=lambda w: derive_seed(config["ditau"]["seed"], "reference"),
-        code=source_hash("studies.ditau.reference"),
+        code=code_hash("studies.ditau.reference"),
     script:
         "../scripts/ditau_reference_background.py"
 
@@ -334,7 +334,7 @@ rule ditau_reference:
         classifier=lambda w: classifier_slice(config["ditau"]["classifier"]),
         oversampling=lambda w: config["ditau"]["oversampling"],
         seed=lambda w: derive_seed(config["ditau"]["seed"], "reference", int(w.repeat)),
-        code=source_hash("studies.ditau.reference"),
+        code=code_hash("studies.ditau.reference"),
     script:
         "../scripts/ditau_reference.py"
 
@@ -359,7 +359,7 @@ rule ditau_calibration:
         **rule_resources(config, "ditau_evaluate"),
     params:
         evaluation=lambda w: config["ditau"]["evaluation"],
-        code=source_hash("studies.ditau.reference"),
+        code=code_hash("studies.ditau.reference"),
     script:
         "../scripts/ditau_calibration.py"
 
@@ -391,7 +391,7 @@ rule ditau_diagnostics:
     params:
         efficiency=lambda w: config["ditau"]["evaluation"]["selection_efficiency"],
         seed=lambda w: derive_seed(config["ditau"]["seed"], "diagnostics"),
-        code=source_hash("studies.ditau.diagnostics"),
+        code=code_hash("studies.ditau.diagnostics"),
     script:
         "../scripts/ditau_diagnostics.py"
 
@@ -446,6 +446,6 @@ rule ditau_figures:
     params:
         signal_region=lambda w: config["ditau"]["signal_region"],
         efficiency=lambda w: config["ditau"]["evaluation"]["selection_efficiency"],
-        code=source_hash("studies.ditau.figures"),
+        code=code_hash("studies.ditau.figures"),
     script:
         "../scripts/ditau_figures.py"

@@ -32,7 +32,7 @@ for _study, _runs, _windows in files.training_groups(config):
             seeds=run_seeds(_study, "flow", _runs),
             runs=list(_runs),
             mass="mjj",
-            code=source_hash("stages.flows"),
+            code=code_hash("stages.flows"),
         script:
             "../scripts/train_flow.py"
 
@@ -75,7 +75,7 @@ for _study, _runs, _windows in files.training_groups(config):
             flows=_n,
             runs=list(_runs),
             mass="mjj",
-            code=source_hash("stages.mapping"),
+            code=code_hash("stages.mapping"),
         script:
             "../scripts/train_cross_flows.py"
 
@@ -116,7 +116,7 @@ for _study, _runs, _windows in files.training_groups(config):
             signal_region=lambda w: parts.parse_window(w.window),
             seeds=run_seeds(_study, "sample", _runs),
             runs=list(_runs),
-            code=source_hash("stages.flows"),
+            code=code_hash("stages.flows"),
         script:
             "../scripts/sample_flow.py"
 
@@ -142,7 +142,7 @@ for _study, _runs, _windows in files.training_groups(config):
             **rule_resources(config, "to_latent", len(_runs)),
         params:
             runs=list(_runs),
-            code=source_hash("stages.mapping"),
+            code=code_hash("stages.mapping"),
         script:
             "../scripts/to_latent.py"
 
@@ -195,7 +195,7 @@ for _study, _runs, _windows in files.training_groups(config):
             signal_region=lambda w: parts.parse_window(w.window),
             feature_set=lambda w, study=_study: config[study]["feature_sets"][w.feature_set],
             runs=list(_runs),
-            code=source_hash("stages.checks"),
+            code=code_hash("stages.checks"),
         script:
             "../scripts/flow_diagnostics.py"
 
@@ -230,6 +230,6 @@ for _study, _runs, _windows in files.training_groups(config):
             signal_region=lambda w: parts.parse_window(w.window),
             seeds=run_seeds(_study, "decorrelate", _runs),
             runs=list(_runs),
-            code=source_hash("stages.mapping"),
+            code=code_hash("stages.mapping"),
         script:
             "../scripts/decorrelate.py"

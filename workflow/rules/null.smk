@@ -35,7 +35,7 @@ rule null_run:
         seed=lambda w: derive_seed(
             config[null_dataset_name(w.study, w.data_seed)]["seed"], "null-controls"
         ),
-        code=source_hash("studies.dijet.null"),
+        code=code_hash("studies.dijet.null"),
     script:
         "../scripts/null_run.py"
 
@@ -67,7 +67,7 @@ rule null_summary:
         **rule_resources(config, "null_summary"),
     params:
         title=lambda w: null_title(config, w.study, w.feature_set),
-        code=source_hash("studies.dijet.null"),
+        code=code_hash("studies.dijet.null"),
     script:
         "../scripts/null_summary.py"
 
@@ -95,6 +95,6 @@ rule null_calibrated:
     resources:
         **rule_resources(config, "null_calibrated"),
     params:
-        code=source_hash("studies.dijet.null"),
+        code=code_hash("studies.dijet.null"),
     script:
         "../scripts/null_calibrated.py"

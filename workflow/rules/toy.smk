@@ -22,7 +22,7 @@ rule toy_generate:
         **rule_resources(config, "toy_generate"),
     params:
         toy=config_slice(config, "toy", "n_events", "m_range", "split", "seed"),
-        code=source_hash("studies.toy.data"),
+        code=code_hash("studies.toy.data"),
     script:
         "../scripts/toy_generate.py"
 
@@ -52,7 +52,7 @@ for _runs in files.run_groups(int(config["toy"]["runs"]), config.get("runs_per_j
         params:
             toy=config_slice(config, "toy", "seed", "signal_region", "classifier"),
             runs=list(_runs),
-            code=source_hash("studies.toy.analysis"),
+            code=code_hash("studies.toy.analysis"),
         script:
             "../scripts/toy_train_classifier.py"
 
@@ -78,7 +78,7 @@ rule toy_evaluate:
         toy=config_slice(
             config, "toy", "seed", "selection_efficiency", "sculpting_bins", "random_subsets"
         ),
-        code=source_hash("studies.toy.analysis"),
+        code=code_hash("studies.toy.analysis"),
     script:
         "../scripts/toy_evaluate.py"
 
@@ -105,7 +105,7 @@ rule toy_fig3:
         **rule_resources(config, "toy_figures"),
     params:
         toy=TOY_FIG_PARAMS,
-        code=source_hash("studies.toy.figures"),
+        code=code_hash("studies.toy.figures"),
     script:
         "../scripts/toy_fig3.py"
 
@@ -135,7 +135,7 @@ rule toy_fig4:
     params:
         panels=targets.toy_panels(TOY_RUNS, TOY_C, "x"),
         toy=TOY_FIG_PARAMS,
-        code=source_hash("studies.toy.figures"),
+        code=code_hash("studies.toy.figures"),
     script:
         "../scripts/toy_sculpting_figure.py"
 
@@ -165,7 +165,7 @@ rule toy_fig5:
     params:
         panels=targets.toy_panels(TOY_RUNS, [C_MAX], "z"),
         toy=TOY_FIG_PARAMS,
-        code=source_hash("studies.toy.figures"),
+        code=code_hash("studies.toy.figures"),
     script:
         "../scripts/toy_sculpting_figure.py"
 
@@ -191,6 +191,6 @@ rule toy_chi2_summary:
     resources:
         **rule_resources(config, "toy_figures"),
     params:
-        code=source_hash("studies.toy.figures"),
+        code=code_hash("studies.toy.figures"),
     script:
         "../scripts/toy_chi2_summary.py"

@@ -313,14 +313,21 @@ def source_modules(*modules: str) -> dict[str, Path]:
     return seen
 
 
-def source_hash(*modules: str) -> str:
-    """12-hex digest of the source of ``modules`` and every package module they import.
+def source_hash(*modules: str, code_path: str = "") -> str:
+    """12-hex digest of the source of ``modules`` and every package module they import, and
+    of ``code_path`` (a ``cpu_code_path``) where given.
 
     Passed as a rule parameter, it makes Snakemake rerun a rule when code it depends on
-    changes (Snakemake itself sees only the script, not the package it imports).
+    changes (Snakemake itself sees only the script, not the package it imports), and, with
+    ``code_path``, when the CPU code path its numbers are computed on changes: the same code
+    on another path gives other last bits, which a training carries into every number.
     """
+    if code_path and code_path not in CODE_PATHS:
+        raise ValueError(f"cpu_code_path: {code_path!r} is none of {', '.join(CODE_PATHS)}")
     seen = source_modules(*modules)
     digest = hashlib.sha256()
     for name in sorted(seen):
         digest.update(name.encode() + b"\0" + seen[name].read_bytes() + b"\0")
+    if code_path:
+        digest.update(b"cpu_code_path\0" + code_path.encode())
     return digest.hexdigest()[:12]
