@@ -93,11 +93,16 @@ def non_intel_vendor() -> str:
     return "" if vendor == "GenuineIntel" else vendor
 
 
+def check_code_path(mode: str) -> None:
+    """Refuse a ``cpu_code_path`` that is none of :data:`CODE_PATHS`, naming the value."""
+    if mode not in CODE_PATHS:
+        raise ValueError(f"cpu_code_path: {mode!r} is none of {', '.join(CODE_PATHS)}")
+
+
 def cpu_code_path_env(mode: str) -> dict[str, str]:
     """The environment of ``cpu_code_path`` for processes started with it (``native``'s,
     :data:`NATIVE_ENV`, off x86-64 or on a CPU without AVX2); this process's is left as it is."""
-    if mode not in CODE_PATHS:
-        raise ValueError(f"cpu_code_path: {mode!r} is none of {', '.join(CODE_PATHS)}")
+    check_code_path(mode)
     if mode == "native" or not _has_avx2():
         return dict(NATIVE_ENV)  # ARM, or an x86-64 CPU older than AVX2: no path to hold
     env = dict(PORTABLE_ENV if mode == "portable" else AVX2_ENV)
@@ -322,8 +327,8 @@ def source_hash(*modules: str, code_path: str = "") -> str:
     ``code_path``, when the CPU code path its numbers are computed on changes: the same code
     on another path gives other last bits, which a training carries into every number.
     """
-    if code_path and code_path not in CODE_PATHS:
-        raise ValueError(f"cpu_code_path: {code_path!r} is none of {', '.join(CODE_PATHS)}")
+    if code_path:
+        check_code_path(code_path)
     seen = source_modules(*modules)
     digest = hashlib.sha256()
     for name in sorted(seen):
