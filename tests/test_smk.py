@@ -227,8 +227,8 @@ def _train(env: dict[str, str]) -> tuple[str, str]:
         [sys.executable, "-c", _TRAIN], env={**base, **env}, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
-    loss, capability = out.stdout.split()
-    return loss, capability
+    digest, capability = out.stdout.split()
+    return digest, capability
 
 
 def test_pin_cpu_code_path_sets_the_avx2_environment_and_native_only_mkls_reproducible_mode(
@@ -275,8 +275,8 @@ def test_avx2_off_intel_cpus_is_said_with_the_portable_way_out(monkeypatch, vend
 
 def test_avx2_code_path_trains_the_same_flow_whatever_the_cpu_offers(monkeypatch):
     """An AVX2-only CPU is emulated on this one by capping MKL at AVX2: pinned, the flow's
-    loss is bit for bit the same; on an AVX-512 CPU, left native, it is not (the reason for
-    the pin: the flow's last bits grow through every step after it)."""
+    trained weights are bit for bit the same; on an AVX-512 CPU, left native, they are not
+    (the reason for the pin: the flow's last bits grow through every step after it)."""
     for var in smk.PINNED_VARS:
         monkeypatch.delenv(var, raising=False)
     pinned = smk.pin_cpu_code_path("avx2")
@@ -291,7 +291,7 @@ def test_avx2_code_path_trains_the_same_flow_whatever_the_cpu_offers(monkeypatch
 
 
 def test_portable_code_path_holds_mkl_whatever_instructions_it_may_use(monkeypatch):
-    """`portable` puts MKL on its COMPATIBLE branch: the flow's loss is bit for bit the same
+    """`portable` puts MKL on its COMPATIBLE branch: the flow's weights are bit for bit the same
     with MKL capped at SSE4.2 (an older or another vendor's CPU, emulated) and differs from
     the avx2 path's (the branch is really switched)."""
     for var in smk.PINNED_VARS:

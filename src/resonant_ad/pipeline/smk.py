@@ -46,8 +46,8 @@ AVX2_ENV = {
 PORTABLE_ENV = {**AVX2_ENV, "MKL_CBWR": "COMPATIBLE"}
 #: ``cpu_code_path: native``: every library on this CPU's widest instructions, MKL in its
 #: reproducible mode on them (AUTO: fixed cache sizes, deterministic reductions, static
-#: scheduling); without it MKL is not bound to the same sums from run to run, and takes
-#: other kernels for narrow products (the MAF's output layer) than any of its fixed branches
+#: scheduling, by Intel's documentation); without it MKL is not bound to the same sums from
+#: run to run, and here took other kernels for narrow products (the MAF's output layer)
 NATIVE_ENV = {"MKL_CBWR": "AUTO"}
 #: the values of ``cpu_code_path``
 CODE_PATHS = ("avx2", "portable", "native")
