@@ -102,6 +102,65 @@ def content_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+#: The tests of each session run (a tiny workflow run, built once per pytest process): whole
+#: modules, or single tests of a module that needs another. pytest-xdist sends each run's
+#: tests to one worker (:func:`work_unit`), so that the run is built once; any other module
+#: is a unit of its own, its module fixtures built once. (xdist's ``xdist_group`` marks would
+#: say this per test, but its ``loadgroup`` cannot rename pytest 9's node ids.)
+SESSION_RUNS: dict[str, tuple[str, ...]] = {
+    "toy_run": (
+        "tests/test_workflow.py",
+        "tests/test_slurm.py",
+        "tests/test_notebooks.py::test_toy_notebook_runs_headless",
+    ),
+    "dijet_run": (
+        "tests/test_workflow_data.py",
+        "tests/test_null_study.py",
+        "tests/test_robustness.py",
+        "tests/test_notebooks.py::test_dijet_notebook_recomputes_the_metric_table",
+    ),
+}
+
+
+def work_unit(nodeid: str) -> str:
+    """The tests that share a worker with ``nodeid``: its session run's, else its module's."""
+    for run, listed in SESSION_RUNS.items():
+        if any(nodeid == n or nodeid.startswith(f"{n}::") for n in listed):
+            return run
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse a test that uses a session run :data:`SESSION_RUNS` does not list it under: on
+    another worker it would build the run a second time."""
+    for item in items:
+        for run in SESSION_RUNS:
+            if run in getattr(item, "fixturenames", ()) and work_unit(item.nodeid) != run:
+                raise pytest.UsageError(
+                    f"{item.nodeid} uses {run}: list it (or its module) under "
+                    f"SESSION_RUNS[{run!r}] in tests/conftest.py"
+                )
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadscope`` (the default, pyproject.toml) with :func:`work_unit` as the scope."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SessionRunScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return SessionRunScheduling(config, log)
+
+
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # a worker: its share of the cores for torch
+    torch.set_num_threads(
+        max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    )
+
+
 TINY = ["--configfile", "test_configs/toy_tiny.yaml"]
 
 
