@@ -15,6 +15,7 @@ from resonant_ad.stats.trials import (
     null_prediction,
     null_rank_p,
     pseudo_scan_max_z,
+    pseudo_scans_max_z,
 )
 
 WINDOW = (3.3, 3.7)
@@ -62,6 +63,16 @@ def test_one_test_is_its_own_null_and_nested_cuts_count_less_than_independent_on
     assert effective_trials(two) > 1.4 * n_nested
     again = pseudo_scan_max_z([(WINDOW, _bins([0.1, 0.03, 0.01]))], PARAMS, 20, 5)
     np.testing.assert_array_equal(nested[:20], again)  # seeded
+
+
+def test_pseudo_scans_give_the_same_numbers_in_one_process_or_several():
+    """The scan job's threads are processes, a method's run whole in each: the same Z."""
+    scans = [([(WINDOW, _bins([0.1, 0.03]))], seed) for seed in (5, 6, 7)]
+    alone = pseudo_scans_max_z(scans, PARAMS, 12, workers=1)
+    np.testing.assert_array_equal(alone[0], pseudo_scan_max_z(scans[0][0], PARAMS, 12, 5))
+    for a, b in zip(alone, pseudo_scans_max_z(scans, PARAMS, 12, workers=2), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(alone[0], alone[1])  # each scan its own seed
 
 
 def test_pseudo_scans_choose_the_function_as_the_observed_fits_do():

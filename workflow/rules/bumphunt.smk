@@ -124,9 +124,9 @@ rule scan_summary:
         "benchmarks/{study}/scan/{feature_set}/nsig{nsig}/scan_summary.tsv"
     conda:
         ENV
-    threads: resource(config, "bumphunt_summary", "threads")
+    threads: resource(config, "scan_summary", "threads")
     resources:
-        **rule_resources(config, "bumphunt_summary"),
+        **rule_resources(config, "scan_summary"),
     params:
         records=lambda w: targets.scan_inputs(config, w.study),
         signal_region=lambda w: config[w.study]["signal_region"],

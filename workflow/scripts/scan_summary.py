@@ -13,4 +13,5 @@ script_run(
     snakemake.params.bumphunt,
     snakemake.params.toys,
     snakemake.params.seed,
+    snakemake.threads,
 )

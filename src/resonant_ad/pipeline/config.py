@@ -326,8 +326,14 @@ def threads_cap(workflow: Any) -> int | None:
     return min(values) if values else None
 
 
+#: ``resources`` entries whose jobs give the same numbers with any threads: the scan's
+#: pseudo-scans (each method's run whole in one process; the threads are processes)
+THREAD_FREE_RESOURCES = ("scan_summary",)
+
+
 def capped_threads(config: Mapping[str, Any], cap: int | None) -> list[str]:
-    """One warning per ``resources`` entry whose ``threads`` exceed ``cap``.
+    """One warning per ``resources`` entry whose ``threads`` exceed ``cap`` (but those of
+    :data:`THREAD_FREE_RESOURCES`).
 
     Snakemake runs such a job with ``cap`` threads, and a torch training's numbers depend on
     its thread count (MKL and torch split some sums across threads): the run then does not
@@ -340,7 +346,7 @@ def capped_threads(config: Mapping[str, Any], cap: int | None) -> list[str]:
         f"(--cores/--max-threads): its jobs run with {cap}, and a flow's or NN's training "
         "gives other numbers with other threads (an HGB's does not; docs/running.md#threads)"
         for rule, entry in config["resources"].items()
-        if int(entry["threads"]) > cap
+        if int(entry["threads"]) > cap and rule not in THREAD_FREE_RESOURCES
     ]
 
 

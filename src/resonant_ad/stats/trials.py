@@ -29,12 +29,15 @@ from __future__ import annotations
 
 import itertools
 import logging
+import multiprocessing
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import special
+from threadpoolctl import threadpool_limits
 
 from resonant_ad.core.seeding import rng
 from resonant_ad.stats.bumphunt import bump_hunt, fit_function, function_name
@@ -77,6 +80,33 @@ def pseudo_scan_max_z(
     )
     best[~np.isfinite(best)] = np.nan
     return best
+
+
+#: one scan of :func:`pseudo_scans_max_z`: its windows (as :func:`pseudo_scan_max_z` takes
+#: them) and its pseudo-scans' seed
+Scan = tuple[Sequence[tuple[Sequence[float], pd.DataFrame]], int]
+
+
+def pseudo_scans_max_z(
+    scans: Sequence[Scan], params: Mapping[str, Any], n_toys: int, workers: int = 1
+) -> list[np.ndarray]:
+    """:func:`pseudo_scan_max_z` of each (windows, seed) of ``scans`` (a method's run each),
+    in up to ``workers`` processes. Each scan is drawn and fitted whole in one process, BLAS
+    on one thread, so the numbers do not depend on ``workers``: a job's threads only make
+    it faster (a scan's fits are Python-bound, one core each)."""
+    if workers <= 1 or len(scans) <= 1:
+        return [_one_scan(scan, params, n_toys) for scan in scans]
+    fork = multiprocessing.get_context("fork")  # the job's logging carries over
+    with ProcessPoolExecutor(min(workers, len(scans)), mp_context=fork) as pool:
+        n = len(scans)
+        return list(pool.map(_one_scan, scans, [params] * n, [n_toys] * n))
+
+
+def _one_scan(scan: Scan, params: Mapping[str, Any], n_toys: int) -> np.ndarray:
+    """One scan's pseudo-scans (:func:`pseudo_scans_max_z`), BLAS on one thread."""
+    windows, seed = scan
+    with threadpool_limits(1):
+        return pseudo_scan_max_z(windows, params, n_toys, seed)
 
 
 def _pseudo_window(

@@ -15,7 +15,7 @@ from resonant_ad.core.seeding import derive_seed
 from resonant_ad.stages.methods import display_label
 from resonant_ad.stages.parts import parse_window
 from resonant_ad.stats.bumphunt import collect, global_significance
-from resonant_ad.stats.trials import global_from_toys, pseudo_scan_max_z
+from resonant_ad.stats.trials import global_from_toys, pseudo_scans_max_z
 
 log = logging.getLogger(__name__)
 
@@ -191,19 +191,22 @@ def with_global_significance(
     params: Mapping[str, Any],
     toys: int,
     seed: int,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """The scan table with, per method and run, the largest local Z over its windows and
     efficiencies (``z_max_scan``), the number of fitted tests (``n_trials``), the global Z
     from ``toys`` background-only pseudo-scans (``z_global``, ``p_global``, ``n_eff``,
     :mod:`resonant_ad.stats.trials`; NaN with ``toys: 0``) and Šidák's bound for independent
     tests (``z_global_sidak``, :func:`~resonant_ad.stats.bumphunt.global_significance`).
-    ``bins``: (method, run) → each window with its bump hunts' ``bins`` table."""
+    ``bins``: (method, run) → each window with its bump hunts' ``bins`` table; ``workers``:
+    processes for the pseudo-scans (the same numbers with any)."""
     keys = ["method", "run"]
+    groups = list(scan.groupby(keys, sort=False))
+    scans = [(bins[(meth, int(run))], derive_seed(seed, meth, run)) for (meth, run), _ in groups]
+    toy_zs = pseudo_scans_max_z(scans, params, toys, workers)
     rows = []
-    for (meth, run), group in scan.groupby(keys, sort=False):
+    for ((meth, run), group), toy_z in zip(groups, toy_zs, strict=True):
         z_max, trials, z_sidak = global_significance(group["z_local"])
-        toy_seed = derive_seed(seed, meth, run)
-        toy_z = pseudo_scan_max_z(bins[(meth, int(run))], params, toys, toy_seed)
         found = global_from_toys(z_max, toy_z)
         rows.append(
             {"method": meth, "run": run, "z_max_scan": z_max, "n_trials": trials}
@@ -233,9 +236,11 @@ def write_scan(
     params: Mapping[str, Any],
     toys: int,
     seed: int,
+    workers: int = 1,
 ) -> None:
     """The scan table (window, centre, every bump-hunt column, local and global Z) and its
-    figure; ``params``, ``toys``, ``seed``: the pseudo-scans' fit settings, number and seed."""
+    figure; ``params``, ``toys``, ``seed``: the pseudo-scans' fit settings, number and seed;
+    ``workers``: processes for them."""
     frames = []
     bins: dict[tuple[str, int], list[tuple[list[float], pd.DataFrame]]] = {}
     for rec in records:
@@ -248,7 +253,8 @@ def write_scan(
         bins.setdefault((rec["method"], int(rec["run"])), []).append(
             ([low, high], collect([rec], "bins"))
         )
-    scan = with_global_significance(pd.concat(frames, ignore_index=True), bins, params, toys, seed)
+    scan = pd.concat(frames, ignore_index=True)
+    scan = with_global_significance(scan, bins, params, toys, seed, workers)
     write_csv(scan, outputs["table"])
     scan_figure(scan, signal_region, title, [outputs["png"], outputs["pdf"]])
     log.info(
