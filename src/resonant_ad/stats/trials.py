@@ -98,8 +98,8 @@ def pseudo_scans_max_z(
         return [_one_scan(scan, params, n_toys) for scan in scans]
     fork = multiprocessing.get_context("fork")  # the job's logging carries over
     with ProcessPoolExecutor(min(workers, len(scans)), mp_context=fork) as pool:
-        n = len(scans)
-        return list(pool.map(_one_scan, scans, [params] * n, [n_toys] * n))
+        rest = itertools.repeat(params), itertools.repeat(n_toys)
+        return list(pool.map(_one_scan, scans, *rest))
 
 
 def _one_scan(scan: Scan, params: Mapping[str, Any], n_toys: int) -> np.ndarray:
