@@ -9,8 +9,8 @@ timed separately; a part that fails is recorded with its error and the others go
    eager steps give the same losses;
 2. ``flow`` — a paper-scale flow: the surrogate with 1M QCD events generated in memory, the
    shifted feature set, SB train/val as the workflow's split (≈ 430k / 143k), the paper's
-   hyperparameters (batch 256, lr 1e-4, ≤ 100 epochs, patience 10), 10 runs trained together
-   until they all stop early or a time budget runs out; then one run alone for a few epochs;
+   hyperparameters (batch 256, lr 1e-4, 100 epochs, no early stop), 10 runs trained together
+   until the 100 epochs end or a time budget runs out; then one run alone for a few epochs;
 3. ``classifier`` — a paper-scale CATHODE classifier: SR data against 200k/67k samples of
    that flow, 100 epochs, batch 128, 10 best epochs; one alone and 10 together;
 4. ``inference`` — sampling, latent mapping and decorrelation of paper-sized sets;
@@ -77,7 +77,7 @@ def paper_data(n_background: int = 1_000_000, seed: int = 1) -> dict[str, Any]:
 def bench_flow(
     rows: list[dict[str, Any]], data: dict[str, Any], scale: Scale
 ) -> tuple[dict[str, Any], Any]:
-    """The paper's flows, ``members`` together (≤ 100 epochs, patience 10, or the time
+    """The paper's flows, ``members`` together (100 epochs, or fewer within the time
     budget), then one alone for a few epochs."""
     from resonant_ad.core.flow import ConditionalFlow, fit_members
 

@@ -3,8 +3,9 @@
 ``ConditionalFlow.fit(X, m, X_val, m_val)`` fits the preprocessing on the training data
 (sideband training events), trains the flow with Adam, evaluates the validation loss after
 every epoch, keeps the best epochs and stops early after ``patience`` epochs without
-improvement. ``transform`` maps events to the latent space (LaCATHODE), ``sample`` draws
-events for given masses (CATHODE), ``log_prob`` gives the density in physical units.
+improvement (by default 100, as many as the epochs: CATHODE's reference trains them all).
+``transform`` maps events to the latent space (LaCATHODE), ``sample`` draws events for given
+masses (CATHODE), ``log_prob`` gives the density in physical units.
 
 Architectures: ``"maf"`` — the CATHODE reference (15 × MADE(128, 128) + batch norm +
 reverse permutation, :mod:`resonant_ad.core.maf`); ``"rqs"`` — nflows' rational-quadratic spline
@@ -94,7 +95,7 @@ class ConditionalFlow(Estimator):
         weight_decay: float = 1e-6,
         batch_size: int = 256,
         epochs: int = 100,
-        patience: int = 10,
+        patience: int = 100,
         n_best_epochs: int = 1,
         margin: float = 0.02,
         log_features: tuple[int, ...] | list[int] = (),
