@@ -107,6 +107,10 @@ def test_study_files_are_merged_over_the_default_as_snakemake_does():
     assert full["data"]["surrogate"]["n_background"] == 1_000_000
     assert (full["injections"], full["scan"]["injection"], full["runs"]) == ([1000, 0], 1000, 10)
     assert (full["flow"]["epochs"], full["flow"]["n_samples"]) == (100, 267_000)
+    for study in (full, load_study("config/lhco_title_claim.yaml", "lhco_surrogate")):
+        # every epoch trained, the best kept: CATHODE's reference code has no early stop
+        assert study["flow"]["patience"] >= study["flow"]["epochs"] == 100
+        assert study["flow"]["n_best_epochs"] == 1  # LaCATHODE: the single best epoch
     nn = full["classifier"]["nn"]
     assert (nn["epochs"], nn["n_best_epochs"], nn["batch_size"]) == (100, 10, 128)
     assert full["evaluation"]["sculpting_bins"] == 300
