@@ -571,6 +571,29 @@ def test_real_vs_synthetic_check_sees_the_features_and_the_mass_only(mass):
     assert shifted["real_vs_synthetic_auc"] > 0.7  # a mass the flow did not model is seen
 
 
+def test_real_vs_synthetic_reads_the_flows_excess_where_the_signal_sits():
+    """A flow whose background piles up at the signal's place hides it from every method:
+    the check's density ratio at the signal events reads it; elsewhere it reads ~1."""
+    from resonant_ad.stages.checks import real_vs_synthetic
+
+    rng = np.random.default_rng(9)
+
+    def frame(a: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({"a": a, "mjj": rng.normal(size=len(a)), "label": 0})
+
+    real = frame(rng.normal(size=20_000))
+    bump = rng.normal(2.0, 0.3, 3000)  # the flow's excess: 15% of its samples at a ≈ 2
+    synthetic = frame(np.r_[rng.normal(size=17_000), bump])
+    at_bump = real_vs_synthetic(real, synthetic, "mjj", 3, signal=frame(rng.normal(2.0, 0.1, 300)))
+    elsewhere = real_vs_synthetic(real, synthetic, "mjj", 3, signal=frame(rng.normal(-1, 0.1, 300)))
+    assert at_bump["signal_events"] == 300 and at_bump["synthetic_over_real_at_signal"] > 2
+    assert 0.7 < elsewhere["synthetic_over_real_at_signal"] < 1.1  # 85% of the base shape
+    assert at_bump["real_vs_synthetic_auc"] == elsewhere["real_vs_synthetic_auc"]  # one fit
+    none = real_vs_synthetic(real, synthetic, "mjj", 3, signal=frame(np.array([])))
+    assert none["synthetic_over_real_at_signal"] is None and none["signal_events"] == 0
+    assert "synthetic_over_real_at_signal" not in real_vs_synthetic(real, synthetic, "mjj", 3)
+
+
 def test_flows_trained_together_equal_flows_trained_alone():
     """R members in one model: each keeps its seed's init, shuffling, BN, epochs, stopping."""
     from resonant_ad.core.flow import fit_members

@@ -57,6 +57,10 @@ def test_surrogate_chain_builds_every_split(dijet_run):
         assert len(latent) == len(data) and latent["label"].equals(data["label"])
     diag = json.loads((run / "flow/diagnostics.json").read_text())
     assert 0.4 < diag["real_vs_synthetic_auc"] <= 1.0
+    # the flow's background density over the true one where the injected signal sits
+    assert diag["sr_signal_events"] > 0 and 0.3 < diag["synthetic_over_real_at_signal"] < 3
+    no_signal = json.loads((base / f"shifted/{SR}/nsig0/run0/flow/diagnostics.json").read_text())
+    assert no_signal["sr_signal_events"] == 0 and no_signal["synthetic_over_real_at_signal"] is None
     checks = pd.read_csv(run / "flow/latent_checks.csv")
     assert set(checks["region"]) == {"SB", "SR"} and len(checks) == 8
     # LaCATHODE's task on the true background: SB, and SR (its test and extra parts)

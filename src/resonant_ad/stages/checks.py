@@ -148,18 +148,43 @@ def normal_cut_excess(
     return out
 
 
+def synthetic_over_real_at(clf: HistGradientBoostingClassifier, X: np.ndarray) -> float | None:
+    """Mean density ratio synthetic / real at the events ``X``, by a real-vs-synthetic
+    classifier fitted on equal-size samples (:func:`real_vs_synthetic_fit`): (1 − p) / p with
+    p = P(real | x), clipped to [1e-6, 1 − 1e-6]; None for no events."""
+    if len(X) == 0:
+        return None
+    p = np.clip(clf.predict_proba(np.asarray(X, dtype=np.float64))[:, 1], 1e-6, 1 - 1e-6)
+    return float(np.mean((1 - p) / p))
+
+
 def real_vs_synthetic(
-    real: pd.DataFrame, synthetic: pd.DataFrame, mass: str, seed: int
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    mass: str,
+    seed: int,
+    signal: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The real-vs-synthetic check of both studies: its AUC on features and ``mass``.
 
     :func:`real_vs_synthetic_auc` of the real background events against the flow's samples,
     with the feature columns of ``real`` and the mass, so that the dijet and the di-τ AUCs
-    come from one protocol and can be compared.
+    come from one protocol and can be compared. With ``signal`` (the injected signal events
+    of the SR data) also the same classifier's :func:`synthetic_over_real_at` them
+    (``synthetic_over_real_at_signal``, None without signal events): a flow whose background
+    is too dense where the signal sits (above 1) hides that part of the signal from CATHODE
+    and LaCATHODE alike, however well it models the background elsewhere.
     """
     cols = [*feature_columns(real), mass]
-    auc = real_vs_synthetic_auc(real[cols].to_numpy(), synthetic[cols].to_numpy(), seed)
-    return {"real_vs_synthetic_auc": auc, "n_events": min(len(real), len(synthetic))}
+    clf, X, y = real_vs_synthetic_fit(real[cols].to_numpy(), synthetic[cols].to_numpy(), seed)
+    out: dict[str, Any] = {
+        "real_vs_synthetic_auc": roc_auc(y, clf.predict_proba(X)[:, 1]),
+        "n_events": min(len(real), len(synthetic)),
+    }
+    if signal is not None:
+        out["synthetic_over_real_at_signal"] = synthetic_over_real_at(clf, signal[cols].to_numpy())
+        out["signal_events"] = len(signal)
+    return out
 
 
 def flow_diagnostics(
@@ -184,10 +209,11 @@ def flow_diagnostics(
     learnt on the extra part and applied to the background of every SB data part (the bump
     hunt's events) around ``signal_region``: all of them, the flow's training part
     (``_sb_train``) and the parts it was not fitted to (``_sb_val_test``; the bump hunt's
-    cross-fitted flows see each event so).
+    cross-fitted flows see each event so), and the real-vs-synthetic classifier's
+    ``synthetic_over_real_at_signal`` over the SR parts' injected signal (None without it).
     """
     flow = ConditionalFlow.load(model)
-    rows, inside_z, inside_m = [], {}, {}
+    rows, inside_z, inside_m, signal = [], {}, {}, []
     for part in FLOW_CHECK_PARTS:
         x_df, z_df = read_parquet(data[part]), read_parquet(latent[part])
         bkg = (x_df["label"] == 0).to_numpy()
@@ -202,15 +228,20 @@ def flow_diagnostics(
             rows += latent_table(x, z, x_df["mjj"].to_numpy()[bkg], cols, region, inside)
         if part == "sr_test":
             real = x_df[bkg]  # the real-vs-synthetic check's SR test background
+        if part.startswith("sr_"):
+            signal.append(x_df[~bkg])  # the injected signal of the SR data
     table = pd.DataFrame(rows)
     write_csv(table, table_out)
 
     synth = read_parquet(samples)
     cols = feature_columns(real)
-    auc = real_vs_synthetic(real, synth, "mjj", seed)["real_vs_synthetic_auc"]
+    check = real_vs_synthetic(real, synth, "mjj", seed, signal=pd.concat(signal))
+    auc = check["real_vs_synthetic_auc"]
     sb = table[table["region"] == "SB"]
     summary = {
         "real_vs_synthetic_auc": auc,
+        "synthetic_over_real_at_signal": check["synthetic_over_real_at_signal"],
+        "sr_signal_events": check["signal_events"],
         "sb_events_outside_training_range": int(sb["n_outside_range"].iloc[0]),
         "sb_events_abs_z_gt_10": int(sb["n_abs_z_gt_10"].iloc[0]),
         "sb_max_abs_z_mean": float(sb["z_mean"].abs().max()),
