@@ -171,6 +171,7 @@ def test_title_claim_target_plans_the_shifted_paper_scale_study_on_the_gpu(tmp_p
         "train_classifier_lhco_surrogate_runs0_9": 6,
         "evaluate": 1,
         "evaluation_figures": 1,
+        "run_table": 1,
         "title_claim": 1,
     }
     assert all(res["feature_set"] == "shifted" for rule, res in jobs if "feature_set" in res)
@@ -201,5 +202,5 @@ def test_title_claim_cpu_overlay_keeps_the_paper_data_and_trains_two_runs_apart(
     for runs in ("runs0_0", "runs1_1"):
         expected.update({f"{r}_lhco_surrogate_{runs}": 2 * n for r, n in per_run.items()})
         expected[f"train_classifier_lhco_surrogate_{runs}"] = 2 * 3
-    expected.update({"evaluate": 1, "evaluation_figures": 1, "title_claim": 1})
+    expected.update({"evaluate": 1, "evaluation_figures": 1, "run_table": 1, "title_claim": 1})
     assert counts == expected

@@ -83,6 +83,14 @@ def test_every_method_is_trained_scored_and_evaluated(dijet_run):
         assert metrics["auc"].between(0, 1).all() and metrics["chi2_ndof_at_1pct"].gt(0).all()
         summary = pd.read_csv(base / feature_set / SR / "metrics_summary.csv")
         assert len(summary) == len(METHODS) * 2 and (summary["runs"] == 1).all()
+        # each run's flow beside its methods' metrics; one run gives no correlation
+        runs = pd.read_csv(base / feature_set / SR / "runs.csv")
+        assert sorted(runs["injection"]) == sorted(set(metrics["injection"]))
+        lac = metrics[metrics["method"] == "lacathode"].sort_values("injection")
+        np.testing.assert_allclose(runs["lacathode_chi2_ndof_at_1pct"], lac["chi2_ndof_at_1pct"])
+        assert runs["sr_latent_vs_normal_auc"].between(0.4, 0.8).all()
+        corr = pd.read_csv(base / feature_set / SR / "run_correlations.csv")
+        assert (corr["runs"] <= 1).all() and corr["pearson"].isna().all()
         for name in ("sic", "sculpting_chi2", "mjj_selection"):
             for ext in ("png", "pdf"):
                 assert (base / feature_set / SR / f"figures/{name}.{ext}").stat().st_size > 10_000

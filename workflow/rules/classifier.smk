@@ -82,6 +82,37 @@ rule evaluate:
         "../scripts/evaluate.py"
 
 
+rule run_table:
+    """Each run's flow diagnostics beside its methods' metrics, and their correlations over
+    runs: which flow, if any, makes a run sculpt or lose the signal."""
+    input:
+        metrics=patterns.METRICS,
+        diagnostics=lambda w: [
+            r["diagnostics"]
+            for r in targets.run_flow_files(config, w.study, w.feature_set, w.window)
+        ],
+        histories=lambda w: [
+            r["history"] for r in targets.run_flow_files(config, w.study, w.feature_set, w.window)
+        ],
+    output:
+        table=patterns.RUN_TABLE,
+        correlations=patterns.RUN_CORRELATIONS,
+    log:
+        "logs/{study}/{feature_set}/sr{window}/run_table.log",
+    benchmark:
+        "benchmarks/{study}/{feature_set}/sr{window}/run_table.tsv"
+    conda:
+        ENV
+    threads: resource(config, "run_table", "threads")
+    resources:
+        **rule_resources(config, "run_table"),
+    params:
+        flows=lambda w: targets.run_flow_files(config, w.study, w.feature_set, w.window),
+        code=code_hash("stages.runs"),
+    script:
+        "../scripts/run_table.py"
+
+
 rule evaluation_figures:
     """The paper's Figs. 6-8 panels of one analysis: SIC, sculpting, mJJ after the cut."""
     input:

@@ -78,6 +78,9 @@ METRICS_SUMMARY = FEATURE_SET_DIR + "/metrics_summary.csv"
 SIC_CURVES = FEATURE_SET_DIR + "/sic_curves.csv"
 SCULPTING_CURVES = FEATURE_SET_DIR + "/sculpting_curves.csv"
 MJJ_SELECTION = FEATURE_SET_DIR + "/mjj_selection.csv"
+#: each run's flow diagnostics beside its methods' metrics, and their correlations over runs
+RUN_TABLE = FEATURE_SET_DIR + "/runs.csv"
+RUN_CORRELATIONS = FEATURE_SET_DIR + "/run_correlations.csv"
 BUMPHUNT_SUMMARY = FEATURE_SET_DIR + "/bumphunt.csv"
 FEATURE_SET_FIGURE = FEATURE_SET_DIR + "/figures/{name}.{ext}"
 #: figures per feature set (top left, top right and bottom panels of the paper's Figs. 6-8)

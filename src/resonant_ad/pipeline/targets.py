@@ -47,6 +47,7 @@ from resonant_ad.pipeline.patterns import (
     FEATURE_CORRELATIONS,
     FIGURE_FORMATS,
     FLOW_DIAGNOSTICS,
+    FLOW_HISTORY,
     FLOW_LOSS,
     FLOW_SR_FEATURES,
     METRICS,
@@ -57,6 +58,8 @@ from resonant_ad.pipeline.patterns import (
     NULL_TABLE,
     REALISM_FIGURE,
     REALISM_TABLE,
+    RUN_CORRELATIONS,
+    RUN_TABLE,
     SAMPLING_SUMMARY,
     SCAN_FIGURE,
     SCAN_SUMMARY,
@@ -149,13 +152,32 @@ def null_targets(config: Mapping[str, Any]) -> list[str]:
     return targets
 
 
+def run_flow_files(
+    config: Mapping[str, Any], study: str, feature_set: str, window: str
+) -> list[dict[str, Any]]:
+    """Each run's flow diagnostics and history of one analysis, with its injection and run
+    (the run table's inputs: :func:`resonant_ad.stages.runs.write_run_table`)."""
+    ids = {"study": study, "feature_set": feature_set, "window": window}
+    return [
+        {
+            "injection": int(nsig),
+            "run": run,
+            "diagnostics": FLOW_DIAGNOSTICS.format(**ids, nsig=nsig, run=run),
+            "history": FLOW_HISTORY.format(**ids, nsig=nsig, run=run),
+        }
+        for nsig in config[study]["injections"]
+        for run in range(int(config[study]["runs"]))
+    ]
+
+
 def title_claim_targets(
     config: Mapping[str, Any], study: str = "lhco_surrogate", feature_set: str = "shifted"
 ) -> list[str]:
     """LaCATHODE's title claim (`rule title_claim`): one feature set's metric tables and its
     SIC, χ²/ndof and mJJ figures at the nominal window, with every run, injection and method
     of the config (``config/lhco_title_claim.yaml``: the paper's scale), and each run's flow
-    diagnostics (is its latent SR background as close to N(0, 1) as its SB?); nothing else."""
+    diagnostics (is its latent SR background as close to N(0, 1) as its SB?) in the run
+    table beside its methods' metrics; nothing else."""
     if study not in config.get("studies", []) or feature_set not in config[study]["feature_sets"]:
         return []
     cfg = config[study]
@@ -166,7 +188,8 @@ def title_claim_targets(
         for nsig in cfg["injections"]
         for run in range(int(cfg["runs"]))
     ]
-    return [METRICS.format(**ids), METRICS_SUMMARY.format(**ids), *figures, *diagnostics]
+    tables = [METRICS, METRICS_SUMMARY, RUN_TABLE, RUN_CORRELATIONS]
+    return [*(t.format(**ids) for t in tables), *figures, *diagnostics]
 
 
 def dijet_targets(config: Mapping[str, Any], study: str) -> list[str]:
@@ -195,7 +218,8 @@ def dijet_targets(config: Mapping[str, Any], study: str) -> list[str]:
                 for method in cfg["methods"]:
                     targets += classifier_outputs(**ids, method=method).values()
         ids = {"study": study, "feature_set": feature_set, "window": window}
-        targets += [METRICS.format(**ids), METRICS_SUMMARY.format(**ids)]
+        tables = [METRICS, METRICS_SUMMARY, RUN_TABLE, RUN_CORRELATIONS]
+        targets += [t.format(**ids) for t in tables]
         targets += feature_set_figures(study, feature_set, window).values()
         if searched(config, study, feature_set):
             targets += [BUMPHUNT_SUMMARY.format(**ids)]

@@ -1,0 +1,144 @@
+"""Each run's flow beside what its classifiers found, and how the two move together over runs.
+
+The runs of an analysis differ only in their seeds, yet at the paper's scale their χ²/ndof
+spreads over an order of magnitude for CATHODE and their SICs over a factor of ten for
+LaCATHODE (docs/measurements.md). Both methods read their run's flow (CATHODE its samples,
+LaCATHODE its latent space), so a run's row puts the flow's diagnostics
+(:func:`resonant_ad.stages.checks.flow_diagnostics`) next to every method's metrics, and the
+correlations over runs say which diagnostic, if any, tracks a method's sculpting or SIC.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from resonant_ad.core.io import read_csv, read_json, write_csv
+
+log = logging.getLogger(__name__)
+
+#: the flow diagnostics a run's row carries (keys of ``diagnostics.json``, docs/outputs.md)
+FLOW_COLUMNS = (
+    "sb_latent_vs_normal_auc",
+    "sr_latent_vs_normal_auc",
+    "normal_cut_sr_over_sb_sides",
+    "real_vs_synthetic_auc",
+    "synthetic_over_real_at_signal",
+)
+#: each method's metrics in a run's row (columns of ``metrics.csv``), as ``{method}_{metric}``
+METHOD_METRICS = ("auc", "sic_at_1e-3", "chi2_ndof_at_1pct")
+#: fewer runs than this give no correlation (NaN)
+MIN_RUNS = 4
+
+
+def run_table(
+    metrics: pd.DataFrame,
+    flows: Sequence[Mapping[str, Any]],
+) -> pd.DataFrame:
+    """One row per injection and run: its flow's epochs (run and kept), diagnostics and each
+    method's :data:`METHOD_METRICS`.
+
+    ``metrics`` is the evaluation's metric table; ``flows`` are records ``{injection, run,
+    diagnostics, history}`` (the run's ``diagnostics.json`` as a mapping and its flow's
+    ``history.csv`` as a frame). A run without a metric row is an error: the table would
+    silently drop it."""
+    rows = []
+    for rec in flows:
+        history = rec["history"]
+        kept = history.loc[history["selected"].astype(bool), "epoch"]
+        if kept.empty:
+            raise ValueError(f"run {rec['run']}: its flow history marks no selected epoch")
+        row = {
+            "injection": int(rec["injection"]),
+            "run": int(rec["run"]),
+            "flow_epochs": int(history["epoch"].max()),
+            "flow_epoch_kept": int(kept.iloc[0]),
+        }
+        diagnostics = rec["diagnostics"]
+        for key in FLOW_COLUMNS:
+            value = diagnostics.get(key)
+            row[key] = np.nan if value is None else float(value)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    wide = metrics.pivot_table(
+        index=["injection", "run"], columns="method", values=list(METHOD_METRICS), dropna=False
+    )
+    wide.columns = [f"{method}_{metric}" for metric, method in wide.columns]
+    methods = list(dict.fromkeys(metrics["method"]))
+    order = [f"{m}_{k}" for m in methods for k in METHOD_METRICS]
+    wide = wide.reindex(columns=order).reset_index()
+    missing = table.merge(wide, on=["injection", "run"], how="left", indicator=True)
+    lost = missing.loc[missing["_merge"] != "both", ["injection", "run"]]
+    if not lost.empty:
+        raise ValueError(f"no metrics for the flows of (injection, run) {lost.values.tolist()}")
+    table = missing.drop(columns="_merge")
+    return table.sort_values(["injection", "run"], ignore_index=True)
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson's r, NaN where either side does not vary."""
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def run_correlations(table: pd.DataFrame) -> pd.DataFrame:
+    """Per injection, each flow diagnostic against each method metric of :func:`run_table`
+    over the runs where both are finite: ``runs``, Pearson's r and Spearman's ρ (the r of the
+    ranks: one wild run does not make it); NaN under :data:`MIN_RUNS` runs."""
+    flow_cols = ["flow_epoch_kept", *FLOW_COLUMNS]
+    own = {"injection", "run", "flow_epochs", *flow_cols}
+    metric_cols = [
+        (col, col[: -len(name) - 1], name)
+        for col in table.columns
+        if col not in own
+        for name in METHOD_METRICS
+        if col.endswith(f"_{name}")
+    ]
+    rows = []
+    for injection, group in table.groupby("injection", sort=True):
+        for col, method, name in metric_cols:
+            for flow in flow_cols:
+                pair = group[[flow, col]].astype(float).dropna()
+                a, b = pair[flow].to_numpy(), pair[col].to_numpy()
+                enough = len(pair) >= MIN_RUNS
+                ranks = pair.rank().to_numpy()
+                rows.append(
+                    {
+                        "injection": int(injection),
+                        "method": method,
+                        "metric": name,
+                        "diagnostic": flow,
+                        "runs": len(pair),
+                        "pearson": _pearson(a, b) if enough else np.nan,
+                        "spearman": _pearson(ranks[:, 0], ranks[:, 1]) if enough else np.nan,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def write_run_table(
+    metrics_path: str, flows: Sequence[Mapping[str, Any]], outputs: Mapping[str, str]
+) -> None:
+    """Read the metric table and each run's ``diagnostics`` and ``history`` files (paths in
+    ``flows``), and write :func:`run_table` and :func:`run_correlations` to ``outputs``
+    (``table``, ``correlations``)."""
+    records = [
+        {
+            "injection": rec["injection"],
+            "run": rec["run"],
+            "diagnostics": read_json(rec["diagnostics"]),
+            "history": read_csv(rec["history"]),
+        }
+        for rec in flows
+    ]
+    table = run_table(read_csv(metrics_path), records)
+    correlations = run_correlations(table)
+    write_csv(table, outputs["table"])
+    write_csv(correlations, outputs["correlations"])
+    with pd.option_context("display.width", 200, "display.max_columns", 40):
+        log.info("runs:\n%s", table.to_string(index=False))

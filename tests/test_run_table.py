@@ -1,0 +1,97 @@
+"""The run table: each run's flow diagnostics beside its methods' metrics, and correlations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from resonant_ad.core.io import read_csv, write_csv, write_json
+from resonant_ad.stages.runs import (
+    FLOW_COLUMNS,
+    MIN_RUNS,
+    run_correlations,
+    run_table,
+    write_run_table,
+)
+
+
+def _history(kept: int, epochs: int = 10) -> pd.DataFrame:
+    """A flow history of ``epochs`` epochs with ``kept`` the selected one."""
+    epoch = np.arange(1, epochs + 1)
+    return pd.DataFrame(
+        {"epoch": epoch, "train_nll": 1.0, "val_nll": 1.0, "selected": epoch == kept}
+    )
+
+
+def _case(n_runs: int = 6) -> tuple[pd.DataFrame, list[dict]]:
+    """Metrics of two methods over ``n_runs`` runs at injection 0, where LaCATHODE's χ²/ndof
+    rises with the flow's SR-over-SB latent cut and CATHODE's falls with it."""
+    excess = np.linspace(1.0, 1.1, n_runs)
+    rows, flows = [], []
+    for run in range(n_runs):
+        for method, chi2 in (("cathode", 50 - 100 * excess[run]), ("lacathode", 10 * excess[run])):
+            rows.append(
+                {"method": method, "injection": 0, "run": run, "auc": 0.5, "max_sic": 1.0,
+                 "sic_at_1e-2": np.nan, "sic_at_1e-3": np.nan, "chi2_ndof_at_1pct": chi2}
+            )  # fmt: skip
+        diagnostics = {key: 0.52 for key in FLOW_COLUMNS}
+        diagnostics |= {"normal_cut_sr_over_sb_sides": excess[run]}
+        diagnostics["synthetic_over_real_at_signal"] = None  # no signal: null in the JSON
+        flows.append({"injection": 0, "run": run, "diagnostics": diagnostics,
+                      "history": _history(kept=run + 2)})  # fmt: skip
+    return pd.DataFrame(rows), flows
+
+
+def test_run_table_puts_each_flow_beside_its_methods_metrics():
+    metrics, flows = _case()
+    table = run_table(metrics, flows)
+    assert list(table["run"]) == list(range(6))
+    assert list(table["flow_epoch_kept"]) == [2, 3, 4, 5, 6, 7]
+    assert (table["flow_epochs"] == 10).all()
+    assert table["synthetic_over_real_at_signal"].isna().all()
+    lac = metrics[metrics.method == "lacathode"].set_index("run")["chi2_ndof_at_1pct"]
+    np.testing.assert_array_equal(table["lacathode_chi2_ndof_at_1pct"], lac.to_numpy())
+    assert {"cathode_auc", "cathode_sic_at_1e-3", "lacathode_auc"} <= set(table.columns)
+
+
+def test_run_table_refuses_a_flow_without_metrics_or_a_kept_epoch():
+    metrics, flows = _case()
+    with pytest.raises(ValueError, match=r"\[\[0, 5\]\]"):
+        run_table(metrics[metrics.run != 5], flows)
+    flows[0]["history"]["selected"] = False
+    with pytest.raises(ValueError, match=r"run 0.*no selected epoch"):
+        run_table(metrics, flows)
+
+
+def test_correlations_follow_the_diagnostic_and_need_enough_runs():
+    table = run_table(*_case())
+    corr = run_correlations(table).set_index(["method", "metric", "diagnostic"])
+    excess = ("chi2_ndof_at_1pct", "normal_cut_sr_over_sb_sides")
+    assert corr.loc[("lacathode", *excess), "pearson"] == pytest.approx(1.0)
+    assert corr.loc[("cathode", *excess), "spearman"] == pytest.approx(-1.0)
+    # the flow's own AUC columns are diagnostics, not methods
+    assert set(corr.index.get_level_values("method")) == {"cathode", "lacathode"}
+    # a constant diagnostic or an all-NaN metric gives no number, never a spurious one
+    flat = ("lacathode", "chi2_ndof_at_1pct", "sr_latent_vs_normal_auc")
+    assert np.isnan(corr.loc[flat, "pearson"])
+    assert corr.loc[("lacathode", "sic_at_1e-3", "flow_epoch_kept"), "runs"] == 0
+    few = run_correlations(run_table(*_case(MIN_RUNS - 1)))
+    assert few[["pearson", "spearman"]].isna().all().all()
+
+
+def test_write_run_table_reads_the_files_and_writes_both_tables(tmp_path):
+    metrics, flows = _case()
+    write_csv(metrics, tmp_path / "metrics.csv")
+    records = []
+    for rec in flows:
+        diag, hist = tmp_path / f"d{rec['run']}.json", tmp_path / f"h{rec['run']}.csv"
+        write_json(rec["diagnostics"], diag)
+        write_csv(rec["history"], hist)
+        records.append({"injection": 0, "run": rec["run"], "diagnostics": str(diag),
+                        "history": str(hist)})  # fmt: skip
+    outputs = {"table": str(tmp_path / "runs.csv"), "correlations": str(tmp_path / "corr.csv")}
+    write_run_table(str(tmp_path / "metrics.csv"), records, outputs)
+    table = read_csv(outputs["table"])
+    pd.testing.assert_frame_equal(table, run_table(metrics, flows), check_dtype=False)
+    assert len(read_csv(outputs["correlations"])) == 2 * 3 * (1 + len(FLOW_COLUMNS))
