@@ -59,6 +59,9 @@ def test_run_table_refuses_a_flow_without_metrics_or_a_kept_epoch():
     metrics, flows = _case()
     with pytest.raises(ValueError, match=r"\[\[0, 5\]\]"):
         run_table(metrics[metrics.run != 5], flows)
+    del flows[1]["diagnostics"]["sr_latent_vs_normal_auc"]
+    with pytest.raises(KeyError, match=r"run 1.*sr_latent_vs_normal_auc"):
+        run_table(metrics, flows)
     flows[0]["history"]["selected"] = False
     with pytest.raises(ValueError, match=r"run 0.*no selected epoch"):
         run_table(metrics, flows)

@@ -44,8 +44,8 @@ def run_table(
 
     ``metrics`` is the evaluation's metric table; ``flows`` are records ``{injection, run,
     diagnostics, history}`` (the run's ``diagnostics.json`` as a mapping and its flow's
-    ``history.csv`` as a frame). A run without a metric row is an error: the table would
-    silently drop it."""
+    ``history.csv`` as a frame). A run without a metric row, or a diagnostics file without
+    a key of :data:`FLOW_COLUMNS` (one written by older code), is an error, not a gap."""
     rows = []
     for rec in flows:
         history = rec["history"]
@@ -58,9 +58,11 @@ def run_table(
             "flow_epochs": int(history["epoch"].max()),
             "flow_epoch_kept": int(kept.iloc[0]),
         }
-        diagnostics = rec["diagnostics"]
+        lacking = [key for key in FLOW_COLUMNS if key not in rec["diagnostics"]]
+        if lacking:
+            raise KeyError(f"run {rec['run']}: its flow diagnostics lack {lacking}")
         for key in FLOW_COLUMNS:
-            value = diagnostics.get(key)
+            value = rec["diagnostics"][key]  # null where it does not apply (no signal)
             row[key] = np.nan if value is None else float(value)
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -71,11 +73,11 @@ def run_table(
     methods = list(dict.fromkeys(metrics["method"]))
     order = [f"{m}_{k}" for m in methods for k in METHOD_METRICS]
     wide = wide.reindex(columns=order).reset_index()
-    missing = table.merge(wide, on=["injection", "run"], how="left", indicator=True)
-    lost = missing.loc[missing["_merge"] != "both", ["injection", "run"]]
+    merged = table.merge(wide, on=["injection", "run"], how="left", indicator=True)
+    lost = merged.loc[merged["_merge"] != "both", ["injection", "run"]]
     if not lost.empty:
         raise ValueError(f"no metrics for the flows of (injection, run) {lost.values.tolist()}")
-    table = missing.drop(columns="_merge")
+    table = merged.drop(columns="_merge")
     return table.sort_values(["injection", "run"], ignore_index=True)
 
 
