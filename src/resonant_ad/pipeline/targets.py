@@ -180,13 +180,10 @@ def title_claim_targets(
     table beside its methods' metrics; nothing else."""
     if study not in config.get("studies", []) or feature_set not in config[study]["feature_sets"]:
         return []
-    cfg = config[study]
     ids = {"study": study, "feature_set": feature_set, "window": nominal_window(config, study)}
     figures = feature_set_figures(study, feature_set, ids["window"]).values()
     diagnostics = [
-        FLOW_DIAGNOSTICS.format(**ids, nsig=nsig, run=run)
-        for nsig in cfg["injections"]
-        for run in range(int(cfg["runs"]))
+        r["diagnostics"] for r in run_flow_files(config, study, feature_set, ids["window"])
     ]
     tables = [METRICS, METRICS_SUMMARY, RUN_TABLE, RUN_CORRELATIONS]
     return [*(t.format(**ids) for t in tables), *figures, *diagnostics]
