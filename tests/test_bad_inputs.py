@@ -147,7 +147,7 @@ def _sic_without_signal(tmp_path: Path) -> tuple[Callable[[], object], list[Path
     sculpt = pd.DataFrame({"score": g.uniform(size=500), "mjj": g.uniform(3, 4, 500)})
     sculpt.assign(sr=sculpt["mjj"].between(3.3, 3.7)).to_parquet(tmp_path / "sculpt.parquet")
     rec = {"method": "cathode", "injection": 0, "run": 0}
-    names = ("metrics", "summary", "sic", "sculpting", "mjj")
+    names = ("metrics", "summary", "sic", "sculpting", "sculpting_runs", "mjj")
     outs = {k: tmp_path / f"{k}.csv" for k in names}
     params = {
         "sic_min_background": 20,

@@ -127,6 +127,18 @@ def test_evaluate_tables(tmp_path):
     assert set(curves["efficiency"]) == {0.01, 0.02, 0.05, 0.1}
     ref = curves[curves["method"] == "random"]
     assert len(ref) == 2 * 4 and ref["median"].between(0.5, 1.5).all()
+    # each run's χ²/ndof per ε: its 1% value is the metric table's, its median the band's
+    per_run = out["sculpting_runs"]
+    assert len(per_run) == 2 * 2 * 3 * 4  # methods x injections x runs x efficiencies
+    at_1pct = per_run[per_run["efficiency"] == 0.01].set_index(["method", "injection", "run"])
+    np.testing.assert_array_equal(
+        at_1pct["chi2_ndof"].sort_index(), by["chi2_ndof_at_1pct"].sort_index()
+    )
+    medians = per_run.groupby(["method", "injection", "efficiency"])["chi2_ndof"].median()
+    band_medians = curves[curves["method"] != "random"].set_index(
+        ["method", "injection", "efficiency"]
+    )["median"]
+    np.testing.assert_allclose(medians.sort_index(), band_medians.sort_index())
     summary = out["summary"]
     assert {"auc_median", "auc_q16", "auc_q84", "runs"} <= set(summary.columns)
     assert (summary["runs"] == 3).all()

@@ -54,6 +54,7 @@ rule evaluate:
         summary=patterns.METRICS_SUMMARY,
         sic=patterns.SIC_CURVES,
         sculpting=patterns.SCULPTING_CURVES,
+        sculpting_runs=patterns.SCULPTING_RUNS,
         mjj=patterns.MJJ_SELECTION,
     log:
         "logs/{study}/{feature_set}/sr{window}/evaluate.log",

@@ -174,7 +174,7 @@ def _stage(name: str, work: Path) -> int:
                 [{"method": "cathode", "injection": nsig, "run": 0, "path": scores["sic"]}],
                 [{"method": "cathode", "injection": nsig, "run": 0, "path": scores["sculpting"]}],
                 {k: str(work / f"eval_{k}.csv") for k in ("metrics", "summary", "sic")}
-                | {k: str(work / f"eval_{k}.csv") for k in ("sculpting", "mjj")},
+                | {k: str(work / f"eval_{k}.csv") for k in ("sculpting", "sculpting_runs", "mjj")},
                 study["evaluation"],
                 seed=5,
             ),

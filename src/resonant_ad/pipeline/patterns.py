@@ -77,6 +77,7 @@ METRICS = FEATURE_SET_DIR + "/metrics.csv"
 METRICS_SUMMARY = FEATURE_SET_DIR + "/metrics_summary.csv"
 SIC_CURVES = FEATURE_SET_DIR + "/sic_curves.csv"
 SCULPTING_CURVES = FEATURE_SET_DIR + "/sculpting_curves.csv"
+SCULPTING_RUNS = FEATURE_SET_DIR + "/sculpting_runs.csv"
 MJJ_SELECTION = FEATURE_SET_DIR + "/mjj_selection.csv"
 #: each run's flow diagnostics beside its methods' metrics, and their correlations over runs
 RUN_TABLE = FEATURE_SET_DIR + "/runs.csv"

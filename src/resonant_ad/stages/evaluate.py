@@ -98,8 +98,9 @@ def evaluate(
     ``*_files`` are records ``{method, injection, run, path}``; ``params`` is the study's
     ``evaluation`` section. Returns ``metrics`` (one row per method, injection, run),
     ``summary`` (median and 16/84% over runs), ``sic`` (bands on :data:`SIC_GRID`),
-    ``sculpting`` (χ²/ndof per run and ε, with the random-subset reference as method
-    ``random``) and ``mjj`` (histograms before and after the cut, first run).
+    ``sculpting`` (the χ²/ndof band over runs per ε, with the random-subset reference as
+    method ``random``), ``sculpting_runs`` (each run's χ²/ndof per ε, the band's values) and
+    ``mjj`` (histograms before and after the cut, first run).
     """
     min_bkg = int(params["sic_min_background"])
     efficiencies = sorted(float(e) for e in params["efficiencies"])
@@ -196,6 +197,9 @@ def evaluate(
         "summary": summary,
         "sic": pd.concat(sic_rows, ignore_index=True),
         "sculpting": pd.concat([sculpt_band, pd.DataFrame(random_rows)], ignore_index=True),
+        "sculpting_runs": sculpting.sort_values(
+            ["method", "injection", "run", "efficiency"], ignore_index=True
+        ),
         "mjj": pd.DataFrame(hist_rows),
     }
 
