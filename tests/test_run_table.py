@@ -10,6 +10,7 @@ from resonant_ad.core.io import read_csv, write_csv, write_json
 from resonant_ad.stages.runs import (
     FLOW_COLUMNS,
     MIN_RUNS,
+    flow_table,
     run_correlations,
     run_table,
     write_run_table,
@@ -45,7 +46,7 @@ def _case(n_runs: int = 6) -> tuple[pd.DataFrame, list[dict]]:
 
 def test_run_table_puts_each_flow_beside_its_methods_metrics():
     metrics, flows = _case()
-    table = run_table(metrics, flows)
+    table = run_table(metrics, flow_table(flows))
     assert list(table["run"]) == list(range(6))
     assert list(table["flow_epoch_kept"]) == [2, 3, 4, 5, 6, 7]
     assert (table["flow_epochs"] == 10).all()
@@ -58,18 +59,19 @@ def test_run_table_puts_each_flow_beside_its_methods_metrics():
 def test_run_table_refuses_a_flow_without_metrics_or_a_kept_epoch():
     metrics, flows = _case()
     with pytest.raises(ValueError, match=r"\[\[0, 5\]\]"):
-        run_table(metrics[metrics.run != 5], flows)
+        run_table(metrics[metrics.run != 5], flow_table(flows))
     del flows[1]["diagnostics"]["sr_latent_vs_normal_auc"]
     with pytest.raises(KeyError, match=r"run 1.*sr_latent_vs_normal_auc"):
-        run_table(metrics, flows)
+        flow_table(flows)
     flows[0]["history"]["selected"] = False
     with pytest.raises(ValueError, match=r"run 0.*no selected epoch"):
-        run_table(metrics, flows)
+        flow_table(flows)
 
 
 def test_correlations_follow_the_diagnostic_and_need_enough_runs():
-    table = run_table(*_case())
-    corr = run_correlations(table).set_index(["method", "metric", "diagnostic"])
+    metrics, flows = _case()
+    corr = run_correlations(metrics, flow_table(flows))
+    corr = corr.set_index(["method", "metric", "diagnostic"])
     excess = ("chi2_ndof_at_1pct", "normal_cut_sr_over_sb_sides")
     assert corr.loc[("lacathode", *excess), "pearson"] == pytest.approx(1.0)
     assert corr.loc[("cathode", *excess), "spearman"] == pytest.approx(-1.0)
@@ -79,7 +81,8 @@ def test_correlations_follow_the_diagnostic_and_need_enough_runs():
     flat = ("lacathode", "chi2_ndof_at_1pct", "sr_latent_vs_normal_auc")
     assert np.isnan(corr.loc[flat, "pearson"])
     assert corr.loc[("lacathode", "sic_at_1e-3", "flow_epoch_kept"), "runs"] == 0
-    few = run_correlations(run_table(*_case(MIN_RUNS - 1)))
+    metrics, flows = _case(MIN_RUNS - 1)
+    few = run_correlations(metrics, flow_table(flows))
     assert few[["pearson", "spearman"]].isna().all().all()
 
 
@@ -96,5 +99,6 @@ def test_write_run_table_reads_the_files_and_writes_both_tables(tmp_path):
     outputs = {"table": str(tmp_path / "runs.csv"), "correlations": str(tmp_path / "corr.csv")}
     write_run_table(str(tmp_path / "metrics.csv"), records, outputs)
     table = read_csv(outputs["table"])
-    pd.testing.assert_frame_equal(table, run_table(metrics, flows), check_dtype=False)
+    expected = run_table(metrics, flow_table(flows))
+    pd.testing.assert_frame_equal(table, expected, check_dtype=False)
     assert len(read_csv(outputs["correlations"])) == 2 * 3 * (1 + len(FLOW_COLUMNS))

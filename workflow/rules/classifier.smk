@@ -88,12 +88,10 @@ rule run_table:
     runs: which flow, if any, makes a run sculpt or lose the signal."""
     input:
         metrics=patterns.METRICS,
-        diagnostics=lambda w: [
-            r["diagnostics"]
+        flows=lambda w: [
+            r[kind]
             for r in targets.run_flow_files(config, w.study, w.feature_set, w.window)
-        ],
-        histories=lambda w: [
-            r["history"] for r in targets.run_flow_files(config, w.study, w.feature_set, w.window)
+            for kind in ("diagnostics", "history")
         ],
     output:
         table=patterns.RUN_TABLE,

@@ -35,37 +35,39 @@ METHOD_METRICS = ("auc", "sic_at_1e-3", "chi2_ndof_at_1pct")
 MIN_RUNS = 4
 
 
-def run_table(
-    metrics: pd.DataFrame,
-    flows: Sequence[Mapping[str, Any]],
-) -> pd.DataFrame:
-    """One row per injection and run: its flow's epochs (run and kept), diagnostics and each
-    method's :data:`METHOD_METRICS`.
+def flow_table(flows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per injection and run: its flow's epochs (run and kept) and diagnostics.
 
-    ``metrics`` is the evaluation's metric table; ``flows`` are records ``{injection, run,
-    diagnostics, history}`` (the run's ``diagnostics.json`` as a mapping and its flow's
-    ``history.csv`` as a frame). A run without a metric row, or a diagnostics file without
-    a key of :data:`FLOW_COLUMNS` (one written by older code), is an error, not a gap."""
+    ``flows`` are records ``{injection, run, diagnostics, history}`` (the run's
+    ``diagnostics.json`` as a mapping and its flow's ``history.csv`` as a frame). A
+    diagnostics file without a key of :data:`FLOW_COLUMNS` (one written by older code) is an
+    error, not a gap."""
     rows = []
     for rec in flows:
         history = rec["history"]
         kept = history.loc[history["selected"].astype(bool), "epoch"]
         if kept.empty:
             raise ValueError(f"run {rec['run']}: its flow history marks no selected epoch")
+        lacking = [key for key in FLOW_COLUMNS if key not in rec["diagnostics"]]
+        if lacking:
+            raise KeyError(f"run {rec['run']}: its flow diagnostics lack {lacking}")
         row = {
             "injection": int(rec["injection"]),
             "run": int(rec["run"]),
             "flow_epochs": int(history["epoch"].max()),
             "flow_epoch_kept": int(kept.iloc[0]),
         }
-        lacking = [key for key in FLOW_COLUMNS if key not in rec["diagnostics"]]
-        if lacking:
-            raise KeyError(f"run {rec['run']}: its flow diagnostics lack {lacking}")
         for key in FLOW_COLUMNS:
             value = rec["diagnostics"][key]  # null where it does not apply (no signal)
             row[key] = np.nan if value is None else float(value)
         rows.append(row)
-    table = pd.DataFrame(rows)
+    return pd.DataFrame(rows).sort_values(["injection", "run"], ignore_index=True)
+
+
+def run_table(metrics: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
+    """:func:`flow_table`'s rows with each method's :data:`METHOD_METRICS` from the
+    evaluation's metric table beside them (``{method}_{metric}``); a run without a metric
+    row is an error: the table would silently drop it."""
     wide = metrics.pivot_table(
         index=["injection", "run"], columns="method", values=list(METHOD_METRICS), dropna=False
     )
@@ -73,12 +75,11 @@ def run_table(
     methods = list(dict.fromkeys(metrics["method"]))
     order = [f"{m}_{k}" for m in methods for k in METHOD_METRICS]
     wide = wide.reindex(columns=order).reset_index()
-    merged = table.merge(wide, on=["injection", "run"], how="left", indicator=True)
+    merged = flows.merge(wide, on=["injection", "run"], how="left", indicator=True)
     lost = merged.loc[merged["_merge"] != "both", ["injection", "run"]]
     if not lost.empty:
         raise ValueError(f"no metrics for the flows of (injection, run) {lost.values.tolist()}")
-    table = merged.drop(columns="_merge")
-    return table.sort_values(["injection", "run"], ignore_index=True)
+    return merged.drop(columns="_merge")
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -88,38 +89,34 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def run_correlations(table: pd.DataFrame) -> pd.DataFrame:
-    """Per injection, each flow diagnostic against each method metric of :func:`run_table`
-    over the runs where both are finite: ``runs``, Pearson's r and Spearman's ρ (the r of the
-    ranks: one wild run does not make it); NaN under :data:`MIN_RUNS` runs."""
-    flow_cols = ["flow_epoch_kept", *FLOW_COLUMNS]
-    own = {"injection", "run", "flow_epochs", *flow_cols}
-    metric_cols = [
-        (col, col[: -len(name) - 1], name)
-        for col in table.columns
-        if col not in own
-        for name in METHOD_METRICS
-        if col.endswith(f"_{name}")
-    ]
+def run_correlations(metrics: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
+    """Per injection, each flow diagnostic of :func:`flow_table` against each method's
+    :data:`METHOD_METRICS` over the runs where both are finite: ``runs``, Pearson's r and
+    Spearman's ρ (the r of the ranks: one wild run does not make it); NaN under
+    :data:`MIN_RUNS` runs."""
+    diagnostics = ["flow_epoch_kept", *FLOW_COLUMNS]
+    long = metrics.melt(
+        id_vars=["method", "injection", "run"], value_vars=list(METHOD_METRICS), var_name="metric"
+    ).merge(flows, on=["injection", "run"])
     rows = []
-    for injection, group in table.groupby("injection", sort=True):
-        for col, method, name in metric_cols:
-            for flow in flow_cols:
-                pair = group[[flow, col]].astype(float).dropna()
-                a, b = pair[flow].to_numpy(), pair[col].to_numpy()
-                enough = len(pair) >= MIN_RUNS
-                ranks = pair.rank().to_numpy()
-                rows.append(
-                    {
-                        "injection": int(injection),
-                        "method": method,
-                        "metric": name,
-                        "diagnostic": flow,
-                        "runs": len(pair),
-                        "pearson": _pearson(a, b) if enough else np.nan,
-                        "spearman": _pearson(ranks[:, 0], ranks[:, 1]) if enough else np.nan,
-                    }
-                )
+    keys = ["injection", "method", "metric"]
+    for (injection, method, metric), group in long.groupby(keys, sort=True):
+        for diagnostic in diagnostics:
+            pair = group[[diagnostic, "value"]].astype(float).dropna()
+            enough = len(pair) >= MIN_RUNS
+            ranks = pair.rank().to_numpy()
+            values = pair.to_numpy()
+            rows.append(
+                {
+                    "injection": int(injection),
+                    "method": method,
+                    "metric": metric,
+                    "diagnostic": diagnostic,
+                    "runs": len(pair),
+                    "pearson": _pearson(values[:, 0], values[:, 1]) if enough else np.nan,
+                    "spearman": _pearson(ranks[:, 0], ranks[:, 1]) if enough else np.nan,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -138,9 +135,9 @@ def write_run_table(
         }
         for rec in flows
     ]
-    table = run_table(read_csv(metrics_path), records)
-    correlations = run_correlations(table)
+    metrics, by_run = read_csv(metrics_path), flow_table(records)
+    table = run_table(metrics, by_run)
     write_csv(table, outputs["table"])
-    write_csv(correlations, outputs["correlations"])
+    write_csv(run_correlations(metrics, by_run), outputs["correlations"])
     with pd.option_context("display.width", 200, "display.max_columns", 40):
         log.info("runs:\n%s", table.to_string(index=False))
