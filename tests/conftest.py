@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -43,9 +44,12 @@ def copy_workflow(dest: Path, config: str | None = None) -> Path:
     return dest
 
 
-def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run snakemake in ``workdir``; on failure with ``check``, fail the test with its output."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+def run_snakemake(
+    workdir: Path, *args: str, check: bool = True, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run snakemake in ``workdir``; on failure with ``check``, fail the test with its output.
+    ``env``: variables set on top of the test's environment (e.g. ``PYTHONPATH``)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     proc = subprocess.run(
         [*snakemake_cmd(), *args], cwd=workdir, capture_output=True, text=True, env=env
     )
@@ -54,9 +58,9 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.C
     return proc
 
 
-def dry_run_jobs(workdir: Path, *args: str) -> dict[str, int]:
+def dry_run_jobs(workdir: Path, *args: str, env: Mapping[str, str] | None = None) -> dict[str, int]:
     """Rule name → jobs of ``snakemake -n --quiet rules *args`` in ``workdir`` (its job table)."""
-    proc = run_snakemake(workdir, "-n", "--quiet", "rules", *args)
+    proc = run_snakemake(workdir, "-n", "--quiet", "rules", *args, env=env)
     out: dict[str, int] = {}
     for line in proc.stdout.splitlines():
         parts = line.split()

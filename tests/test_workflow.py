@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import pandas as pd
 import pytest
@@ -56,6 +57,47 @@ def test_a_cpu_code_path_change_reruns_every_job(toy_run):
     assert dry_run_jobs(toy_run, *TINY, "--config", "cpu_code_path=portable") == everything
     proc = run_snakemake(toy_run, "-n", "--cores", "2", *TINY, "--config", "cpu_code_path=avx2")
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_a_package_edit_reruns_the_rules_whose_code_imports_it(toy_run, tmp_path):
+    """Snakemake sees a rule's script, not the package it imports: the rule's `code` hash
+    does. On a copy of the package (put first on the path), editing the toy's analysis
+    module reruns its trainings and evaluation, and the figure rules, whose module imports
+    it, but not the data generation; undoing the edit reruns nothing."""
+    pkg = shutil.copytree(
+        REPO / "src" / "resonant_ad",
+        tmp_path / "src" / "resonant_ad",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    env = {"PYTHONPATH": str(tmp_path / "src")}
+    nothing = run_snakemake(toy_run, "-n", "--cores", "2", *TINY, env=env)
+    assert "Nothing to be done" in nothing.stdout + nothing.stderr
+    module = pkg / "studies" / "toy" / "analysis.py"
+    source = module.read_text()
+    module.write_text(source + "\n# an edit that changes no number, only the source\n")
+    jobs = dry_run_jobs(toy_run, *TINY, env=env)
+    figures = {"toy_fig3": 1, "toy_fig4": 1, "toy_fig5": 1, "toy_chi2_summary": 1}
+    assert jobs == {"toy_train_classifier_runs0_1": 4, "toy_evaluate": 1, **figures, "all": 1}
+    proc = run_snakemake(toy_run, "-n", "--cores", "2", *TINY, env=env)
+    assert "Params have changed" in proc.stdout  # the reason Snakemake gives is the code hash
+    module.write_text(source)
+    undone = run_snakemake(toy_run, "-n", "--cores", "2", *TINY, env=env)
+    assert "Nothing to be done" in undone.stdout + undone.stderr
+
+
+def test_a_checkout_that_imports_another_checkouts_package_is_stopped(tmp_path):
+    """A clone with its own src/ whose Python imports the package from elsewhere (an editable
+    install of another clone) would run, and hash, the other copy: the run stops before any
+    job, naming both; with its own package first on the path it plans."""
+    workdir = copy_workflow(tmp_path / "clone")
+    shutil.copytree(REPO / "src", workdir / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    proc = run_snakemake(workdir, "-n", *TINY, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert str(workdir / "src" / "resonant_ad") in out and str(REPO / "src") in out
+    assert "PYTHONPATH=" in out
+    ok = run_snakemake(workdir, "-n", *TINY, env={"PYTHONPATH": str(workdir / "src")})
+    assert "toy_generate" in ok.stdout
 
 
 def test_nothing_to_do_after_a_complete_run(toy_run):

@@ -31,9 +31,16 @@ from resonant_ad.core.seeding import derive_seed, run_seed
 from resonant_ad.studies.dijet.realism import REFERENCE_FILES
 from resonant_ad.pipeline.guards import check_config
 from resonant_ad.pipeline.schema import load_schema
-from resonant_ad.pipeline.smk import code_path_warning, pin_cpu_code_path, source_hash
+from resonant_ad.pipeline.smk import (
+    check_package_checkout,
+    code_path_warning,
+    pin_cpu_code_path,
+    source_hash,
+)
 from snakemake.logging import logger
 
+# the package that jobs run, and whose source the rules' code hashes read, is this checkout's
+check_package_checkout(workflow.basedir)
 # Nested `--config` values arrive as strings: re-read them where the schema wants numbers,
 # then check the schema (which also fills in its defaults) and the cross-key rules: a bad
 # value stops here, before any job, with a few lines naming its key.

@@ -318,6 +318,20 @@ def source_modules(*modules: str) -> dict[str, Path]:
     return seen
 
 
+def check_package_checkout(workflow_dir: str | os.PathLike[str]) -> None:
+    """Fail when the workflow at ``workflow_dir`` has its own ``src/`` package but Python
+    imports another copy (an editable install of another clone, a non-editable install):
+    its jobs would run, and its code hashes follow, the other copy's code, so an edit here
+    would rerun nothing. A copy of the workflow without ``src/`` uses the installed package."""
+    own = Path(workflow_dir) / "src" / PACKAGE
+    if own.is_dir() and own.resolve() != _PKG_DIR:
+        raise RuntimeError(
+            f"this workflow's package is {own}, but Python imports {PACKAGE} from {_PKG_DIR}: "
+            f"its jobs would run that copy. Install this one (`pip install --no-deps -e "
+            f"{Path(workflow_dir)}`) or put it first on the path (PYTHONPATH={own.parent})."
+        )
+
+
 def source_hash(*modules: str, code_path: str = "") -> str:
     """12-hex digest of the source of ``modules`` and every package module they import, and
     of ``code_path`` (a ``cpu_code_path``) where given.
