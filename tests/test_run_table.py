@@ -10,6 +10,8 @@ from resonant_ad.core.io import read_csv, write_csv, write_json
 from resonant_ad.stages.runs import (
     FLOW_COLUMNS,
     MIN_RUNS,
+    SPEARMAN_Z_VARIANCE,
+    fisher_interval,
     flow_table,
     run_correlations,
     run_table,
@@ -81,9 +83,36 @@ def test_correlations_follow_the_diagnostic_and_need_enough_runs():
     flat = ("lacathode", "chi2_ndof_at_1pct", "sr_latent_vs_normal_auc")
     assert np.isnan(corr.loc[flat, "pearson"])
     assert corr.loc[("lacathode", "sic_at_1e-3", "flow_epoch_kept"), "runs"] == 0
+    # a perfect correlation's interval is the point; a missing one has none
+    assert corr.loc[("lacathode", *excess), ["pearson_lo", "pearson_hi"]].tolist() == [1.0, 1.0]
+    assert corr.loc[flat, ["spearman_lo", "spearman_hi"]].isna().all()
     metrics, flows = _case(MIN_RUNS - 1)
     few = run_correlations(metrics, flow_table(flows))
-    assert few[["pearson", "spearman"]].isna().all().all()
+    assert (
+        few.drop(columns=["injection", "method", "metric", "diagnostic", "runs"]).isna().all().all()
+    )
+
+
+def test_correlation_intervals_cover_the_true_correlation_of_ten_runs():
+    """Fisher's z intervals, as the run table gives them for 10 runs: the textbook interval
+    of r = 0.5 (−0.19 to 0.86), and 95% coverage of the true correlation of normal pairs
+    (Spearman's: 6/π·asin(ρ/2)) over 4000 seeded draws of 10 runs."""
+    lo, hi = fisher_interval(0.5, 10)
+    assert (round(lo, 2), round(hi, 2)) == (-0.19, 0.86)
+    rng = np.random.default_rng(20261207)
+    rho, trials = 0.6, 4000
+    true_spearman = 6 / np.pi * np.arcsin(rho / 2)
+    covered = np.zeros(2)
+    for _ in range(trials):
+        pairs = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=10)
+        r = np.corrcoef(pairs.T)[0, 1]
+        ranks = pd.DataFrame(pairs).rank().to_numpy()
+        rs = np.corrcoef(ranks.T)[0, 1]
+        covered += [
+            np.clip(rho, *fisher_interval(r, 10)) == rho,
+            np.clip(true_spearman, *fisher_interval(rs, 10, SPEARMAN_Z_VARIANCE)) == true_spearman,
+        ]
+    np.testing.assert_allclose(covered / trials, 0.95, atol=0.02)
 
 
 def test_write_run_table_reads_the_files_and_writes_both_tables(tmp_path):
