@@ -17,6 +17,7 @@ from resonant_ad.stages.runs import (
     run_table,
     write_run_table,
 )
+from resonant_ad.studies.dijet.evaluation_figures import plot_runs
 
 
 def _history(kept: int, epochs: int = 10) -> pd.DataFrame:
@@ -131,3 +132,31 @@ def test_write_run_table_reads_the_files_and_writes_both_tables(tmp_path):
     expected = run_table(metrics, flow_table(flows))
     pd.testing.assert_frame_equal(table, expected, check_dtype=False)
     assert len(read_csv(outputs["correlations"])) == 2 * 3 * (1 + len(FLOW_COLUMNS))
+
+
+def test_run_figure_draws_sculpting_per_injection_and_sic_only_with_signal(tmp_path):
+    """The run figure: a χ²/ndof panel per injection, a SIC panel only where signal was
+    injected; each method's legend carries its ρ and interval where there are enough runs."""
+    metrics, flows = _case()
+    signal_metrics = metrics.assign(injection=1000, **{"sic_at_1e-3": 5.0})
+    signal_flows = []
+    for rec in flows:
+        at_signal = {"synthetic_over_real_at_signal": 1.0 + rec["run"] / 100}
+        signal_flows.append(
+            {**rec, "injection": 1000, "diagnostics": rec["diagnostics"] | at_signal}
+        )
+    metrics = pd.concat([metrics, signal_metrics], ignore_index=True)
+    by_run = flow_table(flows + signal_flows)
+    outputs = [tmp_path / "runs.png", tmp_path / "runs.pdf"]
+    drawn = plot_runs(run_table(metrics, by_run), run_correlations(metrics, by_run), outputs)
+    assert list(drawn) == [
+        (0, "chi2_ndof_at_1pct"),
+        (1000, "chi2_ndof_at_1pct"),
+        (1000, "sic_at_1e-3"),
+    ]
+    assert drawn[(0, "chi2_ndof_at_1pct")] == [
+        "CATHODE: ρ = -1.00 [-1.00, -1.00]",
+        "LaCATHODE: ρ = +1.00 [+1.00, +1.00]",
+    ]
+    assert drawn[(1000, "sic_at_1e-3")] == ["CATHODE", "LaCATHODE"]  # a constant SIC: no ρ
+    assert all(path.stat().st_size > 5_000 for path in outputs)

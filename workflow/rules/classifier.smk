@@ -113,11 +113,14 @@ rule run_table:
 
 
 rule evaluation_figures:
-    """The paper's Figs. 6-8 panels of one analysis: SIC, sculpting, mJJ after the cut."""
+    """The paper's Figs. 6-8 panels of one analysis: SIC, sculpting, mJJ after the cut; and
+    each run's metrics against its flow's diagnostics."""
     input:
         sic=patterns.SIC_CURVES,
         sculpting=patterns.SCULPTING_CURVES,
         mjj=patterns.MJJ_SELECTION,
+        runs=patterns.RUN_TABLE,
+        correlations=patterns.RUN_CORRELATIONS,
     output:
         sic_png=report(
             patterns.fill(patterns.FEATURE_SET_FIGURE, name="sic", ext="png"),
@@ -144,6 +147,13 @@ rule evaluation_figures:
         mjj_selection_pdf=patterns.fill(
             patterns.FEATURE_SET_FIGURE, name="mjj_selection", ext="pdf"
         ),
+        runs_png=report(
+            patterns.fill(patterns.FEATURE_SET_FIGURE, name="runs", ext="png"),
+            caption="../report/runs.rst",
+            category="Dijet: {feature_set}",
+            labels={"study": "{study}", "figure": "each run against its flow"},
+        ),
+        runs_pdf=patterns.fill(patterns.FEATURE_SET_FIGURE, name="runs", ext="pdf"),
     log:
         "logs/{study}/{feature_set}/sr{window}/evaluation_figures.log",
     benchmark:

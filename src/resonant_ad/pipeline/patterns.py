@@ -84,8 +84,9 @@ RUN_TABLE = FEATURE_SET_DIR + "/runs.csv"
 RUN_CORRELATIONS = FEATURE_SET_DIR + "/run_correlations.csv"
 BUMPHUNT_SUMMARY = FEATURE_SET_DIR + "/bumphunt.csv"
 FEATURE_SET_FIGURE = FEATURE_SET_DIR + "/figures/{name}.{ext}"
-#: figures per feature set (top left, top right and bottom panels of the paper's Figs. 6-8)
-FEATURE_SET_FIGURES = ("sic", "sculpting_chi2", "mjj_selection")
+#: figures per feature set (top left, top right and bottom panels of the paper's Figs. 6-8;
+#: each run's metrics against its flow's diagnostics)
+FEATURE_SET_FIGURES = ("sic", "sculpting_chi2", "mjj_selection", "runs")
 #: bump-hunt figures per analysis: significance and SB fit quality vs ε; the fits of run 0
 BUMPHUNT_SIGNIFICANCE = fill(FEATURE_SET_FIGURE, name="bumphunt_significance")
 BUMPHUNT_FITS = fill(FEATURE_SET_FIGURE, name="bumphunt_fits_nsig{nsig}")

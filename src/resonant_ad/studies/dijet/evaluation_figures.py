@@ -5,6 +5,8 @@
 - ``sculpting_chi2``: median χ²/ndof vs selection efficiency with the 68% band over the
   background-only trainings, and the band of random subsets of the same efficiency.
 - ``mjj_selection``: normalized mJJ before and after the cut for the first background-only run.
+- ``runs``: each run's sculpting and SIC against the flow diagnostic that may set it (the run
+  table, :mod:`resonant_ad.stages.runs`), with the rank correlation and its interval.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pandas as pd
 
 from resonant_ad.core.io import read_csv
 from resonant_ad.core.plotting import COLORS, new_figure, save_figure, shade_region
-from resonant_ad.stages.methods import METHODS
+from resonant_ad.stages.methods import METHODS, SYNTHETIC_SOURCES
 
 #: drawing order; methods not listed (new entries of METHODS) come after, in table order
 ORDER = ("cathode", "lacathode", "idealized", "cwola", "supervised")
@@ -137,7 +139,7 @@ def evaluation_figures(
     signal_region: Sequence[float],
     efficiency: float,
 ) -> None:
-    """Draw the three figures of one feature set (``outputs``: ``{name}_{ext}`` → path)."""
+    """Draw the four figures of one feature set (``outputs``: ``{name}_{ext}`` → path)."""
 
     def paths(name: str) -> list[str]:
         return [outputs[k] for k in outputs if k.startswith(name + "_")]
@@ -148,3 +150,61 @@ def evaluation_figures(
     plot_mjj_selection(
         read_csv(inputs["mjj"]), title, signal_region, efficiency, paths("mjj_selection")
     )
+    plot_runs(read_csv(inputs["runs"]), read_csv(inputs["correlations"]), paths("runs"))
+
+
+#: the run figure's panels: (metric of the run table, the flow diagnostic against it, axis
+#: labels, log y, whether it needs signal): LaCATHODE's sculpting against the cut learnt on
+#: the flow's true SR background latents, every SIC against how dense the flow's background
+#: is where the signal sits (docs/measurements.md)
+RUN_PANELS = (
+    ("chi2_ndof_at_1pct", "normal_cut_sr_over_sb_sides",
+     "true-background latent cut: SR over SB bands", r"$\chi^2/n_{dof}$ at 1%", True, False),
+    ("sic_at_1e-3", "synthetic_over_real_at_signal",
+     "flow samples over true background, at the signal", r"SIC at $\epsilon_B = 10^{-3}$",
+     False, True),
+)  # fmt: skip
+
+
+def plot_runs(
+    table: pd.DataFrame, correlations: pd.DataFrame, outputs: Sequence[str | os.PathLike[str]]
+) -> dict[tuple[int, str], list[str]]:
+    """One panel per injection and :data:`RUN_PANELS` entry (SIC panels only with signal):
+    each method's runs as points (open for a method whose training reads no flow: a control),
+    labelled with Spearman's ρ over the runs and its 95% interval (``run_correlations.csv``;
+    none under 4 runs). Returns each panel's (injection, metric) and its legend labels."""
+    corr = correlations.set_index(["injection", "method", "metric", "diagnostic"])
+    methods = _methods(correlations["method"].unique())
+    panels = [
+        (inj, panel)
+        for panel in RUN_PANELS
+        for inj in sorted(table["injection"].unique())
+        if inj > 0 or not panel[5]
+    ]
+    fig, axes = new_figure(ncols=len(panels), figsize=(4.6 * len(panels), 4), squeeze=False)
+    drawn: dict[tuple[int, str], list[str]] = {}
+    for ax, (inj, panel) in zip(axes[0], panels, strict=True):
+        metric, diagnostic, xlabel, ylabel, logy, _ = panel
+        rows = table[table["injection"] == inj]
+        labels = drawn.setdefault((int(inj), metric), [])
+        for meth in methods:
+            rho = corr.loc[(inj, meth, metric, diagnostic)]
+            label = METHODS[meth].label
+            if np.isfinite(rho["spearman"]):
+                label += (
+                    f": ρ = {rho['spearman']:+.2f}"
+                    f" [{rho['spearman_lo']:+.2f}, {rho['spearman_hi']:+.2f}]"
+                )
+            color = _style(meth)["color"]
+            reads_flow = any(s in SYNTHETIC_SOURCES for s in METHODS[meth].sources())
+            ax.plot(rows[diagnostic], rows[f"{meth}_{metric}"], "o", color=color,
+                    mfc=color if reads_flow else "none", label=label)  # fmt: skip
+            labels.append(label)
+        if logy:
+            ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"each run, $N_{{sig}}$ = {inj}", fontsize=10)
+        ax.legend(fontsize=7, title="Spearman's ρ [95%]", title_fontsize=7)
+    save_figure(fig, *outputs)
+    return drawn
