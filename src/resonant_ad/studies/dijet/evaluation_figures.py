@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -153,16 +153,28 @@ def evaluation_figures(
     plot_runs(read_csv(inputs["runs"]), read_csv(inputs["correlations"]), paths("runs"))
 
 
-#: the run figure's panels: (metric of the run table, the flow diagnostic against it, axis
-#: labels, log y, whether it needs signal): LaCATHODE's sculpting against the cut learnt on
-#: the flow's true SR background latents, every SIC against how dense the flow's background
-#: is where the signal sits (docs/measurements.md)
+class RunPanel(NamedTuple):
+    """One panel of the run figure: a method metric of the run table against a flow
+    diagnostic."""
+
+    metric: str
+    diagnostic: str
+    xlabel: str
+    ylabel: str
+    log_y: bool
+    needs_signal: bool
+
+
+#: the run figure's panels: LaCATHODE's sculpting against the cut learnt on the flow's true
+#: SR background latents, every SIC against how dense the flow's background is where the
+#: signal sits (docs/measurements.md)
 RUN_PANELS = (
-    ("chi2_ndof_at_1pct", "normal_cut_sr_over_sb_sides",
-     "true-background latent cut: SR over SB bands", r"$\chi^2/n_{dof}$ at 1%", True, False),
-    ("sic_at_1e-3", "synthetic_over_real_at_signal",
-     "flow samples over true background, at the signal", r"SIC at $\epsilon_B = 10^{-3}$",
-     False, True),
+    RunPanel("chi2_ndof_at_1pct", "normal_cut_sr_over_sb_sides",
+             "true-background latent cut: SR over SB bands", r"$\chi^2/n_{dof}$ at 1%",
+             log_y=True, needs_signal=False),
+    RunPanel("sic_at_1e-3", "synthetic_over_real_at_signal",
+             "flow samples over true background, at the signal",
+             r"SIC at $\epsilon_B = 10^{-3}$", log_y=False, needs_signal=True),
 )  # fmt: skip
 
 
@@ -179,12 +191,12 @@ def plot_runs(
         (inj, panel)
         for panel in RUN_PANELS
         for inj in sorted(table["injection"].unique())
-        if inj > 0 or not panel[5]
+        if inj > 0 or not panel.needs_signal
     ]
     fig, axes = new_figure(ncols=len(panels), figsize=(4.6 * len(panels), 4), squeeze=False)
     drawn: dict[tuple[int, str], list[str]] = {}
     for ax, (inj, panel) in zip(axes[0], panels, strict=True):
-        metric, diagnostic, xlabel, ylabel, logy, _ = panel
+        metric, diagnostic = panel.metric, panel.diagnostic
         rows = table[table["injection"] == inj]
         labels = drawn.setdefault((int(inj), metric), [])
         for meth in methods:
@@ -200,10 +212,10 @@ def plot_runs(
             ax.plot(rows[diagnostic], rows[f"{meth}_{metric}"], "o", color=color,
                     mfc=color if reads_flow else "none", label=label)  # fmt: skip
             labels.append(label)
-        if logy:
+        if panel.log_y:
             ax.set_yscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+        ax.set_xlabel(panel.xlabel)
+        ax.set_ylabel(panel.ylabel)
         ax.set_title(f"each run, $N_{{sig}}$ = {inj}", fontsize=10)
         ax.legend(fontsize=7, title="Spearman's ρ [95%]", title_fontsize=7)
     save_figure(fig, *outputs)
