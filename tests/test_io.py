@@ -1,3 +1,5 @@
+import os
+
 import pandas as pd
 import pytest
 
@@ -19,6 +21,11 @@ def test_atomic_path_replaces_on_success(tmp_path):
         tmp.write_text("complete")
     assert target.read_text() == "complete"
     assert [p.name for p in target.parent.iterdir()] == ["out.txt"]
+    # the permissions of a file created in place, not the temporary file's 0600
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    assert target.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    assert os.access(target, os.R_OK)
 
 
 def test_read_parquet_names_missing_columns(tmp_path):
