@@ -477,3 +477,10 @@ def test_flow_space_methods_score_each_fold_through_a_cross_fitted_flow(frames, 
     pd.testing.assert_frame_equal(run_flow.drop(columns="score"), cross_flows.drop(columns="score"))
     assert np.isfinite(cross_flows["score"]).all()
     assert not np.allclose(run_flow["score"], cross_flows["score"])
+
+
+def test_only_the_flow_methods_read_the_flow():
+    """The run figure draws the methods that read no flow as controls: those whose training
+    sees neither flow samples, N(0, 1) draws nor the flow's mapping."""
+    reading = {name for name, m in METHODS.items() if m.reads_flow()}
+    assert reading == {"cathode", "lacathode", "decorrelated"}

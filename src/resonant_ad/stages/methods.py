@@ -58,6 +58,11 @@ class Method:
         out += [p for p in (*TEST_PARTS, *DATA_PARTS) if p not in out]
         return tuple(out + [p for p in SIC_SIGNAL_PARTS if p not in out])
 
+    def reads_flow(self) -> bool:
+        """Whether the training reads the run's flow (its samples, its N(0, 1) draws or its
+        mapping of the data): only then can the flow's diagnostics explain its numbers."""
+        return self.space != "x" or any(s in SYNTHETIC_SOURCES for s in self.sources())
+
     def trains_on_data(self) -> bool:
         """Whether a class is drawn from the data (then its scores of the data are only
         fair out of fold); the supervised classifier never sees the data."""

@@ -20,7 +20,7 @@ import pandas as pd
 
 from resonant_ad.core.io import read_csv
 from resonant_ad.core.plotting import COLORS, new_figure, save_figure, shade_region
-from resonant_ad.stages.methods import METHODS, SYNTHETIC_SOURCES
+from resonant_ad.stages.methods import METHODS
 
 #: drawing order; methods not listed (new entries of METHODS) come after, in table order
 ORDER = ("cathode", "lacathode", "idealized", "cwola", "supervised")
@@ -208,9 +208,8 @@ def plot_runs(
                     f" [{rho['spearman_lo']:+.2f}, {rho['spearman_hi']:+.2f}]"
                 )
             color = _style(meth)["color"]
-            reads_flow = any(s in SYNTHETIC_SOURCES for s in METHODS[meth].sources())
             ax.plot(rows[diagnostic], rows[f"{meth}_{metric}"], "o", color=color,
-                    mfc=color if reads_flow else "none", label=label)  # fmt: skip
+                    mfc=color if METHODS[meth].reads_flow() else "none", label=label)  # fmt: skip
             labels.append(label)
         if panel.log_y:
             ax.set_yscale("log")
