@@ -10,14 +10,22 @@ from resonant_ad.core.io import read_csv, write_csv, write_json
 from resonant_ad.stages.runs import (
     FLOW_COLUMNS,
     MIN_RUNS,
-    SPEARMAN_Z_VARIANCE,
-    fisher_interval,
     flow_table,
     run_correlations,
     run_table,
     write_run_table,
 )
+from resonant_ad.stats.correlation import (
+    SPEARMAN_Z_VARIANCE,
+    benjamini_hochberg,
+    fisher_interval,
+    null_orders,
+    permutation_pvalue,
+    ranks,
+)
 from resonant_ad.studies.dijet.evaluation_figures import plot_runs
+
+SEED = 20261207
 
 
 def _history(kept: int, epochs: int = 10) -> pd.DataFrame:
@@ -73,7 +81,7 @@ def test_run_table_refuses_a_flow_without_metrics_or_a_kept_epoch():
 
 def test_correlations_follow_the_diagnostic_and_need_enough_runs():
     metrics, flows = _case()
-    corr = run_correlations(metrics, flow_table(flows))
+    corr = run_correlations(metrics, flow_table(flows), SEED)
     corr = corr.set_index(["method", "metric", "diagnostic"])
     excess = ("chi2_ndof_at_1pct", "normal_cut_sr_over_sb_sides")
     assert corr.loc[("lacathode", *excess), "pearson"] == pytest.approx(1.0)
@@ -88,7 +96,7 @@ def test_correlations_follow_the_diagnostic_and_need_enough_runs():
     assert corr.loc[("lacathode", *excess), ["pearson_lo", "pearson_hi"]].tolist() == [1.0, 1.0]
     assert corr.loc[flat, ["spearman_lo", "spearman_hi"]].isna().all()
     metrics, flows = _case(MIN_RUNS - 1)
-    few = run_correlations(metrics, flow_table(flows))
+    few = run_correlations(metrics, flow_table(flows), SEED)
     assert (
         few.drop(columns=["injection", "method", "metric", "diagnostic", "runs"]).isna().all().all()
     )
@@ -116,6 +124,59 @@ def test_correlation_intervals_cover_the_true_correlation_of_ten_runs():
     np.testing.assert_allclose(covered / trials, 0.95, atol=0.02)
 
 
+def test_permutation_pvalues_are_exact_for_few_runs_and_uniform_without_a_relation():
+    """A perfect order of n runs is reached by itself and its reverse: p = 2/n! exactly; a
+    rank correlation's p does not see a monotone change of scale; over 2000 seeded draws of
+    10 independent, skewed pairs p is uniform (5% of them ≤ 0.05), and a real relation of
+    ρ = 0.8 is found (p ≤ 0.05) in most."""
+    x = np.arange(6.0)
+    assert permutation_pvalue(x, x**3, null_orders(6, SEED)) == 2 / 720
+    assert permutation_pvalue(ranks(x), ranks(-np.exp(x)), null_orders(6, SEED)) == 2 / 720
+    assert np.isnan(permutation_pvalue(x, np.ones(6), null_orders(6, SEED)))
+    rng = np.random.default_rng(SEED)
+    orders = null_orders(10, SEED, count=2000)
+    assert orders.shape == (2000, 10) and (np.sort(orders, axis=1) == np.arange(10)).all()
+    null = np.array(
+        [
+            permutation_pvalue(ranks(a), ranks(b), orders)
+            for a, b in rng.lognormal(0.0, 1.5, size=(2000, 2, 10))
+        ]
+    )
+    assert (null > 0).all() and (null <= 1).all()
+    np.testing.assert_allclose(
+        [np.mean(null <= 0.05), np.mean(null <= 0.5)], [0.05, 0.5], atol=0.025
+    )
+    related = [
+        permutation_pvalue(a, b, orders)
+        for a, b in (
+            rng.multivariate_normal([0, 0], [[1, 0.8], [0.8, 1]], size=10).T for _ in range(200)
+        )
+    ]
+    assert np.mean(np.array(related) <= 0.05) > 0.7
+
+
+def test_benjamini_hochberg_q_values():
+    """q of the k-th smallest of m p-values: min over j ≥ k of p_(j)·m/j; NaN stays out."""
+    q = benjamini_hochberg([0.01, 0.04, 0.03, 0.5, np.nan])
+    np.testing.assert_allclose(q[:4], [0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.5])
+    assert np.isnan(q[4])
+    assert np.isnan(benjamini_hochberg([np.nan])).all()
+    assert benjamini_hochberg([0.9, 0.8]).tolist() == [0.9, 0.9]
+
+
+def test_run_correlations_carry_permutation_p_and_q_values_from_the_seed():
+    metrics, flows = _case()
+    corr = run_correlations(metrics, flow_table(flows), SEED)
+    for name in ("pearson", "spearman"):
+        found = corr[f"{name}_p"].notna()
+        assert found.any() and (corr.loc[found, f"{name}_q"] >= corr.loc[found, f"{name}_p"]).all()
+        assert corr[f"{name}_q"].isna().equals(corr[f"{name}_p"].isna())
+    at = corr.set_index(["method", "metric", "diagnostic"])
+    perfect = ("lacathode", "chi2_ndof_at_1pct", "normal_cut_sr_over_sb_sides")
+    assert at.loc[perfect, "spearman_p"] == 2 / 720  # 6 runs: every order, exactly
+    pd.testing.assert_frame_equal(corr, run_correlations(metrics, flow_table(flows), SEED))
+
+
 def test_write_run_table_reads_the_files_and_writes_both_tables(tmp_path):
     metrics, flows = _case()
     write_csv(metrics, tmp_path / "metrics.csv")
@@ -127,7 +188,7 @@ def test_write_run_table_reads_the_files_and_writes_both_tables(tmp_path):
         records.append({"injection": 0, "run": rec["run"], "diagnostics": str(diag),
                         "history": str(hist)})  # fmt: skip
     outputs = {"table": str(tmp_path / "runs.csv"), "correlations": str(tmp_path / "corr.csv")}
-    write_run_table(str(tmp_path / "metrics.csv"), records, outputs)
+    write_run_table(str(tmp_path / "metrics.csv"), records, outputs, SEED)
     table = read_csv(outputs["table"])
     expected = run_table(metrics, flow_table(flows))
     pd.testing.assert_frame_equal(table, expected, check_dtype=False)
@@ -148,15 +209,15 @@ def test_run_figure_draws_sculpting_per_injection_and_sic_only_with_signal(tmp_p
     metrics = pd.concat([metrics, signal_metrics], ignore_index=True)
     by_run = flow_table(flows + signal_flows)
     outputs = [tmp_path / "runs.png", tmp_path / "runs.pdf"]
-    drawn = plot_runs(run_table(metrics, by_run), run_correlations(metrics, by_run), outputs)
+    drawn = plot_runs(run_table(metrics, by_run), run_correlations(metrics, by_run, SEED), outputs)
     assert list(drawn) == [
         (0, "chi2_ndof_at_1pct"),
         (1000, "chi2_ndof_at_1pct"),
         (1000, "sic_at_1e-3"),
     ]
     assert drawn[(0, "chi2_ndof_at_1pct")] == [
-        "CATHODE: ρ = -1.00 [-1.00, -1.00]",
-        "LaCATHODE: ρ = +1.00 [+1.00, +1.00]",
+        "CATHODE: ρ = -1.00 [-1.00, -1.00], p = 0.0028",
+        "LaCATHODE: ρ = +1.00 [+1.00, +1.00], p = 0.0028",
     ]
     assert drawn[(1000, "sic_at_1e-3")] == ["CATHODE", "LaCATHODE"]  # a constant SIC: no ρ
     assert all(path.stat().st_size > 5_000 for path in outputs)

@@ -107,6 +107,13 @@ rule run_table:
         **rule_resources(config, "run_table"),
     params:
         flows=lambda w: targets.run_flow_files(config, w.study, w.feature_set, w.window),
+        seed=lambda w: run_seed(
+            config[w.study]["seed"],
+            "run_table",
+            targets.analysis_label(config, w.study, w.feature_set, w.window),
+            0,
+            0,
+        ),
         code=code_hash("stages.runs"),
     script:
         "../scripts/run_table.py"

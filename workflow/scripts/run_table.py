@@ -9,4 +9,5 @@ script_run(
     snakemake.input.metrics,
     snakemake.params.flows,
     dict(snakemake.output.items()),
+    snakemake.params.seed,
 )

@@ -12,13 +12,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from resonant_ad.core.io import read_csv, read_json, write_csv
+from resonant_ad.stats.correlation import (
+    SPEARMAN_Z_VARIANCE,
+    benjamini_hochberg,
+    fisher_interval,
+    null_orders,
+    pearson,
+    permutation_pvalue,
+    ranks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +42,6 @@ FLOW_COLUMNS = (
 METHOD_METRICS = ("auc", "sic_at_1e-3", "chi2_ndof_at_1pct")
 #: fewer runs than this give no correlation (NaN)
 MIN_RUNS = 4
-#: the coverage of each correlation's interval
-CONFIDENCE = 0.95
-#: the variance of Fisher's z of Spearman's ρ, times (runs − 3): 1.06 (Fieller, Hartley and
-#: Pearson 1957), where Pearson's r of normal pairs has 1
-SPEARMAN_Z_VARIANCE = 1.06
 
 
 def flow_table(flows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -88,34 +91,15 @@ def run_table(metrics: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     return merged.drop(columns="_merge")
 
 
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson's r, NaN where either side does not vary."""
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
-
-
-def fisher_interval(
-    corr: float, runs: int, z_variance: float = 1.0, confidence: float = CONFIDENCE
-) -> tuple[float, float]:
-    """The ``confidence`` interval of a correlation ``corr`` over ``runs`` pairs from Fisher's
-    z = atanh(corr), about normal with variance ``z_variance``/(runs − 3): ten runs pin a
-    correlation down only loosely (ρ = 0.64 spans about 0 to 0.9 at 95%). NaN where ``corr``
-    is NaN or runs ≤ 3; (±1, ±1) where ``corr`` is ±1."""
-    if not np.isfinite(corr) or runs <= 3:
-        return float("nan"), float("nan")
-    half = NormalDist().inv_cdf(0.5 + confidence / 2) * np.sqrt(z_variance / (runs - 3))
-    with np.errstate(divide="ignore"):
-        z = np.arctanh(np.clip(corr, -1.0, 1.0))
-    return float(np.tanh(z - half)), float(np.tanh(z + half))
-
-
-def run_correlations(metrics: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
+def run_correlations(metrics: pd.DataFrame, flows: pd.DataFrame, seed: int) -> pd.DataFrame:
     """Per injection, each flow diagnostic of :func:`flow_table` against each method's
     :data:`METHOD_METRICS` over the runs where both are finite: ``runs``, Pearson's r and
     Spearman's ρ (the r of the ranks: one wild run does not make it), each with its
-    :data:`CONFIDENCE` interval (:func:`fisher_interval`, ``_lo`` and ``_hi``); NaN under
-    :data:`MIN_RUNS` runs."""
+    95% interval (:func:`~resonant_ad.stats.correlation.fisher_interval`, ``_lo`` and
+    ``_hi``), its permutation p-value (``_p``, two-sided: exact over every order of up to 8
+    runs, else over orders drawn from ``seed``) and its Benjamini–Hochberg q-value among the
+    injection's correlations of that kind (``_q``: a table of dozens finds a few ρ with p <
+    0.05 by chance); NaN under :data:`MIN_RUNS` runs."""
     diagnostics = ["flow_epoch_kept", *FLOW_COLUMNS]
     long = metrics.melt(
         id_vars=["method", "injection", "run"], value_vars=list(METHOD_METRICS), var_name="metric"
@@ -125,37 +109,40 @@ def run_correlations(metrics: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame
     for (injection, method, metric), group in long.groupby(keys, sort=True):
         for diagnostic in diagnostics:
             pair = group[[diagnostic, "value"]].astype(float).dropna()
-            enough = len(pair) >= MIN_RUNS
-            ranks = pair.rank().to_numpy()
             values = pair.to_numpy()
-            r = _pearson(values[:, 0], values[:, 1]) if enough else np.nan
-            rho = _pearson(ranks[:, 0], ranks[:, 1]) if enough else np.nan
-            r_lo, r_hi = fisher_interval(r, len(pair))
-            rho_lo, rho_hi = fisher_interval(rho, len(pair), SPEARMAN_Z_VARIANCE)
-            rows.append(
-                {
-                    "injection": int(injection),
-                    "method": method,
-                    "metric": metric,
-                    "diagnostic": diagnostic,
-                    "runs": len(pair),
-                    "pearson": r,
-                    "pearson_lo": r_lo,
-                    "pearson_hi": r_hi,
-                    "spearman": rho,
-                    "spearman_lo": rho_lo,
-                    "spearman_hi": rho_hi,
-                }
-            )
-    return pd.DataFrame(rows)
+            row = {
+                "injection": int(injection),
+                "method": method,
+                "metric": metric,
+                "diagnostic": diagnostic,
+                "runs": len(pair),
+            }
+            orders = null_orders(len(pair), seed) if len(pair) >= MIN_RUNS else None
+            for name, (a, b), z_variance in (
+                ("pearson", values.T, 1.0),
+                ("spearman", (ranks(values[:, 0]), ranks(values[:, 1])), SPEARMAN_Z_VARIANCE),
+            ):
+                corr = pearson(a, b) if orders is not None else np.nan
+                lo, hi = fisher_interval(corr, len(pair), z_variance)
+                p = permutation_pvalue(a, b, orders) if np.isfinite(corr) else np.nan
+                row |= {name: corr, f"{name}_lo": lo, f"{name}_hi": hi, f"{name}_p": p}
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    for name in ("pearson", "spearman"):
+        q = table.groupby("injection")[f"{name}_p"].transform(benjamini_hochberg)
+        table.insert(table.columns.get_loc(f"{name}_p") + 1, f"{name}_q", q)
+    return table
 
 
 def write_run_table(
-    metrics_path: str, flows: Sequence[Mapping[str, Any]], outputs: Mapping[str, str]
+    metrics_path: str,
+    flows: Sequence[Mapping[str, Any]],
+    outputs: Mapping[str, str],
+    seed: int,
 ) -> None:
     """Read the metric table and each run's ``diagnostics`` and ``history`` files (paths in
-    ``flows``), and write :func:`run_table` and :func:`run_correlations` to ``outputs``
-    (``table``, ``correlations``)."""
+    ``flows``), and write :func:`run_table` and :func:`run_correlations` (its permutations
+    drawn from ``seed``) to ``outputs`` (``table``, ``correlations``)."""
     records = [
         {
             "injection": rec["injection"],
@@ -168,6 +155,6 @@ def write_run_table(
     metrics, by_run = read_csv(metrics_path), flow_table(records)
     table = run_table(metrics, by_run)
     write_csv(table, outputs["table"])
-    write_csv(run_correlations(metrics, by_run), outputs["correlations"])
+    write_csv(run_correlations(metrics, by_run, seed), outputs["correlations"])
     with pd.option_context("display.width", 200, "display.max_columns", 40):
         log.info("runs:\n%s", table.to_string(index=False))

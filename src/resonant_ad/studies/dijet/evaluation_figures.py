@@ -183,8 +183,9 @@ def plot_runs(
 ) -> dict[tuple[int, str], list[str]]:
     """One panel per injection and :data:`RUN_PANELS` entry (SIC panels only with signal):
     each method's runs as points (open for a method whose training reads no flow: a control),
-    labelled with Spearman's ρ over the runs and its 95% interval (``run_correlations.csv``;
-    none under 4 runs). Returns each panel's (injection, metric) and its legend labels."""
+    labelled with Spearman's ρ over the runs, its 95% interval and permutation p-value
+    (``run_correlations.csv``; none under 4 runs). Returns each panel's (injection, metric)
+    and its legend labels."""
     corr = correlations.set_index(["injection", "method", "metric", "diagnostic"])
     methods = _methods(correlations["method"].unique())
     panels = [
@@ -205,7 +206,8 @@ def plot_runs(
             if np.isfinite(rho["spearman"]):
                 label += (
                     f": ρ = {rho['spearman']:+.2f}"
-                    f" [{rho['spearman_lo']:+.2f}, {rho['spearman_hi']:+.2f}]"
+                    f" [{rho['spearman_lo']:+.2f}, {rho['spearman_hi']:+.2f}],"
+                    f" p = {rho['spearman_p']:.2g}"
                 )
             color = _style(meth)["color"]
             ax.plot(rows[diagnostic], rows[f"{meth}_{metric}"], "o", color=color,
@@ -216,6 +218,6 @@ def plot_runs(
         ax.set_xlabel(panel.xlabel)
         ax.set_ylabel(panel.ylabel)
         ax.set_title(f"each run, $N_{{sig}}$ = {inj}", fontsize=10)
-        ax.legend(fontsize=7, title="Spearman's ρ [95%]", title_fontsize=7)
+        ax.legend(fontsize=7, title="Spearman's ρ [95%], permutation p", title_fontsize=7)
     save_figure(fig, *outputs)
     return drawn
