@@ -194,7 +194,7 @@ def plot_runs(
         for inj in sorted(table["injection"].unique())
         if inj > 0 or not panel.needs_signal
     ]
-    fig, axes = new_figure(ncols=len(panels), figsize=(4.6 * len(panels), 4), squeeze=False)
+    fig, axes = new_figure(ncols=len(panels), figsize=(4.6 * len(panels), 5), squeeze=False)
     drawn: dict[tuple[int, str], list[str]] = {}
     for ax, (inj, panel) in zip(axes[0], panels, strict=True):
         metric, diagnostic = panel.metric, panel.diagnostic
@@ -218,6 +218,12 @@ def plot_runs(
         ax.set_xlabel(panel.xlabel)
         ax.set_ylabel(panel.ylabel)
         ax.set_title(f"each run, $N_{{sig}}$ = {inj}", fontsize=10)
-        ax.legend(fontsize=7, title="Spearman's ρ [95%], permutation p", title_fontsize=7)
+        ax.legend(  # below the panel: a legend inside would hide some of the runs
+            fontsize=7,
+            title="Spearman's ρ [95%], permutation p",
+            title_fontsize=7,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.14),
+        )
     save_figure(fig, *outputs)
     return drawn
