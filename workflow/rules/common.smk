@@ -139,8 +139,9 @@ def fold_seed(study):
 
 
 def cwola_slice(study):
-    """Params function: CWoLa's sideband settings, for the cwola method only."""
-    return lambda w: config[study]["cwola"] if w.method == "cwola" else None
+    """Params function: CWoLa's sideband settings, for the methods that train against the
+    SB next to the SR only."""
+    return lambda w: config[study]["cwola"] if METHODS[w.method].narrow_sidebands else None
 
 
 onstart:

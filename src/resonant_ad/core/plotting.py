@@ -50,6 +50,7 @@ COLORS = {
     "supervised": "#7f7f7f",
     "cwola": "#9467bd",
     "decorrelated": "#ff7f0e",
+    "latent_cwola": "#17becf",
     "reference": "#bbbbbb",
     "sr": "#ffdd99",
 }

@@ -124,6 +124,16 @@ METHODS: dict[str, Method] = {
         description="SR data vs the SB data next to the SR (needs features independent of mJJ)",
         narrow_sidebands=True,
     ),
+    "latent_cwola": Method(
+        label="CWoLa in z",
+        space="z",
+        positive=("sr_train", "sr_val"),
+        negative=("sb_train", "sb_val"),
+        weakly_supervised=True,
+        description="LaCATHODE with the SB data next to the SR, mapped to the latent space, in "
+        "place of N(0, 1): a reference that carries the flow's mismodelling near the SR",
+        narrow_sidebands=True,
+    ),
 }
 
 
