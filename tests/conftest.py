@@ -58,15 +58,21 @@ def run_snakemake(
     return proc
 
 
-def dry_run_jobs(workdir: Path, *args: str, env: Mapping[str, str] | None = None) -> dict[str, int]:
-    """Rule name → jobs of ``snakemake -n --quiet rules *args`` in ``workdir`` (its job table)."""
-    proc = run_snakemake(workdir, "-n", "--quiet", "rules", *args, env=env)
+def job_table(stdout: str) -> dict[str, int]:
+    """Rule name → jobs of the first job table ("Job stats") a Snakemake run printed."""
     out: dict[str, int] = {}
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
+            if parts[0] in out:  # a dry run prints the table twice
+                break
             out[parts[0]] = int(parts[1])
     return out
+
+
+def dry_run_jobs(workdir: Path, *args: str, env: Mapping[str, str] | None = None) -> dict[str, int]:
+    """Rule name → jobs of ``snakemake -n --quiet rules *args`` in ``workdir`` (its job table)."""
+    return job_table(run_snakemake(workdir, "-n", "--quiet", "rules", *args, env=env).stdout)
 
 
 def planned_jobs(workdir: Path, *args: str) -> list[tuple[str, dict[str, str]]]:
