@@ -59,14 +59,17 @@ def run_snakemake(
 
 
 def job_table(stdout: str) -> dict[str, int]:
-    """Rule name → jobs of the first job table ("Job stats") a Snakemake run printed."""
+    """Rule name → jobs of the first job table ("Job stats:", a header, rows, "total") that a
+    Snakemake run printed; empty where it printed none."""
+    lines = stdout.splitlines()
+    if "Job stats:" not in lines:
+        return {}
     out: dict[str, int] = {}
-    for line in stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
-            if parts[0] in out:  # a dry run prints the table twice
-                break
-            out[parts[0]] = int(parts[1])
+    for line in lines[lines.index("Job stats:") + 3 :]:
+        name, count = line.split()
+        if name == "total":
+            break
+        out[name] = int(count)
     return out
 
 

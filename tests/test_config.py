@@ -207,10 +207,10 @@ def test_ditau_paper_config_states_the_papers_flow_and_ensemble():
 
 
 def test_cross_fitted_flows_serve_the_flow_space_methods_of_an_out_of_fold_bump_hunt():
-    """Two cross-fitted flows per run for LaCATHODE and x′ with folds ≥ 2 and cross_flows on; none
-    for the methods in feature space, with folds 0, with cross_flows off or in a feature set the
-    bump hunt does not search. x′'s fold classifiers then read the sampling settings (their
-    reference is drawn at m0)."""
+    """Two cross-fitted flows per run for the flow-space methods that train on data (LaCATHODE,
+    x′, CWoLa in z) with folds ≥ 2 and cross_flows on; none for the methods in feature space,
+    with folds 0, with cross_flows off or in a feature set the bump hunt does not search. x′'s
+    fold classifiers then read the sampling settings (their reference is drawn at m0)."""
     study = load_study("tests/configs/dijet_tiny.yaml", "lhco_surrogate", base=None)
     config = {"s": study}
     assert study["bumphunt"]["cross_flows"] is True and study["bumphunt"]["folds"] == 2
@@ -223,6 +223,7 @@ def test_cross_fitted_flows_serve_the_flow_space_methods_of_an_out_of_fold_bump_
         "idealized": 0,
         "supervised": 0,
         "cwola": 0,
+        "latent_cwola": 2,
     }
     assert {cross_flow_count(config, "s", m, "original") for m in study["methods"]} == {0}
     assert study_cross_flows(config, "s") == 2
@@ -232,6 +233,8 @@ def test_cross_fitted_flows_serve_the_flow_space_methods_of_an_out_of_fold_bump_
     }
     assert method_sampling_slice(config, "s", "decorrelated", "original") is None
     assert method_sampling_slice(config, "s", "cathode", "shifted") is None
+    # the latent space's fold classifiers map events through those flows, they draw none
+    assert method_sampling_slice(config, "s", "latent_cwola", "shifted") is None
     for change in ({"cross_flows": False}, {"folds": 0}, {"feature_sets": []}):
         off = {"s": {**study, "bumphunt": {**study["bumphunt"], **change}}}
         assert study_cross_flows(off, "s") == 0

@@ -142,7 +142,8 @@ def test_bump_hunt_scan_and_decorrelated_space(dijet_run):
     # the SB data outside the folds it maps), the others' from their usual inputs
     for method in METHODS:
         summary = json.loads((base / f"shifted/{SR}/nsig0/run0/{method}/training.json").read_text())
-        assert summary["data_scored"]["cross_flows"] == (method in ("lacathode", "decorrelated"))
+        flow_space = method in ("lacathode", "decorrelated", "latent_cwola")
+        assert summary["data_scored"]["cross_flows"] == flow_space
     for flow in (0, 1):
         history = pd.read_csv(base / f"shifted/{SR}/nsig0/run0/flow/cross{flow}/history.csv")
         assert history["selected"].sum() == 1
@@ -273,7 +274,7 @@ def test_wrong_checksum_fails_and_leaves_no_file(tmp_path, served_files):
 
 
 #: the tiny run's methods
-ALL = {"cathode", "lacathode", "decorrelated", "idealized", "supervised", "cwola"}
+ALL = {"cathode", "lacathode", "decorrelated", "idealized", "supervised", "cwola", "latent_cwola"}
 
 
 @pytest.mark.parametrize(
@@ -294,12 +295,13 @@ ALL = {"cathode", "lacathode", "decorrelated", "idealized", "supervised", "cwola
             {"train_flow", "to_latent", "decorrelate", "split"},
             {"cathode"},
         ),
-        # CWoLa's sidebands: only the CWoLa classifiers and what follows them
+        # CWoLa's sidebands: only the classifiers trained against them (CWoLa's, in x and z)
+        # and what follows them
         (
             "lhco_surrogate={cwola: {sideband_width: 0.3}}",
             {"train_classifier", "evaluate", "bumphunt"},
             {"train_flow", "sample_flow", "decorrelate", "to_latent"},
-            {"cwola"},
+            {"cwola", "latent_cwola"},
         ),
         # the NN classifiers' epochs: every method's classifiers, no flow step
         (
@@ -314,7 +316,7 @@ ALL = {"cathode", "lacathode", "decorrelated", "idealized", "supervised", "cwola
             "lhco_surrogate={bumphunt: {cross_flows: false}}",
             {"train_classifier", "bumphunt"},
             {"train_flow", "train_cross_flows", "sample_flow", "decorrelate", "to_latent"},
-            {"lacathode", "decorrelated"},
+            {"lacathode", "decorrelated", "latent_cwola"},
         ),
         # the HGB settings, unused while classifier.type is nn: nothing
         ("lhco_surrogate={classifier: {hgb: {n_members: 3}}}", set(), None, set()),

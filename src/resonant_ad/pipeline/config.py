@@ -192,13 +192,14 @@ def method_sampling_slice(
 ) -> dict[str, Any] | None:
     """The flow's sampling settings a method's classifier training reads: the N(0, 1) draws
     of LaCATHODE's reference class are sized like CATHODE's samples (``n_samples``,
-    ``sample_val_fraction``), as are the decorrelated fold classifiers' draws at m0
-    (:func:`cross_flow_count`); the other methods read none (None)."""
+    ``sample_val_fraction``), as are the decorrelated fold classifiers' draws at m0 from the
+    cross-fitted flows (:func:`cross_flow_count`); the other methods read none (None), the
+    latent space's fold classifiers included (they map events, they draw none)."""
     from resonant_ad.stages.methods import method
 
-    if "normal" not in method(method_name).sources() and not cross_flow_count(
-        config, study, method_name, feature_set
-    ):
+    m = method(method_name)
+    draws_at_m0 = m.space == "xp" and cross_flow_count(config, study, method_name, feature_set)
+    if "normal" not in m.sources() and not draws_at_m0:
         return None
     return flow_sampling_slice(config, study, ("n_samples", "sample_val_fraction"))
 
