@@ -71,13 +71,7 @@ rule evaluate:
             config, w.study, w.feature_set, w.window, "sculpting"
         ),
         evaluation=lambda w: config[w.study]["evaluation"],
-        seed=lambda w: run_seed(
-            config[w.study]["seed"],
-            "evaluate",
-            targets.analysis_label(config, w.study, w.feature_set, w.window),
-            0,
-            0,
-        ),
+        seed=analysis_seed("evaluate"),
         code=code_hash("stages.evaluate"),
     script:
         "../scripts/evaluate.py"
@@ -107,13 +101,7 @@ rule run_table:
         **rule_resources(config, "run_table"),
     params:
         flows=lambda w: targets.run_flow_files(config, w.study, w.feature_set, w.window),
-        seed=lambda w: run_seed(
-            config[w.study]["seed"],
-            "run_table",
-            targets.analysis_label(config, w.study, w.feature_set, w.window),
-            0,
-            0,
-        ),
+        seed=analysis_seed("run_table"),
         code=code_hash("stages.runs"),
     script:
         "../scripts/run_table.py"

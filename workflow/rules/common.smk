@@ -103,6 +103,18 @@ def run_seeds(study, stage, runs):
     return seeds
 
 
+def analysis_seed(stage):
+    """Params function: the seed of ``stage`` for one whole analysis (study, feature set,
+    window), the same for every injection and run it evaluates."""
+    return lambda w: run_seed(
+        config[w.study]["seed"],
+        stage,
+        targets.analysis_label(config, w.study, w.feature_set, w.window),
+        0,
+        0,
+    )
+
+
 def method_seeds(study, runs):
     """Input function: the classifier seeds of a method for the ``runs`` of one analysis."""
     return run_seeds(study, lambda w: f"classifier-{w.method}", runs)

@@ -4,9 +4,9 @@ An analysis has ten runs at the paper's scale, so a correlation of a run's metri
 flow's diagnostic is loose (:func:`fisher_interval`), its metrics are skewed (χ²/ndof spans
 1 to 100), and the run table computes dozens of them at once. Each correlation therefore
 gets a permutation p-value, which assumes no distribution (:func:`permutation_pvalue`: the
-pairs' order shuffled, exact by enumeration for a few runs), and a family of them gets the
-Benjamini–Hochberg q-values (:func:`benjamini_hochberg`): how large a share of false
-findings calling it real would accept, among all the family's correlations.
+pairs' order shuffled, exact by enumeration for a few runs), and a family of them gets
+Benjamini–Hochberg q-values (:func:`benjamini_hochberg`): the smallest expected share of
+false findings at which a correlation counts as found, among all the family's.
 """
 
 from __future__ import annotations
