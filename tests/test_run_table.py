@@ -196,8 +196,9 @@ def test_write_run_table_reads_the_files_and_writes_both_tables(tmp_path):
 
 
 def test_run_figure_draws_sculpting_per_injection_and_sic_only_with_signal(tmp_path):
-    """The run figure: a χ²/ndof panel per injection, a SIC panel only where signal was
-    injected; each method's legend carries its ρ and interval where there are enough runs."""
+    """The run figure: a χ²/ndof panel per injection, SIC panels (against the flow's SR
+    departure and its density at the signal) only where signal was injected; each method's
+    legend carries its ρ, interval and p where there are enough runs."""
     metrics, flows = _case()
     signal_metrics = metrics.assign(injection=1000, **{"sic_at_1e-3": 5.0})
     signal_flows = []
@@ -210,14 +211,17 @@ def test_run_figure_draws_sculpting_per_injection_and_sic_only_with_signal(tmp_p
     by_run = flow_table(flows + signal_flows)
     outputs = [tmp_path / "runs.png", tmp_path / "runs.pdf"]
     drawn = plot_runs(run_table(metrics, by_run), run_correlations(metrics, by_run, SEED), outputs)
+    cut, at_signal = "normal_cut_sr_over_sb_sides", "synthetic_over_real_at_signal"
     assert list(drawn) == [
-        (0, "chi2_ndof_at_1pct"),
-        (1000, "chi2_ndof_at_1pct"),
-        (1000, "sic_at_1e-3"),
+        (0, "chi2_ndof_at_1pct", cut),
+        (1000, "chi2_ndof_at_1pct", cut),
+        (1000, "sic_at_1e-3", cut),
+        (1000, "sic_at_1e-3", at_signal),
     ]
-    assert drawn[(0, "chi2_ndof_at_1pct")] == [
+    assert drawn[(0, "chi2_ndof_at_1pct", cut)] == [
         "CATHODE: ρ = -1.00 [-1.00, -1.00], p = 0.0028",
         "LaCATHODE: ρ = +1.00 [+1.00, +1.00], p = 0.0028",
     ]
-    assert drawn[(1000, "sic_at_1e-3")] == ["CATHODE", "LaCATHODE"]  # a constant SIC: no ρ
+    for diagnostic in (cut, at_signal):  # a constant SIC: no ρ
+        assert drawn[(1000, "sic_at_1e-3", diagnostic)] == ["CATHODE", "LaCATHODE"]
     assert all(path.stat().st_size > 5_000 for path in outputs)

@@ -165,13 +165,17 @@ class RunPanel(NamedTuple):
     needs_signal: bool
 
 
-#: the run figure's panels: LaCATHODE's sculpting against the cut learnt on the flow's true
-#: SR background latents, every SIC against how dense the flow's background is where the
-#: signal sits (docs/measurements.md)
+#: the run figure's panels: LaCATHODE's sculpting and, with signal, its SIC against the cut
+#: learnt on the flow's true SR background latents (the flow's SR departure from N(0, 1)),
+#: every SIC against how dense the flow's background is where the signal sits
+#: (docs/measurements.md)
 RUN_PANELS = (
     RunPanel("chi2_ndof_at_1pct", "normal_cut_sr_over_sb_sides",
              "true-background latent cut: SR over SB bands", r"$\chi^2/n_{dof}$ at 1%",
              log_y=True, needs_signal=False),
+    RunPanel("sic_at_1e-3", "normal_cut_sr_over_sb_sides",
+             "true-background latent cut: SR over SB bands",
+             r"SIC at $\epsilon_B = 10^{-3}$", log_y=False, needs_signal=True),
     RunPanel("sic_at_1e-3", "synthetic_over_real_at_signal",
              "flow samples over true background, at the signal",
              r"SIC at $\epsilon_B = 10^{-3}$", log_y=False, needs_signal=True),
@@ -180,12 +184,12 @@ RUN_PANELS = (
 
 def plot_runs(
     table: pd.DataFrame, correlations: pd.DataFrame, outputs: Sequence[str | os.PathLike[str]]
-) -> dict[tuple[int, str], list[str]]:
+) -> dict[tuple[int, str, str], list[str]]:
     """One panel per injection and :data:`RUN_PANELS` entry (SIC panels only with signal):
     each method's runs as points (open for a method whose training reads no flow: a control),
     labelled with Spearman's ρ over the runs, its 95% interval and permutation p-value
-    (``run_correlations.csv``; none under 4 runs). Returns each panel's (injection, metric)
-    and its legend labels."""
+    (``run_correlations.csv``; none under 4 runs). Returns each panel's (injection, metric,
+    diagnostic) and its legend labels."""
     corr = correlations.set_index(["injection", "method", "metric", "diagnostic"])
     methods = _methods(correlations["method"].unique())
     panels = [
@@ -195,11 +199,11 @@ def plot_runs(
         if inj > 0 or not panel.needs_signal
     ]
     fig, axes = new_figure(ncols=len(panels), figsize=(4.6 * len(panels), 5), squeeze=False)
-    drawn: dict[tuple[int, str], list[str]] = {}
+    drawn: dict[tuple[int, str, str], list[str]] = {}
     for ax, (inj, panel) in zip(axes[0], panels, strict=True):
         metric, diagnostic = panel.metric, panel.diagnostic
         rows = table[table["injection"] == inj]
-        labels = drawn.setdefault((int(inj), metric), [])
+        labels = drawn.setdefault((int(inj), metric, diagnostic), [])
         for meth in methods:
             rho = corr.loc[(inj, meth, metric, diagnostic)]
             label = METHODS[meth].label
