@@ -105,6 +105,7 @@ def run_correlations(metrics: pd.DataFrame, flows: pd.DataFrame, seed: int) -> p
         id_vars=["method", "injection", "run"], value_vars=list(METHOD_METRICS), var_name="metric"
     ).merge(flows, on=["injection", "run"])
     rows = []
+    orders_of: dict[int, np.ndarray] = {}  # the same orders for every pair of n runs
     keys = ["injection", "method", "metric"]
     for (injection, method, metric), group in long.groupby(keys, sort=True):
         for diagnostic in diagnostics:
@@ -117,7 +118,11 @@ def run_correlations(metrics: pd.DataFrame, flows: pd.DataFrame, seed: int) -> p
                 "diagnostic": diagnostic,
                 "runs": len(pair),
             }
-            orders = null_orders(len(pair), seed) if len(pair) >= MIN_RUNS else None
+            orders = None
+            if len(pair) >= MIN_RUNS:
+                if len(pair) not in orders_of:
+                    orders_of[len(pair)] = null_orders(len(pair), seed)
+                orders = orders_of[len(pair)]
             for name, (a, b), z_variance in (
                 ("pearson", values.T, 1.0),
                 ("spearman", (ranks(values[:, 0]), ranks(values[:, 1])), SPEARMAN_Z_VARIANCE),
