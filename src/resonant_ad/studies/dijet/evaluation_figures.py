@@ -161,7 +161,9 @@ class RunPanel(NamedTuple):
     diagnostic: str
     xlabel: str
     ylabel: str
-    log_y: bool
+    #: for a metric spanning decades (χ²/ndof): a log axis, and under it a linear zoom on
+    #: y ≤ ``zoom``, where the runs that do not sculpt differ (points above: triangles at its top)
+    zoom: float | None
     needs_signal: bool
 
 
@@ -172,13 +174,13 @@ class RunPanel(NamedTuple):
 RUN_PANELS = (
     RunPanel("chi2_ndof_at_1pct", "normal_cut_sr_over_sb_sides",
              "true-background latent cut: SR over SB bands", r"$\chi^2/n_{dof}$ at 1%",
-             log_y=True, needs_signal=False),
+             zoom=3.0, needs_signal=False),
     RunPanel("sic_at_1e-3", "normal_cut_sr_over_sb_sides",
              "true-background latent cut: SR over SB bands",
-             r"SIC at $\epsilon_B = 10^{-3}$", log_y=False, needs_signal=True),
+             r"SIC at $\epsilon_B = 10^{-3}$", zoom=None, needs_signal=True),
     RunPanel("sic_at_1e-3", "synthetic_over_real_at_signal",
              "flow samples over true background, at the signal",
-             r"SIC at $\epsilon_B = 10^{-3}$", log_y=False, needs_signal=True),
+             r"SIC at $\epsilon_B = 10^{-3}$", zoom=None, needs_signal=True),
 )  # fmt: skip
 
 
@@ -198,10 +200,18 @@ def plot_runs(
         for inj in sorted(table["injection"].unique())
         if inj > 0 or not panel.needs_signal
     ]
-    fig, axes = new_figure(ncols=len(panels), figsize=(4.6 * len(panels), 5), squeeze=False)
+    zoomed = any(panel.zoom for _, panel in panels)
+    fig, axes = new_figure(
+        nrows=1 + zoomed,
+        ncols=len(panels),
+        figsize=(4.6 * len(panels), 5 + 3 * zoomed),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [5, 3]} if zoomed else None,
+    )
     drawn: dict[tuple[int, str, str], list[str]] = {}
-    for ax, (inj, panel) in zip(axes[0], panels, strict=True):
-        metric, diagnostic = panel.metric, panel.diagnostic
+    for col, (inj, panel) in enumerate(panels):
+        ax, metric, diagnostic = axes[0][col], panel.metric, panel.diagnostic
+        zoom_ax = axes[1][col] if panel.zoom else None
         rows = table[table["injection"] == inj]
         labels = drawn.setdefault((int(inj), metric, diagnostic), [])
         for meth in methods:
@@ -213,21 +223,36 @@ def plot_runs(
                     f" [{rho['spearman_lo']:+.2f}, {rho['spearman_hi']:+.2f}],"
                     f" p = {rho['spearman_p']:.2g}"
                 )
-            color = _style(meth)["color"]
-            ax.plot(rows[diagnostic], rows[f"{meth}_{metric}"], "o", color=color,
-                    mfc=color if METHODS[meth].reads_flow() else "none", label=label)  # fmt: skip
+            style = {"color": _style(meth)["color"], "linestyle": "none"}
+            style["mfc"] = style["color"] if METHODS[meth].reads_flow() else "none"
+            x, y = rows[diagnostic].to_numpy(), rows[f"{meth}_{metric}"].to_numpy()
+            ax.plot(x, y, marker="o", label=label, **style)
+            if zoom_ax is not None:
+                above = y > panel.zoom
+                zoom_ax.plot(x[~above], y[~above], marker="o", **style)
+                zoom_ax.plot(x[above], np.full(above.sum(), panel.zoom), marker="^", **style)
             labels.append(label)
-        if panel.log_y:
-            ax.set_yscale("log")
+        ax.set_title(f"each run, $N_{{sig}}$ = {inj}", fontsize=10)
         ax.set_xlabel(panel.xlabel)
         ax.set_ylabel(panel.ylabel)
-        ax.set_title(f"each run, $N_{{sig}}$ = {inj}", fontsize=10)
-        ax.legend(  # below the panel: a legend inside would hide some of the runs
+        legend_ax = ax
+        if zoom_ax is not None:
+            ax.set_yscale("log")
+            zoom_ax.axhline(1.0, color="grey", linestyle=":", linewidth=1)  # no sculpting
+            zoom_ax.set_ylim(0.0, panel.zoom * 1.05)
+            zoom_ax.set_xlim(ax.get_xlim())
+            zoom_ax.set_xlabel(panel.xlabel)
+            zoom_ax.set_ylabel(f"{panel.ylabel}, ≤ {panel.zoom:g} (triangles: above)")
+            legend_ax = zoom_ax
+        elif zoomed:
+            axes[1][col].set_axis_off()
+        legend_ax.legend(  # below the panel: a legend inside would hide some of the runs
+            *ax.get_legend_handles_labels(),
             fontsize=7,
             title="Spearman's ρ [95%], permutation p",
             title_fontsize=7,
             loc="upper center",
-            bbox_to_anchor=(0.5, -0.14),
+            bbox_to_anchor=(0.5, -0.14 * (5 / 3 if legend_ax is not ax else 1)),
         )
     save_figure(fig, *outputs)
     return drawn
