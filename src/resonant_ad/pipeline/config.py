@@ -197,9 +197,8 @@ def method_sampling_slice(
     latent space's fold classifiers included (they map events, they draw none)."""
     from resonant_ad.stages.methods import method
 
-    m = method(method_name)
-    draws_at_m0 = m.space == "xp" and cross_flow_count(config, study, method_name, feature_set)
-    if "normal" not in m.sources() and not draws_at_m0:
+    cross_fitted = cross_flow_count(config, study, method_name, feature_set) > 0
+    if not method(method_name).draws_from_flow(cross_fitted):
         return None
     return flow_sampling_slice(config, study, ("n_samples", "sample_val_fraction"))
 
@@ -265,7 +264,7 @@ def cross_flow_count(
     from resonant_ad.stages.methods import method
 
     m = method(method_name)
-    wanted = config[study]["bumphunt"]["cross_flows"] and m.space in ("z", "xp")
+    wanted = config[study]["bumphunt"]["cross_flows"] and m.mapped_by_flow()
     folds = analysis_folds(config, study, feature_set)
     return CROSS_FLOWS if wanted and m.trains_on_data() and folds >= 2 else 0
 

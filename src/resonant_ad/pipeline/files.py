@@ -289,17 +289,18 @@ def classifier_inputs(
 ) -> dict[str, str]:
     """Source name → file of one method's training and test inputs (see stages.methods)."""
     from resonant_ad.stages.methods import method as lookup
+    from resonant_ad.stages.methods import space_draws_at_m0
 
     m = lookup(method)
     ids = {"study": study, "feature_set": feature_set, "window": window, "nsig": nsig}
     pattern = {"z": LATENT_PART, "xp": DECORRELATED_PART}.get(m.space, SPLIT_PART)
     out = {part: pattern.format(**ids, run=run, part=part) for part in m.split_parts()}
-    if m.space in ("z", "xp"):
+    if m.mapped_by_flow():
         bad = [p for p in m.split_parts() if p not in LATENT_PARTS]
         if bad:
             raise ValueError(f"method {method!r} needs mapped parts {bad}, not in {LATENT_PARTS}")
     if "samples" in m.sources():
-        out["samples"] = (DECORRELATED_SAMPLES if m.space == "xp" else SAMPLES).format(
+        out["samples"] = (DECORRELATED_SAMPLES if space_draws_at_m0(m.space) else SAMPLES).format(
             **ids, run=run
         )
     return out

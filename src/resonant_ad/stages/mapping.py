@@ -33,6 +33,7 @@ from resonant_ad.core.seeding import derive_seed, rng
 from resonant_ad.core.training import checkpoint_path
 from resonant_ad.stages.flows import feature_columns, fit_flows, sample_split
 from resonant_ad.stages.folds import CROSS_FLOWS, flow_folds, fold_frames
+from resonant_ad.stages.methods import FLOW_SPACES, space_draws_at_m0
 from resonant_ad.stages.parts import DATA_PARTS
 
 log = logging.getLogger(__name__)
@@ -233,7 +234,7 @@ def fold_space_frames(
     flow = ConditionalFlow.load(model)
     mapping, names = space_map(flow, space, signal_region)
     out = {part: map_frame(df, mapping, flow, names, mass, part) for part, df in data.items()}
-    if space == "xp":
+    if space_draws_at_m0(space):
         if not flow_params:
             raise ValueError("the decorrelated fold spaces need n_samples and a val share")
         cols = feature_columns(next(iter(data.values())))
@@ -259,7 +260,7 @@ def fold_spaces(
     models = [run_inputs[n] for n in names if n in run_inputs]
     if not models or k == 0:
         return [frames] * k
-    if space not in ("z", "xp") or len(models) != CROSS_FLOWS:
+    if space not in FLOW_SPACES or len(models) != CROSS_FLOWS:
         raise ValueError(f"{len(models)} cross-fitted flows given in space {space!r}")
     if signal_region is None:
         raise ValueError("the cross-fitted flows' spaces need the signal region")

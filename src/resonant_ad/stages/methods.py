@@ -27,6 +27,14 @@ TEST_PARTS = ("sr_test", "sb_test", "extra_test", "signal_test")
 #: Table I and the reference code
 SIC_SIGNAL_PARTS = ("signal_train", "signal_val", "signal_test")
 SYNTHETIC_SOURCES = ("samples", "normal")
+#: the spaces a flow maps the data into: its latent space and the decorrelated x' at m0
+FLOW_SPACES = ("z", "xp")
+
+
+def space_draws_at_m0(space: str) -> bool:
+    """Whether data mapped into ``space`` by a flow is compared with that flow's own draws at
+    m0 (x′: the decorrelated method's reference), which then need the sampling settings."""
+    return space == "xp"
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,17 @@ class Method:
         """Whether the training reads the run's flow (its samples, its N(0, 1) draws or its
         mapping of the data): only then can the flow's diagnostics explain its numbers."""
         return self.space != "x" or any(s in SYNTHETIC_SOURCES for s in self.sources())
+
+    def mapped_by_flow(self) -> bool:
+        """Whether the classifier sees the data through a flow's map (:data:`FLOW_SPACES`)."""
+        return self.space in FLOW_SPACES
+
+    def draws_from_flow(self, cross_fitted: bool) -> bool:
+        """Whether the training draws events from a flow, sized by the flow's sampling settings
+        (``n_samples``, ``sample_val_fraction``): LaCATHODE's N(0, 1) reference, or, where
+        cross-fitted flows map the folds (``cross_fitted``), each fold flow's draws at m0."""
+        at_m0 = cross_fitted and space_draws_at_m0(self.space)
+        return "normal" in self.sources() or at_m0
 
     def trains_on_data(self) -> bool:
         """Whether a class is drawn from the data (then its scores of the data are only
