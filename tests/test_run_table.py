@@ -162,6 +162,10 @@ def test_benjamini_hochberg_q_values():
     assert np.isnan(q[4])
     assert np.isnan(benjamini_hochberg([np.nan])).all()
     assert benjamini_hochberg([0.9, 0.8]).tolist() == [0.9, 0.9]
+    # Benjamini–Yekutieli: the same, times Σ 1/i over the 4 finite ones, at most 1
+    by = benjamini_hochberg([0.01, 0.04, 0.03, 0.5, np.nan], any_dependence=True)
+    np.testing.assert_allclose(by[:4], np.minimum(q[:4] * (1 + 1 / 2 + 1 / 3 + 1 / 4), 1.0))
+    assert np.isnan(by[4])
 
 
 def test_run_correlations_carry_permutation_p_and_q_values_from_the_seed():
@@ -171,6 +175,7 @@ def test_run_correlations_carry_permutation_p_and_q_values_from_the_seed():
         found = corr[f"{name}_p"].notna()
         assert found.any() and (corr.loc[found, f"{name}_q"] >= corr.loc[found, f"{name}_p"]).all()
         assert corr[f"{name}_q"].isna().equals(corr[f"{name}_p"].isna())
+        assert (corr.loc[found, f"{name}_q_by"] >= corr.loc[found, f"{name}_q"]).all()
     at = corr.set_index(["method", "metric", "diagnostic"])
     perfect = ("lacathode", "chi2_ndof_at_1pct", "normal_cut_sr_over_sb_sides")
     assert at.loc[perfect, "spearman_p"] == 2 / 720  # 6 runs: every order, exactly

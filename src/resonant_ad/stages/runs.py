@@ -99,7 +99,9 @@ def run_correlations(metrics: pd.DataFrame, flows: pd.DataFrame, seed: int) -> p
     ``_hi``), its permutation p-value (``_p``, two-sided: exact over every order of up to 8
     runs, else over orders drawn from ``seed``) and its Benjamini–Hochberg q-value among the
     injection's correlations of that kind (``_q``: a table of dozens finds a few ρ with p <
-    0.05 by chance); NaN under :data:`MIN_RUNS` runs."""
+    0.05 by chance), and Benjamini–Yekutieli's (``_q_by``: valid however the correlations of
+    one table depend on each other, as they share their runs); NaN under :data:`MIN_RUNS`
+    runs."""
     diagnostics = ["flow_epoch_kept", *FLOW_COLUMNS]
     long = metrics.melt(
         id_vars=["method", "injection", "run"], value_vars=list(METHOD_METRICS), var_name="metric"
@@ -134,8 +136,10 @@ def run_correlations(metrics: pd.DataFrame, flows: pd.DataFrame, seed: int) -> p
             rows.append(row)
     table = pd.DataFrame(rows)
     for name in ("pearson", "spearman"):
-        q = table.groupby("injection")[f"{name}_p"].transform(benjamini_hochberg)
-        table.insert(table.columns.get_loc(f"{name}_p") + 1, f"{name}_q", q)
+        by_injection = table.groupby("injection")[f"{name}_p"]
+        for k, (suffix, any_dependence) in enumerate((("q", False), ("q_by", True)), 1):
+            q = by_injection.transform(benjamini_hochberg, any_dependence=any_dependence)
+            table.insert(table.columns.get_loc(f"{name}_p") + k, f"{name}_{suffix}", q)
     return table
 
 
