@@ -197,7 +197,7 @@ def test_inputs_are_in_the_method_space():
     assert dec["samples"].endswith("run2/decorrelated/samples_m0.parquet")
     assert all("/run2/decorrelated/" in p for p in dec.values())
     for name in METHODS:  # every mapped-space method finds its parts mapped
-        if METHODS[name].space in ("z", "xp"):
+        if METHODS[name].mapped_by_flow():
             assert set(METHODS[name].split_parts()) <= set(parts.LATENT_PARTS)
     with pytest.raises(KeyError, match="unknown method 'nope'"):
         files.classifier_inputs(*ids, "nope")
@@ -485,3 +485,13 @@ def test_only_the_flow_methods_read_the_flow():
     sees neither flow samples, N(0, 1) draws nor the flow's mapping."""
     reading = {name for name, m in METHODS.items() if m.reads_flow()}
     assert reading == {"cathode", "lacathode", "decorrelated", "latent_cwola"}
+
+
+def test_only_the_methods_that_draw_from_a_flow_read_its_sampling_settings():
+    """LaCATHODE draws its N(0, 1) reference; the decorrelated method draws at m0 only where
+    cross-fitted flows map its folds (else it reads the run's decorrelate outputs); CATHODE
+    reads the sampling job's samples, and the latent CWoLa maps events, drawing none."""
+    drawing = {c: {n for n, m in METHODS.items() if m.draws_from_flow(c)} for c in (False, True)}
+    assert drawing == {False: {"lacathode"}, True: {"lacathode", "decorrelated"}}
+    mapped = {name for name, m in METHODS.items() if m.mapped_by_flow()}
+    assert mapped == {"lacathode", "decorrelated", "latent_cwola"}
