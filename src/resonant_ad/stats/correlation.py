@@ -104,9 +104,9 @@ def benjamini_hochberg(p: ArrayLike, any_dependence: bool = False) -> np.ndarray
     order = np.argsort(p[finite], kind="stable")
     scaled = p[finite][order] * m / np.arange(1, m + 1)
     smallest_after = np.minimum.accumulate(scaled[::-1])[::-1]
-    values = np.empty(m)
     if any_dependence:
         smallest_after = smallest_after * np.sum(1.0 / np.arange(1, m + 1))
+    values = np.empty(m)
     values[order] = np.minimum(smallest_after, 1.0)
     q[finite] = values
     return q

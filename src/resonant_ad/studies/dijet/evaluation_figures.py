@@ -201,12 +201,13 @@ def plot_runs(
         if inj > 0 or not panel.needs_signal
     ]
     zoomed = any(panel.zoom for _, panel in panels)
+    heights = (5, 3)  # inches of a panel and of its zoom; a legend sits 0.7 in below its axes
     fig, axes = new_figure(
         nrows=1 + zoomed,
         ncols=len(panels),
-        figsize=(4.6 * len(panels), 5 + 3 * zoomed),
+        figsize=(4.6 * len(panels), heights[0] + heights[1] * zoomed),
         squeeze=False,
-        gridspec_kw={"height_ratios": [5, 3]} if zoomed else None,
+        gridspec_kw={"height_ratios": heights} if zoomed else None,
     )
     drawn: dict[tuple[int, str, str], list[str]] = {}
     for col, (inj, panel) in enumerate(panels):
@@ -235,7 +236,7 @@ def plot_runs(
         ax.set_title(f"each run, $N_{{sig}}$ = {inj}", fontsize=10)
         ax.set_xlabel(panel.xlabel)
         ax.set_ylabel(panel.ylabel)
-        legend_ax = ax
+        legend_ax, height = ax, heights[0]
         if zoom_ax is not None:
             ax.set_yscale("log")
             zoom_ax.axhline(1.0, color="grey", linestyle=":", linewidth=1)  # no sculpting
@@ -243,7 +244,7 @@ def plot_runs(
             zoom_ax.set_xlim(ax.get_xlim())
             zoom_ax.set_xlabel(panel.xlabel)
             zoom_ax.set_ylabel(f"{panel.ylabel}, ≤ {panel.zoom:g} (triangles: above)")
-            legend_ax = zoom_ax
+            legend_ax, height = zoom_ax, heights[1]
         elif zoomed:
             axes[1][col].set_axis_off()
         legend_ax.legend(  # below the panel: a legend inside would hide some of the runs
@@ -252,7 +253,7 @@ def plot_runs(
             title="Spearman's ρ [95%], permutation p",
             title_fontsize=7,
             loc="upper center",
-            bbox_to_anchor=(0.5, -0.14 * (5 / 3 if legend_ax is not ax else 1)),
+            bbox_to_anchor=(0.5, -0.7 / height),
         )
     save_figure(fig, *outputs)
     return drawn
